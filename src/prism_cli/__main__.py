@@ -1,0 +1,3 @@
+from prism_cli.cli.app import main
+
+main()

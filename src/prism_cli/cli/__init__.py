@@ -1,0 +1,1 @@
+"""Typer commands: parse options, build services, call the core, render. Thin."""

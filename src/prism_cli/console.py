@@ -1,0 +1,89 @@
+"""The one object that writes to the terminal.
+
+Reports go to stdout, progress and log lines to stderr (DESIGN.md "Streams"). ``NO_COLOR``
+and ``--quiet`` are respected; nothing else in prism calls ``print``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+
+
+class Console:
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        verbose: bool = False,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self._stdout = stdout or sys.stdout
+        self._stderr = stderr or sys.stderr
+        self._rich_out: RichConsole | None = None
+        self._rich_err: RichConsole | None = None
+
+    @property
+    def no_color(self) -> bool:
+        return bool(os.environ.get("NO_COLOR"))
+
+    @property
+    def stdout_is_tty(self) -> bool:
+        return self._stdout.isatty()
+
+    @property
+    def stderr_is_tty(self) -> bool:
+        return self._stderr.isatty()
+
+    def rich_out(self) -> RichConsole:
+        if self._rich_out is None:
+            from rich.console import Console as RichConsole
+
+            self._rich_out = RichConsole(file=self._stdout, no_color=self.no_color, soft_wrap=False)
+        return self._rich_out
+
+    def rich_err(self) -> RichConsole:
+        if self._rich_err is None:
+            from rich.console import Console as RichConsole
+
+            self._rich_err = RichConsole(file=self._stderr, no_color=self.no_color)
+        return self._rich_err
+
+    # -- stdout: the report --------------------------------------------------------------
+    def write(self, text: str) -> None:
+        self._stdout.write(text)
+        if not text.endswith("\n"):
+            self._stdout.write("\n")
+        self._stdout.flush()
+
+    def render(self, renderable: Any) -> None:
+        self.rich_out().print(renderable)
+
+    # -- stderr: diagnostics -------------------------------------------------------------
+    def error(self, message: str) -> None:
+        """One line ``error: ...``; never suppressed by --quiet."""
+        line = " ".join(message.splitlines()) or "unknown error"
+        self._stderr.write(f"error: {line}\n")
+        self._stderr.flush()
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self._stderr.write(f"warning: {message}\n")
+            self._stderr.flush()
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self._stderr.write(f"{message}\n")
+            self._stderr.flush()
+
+    def debug(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            self._stderr.write(f"debug: {message}\n")
+            self._stderr.flush()

@@ -1,0 +1,95 @@
+"""Render the sections of read documents (``prism sections``) as JSON, Markdown or a table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prism_cli.core.chunking import DEFAULT_CHUNK_TOKENS, chunk_paragraphs, estimate_tokens
+from prism_cli.core.document import Document, Section
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DocumentSections:
+    document: Document
+    sections: Sequence[Section]
+
+
+def section_dict(section: Section, budget: int = DEFAULT_CHUNK_TOKENS) -> dict[str, Any]:
+    text = section.text
+    paragraphs = [b.text for b in section.blocks if b.text.strip()]
+    return {
+        "id": section.id,
+        "index": section.index,
+        "title": section.title,
+        "level": section.level,
+        "parent_id": section.parent_id,
+        "detected_by": section.detected_by,
+        "locator": section.anchor_locator,
+        "text": text,
+        "chars": len(text),
+        "words": len(text.split()),
+        "tokens": estimate_tokens(text),
+        "chunks": len(chunk_paragraphs(paragraphs, budget)) if paragraphs else 0,
+    }
+
+
+def to_json(items: Sequence[DocumentSections]) -> str:
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "documents": [
+            {
+                "path": item.document.path,
+                "sha256": item.document.sha256,
+                "sections": [section_dict(s) for s in item.sections],
+            }
+            for item in items
+        ],
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def to_markdown(items: Sequence[DocumentSections]) -> str:
+    out: list[str] = []
+    for item in items:
+        out.append(f"# {item.document.path}\n")
+        if not item.sections:
+            out.append("_No text in this document._\n")
+        for section in item.sections:
+            hashes = "#" * min(max(section.level, 1) + 1, 6)
+            out.append(f"{hashes} {section.title}\n")
+            if section.text:
+                out.append(section.text + "\n")
+    return "\n".join(out)
+
+
+def to_table(items: Sequence[DocumentSections]) -> list[Any]:
+    from rich.table import Table
+
+    tables: list[Any] = []
+    for item in items:
+        table = Table(
+            title=f"{item.document.path}  ({len(item.sections)} sections)",
+            title_justify="left",
+        )
+        table.add_column("id", style="dim")
+        table.add_column("section")
+        table.add_column("found by", style="dim")
+        table.add_column("words", justify="right")
+        table.add_column("~tokens", justify="right")
+        for section in item.sections:
+            indent = "  " * max(section.level - 1, 0)
+            text = section.text
+            table.add_row(
+                section.id,
+                f"{indent}{section.title}",
+                section.detected_by,
+                str(len(text.split())),
+                str(estimate_tokens(text)),
+            )
+        tables.append(table)
+    return tables

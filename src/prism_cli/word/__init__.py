@@ -1,0 +1,1 @@
+"""Word adapter: safe reading of OOXML packages and writing reviewed copies."""

@@ -1,0 +1,313 @@
+"""Read a Word document into prism's document model by walking ``w:body`` ourselves.
+
+python-docx's ``document.paragraphs`` misses content controls, text boxes, tracked insertions
+and table text, so the body is walked here with lxml. Rules (issue #2, DESIGN.md):
+
+* tables stay where they are, one block each, rows rendered ``a | b``;
+* list items carry their rendered marker (``1.``, ``a)``, ``•``);
+* hyperlinks, content controls (``w:sdt``), smart tags and custom XML are transparent;
+* text boxes are read once: ``mc:Choice`` when present, else ``mc:Fallback`` — never both;
+* tracked changes read as accepted: ``w:ins``/``w:moveTo`` in, ``w:del``/``w:moveFrom`` out;
+* fields give their result text, never their codes;
+* every block keeps a locator: its order among all ``w:p`` of the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from lxml import etree
+
+from prism_cli.core.document import Block, BlockKind, Document
+from prism_cli.word.package import Package, open_package
+from prism_cli.word.styles import Numbering, StyleSheet, on_off, w
+
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+W_BODY = w("body")
+W_P = w("p")
+W_R = w("r")
+W_T = w("t")
+W_TBL = w("tbl")
+W_TR = w("tr")
+W_TC = w("tc")
+W_PPR = w("pPr")
+W_RPR = w("rPr")
+W_SDT = w("sdt")
+W_SDTCONTENT = w("sdtContent")
+W_TXBX = w("txbxContent")
+W_FLDCHAR = w("fldChar")
+W_VAL = w("val")
+MC_ALT = f"{{{MC}}}AlternateContent"
+MC_CHOICE = f"{{{MC}}}Choice"
+MC_FALLBACK = f"{{{MC}}}Fallback"
+
+_CHAR_TEXT = {w("tab"): "\t", w("br"): "\n", w("cr"): "\n", w("noBreakHyphen"): "-"}
+# Subtrees whose text is not part of the accepted document.
+_SKIP = frozenset(
+    {
+        w("del"),
+        w("moveFrom"),
+        w("instrText"),
+        w("delText"),
+        w("delInstrText"),
+        W_PPR,
+        W_RPR,
+        w("commentReference"),
+        w("footnoteReference"),
+        w("endnoteReference"),
+    }
+)
+# Containers that only wrap blocks (content controls, custom XML, tracked insertions).
+_BLOCK_WRAPPERS = frozenset({W_SDT, W_SDTCONTENT, w("customXml"), w("ins"), w("moveTo"), w("smartTag")})
+_TRACKED = frozenset({w("ins"), w("del"), w("moveFrom"), w("moveTo")})
+_COMMENT_MARKS = frozenset({w("commentRangeStart"), w("commentReference")})
+
+
+def _alternate(el: etree._Element) -> etree._Element | None:
+    """The one branch of an ``mc:AlternateContent`` we read."""
+    choice = el.find(MC_CHOICE)
+    return choice if choice is not None else el.find(MC_FALLBACK)
+
+
+class _BodyReader:
+    def __init__(self, body: etree._Element, styles: StyleSheet, numbering: Numbering) -> None:
+        self.styles = styles
+        self.numbering = numbering
+        self.locators = {p: i for i, p in enumerate(body.iter(W_P))}
+        self.body = body
+
+    # -- blocks ---------------------------------------------------------------------------
+    def blocks(self, container: etree._Element) -> Iterator[Block]:
+        for child in container:
+            tag = child.tag
+            if tag == W_P:
+                yield from self.paragraph(child)
+            elif tag == W_TBL:
+                yield self.table(child)
+            elif tag in _BLOCK_WRAPPERS:
+                yield from self.blocks(child)
+            elif tag == MC_ALT:
+                branch = _alternate(child)
+                if branch is not None:
+                    yield from self.blocks(branch)
+
+    def paragraph(self, p: etree._Element) -> Iterator[Block]:
+        ppr = p.find(W_PPR)
+        style_id = None
+        outline = None
+        num_id = None
+        ilvl = 0
+        if ppr is not None:
+            ps = ppr.find(w("pStyle"))
+            style_id = ps.get(W_VAL) if ps is not None else None
+            ol = ppr.find(w("outlineLvl"))
+            if ol is not None:
+                outline = _to_int(ol.get(W_VAL))
+            numpr = ppr.find(w("numPr"))
+            if numpr is not None:
+                nid = numpr.find(w("numId"))
+                lvl = numpr.find(w("ilvl"))
+                num_id = nid.get(W_VAL) if nid is not None else None
+                ilvl = (_to_int(lvl.get(W_VAL)) if lvl is not None else 0) or 0
+        chain = self.styles.chain(style_id)
+        style_bold = next((s.bold for s in chain if s.bold is not None), False)
+        if outline is None:
+            outline = next((s.outline_level for s in chain if s.outline_level is not None), None)
+        if num_id is None:
+            found = next((s for s in chain if s.num_id is not None), None)
+            if found is not None:
+                num_id, ilvl = found.num_id, found.num_level or 0
+
+        collector = _Collector(self.styles, style_bold)
+        collector.walk(p)
+        text = "".join(collector.parts).strip()
+        marker = ""
+        if num_id is not None and text:
+            marker = self.numbering.marker(num_id, ilvl)
+            if marker:
+                text = f"{marker} {text}"
+        names: list[str] = []
+        for style in chain:
+            names.append(style.name)
+            names.append(style.id)
+        yield Block(
+            BlockKind.PARAGRAPH,
+            text,
+            self.locators.get(p, -1),
+            style_names=tuple(names),
+            outline_level=outline,
+            bold=collector.bold_chars > 0 and collector.plain_chars == 0,
+            list_marker=marker,
+        )
+        for box in collector.text_boxes:
+            yield from self.blocks(box)
+
+    def table(self, tbl: etree._Element) -> Block:
+        rows: list[str] = []
+        paragraphs: list[tuple[int, str]] = []
+        for tr in _children(tbl, W_TR):
+            trpr = tr.find(w("trPr"))
+            if trpr is not None and trpr.find(w("del")) is not None:
+                continue  # a deleted row, read as accepted
+            cells: list[str] = []
+            for tc in _children(tr, W_TC):
+                texts: list[str] = []
+                for block in self.blocks(tc):
+                    if block.text:
+                        texts.append(block.text.replace("\n", " / "))
+                    paragraphs.extend(block.anchors())
+                cells.append(" ".join(texts))
+            if any(cells):
+                rows.append(" | ".join(cells))
+        first = next(iter(tbl.iter(W_P)), None)
+        locator = self.locators.get(first, -1) if first is not None else -1
+        return Block(BlockKind.TABLE, "\n".join(rows), locator, paragraphs=tuple(paragraphs))
+
+
+def _children(parent: etree._Element, tag: str) -> Iterator[etree._Element]:
+    """Children with ``tag``, looking through content controls and custom XML wrappers."""
+    for child in parent:
+        if child.tag == tag:
+            yield child
+        elif child.tag in _BLOCK_WRAPPERS:
+            yield from _children(child, tag)
+
+
+def _to_int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class _Collector:
+    """Collects one paragraph's visible text, its boldness and the text boxes it holds."""
+
+    __slots__ = ("bold_chars", "field_code", "parts", "plain_chars", "style_bold", "styles", "text_boxes")
+
+    def __init__(self, styles: StyleSheet, style_bold: bool) -> None:
+        self.styles = styles
+        self.style_bold = style_bold
+        self.parts: list[str] = []
+        self.text_boxes: list[etree._Element] = []
+        self.field_code: list[bool] = []  # stack: inside a field's code part?
+        self.bold_chars = 0
+        self.plain_chars = 0
+
+    def walk(self, el: etree._Element) -> None:
+        for child in el:
+            tag = child.tag
+            if tag == W_R:
+                self.run(child)
+            elif tag in _SKIP:
+                continue
+            elif tag == W_TXBX:
+                self.text_boxes.append(child)
+            elif tag == MC_ALT:
+                branch = _alternate(child)
+                if branch is not None:
+                    self.walk(branch)
+            elif tag == W_P:
+                # A paragraph nested without a text box wrapper (rare): keep its text inline.
+                self.walk(child)
+            elif isinstance(tag, str):
+                self.walk(child)
+
+    def run(self, r: etree._Element) -> None:
+        first = len(self.parts)
+        for child in r:
+            tag = child.tag
+            if tag == W_T:
+                if not any(self.field_code):
+                    self.parts.append(child.text or "")
+            elif tag in _CHAR_TEXT:
+                if not any(self.field_code):
+                    self.parts.append(_CHAR_TEXT[tag])
+            elif tag == W_FLDCHAR:
+                kind = child.get(w("fldCharType"))
+                if kind == "begin":
+                    self.form_field(child)
+                    self.field_code.append(True)
+                elif kind == "separate" and self.field_code:
+                    self.field_code[-1] = False
+                elif kind == "end" and self.field_code:
+                    self.field_code.pop()
+            elif tag in _SKIP:
+                continue
+            elif isinstance(tag, str) and tag != W_T:
+                self.walk(child)  # drawings, picts, alternate content -> text boxes
+        visible = sum(len(piece.strip()) for piece in self.parts[first:])
+        if visible:
+            if self._run_bold(r):
+                self.bold_chars += visible
+            else:
+                self.plain_chars += visible
+
+    def form_field(self, fld_char: etree._Element) -> None:
+        """Legacy form fields keep their value in ``w:ffData``, not in the result runs."""
+        data = fld_char.find(w("ffData"))
+        if data is None:
+            return
+        box = data.find(w("checkBox"))
+        if box is not None:
+            checked = on_off(box.find(w("checked")))
+            if checked is None:
+                default = box.find(w("default"))
+                checked = default is not None and default.get(W_VAL) not in {"0", "false"}
+            self.parts.append("☒" if checked else "☐")
+            return
+        dropdown = data.find(w("ddList"))
+        if dropdown is not None:
+            entries = [e.get(W_VAL) or "" for e in dropdown.findall(w("listEntry"))]
+            result = dropdown.find(w("result"))
+            index = _to_int(result.get(W_VAL)) if result is not None else 0
+            if entries and index is not None and 0 <= index < len(entries):
+                self.parts.append(entries[index])
+
+    def _run_bold(self, r: etree._Element) -> bool:
+        rpr = r.find(W_RPR)
+        if rpr is not None:
+            direct = on_off(rpr.find(w("b")))
+            if direct is not None:
+                return direct
+            rstyle = rpr.find(w("rStyle"))
+            if rstyle is not None:
+                for style in self.styles.chain(rstyle.get(W_VAL)):
+                    if style.bold is not None:
+                        return style.bold
+        return self.style_bold
+
+
+def read_document(path: Path) -> Document:
+    """Open and read ``path``; raises :class:`InputError` for anything unusable."""
+    with open_package(path) as package:
+        return _read(package)
+
+
+def _read(package: Package) -> Document:
+    root = package.read_xml(package.main_part)
+    body = root.find(W_BODY)
+    if body is None:
+        from prism_cli.errors import InputError
+
+        raise InputError(str(package.path), f"{package.main_part} has no w:body")
+    styles_part = package.related_part(package.main_part, "/styles")
+    numbering_part = package.related_part(package.main_part, "/numbering")
+    comments_part = package.related_part(package.main_part, "/comments")
+    styles = StyleSheet.parse(
+        package.read_xml(styles_part) if styles_part and package.has_part(styles_part) else None
+    )
+    numbering = Numbering.parse(
+        package.read_xml(numbering_part)
+        if numbering_part and package.has_part(numbering_part)
+        else None
+    )
+    reader = _BodyReader(body, styles, numbering)
+    blocks = tuple(reader.blocks(body))
+    has_comments = bool(comments_part and package.has_part(comments_part)) and any(
+        True for el in body.iter(*_COMMENT_MARKS)
+    )
+    has_tracked = any(True for _ in body.iter(*_TRACKED))
+    return Document(str(package.path), package.sha256, blocks, has_comments, has_tracked)
