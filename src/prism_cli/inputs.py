@@ -42,7 +42,9 @@ def expand_paths(args: list[str]) -> Expanded:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and _is_document(p))
             if not found:
-                result.errors.append(InputError(arg, "no .docx/.docm/.dotx files in this directory"))
+                result.errors.append(
+                    InputError(arg, "no .docx/.docm/.dotx files in this directory")
+                )
             for p in found:
                 add(p)
         elif path.exists():

@@ -33,7 +33,9 @@ def _version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Review Word documents with Claude on Amazon Bedrock."""
@@ -47,10 +49,14 @@ class SectionsFormat(str, Enum):
 
 @app.command()
 def sections(
-    paths: Annotated[list[str], typer.Argument(help="Files, directories or globs.", show_default=False)],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories or globs.", show_default=False)
+    ],
     fmt: Annotated[
         SectionsFormat | None,
-        typer.Option("--format", "-f", help="Output format [default: table on a terminal, else json]."),
+        typer.Option(
+            "--format", "-f", help="Output format [default: table on a terminal, else json]."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
 ) -> None:
@@ -62,25 +68,14 @@ def sections(
 
 
 def main() -> NoReturn:
+    """Entry point: click handles usage errors (exit 2); prism's own errors are mapped here."""
     console = Console()
     try:
-        app(standalone_mode=False)
+        app()
     except PrismError as exc:
         console.error(str(exc))
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console.error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            console.error("aborted")
-            sys.exit(EXIT_INTERRUPTED)
-        raise
     sys.exit(0)

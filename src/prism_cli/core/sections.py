@@ -57,7 +57,9 @@ _HEADING_RE = re.compile(
 )
 _TITLE_NAMES = {"title", "titel", "titre", "título", "titolo", "заголовок", "название", "tytuł"}
 
-_NUMBERED_RE = re.compile(r"^(?P<num>(?:\d{1,2}(?:\.\d{1,2}){0,4}\.?)|(?:[A-Z]\.))\s+(?P<rest>\S.*)$")
+_NUMBERED_RE = re.compile(
+    r"^(?P<num>(?:\d{1,2}(?:\.\d{1,2}){0,4}\.?)|(?:[A-Z]\.))\s+(?P<rest>\S.*)$"
+)
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _TERMINAL = (".", ",", ";", "!", "?", "。", "，", "；")
 MAX_HEURISTIC_WORDS = 12
@@ -192,5 +194,11 @@ def split_sections(blocks: Sequence[Block]) -> list[Section]:
         title = " ".join(block.text.split())
         if block.list_marker and not title.startswith(block.list_marker):
             title = f"{block.list_marker} {title}"
-        add(title, headings[i].level, block.locator, list(blocks[i + 1 : end]), headings[i].detected_by)
+        add(
+            title,
+            headings[i].level,
+            block.locator,
+            list(blocks[i + 1 : end]),
+            headings[i].detected_by,
+        )
     return sections

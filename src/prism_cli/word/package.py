@@ -29,10 +29,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-MAX_PART_BYTES = 256 * 1024 * 1024
+MAX_PART_BYTES = 128 * 1024 * 1024
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
-MAX_RATIO = 200
-"""Real XML parts compress 5-30x; a bomb compresses 1000x+. Tiny parts are exempt."""
+MAX_RATIO = 400
+"""Real XML parts compress 5-100x; deflated zeros reach ~1000x. Small parts are exempt."""
 RATIO_EXEMPT_BYTES = 1024 * 1024
 STREAM_CHUNK = 1024 * 1024
 
@@ -80,8 +80,13 @@ def _ole_reason(path: Path) -> str:
         data = path.read_bytes()[: 64 * 1024 * 1024]
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
-    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
-        return "encrypted or password-protected document: remove the password in Word and save again"
+    if (
+        "EncryptedPackage".encode("utf-16-le") in data
+        or "EncryptionInfo".encode("utf-16-le") in data
+    ):
+        return (
+            "encrypted or password-protected document: remove the password in Word and save again"
+        )
     if "WordDocument".encode("utf-16-le") in data:
         return "legacy Word 97-2003 .doc: save it as .docx"
     return "OLE compound file that is not a Word document"
@@ -142,8 +147,10 @@ class Package:
         if root is None:
             raise InputError(str(self.path), f"empty XML part {name}")
         docinfo = root.getroottree().docinfo
-        if docinfo.doctype or docinfo.internalDTD is not None:
-            raise InputError(str(self.path), f"XML part {name} declares a DTD, which Word never writes")
+        if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+            raise InputError(
+                str(self.path), f"XML part {name} declares a DTD, which Word never writes"
+            )
         return root
 
     def related_part(self, source: str, rel_type_suffix: str) -> str | None:
@@ -154,7 +161,9 @@ class Package:
             return None
         rels = self.read_xml(rels_name)
         for rel in rels.iter(f"{{{REL_NS}}}Relationship"):
-            if (rel.get("Type") or "").endswith(rel_type_suffix) and rel.get("TargetMode") != "External":
+            if (rel.get("Type") or "").endswith(rel_type_suffix) and rel.get(
+                "TargetMode"
+            ) != "External":
                 target = rel.get("Target") or ""
                 if target.startswith("/"):
                     return target.lstrip("/")
@@ -176,7 +185,8 @@ def _check_directory(path: Path, zf: zipfile.ZipFile) -> None:
     for info in zf.infolist():
         if info.file_size > MAX_PART_BYTES:
             raise InputError(
-                str(path), f"part {info.filename} would inflate to {info.file_size} bytes (zip bomb?)"
+                str(path),
+                f"part {info.filename} would inflate to {info.file_size} bytes (zip bomb?)",
             )
         total += info.file_size
         if total > MAX_TOTAL_BYTES:

@@ -60,7 +60,9 @@ _SKIP = frozenset(
     }
 )
 # Containers that only wrap blocks (content controls, custom XML, tracked insertions).
-_BLOCK_WRAPPERS = frozenset({W_SDT, W_SDTCONTENT, w("customXml"), w("ins"), w("moveTo"), w("smartTag")})
+_BLOCK_WRAPPERS = frozenset(
+    {W_SDT, W_SDTCONTENT, w("customXml"), w("ins"), w("moveTo"), w("smartTag")}
+)
 _TRACKED = frozenset({w("ins"), w("del"), w("moveFrom"), w("moveTo")})
 _COMMENT_MARKS = frozenset({w("commentRangeStart"), w("commentReference")})
 
@@ -185,7 +187,15 @@ def _to_int(value: str | None) -> int | None:
 class _Collector:
     """Collects one paragraph's visible text, its boldness and the text boxes it holds."""
 
-    __slots__ = ("bold_chars", "field_code", "parts", "plain_chars", "style_bold", "styles", "text_boxes")
+    __slots__ = (
+        "bold_chars",
+        "field_code",
+        "parts",
+        "plain_chars",
+        "style_bold",
+        "styles",
+        "text_boxes",
+    )
 
     def __init__(self, styles: StyleSheet, style_bold: bool) -> None:
         self.styles = styles
@@ -236,8 +246,12 @@ class _Collector:
                     self.field_code.pop()
             elif tag in _SKIP:
                 continue
-            elif isinstance(tag, str) and tag != W_T:
-                self.walk(child)  # drawings, picts, alternate content -> text boxes
+            elif tag == MC_ALT:
+                branch = _alternate(child)
+                if branch is not None:
+                    self.walk(branch)
+            elif isinstance(tag, str):
+                self.walk(child)  # drawings and picts hold text boxes
         visible = sum(len(piece.strip()) for piece in self.parts[first:])
         if visible:
             if self._run_bold(r):

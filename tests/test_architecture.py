@@ -1,0 +1,72 @@
+"""Architecture rules: a pure core, and a fast start-up."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from conftest import ROOT
+
+FORBIDDEN_IN_CORE = {
+    "boto3",
+    "botocore",
+    "docx",
+    "lxml",
+    "redis",
+    "diskcache",
+    "rq",
+    "typer",
+    "rich",
+    "zipfile",
+    "socket",
+    "http",
+    "urllib",
+    "subprocess",
+    "shutil",
+    "sqlite3",
+    "requests",
+}
+HEAVY = ("boto3", "botocore", "docx", "lxml", "pydantic")
+
+
+def test_core_imports_no_io_library() -> None:
+    offenders = []
+    for path in (ROOT / "src" / "prism_cli" / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN_IN_CORE
+            ]
+    assert offenders == []
+
+
+def _modules_loaded_by(*argv: str) -> set[str]:
+    code = (
+        "import sys\n"
+        f"sys.argv = ['prism', *{list(argv)!r}]\n"
+        "from prism_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("LOADED=")]
+    return set(filter(None, line.removeprefix("LOADED=").split(",")))
+
+
+def test_help_and_version_import_nothing_heavy() -> None:
+    assert _modules_loaded_by("--version") == set()
+    assert _modules_loaded_by("--help") == set()
+    # `prism sections --help` may load pydantic: typer >= 0.2x builds its parameter
+    # adapters with it. The contract is about the top-level --help and --version.
+    assert not {"boto3", "botocore", "docx", "lxml"} & _modules_loaded_by("sections", "--help")
+
+
+def test_the_check_itself_sees_heavy_imports() -> None:
+    # Guard against a check that cannot fail: a real command does load lxml.
+    assert "lxml" in _modules_loaded_by("sections", str(ROOT / "examples" / "investigation.docx"))

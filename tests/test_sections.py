@@ -1,0 +1,173 @@
+"""Section detection: every rule of DESIGN.md "Sections", on documents built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docbuilder import make_docx, p, table
+from prism_cli.core.document import Section
+from prism_cli.core.sections import split_sections
+from prism_cli.word.reader import read_document
+
+BODY = "This paragraph is ordinary body text that explains the situation in detail."
+
+
+def sections_of(tmp_path: Path, body: str) -> list[Section]:
+    doc = read_document(make_docx(tmp_path / "d.docx", body))
+    return split_sections(doc.blocks)
+
+
+def titles(sections: list[Section]) -> list[tuple[str, int, str]]:
+    return [(s.title, s.level, s.detected_by) for s in sections]
+
+
+def test_outline_level_on_paragraph(tmp_path: Path) -> None:
+    secs = sections_of(tmp_path, p("Scope", outline=0) + p(BODY) + p("Detail", outline=1) + p(BODY))
+    assert titles(secs) == [("Scope", 1, "outline"), ("Detail", 2, "outline")]
+    assert secs[1].parent_id == secs[0].id
+
+
+def test_outline_level_from_style_chain(tmp_path: Path) -> None:
+    secs = sections_of(
+        tmp_path, p("Intro", style="Heading1") + p(BODY) + p("Sub", style="Heading2") + p(BODY)
+    )
+    assert titles(secs) == [("Intro", 1, "outline"), ("Sub", 2, "outline")]
+
+
+def test_body_text_outline_level_beats_heading_style(tmp_path: Path) -> None:
+    # BodyTextOutline9 is based on Heading1 but declares outline level 9 (body text).
+    body = (
+        p("Real", style="Heading1")
+        + p(BODY)
+        + p("Not a heading", style="BodyTextOutline9")
+        + p(BODY)
+    )
+    assert [s.title for s in sections_of(tmp_path, body)] == ["Real"]
+
+
+def test_localised_style_names_and_ids(tmp_path: Path) -> None:
+    body = (
+        p("Einleitung", style="berschrift1")
+        + p(BODY)
+        + p("Contexte", style="Titre2")
+        + p(BODY)
+        + p("Details", style="Kop3")
+        + p(BODY)
+        + p("Введение", style="Zagolovok1")
+        + p(BODY)
+    )
+    assert titles(sections_of(tmp_path, body)) == [
+        ("Einleitung", 1, "style"),
+        ("Contexte", 2, "style"),
+        ("Details", 3, "style"),
+        ("Введение", 1, "style"),
+    ]
+
+
+def test_heading_style_through_based_on(tmp_path: Path) -> None:
+    secs = sections_of(tmp_path, p("Findings", style="MyReportHeading") + p(BODY))
+    assert titles(secs) == [("Findings", 1, "outline")]
+
+
+def test_title_and_preamble(tmp_path: Path) -> None:
+    body = (
+        p("Prepared by the audit team.")
+        + p("Annual Review", style="Title")
+        + p(BODY)
+        + p("Scope", style="Heading1")
+        + p(BODY)
+    )
+    secs = sections_of(tmp_path, body)
+    assert titles(secs) == [
+        ("Preamble", 0, "preamble"),
+        ("Annual Review", 0, "title"),
+        ("Scope", 1, "outline"),
+    ]
+    assert secs[0].text == "Prepared by the audit team."
+    assert secs[2].parent_id == secs[1].id
+
+
+def test_no_preamble_when_nothing_before_first_heading(tmp_path: Path) -> None:
+    secs = sections_of(tmp_path, p("") + p("Scope", style="Heading1") + p(BODY))
+    assert [s.title for s in secs] == ["Scope"]
+
+
+def test_bold_lines_when_no_structural_heading(tmp_path: Path) -> None:
+    body = p("Executive Summary", bold=True) + p(BODY) + p("Background", bold=True) + p(BODY)
+    secs = sections_of(tmp_path, body)
+    assert titles(secs) == [("Executive Summary", 1, "bold"), ("Background", 1, "bold")]
+    assert secs[0].text == BODY
+
+
+def test_bold_from_paragraph_style(tmp_path: Path) -> None:
+    body = p("Overview", style="StrongParaB") + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Overview", 1, "bold")]
+
+
+def test_bold_lines_ignored_when_document_has_heading_styles(tmp_path: Path) -> None:
+    body = p("Scope", style="Heading1") + p(BODY) + p("Important note", bold=True) + p(BODY)
+    assert [s.title for s in sections_of(tmp_path, body)] == ["Scope"]
+
+
+def test_numbered_lines_with_depth(tmp_path: Path) -> None:
+    body = (
+        p("1. Introduction")
+        + p(BODY)
+        + p("1.1 Scope of work")
+        + p(BODY)
+        + p("2. Findings")
+        + p(BODY)
+    )
+    assert titles(sections_of(tmp_path, body)) == [
+        ("1. Introduction", 1, "numbered"),
+        ("1.1 Scope of work", 2, "numbered"),
+        ("2. Findings", 1, "numbered"),
+    ]
+
+
+def test_all_caps_lines(tmp_path: Path) -> None:
+    body = p("GENERAL INFORMATION") + p(BODY) + p("RISKS") + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [
+        ("GENERAL INFORMATION", 1, "caps"),
+        ("RISKS", 1, "caps"),
+    ]
+
+
+def test_guard_terminal_period(tmp_path: Path) -> None:
+    body = p("This is a bold sentence.", bold=True) + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
+
+
+def test_guard_not_in_tables(tmp_path: Path) -> None:
+    body = table([["RISK", "OWNER"], ["Fire", "Facilities"]]) + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
+
+
+def test_guard_must_be_followed_by_body_text(tmp_path: Path) -> None:
+    body = p(BODY) + p("Signed", bold=True)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
+
+
+def test_guard_long_runs_of_short_lines_are_lists(tmp_path: Path) -> None:
+    items = "".join(p(f"ITEM {n}") for n in ("ONE", "TWO", "THREE", "FOUR", "FIVE"))
+    assert titles(sections_of(tmp_path, items + p(BODY))) == [("Document", 1, "none")]
+
+
+def test_guard_cjk_sentences(tmp_path: Path) -> None:
+    body = p("本公司在参加采购编号为的政府采购活动中郑重声明如下内容和条款", bold=True) + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
+
+
+def test_guard_bullet_items_are_not_headings(tmp_path: Path) -> None:
+    body = p("Short bold bullet", bold=True, num=(2, 0)) + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
+
+
+def test_whole_document_and_empty_document(tmp_path: Path) -> None:
+    assert titles(sections_of(tmp_path, p(BODY) + p(BODY))) == [("Document", 1, "none")]
+    assert sections_of(tmp_path, p("") + p("   ")) == []
+
+
+def test_long_heading_text_is_normalised(tmp_path: Path) -> None:
+    secs = sections_of(tmp_path, p("Root   cause\tanalysis", style="Heading1") + p(BODY))
+    assert secs[0].title == "Root cause analysis"
