@@ -22,10 +22,32 @@ import sys
 import tempfile
 from pathlib import Path
 
-WORDS = (
-    "the settlement service submitted batch records to the acquiring bank while reconciliation "
-    "flagged duplicate payouts across merchant accounts and the incident team reviewed evidence"
-).split()
+WORDS = [
+    "the",
+    "settlement",
+    "service",
+    "submitted",
+    "batch",
+    "records",
+    "to",
+    "the",
+    "acquiring",
+    "bank",
+    "while",
+    "reconciliation",
+    "flagged",
+    "duplicate",
+    "payouts",
+    "across",
+    "merchant",
+    "accounts",
+    "and",
+    "the",
+    "incident",
+    "team",
+    "reviewed",
+    "evidence",
+]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -58,7 +80,7 @@ def build(path: Path, pages: int) -> None:
         if page % 10 == 0:
             doc.add_heading(f"Chapter {page // 10 + 1}", level=1)
         doc.add_heading(f"Section {page + 1}", level=2)
-        for para in range(7):
+        for _para in range(7):
             words = [rng.choice(WORDS) for _ in range(60)]
             words[rng.randrange(60)] = str(rng.randrange(10_000))
             text = " ".join(words)
@@ -80,7 +102,9 @@ def run(path: Path, which: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()

@@ -1,0 +1,1 @@
+"""Bedrock adapter: boto3's bedrock-runtime client behind the core's ``ModelPort``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -31,6 +32,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -39,6 +41,11 @@ def root(
     ] = False,
 ) -> None:
     """Review Word documents with Claude on Amazon Bedrock."""
+    from prism_cli.cli.config import default_map, find_config, load_config
+
+    config = load_config(find_config())
+    ctx.default_map = default_map(config)
+    ctx.obj = config
 
 
 class SectionsFormat(str, Enum):
@@ -65,6 +72,188 @@ def sections(
 
     console = Console(quiet=quiet)
     raise typer.Exit(run_sections(console, paths, fmt.value if fmt else None))
+
+
+class ReviewFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    junit = "junit"
+    github = "github"
+    docx = "docx"
+
+
+class FailOn(str, Enum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+    never = "never"
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories or globs.", show_default=False)
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            envvar="PRISM_MODEL",
+            help="Model id or catalog key; repeat to set the fallback chain.",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(envvar="PRISM_REGION", help="AWS region (default: AWS config).")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(envvar="PRISM_PROFILE", help="AWS profile.")
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            envvar="PRISM_OFFLINE", help="Built-in rules only: no AWS call, no credential lookup."
+        ),
+    ] = False,
+    no_rules: Annotated[
+        bool, typer.Option("--no-rules", envvar="PRISM_NO_RULES", help="Skip the built-in rules.")
+    ] = False,
+    fmt: Annotated[
+        ReviewFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            envvar="PRISM_FORMAT",
+            help="Report format [default: table on a terminal, else json].",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            envvar="PRISM_OUTPUT",
+            help="Write to a file, or a directory for several documents.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            envvar="PRISM_FAIL_ON", help="Exit 1 when a finding is at or above this severity."
+        ),
+    ] = FailOn.high,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            envvar="PRISM_CONCURRENCY",
+            min=1,
+            max=64,
+            help="Sections reviewed at once (adapts to throttling).",
+        ),
+    ] = 4,
+    thinking: Annotated[
+        bool,
+        typer.Option(
+            "--thinking/--no-thinking",
+            envvar="PRISM_THINKING",
+            help="Extended thinking on models that support it.",
+        ),
+    ] = False,
+    thinking_budget: Annotated[
+        int,
+        typer.Option(envvar="PRISM_THINKING_BUDGET", help="Thinking budget in tokens (>= 1024)."),
+    ] = 2048,
+    framework: Annotated[
+        Path | None,
+        typer.Option(envvar="PRISM_FRAMEWORK", help="Review framework (TOML checklist)."),
+    ] = None,
+    guidelines: Annotated[
+        Path | None,
+        typer.Option(envvar="PRISM_GUIDELINES", help="Extra guidelines (md, txt or docx)."),
+    ] = None,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            envvar="PRISM_MIN_CONFIDENCE", help="Drop model findings below this confidence."
+        ),
+    ] = 0.8,
+    max_tokens: Annotated[
+        int, typer.Option(envvar="PRISM_MAX_TOKENS", help="Max output tokens per call.")
+    ] = 4096,
+    temperature: Annotated[
+        float, typer.Option(envvar="PRISM_TEMPERATURE", help="Temperature when thinking is off.")
+    ] = 0.7,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
+    ] = False,
+) -> None:
+    """Review documents against a framework with Claude on Bedrock (or --offline rules)."""
+    from prism_cli.cli.review import ReviewOptions, run_review
+
+    config = ctx.obj if isinstance(ctx.obj, dict) else {}
+    options = ReviewOptions(
+        paths=paths,
+        models=list(model or []),
+        region=region,
+        profile=profile,
+        offline=offline,
+        rules=not no_rules,
+        fmt=fmt.value if fmt else None,
+        output=output,
+        fail_on=fail_on.value,
+        concurrency=concurrency,
+        thinking=thinking,
+        thinking_budget=thinking_budget,
+        framework=framework,
+        guidelines=guidelines,
+        min_confidence=min_confidence,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        catalog_overrides={"models": config.get("models", {})} if config.get("models") else {},
+    )
+    raise typer.Exit(run_review(Console(quiet=quiet, verbose=verbose), options))
+
+
+@app.command()
+def models(
+    ctx: typer.Context,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", envvar="PRISM_MODEL", help="Chain to resolve instead of the default."
+        ),
+    ] = None,
+    region: Annotated[str | None, typer.Option(envvar="PRISM_REGION", help="AWS region.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(envvar="PRISM_PROFILE", help="AWS profile.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Send each model a tiny request and report access.")
+    ] = False,
+    fmt: Annotated[
+        SectionsFormat | None, typer.Option("--format", "-f", help="table or json.")
+    ] = None,
+) -> None:
+    """Show the fallback chain resolved for the region; --check tests access to each model."""
+    from prism_cli.cli.models import run_models
+
+    config = ctx.obj if isinstance(ctx.obj, dict) else {}
+    overrides = {"models": config.get("models", {})} if config.get("models") else {}
+    raise typer.Exit(
+        run_models(
+            Console(),
+            list(model or []),
+            region,
+            profile,
+            check,
+            fmt.value if fmt else None,
+            overrides,
+        )
+    )
 
 
 def main() -> NoReturn:

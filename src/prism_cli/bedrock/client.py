@@ -1,0 +1,177 @@
+"""Converse and ConverseStream over boto3, with botocore's retries off and every error
+classified into the core's :class:`ErrorKind` (BEDROCK.md's error table).
+
+Standard AWS configuration works untouched: profiles, region, the credential chain and
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (which is how the tests point boto3 at a fake server).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from prism_cli.core.ports import ErrorKind, ModelCallError, ModelResponse, Usage
+from prism_cli.errors import ConfigError
+
+READ_TIMEOUT = 600
+CONNECT_TIMEOUT = 10
+
+_CODES = {
+    "ThrottlingException": ErrorKind.THROTTLED,
+    "ModelNotReadyException": ErrorKind.NOT_READY,
+    "ServiceUnavailableException": ErrorKind.UNAVAILABLE,
+    "InternalServerException": ErrorKind.INTERNAL,
+    "ModelTimeoutException": ErrorKind.TIMEOUT,
+    "ModelErrorException": ErrorKind.MODEL_ERROR,
+    "ModelStreamErrorException": ErrorKind.MODEL_ERROR,
+    "ServiceQuotaExceededException": ErrorKind.QUOTA,
+    "AccessDeniedException": ErrorKind.ACCESS_DENIED,
+    "ResourceNotFoundException": ErrorKind.NOT_FOUND,
+    "UnrecognizedClientException": ErrorKind.NO_CREDENTIALS,
+    "InvalidSignatureException": ErrorKind.NO_CREDENTIALS,
+    "ExpiredTokenException": ErrorKind.NO_CREDENTIALS,
+}
+_NEEDS_PROFILE = re.compile(r"on-demand throughput|inference profile", re.IGNORECASE)
+_TOO_LONG = re.compile(
+    r"too long|context window|context length|maximum context|prompt is too", re.IGNORECASE
+)
+
+
+def classify(code: str, message: str) -> ErrorKind:
+    if code in _CODES:
+        return _CODES[code]
+    if code in ("ValidationException", "validationException"):
+        if _NEEDS_PROFILE.search(message):
+            return ErrorKind.NEEDS_PROFILE
+        if _TOO_LONG.search(message):
+            return ErrorKind.TOO_LONG
+        return ErrorKind.INVALID
+    lowered = code[:1].upper() + code[1:]  # event-stream codes are lower camel case
+    return _CODES.get(lowered, ErrorKind.INTERNAL)
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    value = headers.get("retry-after") or headers.get("x-amzn-retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _usage(raw: dict[str, Any] | None) -> Usage:
+    raw = raw or {}
+    return Usage(
+        calls=1,
+        input_tokens=int(raw.get("inputTokens", 0)),
+        output_tokens=int(raw.get("outputTokens", 0)),
+        cache_read_tokens=int(raw.get("cacheReadInputTokens", 0)),
+        cache_write_tokens=int(raw.get("cacheWriteInputTokens", 0)),
+    )
+
+
+def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]:
+    """A bedrock-runtime client and its region; raises :class:`ConfigError` when unusable."""
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise ConfigError(f"AWS profile not found: {profile}") from exc
+    resolved = session.region_name
+    if not resolved:
+        raise ConfigError("no AWS region: pass --region or set AWS_REGION")
+    try:
+        credentials = session.get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise ConfigError(f"AWS credentials could not be loaded: {exc}") from exc
+    if credentials is None and not _bearer_token_set():
+        raise ConfigError(
+            "no AWS credentials found: set AWS_PROFILE, run `aws configure`, or use --offline"
+        )
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        read_timeout=READ_TIMEOUT,
+        connect_timeout=CONNECT_TIMEOUT,
+        max_pool_connections=64,
+        user_agent_extra="prism-cli",
+    )
+    return session.client("bedrock-runtime", region_name=resolved, config=config), resolved
+
+
+def _bearer_token_set() -> bool:
+    import os
+
+    return bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
+
+
+class BedrockClient:
+    """The core's ``ModelPort`` over a boto3 ``bedrock-runtime`` client (real or pointed at a fake)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def converse(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
+        import botocore.exceptions
+
+        try:
+            raw = self._client.converse(modelId=model_id, **request)
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            message = str(error.get("Message", "")) or code
+            raise ModelCallError(
+                classify(code, message), message, _retry_after(exc.response)
+            ) from exc
+        except (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ConnectTimeoutError,
+        ) as exc:
+            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise ModelCallError(ErrorKind.NO_CREDENTIALS, str(exc)) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc
+        stop = str(raw.get("stopReason", ""))
+        if stop == "model_context_window_exceeded":
+            raise ModelCallError(ErrorKind.TOO_LONG, "model context window exceeded")
+        content = raw.get("output", {}).get("message", {}).get("content", []) or []
+        return ModelResponse(list(content), stop, _usage(raw.get("usage")))
+
+    def converse_stream(self, model_id: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yield ``{"text": ...}`` deltas, then ``{"stop": reason, "usage": Usage}``."""
+        import botocore.exceptions
+
+        try:
+            raw = self._client.converse_stream(modelId=model_id, **request)
+            usage = Usage(calls=1)
+            stop = ""
+            for event in raw["stream"]:
+                if "contentBlockDelta" in event:
+                    delta = event["contentBlockDelta"].get("delta", {})
+                    if "text" in delta:
+                        yield {"text": delta["text"]}
+                elif "messageStop" in event:
+                    stop = event["messageStop"].get("stopReason", "")
+                elif "metadata" in event:
+                    usage = _usage(event["metadata"].get("usage"))
+            yield {"stop": stop, "usage": usage}
+        except botocore.exceptions.EventStreamError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            message = str(error.get("Message", "")) or code
+            raise ModelCallError(classify(code, message), message) from exc
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            message = str(error.get("Message", "")) or code
+            raise ModelCallError(
+                classify(code, message), message, _retry_after(exc.response)
+            ) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc

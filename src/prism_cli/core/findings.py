@@ -1,0 +1,210 @@
+"""Findings: the model's structured output, its validation, and the post-processing that
+makes them worth reading (confidence filter, near-duplicate merge, sort, quote check)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+TYPE_ORDER = {"critical": 0, "important": 1, "suggestion": 2, "positive": 3}
+DEFAULT_MIN_CONFIDENCE = 0.8
+TOOL_NAME = "record_findings"
+
+
+class Severity(str, Enum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+class FindingIn(BaseModel):
+    """One finding as the model must produce it (the schema sent to Bedrock)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    severity: Literal["high", "medium", "low"]
+    type: Literal["critical", "important", "suggestion", "positive"]
+    category: str = Field(max_length=80)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=4000)
+    suggestion: str = Field(default="", max_length=4000)
+    example: str = Field(default="", max_length=4000)
+    questions: list[str] = Field(default_factory=list, max_length=2)
+    framework_refs: list[str] = Field(default_factory=list)
+    quote: str = Field(default="", max_length=2000)
+    confidence: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_not_blank(cls, value: list[str]) -> list[str]:
+        return [q for q in value if q.strip()]
+
+
+class FindingsOut(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    findings: list[FindingIn]
+
+
+class Finding(BaseModel):
+    """A finding in a report (DESIGN.md schema)."""
+
+    id: str
+    section_id: str
+    severity: Literal["high", "medium", "low"]
+    type: Literal["critical", "important", "suggestion", "positive"]
+    category: str
+    title: str
+    description: str
+    suggestion: str = ""
+    example: str = ""
+    questions: list[str] = Field(default_factory=list)
+    framework_refs: list[str] = Field(default_factory=list)
+    quote: str = ""
+    confidence: float = 1.0
+    source: Literal["model", "rules"] = "model"
+    status: Literal["open", "accepted", "rejected"] = "open"
+    rule: str | None = None
+    model: str | None = None
+    locator: int | None = None
+    """Paragraph locator the finding is anchored on (its quote's paragraph, else the heading)."""
+
+
+def findings_json_schema() -> dict[str, Any]:
+    """JSON schema for structured output / the forced tool (no $refs: Bedrock wants it flat)."""
+    item = {
+        "type": "object",
+        "properties": {
+            "severity": {"type": "string", "enum": ["high", "medium", "low"]},
+            "type": {"type": "string", "enum": ["critical", "important", "suggestion", "positive"]},
+            "category": {"type": "string", "description": "short area, e.g. 'root cause'"},
+            "title": {"type": "string", "description": "one line"},
+            "description": {"type": "string"},
+            "suggestion": {"type": "string", "description": "what to change"},
+            "example": {"type": "string", "description": "example wording, may be empty"},
+            "questions": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+            "framework_refs": {"type": "array", "items": {"type": "string"}},
+            "quote": {
+                "type": "string",
+                "description": "exact text copied from the section that the finding is about",
+            },
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": [
+            "severity", "type", "category", "title", "description", "suggestion", "example",
+            "questions", "framework_refs", "quote", "confidence",
+        ],
+        "additionalProperties": False,
+    }  # fmt: skip
+    return {
+        "type": "object",
+        "properties": {"findings": {"type": "array", "items": item}},
+        "required": ["findings"],
+        "additionalProperties": False,
+    }
+
+
+class FindingsParseError(ValueError):
+    """The model's output is not valid findings; ``str()`` is fed back in the repair retry."""
+
+
+def parse_findings(payload: str | dict[str, Any]) -> list[FindingIn]:
+    """Validate model output (JSON text, or a tool's input object)."""
+    if isinstance(payload, str):
+        text = _strip_fences(payload)
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FindingsParseError(f"output is not JSON: {exc}") from exc
+    else:
+        data = payload
+    if isinstance(data, list):
+        data = {"findings": data}
+    try:
+        return FindingsOut.model_validate(data).findings
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:8]
+        )
+        raise FindingsParseError(f"output does not match the findings schema: {errors}") from exc
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    match = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
+    return match.group(1) if match else text
+
+
+def _norm(text: str) -> str:
+    return " ".join(
+        text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').split()
+    ).casefold()
+
+
+def quote_in_text(quote: str, text: str) -> bool:
+    return bool(quote.strip()) and _norm(quote) in _norm(text)
+
+
+def locate_quote(quote: str, anchors: Sequence[tuple[int, str]]) -> int | None:
+    """The locator of the paragraph that holds ``quote`` (whitespace- and case-insensitive)."""
+    if not quote.strip():
+        return None
+    wanted = _norm(quote)
+    for locator, text in anchors:
+        if wanted in _norm(text):
+            return locator
+    return None
+
+
+def _similar(a: Finding, b: Finding) -> bool:
+    if a.section_id != b.section_id:
+        return False
+    if a.quote and b.quote:
+        if _norm(a.quote) != _norm(b.quote):
+            return False  # the same remark about two different places is two findings
+        if a.category.casefold() == b.category.casefold():
+            return True
+    ratio = difflib.SequenceMatcher(None, _norm(a.title), _norm(b.title)).ratio()
+    return ratio >= 0.85
+
+
+def merge_near_duplicates(findings: Iterable[Finding]) -> list[Finding]:
+    """Keep the stronger of two findings that say the same thing about the same section."""
+    kept: list[Finding] = []
+    for finding in findings:
+        for i, other in enumerate(kept):
+            if _similar(finding, other):
+                if _rank(finding) < _rank(other):
+                    kept[i] = finding
+                break
+        else:
+            kept.append(finding)
+    return kept
+
+
+def _rank(f: Finding) -> tuple[int, int, float]:
+    return (SEVERITY_ORDER[f.severity], TYPE_ORDER[f.type], -f.confidence)
+
+
+def sort_findings(findings: Iterable[Finding], section_order: dict[str, int]) -> list[Finding]:
+    return sorted(
+        findings, key=lambda f: (*_rank(f)[:2], section_order.get(f.section_id, 0), -f.confidence)
+    )
+
+
+def at_or_above(findings: Iterable[Finding], threshold: str) -> list[Finding]:
+    if threshold == "never":
+        return []
+    limit = SEVERITY_ORDER[threshold]
+    return [
+        f
+        for f in findings
+        if f.status != "rejected" and f.type != "positive" and SEVERITY_ORDER[f.severity] <= limit
+    ]

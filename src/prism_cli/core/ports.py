@@ -1,0 +1,76 @@
+"""The seams between the pure core and the adapters (Bedrock, stores).
+
+The Converse request is plain data (the dict boto3's ``converse`` takes, minus ``modelId``),
+so the core builds it and an adapter only sends it and classifies errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+
+class ErrorKind(str, Enum):
+    """Every Bedrock failure, as BEDROCK.md's error table distinguishes them."""
+
+    THROTTLED = "throttled"
+    NOT_READY = "model_not_ready"
+    UNAVAILABLE = "service_unavailable"
+    INTERNAL = "internal_error"
+    TIMEOUT = "model_timeout"
+    MODEL_ERROR = "model_error"
+    QUOTA = "service_quota"
+    ACCESS_DENIED = "access_denied"
+    NOT_FOUND = "not_found"
+    NEEDS_PROFILE = "needs_inference_profile"
+    TOO_LONG = "context_too_long"
+    INVALID = "invalid_request"
+    CONNECTION = "connection"
+    NO_CREDENTIALS = "no_credentials"
+
+
+class ModelCallError(Exception):
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+
+
+@dataclass
+class ModelResponse:
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class ModelPort(Protocol):
+    def converse(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
+        """Send one Converse request; raise :class:`ModelCallError` on failure."""
+        ...

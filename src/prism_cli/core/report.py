@@ -1,0 +1,125 @@
+"""Build the JSON report (DESIGN.md "Report", schema_version 1) from review results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism_cli.core.document import Document, Section
+from prism_cli.core.findings import Finding
+from prism_cli.core.pipeline import SectionResult
+from prism_cli.core.ports import Usage
+
+SCHEMA_VERSION = 1
+CACHE_READ_FACTOR = 0.1
+CACHE_WRITE_FACTOR = 1.25
+
+PriceLookup = Callable[[str], tuple[float, float] | None]
+"""model id -> (USD per 1M input tokens, per 1M output tokens), premiums included."""
+
+
+@dataclass
+class DocumentReview:
+    document: Document
+    sections: Sequence[Section]
+    results: dict[str, SectionResult] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    session_id: str = ""
+
+    def usage_by_model(self) -> dict[str, Usage]:
+        out: dict[str, Usage] = {}
+        for result in self.results.values():
+            for model, usage in result.usage.items():
+                out.setdefault(model, Usage()).add(usage)
+        return out
+
+
+def cost_usd(by_model: dict[str, Usage], prices: PriceLookup) -> float:
+    total = 0.0
+    for model, usage in by_model.items():
+        price = prices(model)
+        if price is None:
+            continue
+        per_in, per_out = price
+        total += (
+            usage.input_tokens * per_in
+            + usage.output_tokens * per_out
+            + usage.cache_read_tokens * per_in * CACHE_READ_FACTOR
+            + usage.cache_write_tokens * per_in * CACHE_WRITE_FACTOR
+        ) / 1_000_000
+    return round(total, 6)
+
+
+def _usage_dict(by_model: dict[str, Usage], prices: PriceLookup) -> dict[str, Any]:
+    total = Usage()
+    for usage in by_model.values():
+        total.add(usage)
+    return {
+        **total.as_dict(),
+        "cost_usd": cost_usd(by_model, prices),
+        "by_model": {
+            m: {**u.as_dict(), "cost_usd": cost_usd({m: u}, prices)}
+            for m, u in sorted(by_model.items())
+        },
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return f.model_dump(mode="json")
+
+
+def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]:
+    sections = []
+    for s in review.sections:
+        r = review.results.get(s.id)
+        sections.append(
+            {
+                "id": s.id,
+                "index": s.index,
+                "title": s.title,
+                "level": s.level,
+                "status": r.status if r else "skipped",
+                "model": r.model if r else None,
+                "attempts": r.attempts if r else 0,
+                "error": r.error if r else None,
+            }
+        )
+    return {
+        "path": review.document.path,
+        "sha256": review.document.sha256,
+        "session_id": review.session_id,
+        "sections": sections,
+        "findings": [finding_dict(f) for f in review.findings],
+        "usage": _usage_dict(review.usage_by_model(), prices),
+    }
+
+
+def build_report(
+    reviews: Sequence[DocumentReview], prices: PriceLookup, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    documents = [document_dict(r, prices) for r in reviews]
+    by_model: dict[str, Usage] = {}
+    for review in reviews:
+        for model, usage in review.usage_by_model().items():
+            by_model.setdefault(model, Usage()).add(usage)
+    statuses = [s["status"] for d in documents for s in d["sections"]]
+    severities = {"high": 0, "medium": 0, "low": 0}
+    for d in documents:
+        for f in d["findings"]:
+            severities[f["severity"]] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "documents": documents,
+        "summary": {
+            "documents": len(documents),
+            "sections": len(statuses),
+            "reviewed": sum(1 for s in statuses if s in ("reviewed", "cached")),
+            "failed": sum(1 for s in statuses if s == "failed"),
+            "skipped": sum(1 for s in statuses if s == "skipped"),
+            "findings": sum(severities.values()),
+            "findings_by_severity": severities,
+            "usage": _usage_dict(by_model, prices),
+            "notes": list(notes),
+        },
+    }

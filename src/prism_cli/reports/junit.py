@@ -1,0 +1,57 @@
+"""JUnit XML: one test case per section; a failure per section with findings at or above
+``--fail-on``, an error per section no model could review."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from prism_cli.core.findings import SEVERITY_ORDER
+
+
+def render(report: dict[str, Any], fail_on: str = "high") -> str:
+    root = ET.Element("testsuites", name="prism")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    limit = SEVERITY_ORDER.get(fail_on, -1)
+    for doc in report["documents"]:
+        suite = ET.SubElement(root, "testsuite", name=doc["path"])
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for sec in doc["sections"]:
+            counts["tests"] += 1
+            case = ET.SubElement(
+                suite, "testcase", classname=doc["path"], name=f"{sec['id']} {sec['title']}"
+            )
+            if sec["status"] == "failed":
+                counts["errors"] += 1
+                ET.SubElement(
+                    case, "error", message=sec["error"] or "not reviewed", type="incomplete"
+                )
+                continue
+            if sec["status"] == "skipped":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message="no text")
+                continue
+            bad = [
+                f for f in doc["findings"]
+                if f["section_id"] == sec["id"] and f["status"] != "rejected" and f["type"] != "positive"
+                and SEVERITY_ORDER[f["severity"]] <= limit
+            ]  # fmt: skip
+            if bad:
+                counts["failures"] += 1
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=f"{len(bad)} finding(s) at or above {fail_on}",
+                    type="findings",
+                )
+                failure.text = "\n".join(
+                    f"[{f['severity']}] {f['title']}: {f['description']}" for f in bad
+                )
+        for key, value in counts.items():
+            suite.set(key, str(value))
+        for key in totals:
+            totals[key] += counts[key]
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

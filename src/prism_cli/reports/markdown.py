@@ -1,0 +1,48 @@
+"""Markdown report: for a pull-request comment or a wiki page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
+
+
+def render(report: dict[str, Any]) -> str:
+    out: list[str] = ["# prism review", ""]
+    s = report["summary"]
+    sev = s["findings_by_severity"]
+    out.append(
+        f"{s['documents']} document(s), {s['sections']} section(s): {s['reviewed']} reviewed, "
+        f"{s['failed']} failed. Findings: {sev['high']} high, {sev['medium']} medium, {sev['low']} low. "
+        f"Model calls: {s['usage']['calls']}, estimated cost ${s['usage']['cost_usd']:.4f}."
+    )
+    for doc in report["documents"]:
+        out += ["", f"## {doc['path']}", ""]
+        titles = {sec["id"]: sec["title"] for sec in doc["sections"]}
+        failed = [sec for sec in doc["sections"] if sec["status"] == "failed"]
+        for sec in failed:
+            out.append(f"- ⚠️ Section **{sec['title']}** could not be reviewed: {sec['error']}")
+        if not doc["findings"]:
+            out.append("No findings.")
+        for f in doc["findings"]:
+            status = "" if f["status"] == "open" else f" _({f['status']})_"
+            out += [
+                f"### {ICONS[f['severity']]} {f['title']}{status}",
+                "",
+                f"**{f['severity']}** · {f['type']} · {f['category']} · section: {titles.get(f['section_id'], f['section_id'])} · "
+                f"source: {f['source']} · id `{f['id']}`",
+                "",
+                f["description"],
+            ]
+            if f["quote"]:
+                out += ["", f"> {f['quote']}"]
+            if f["suggestion"]:
+                out += ["", f"**Suggestion:** {f['suggestion']}"]
+            if f["example"]:
+                out += ["", f"**Example:** {f['example']}"]
+            for q in f["questions"]:
+                out.append(f"- ❓ {q}")
+            if f["framework_refs"]:
+                out += ["", "Framework: " + ", ".join(f["framework_refs"])]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
