@@ -59,3 +59,14 @@ def run_prism(
 @pytest.fixture
 def prism() -> object:
     return run_prism
+
+
+@pytest.fixture
+def bedrock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A running fake Bedrock; boto3 (in-process and in subprocesses) is pointed at it."""
+    from fake_bedrock import FakeBedrock
+
+    fake = FakeBedrock().start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
+    yield fake
+    fake.stop()

@@ -34,7 +34,7 @@ from prism_cli.core.findings import (
 from prism_cli.core.framework import Framework
 from prism_cli.core.limiter import AdaptiveLimiter
 from prism_cli.core.ports import ErrorKind, ModelCallError, ModelPort, ModelResponse, Usage
-from prism_cli.core.prompts import build_system, build_user, outline_of, repair_message
+from prism_cli.core.prompts import FULL_TEXT_MAX_TOKENS, build_system, build_user, outline_of, repair_message
 
 MIN_THINKING_BUDGET = 1024
 
@@ -94,6 +94,12 @@ class DocumentContext:
     @property
     def outline(self) -> str:
         return outline_of(self.sections)
+
+    @property
+    def full_text(self) -> str:
+        """The whole document for the cached prefix, when it is small enough."""
+        text = "\n\n".join(f"[{s.id}] {s.title}\n{s.text}" for s in self.sections)
+        return text if estimate_tokens(text) <= FULL_TEXT_MAX_TOKENS else ""
 
 
 class _SplitNeeded(Exception):
@@ -158,7 +164,11 @@ class Reviewer:
         thinking = self._thinking(model)
         structured = info.structured_output
         system_text = build_system(
-            ctx.framework, ctx.outline, self.settings.guidelines, structured_output=structured
+            ctx.framework,
+            ctx.outline,
+            self.settings.guidelines,
+            structured_output=structured,
+            full_text=ctx.full_text,
         )
         system: list[dict[str, Any]] = [{"text": system_text}]
         if (

@@ -26,11 +26,12 @@ def render(report: dict[str, Any]) -> str:
         for f in doc["findings"]:
             if f["status"] == "rejected":
                 continue
+            title = _prop("prism [" + f["severity"] + "] " + f["title"])
             message = f["description"] + (
                 f" Suggestion: {f['suggestion']}" if f["suggestion"] else ""
             )
             lines.append(
                 f"::{COMMANDS[f['severity']]} file={_prop(doc['path'])},line={(f.get('locator') or 0) + 1},"
-                f"title={_prop(f'prism [{f["severity"]}] {f["title"]}')}::{_data(message)}"
+                f"title={title}::{_data(message)}"
             )
     return "\n".join(lines) + ("\n" if lines else "")
