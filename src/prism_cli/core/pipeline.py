@@ -34,7 +34,13 @@ from prism_cli.core.findings import (
 from prism_cli.core.framework import Framework
 from prism_cli.core.limiter import AdaptiveLimiter
 from prism_cli.core.ports import ErrorKind, ModelCallError, ModelPort, ModelResponse, Usage
-from prism_cli.core.prompts import FULL_TEXT_MAX_TOKENS, build_system, build_user, outline_of, repair_message
+from prism_cli.core.prompts import (
+    FULL_TEXT_MAX_TOKENS,
+    build_system,
+    build_user,
+    outline_of,
+    repair_message,
+)
 
 MIN_THINKING_BUDGET = 1024
 
