@@ -43,7 +43,6 @@ def make_reviewer(models: list[str], **settings: Any) -> Reviewer:
 
 
 def run(reviewer: Reviewer, *sections: Section) -> list[SectionResult]:
-    from prism_cli.bedrock.catalog import load_catalog as _  # noqa: F401  (keeps imports honest)
     from prism_cli.cli.review import load_framework
 
     ctx = DocumentContext("doc", list(sections), load_framework(None))

@@ -119,24 +119,8 @@ class BedrockClient:
 
         try:
             raw = self._client.converse(modelId=model_id, **request)
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = str(error.get("Message", "")) or code
-            raise ModelCallError(
-                classify(code, message), message, _retry_after(exc.response)
-            ) from exc
-        except (
-            botocore.exceptions.EndpointConnectionError,
-            botocore.exceptions.ConnectionClosedError,
-            botocore.exceptions.ReadTimeoutError,
-            botocore.exceptions.ConnectTimeoutError,
-        ) as exc:
-            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc
-        except botocore.exceptions.NoCredentialsError as exc:
-            raise ModelCallError(ErrorKind.NO_CREDENTIALS, str(exc)) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _call_error(exc) from exc
         stop = str(raw.get("stopReason", ""))
         if stop == "model_context_window_exceeded":
             raise ModelCallError(ErrorKind.TOO_LONG, "model context window exceeded")
@@ -161,17 +145,34 @@ class BedrockClient:
                 elif "metadata" in event:
                     usage = _usage(event["metadata"].get("usage"))
             yield {"stop": stop, "usage": usage}
-        except botocore.exceptions.EventStreamError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = str(error.get("Message", "")) or code
-            raise ModelCallError(classify(code, message), message) from exc
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = str(error.get("Message", "")) or code
-            raise ModelCallError(
-                classify(code, message), message, _retry_after(exc.response)
-            ) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise ModelCallError(ErrorKind.CONNECTION, str(exc)) from exc
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            # EventStreamError (an error frame mid-stream) is a ClientError too.
+            raise _call_error(exc) from exc
+
+
+def _call_error(exc: Exception) -> ModelCallError:
+    """A botocore exception as the core's :class:`ModelCallError`."""
+    import botocore.exceptions
+
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", "")) or code
+        return ModelCallError(classify(code, message), message, _retry_after(exc.response))
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return ModelCallError(ErrorKind.NO_CREDENTIALS, str(exc))
+    # Connection refused/closed, read and connect timeouts, and any other transport failure.
+    return ModelCallError(ErrorKind.CONNECTION, str(exc))
+
+
+def resolve_region(region: str | None, profile: str | None) -> str:
+    """The region to show a chain for without needing credentials (``prism models``)."""
+    if region:
+        return region
+    import boto3
+    import botocore.exceptions
+
+    try:
+        return boto3.Session(profile_name=profile).region_name or "us-east-1"
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise ConfigError(f"AWS profile not found: {profile}") from exc

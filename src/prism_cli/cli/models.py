@@ -34,21 +34,15 @@ def run_models(
     overrides: dict[str, Any],
 ) -> int:
     from prism_cli.bedrock.catalog import load_catalog
+    from prism_cli.bedrock.client import BedrockClient, make_boto_client, resolve_region
 
     catalog = load_catalog(overrides)
-    if region is None or check:
-        from prism_cli.bedrock.client import BedrockClient, make_boto_client
-
-        if check:
-            boto_client, region = make_boto_client(region, profile)
-            client: BedrockClient | None = BedrockClient(boto_client)
-        else:
-            import boto3
-
-            region = boto3.Session(profile_name=profile).region_name or "us-east-1"
-            client = None
+    client: BedrockClient | None = None
+    if check:
+        boto_client, region = make_boto_client(region, profile)
+        client = BedrockClient(boto_client)
     else:
-        client = None
+        region = resolve_region(region, profile)
     chain, notes = catalog.chain(region, idents or None)
     rows: list[dict[str, Any]] = []
     code = EXIT_OK

@@ -293,18 +293,10 @@ def _make_reviewer(
         raise ModelAccessError(f"no model of the chain is offered in {region}: " + "; ".join(notes))
     console.debug("chain: " + ", ".join(m.model_id for m in chain))
 
-    def prices(model_id: str) -> tuple[float, float] | None:
-        info = catalog.find(model_id)
-        if info is None:
-            return None
-        geo = model_id.split(".", 1)[0] if strip_geography(model_id) != model_id else None
-        factor = info.geo_premium if geo not in (None, "global") else 1.0
-        return info.input_price * factor, info.output_price * factor
-
     def remap(model_id: str) -> str | None:
         return catalog.profile_for(strip_geography(model_id), region)
 
-    return Reviewer(BedrockClient(boto_client), chain, settings, remap=remap), prices, notes
+    return Reviewer(BedrockClient(boto_client), chain, settings, remap=remap), catalog.prices, notes
 
 
 def _emit(

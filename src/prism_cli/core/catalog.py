@@ -48,9 +48,6 @@ class ResolvedModel:
     def key(self) -> str:
         return self.info.key
 
-    def price_factor(self) -> float:
-        return self.info.geo_premium if self.geography not in (None, "global") else 1.0
-
 
 @dataclass
 class Catalog:
@@ -113,6 +110,15 @@ class Catalog:
         if info.base_on_demand:
             return ResolvedModel(info, info.base_id, None)
         return None
+
+    def prices(self, model_id: str) -> tuple[float, float] | None:
+        """USD per 1M input and output tokens for the id called (geo profiles cost more)."""
+        info = self.find(model_id)
+        if info is None:
+            return None
+        geo = model_id.split(".", 1)[0] if strip_geography(model_id) != model_id else None
+        factor = info.geo_premium if geo not in (None, "global") else 1.0
+        return info.input_price * factor, info.output_price * factor
 
     def profile_for(self, base_id: str, region: str) -> str | None:
         """The profile id to use when Bedrock refuses ``base_id`` on demand."""

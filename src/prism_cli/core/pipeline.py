@@ -417,19 +417,10 @@ class Reviewer:
             locator = locate_quote(quote, anchors) if quote else None
             out.append(
                 Finding(
+                    **item.model_dump(exclude={"quote"}),
                     id=f"{section.id}-m{n}",
                     section_id=section.id,
-                    severity=item.severity,
-                    type=item.type,
-                    category=item.category,
-                    title=item.title,
-                    description=item.description,
-                    suggestion=item.suggestion,
-                    example=item.example,
-                    questions=item.questions[:2],
-                    framework_refs=item.framework_refs,
                     quote=quote,
-                    confidence=item.confidence,
                     source="model",
                     model=model,
                     locator=locator if locator is not None else section.anchor_locator,
