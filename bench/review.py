@@ -1,10 +1,14 @@
 """Throughput of ``prism review`` against a rate-limited fake Bedrock.
 
     python bench/review.py [--docs 4] [--sections 30] [--latency 0.2] [--rpm 30] [--window 5]
+                           [--quota bucket|window] [--concurrency 16]
 
 N documents x M sections are reviewed in-process through the real pipeline and real boto3,
-against the fake server of tests/ with a per-call latency and a sliding-window request quota
-(``rpm`` calls per ``window`` seconds; a short window keeps the run short). Prints the achieved
+against the fake server of tests/ with a per-call latency and a request quota of ``rpm`` calls
+per ``window`` seconds (a short window keeps the run short), enforced as a refilling token
+bucket like AWS rate limits (``--quota bucket``, the default) or as a sliding window of calls
+(``--quota window``: a client that spaces its calls evenly cannot reach the limit there, which
+needs bursts in step with the window; the ratio shows how far off it is). Prints the achieved
 sections per second against the quota's limit (ratio; target >= 0.90), the number of 429s,
 lost sections (target 0) and calls vs sections (target equal when no error is injected).
 """
@@ -30,6 +34,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rpm", type=int, default=30, help="calls allowed per window")
     parser.add_argument("--window", type=float, default=5.0, help="quota window in seconds")
+    parser.add_argument(
+        "--quota",
+        choices=["bucket", "window"],
+        default="bucket",
+        help="how the fake enforces the quota: a refilling token bucket or a sliding window",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
@@ -39,6 +49,7 @@ def main() -> None:
     fake.latency = args.latency
     fake.rpm = args.rpm
     fake.window = args.window
+    fake.quota = args.quota
     os.environ.update(
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.url,
         AWS_ACCESS_KEY_ID="bench",
@@ -90,7 +101,7 @@ def main() -> None:
     ideal_rate = total / max(quota_time, concurrency_time)
     rate = reviewed / elapsed
     print(f"sections: {total} ({args.docs} docs x {args.sections}), latency {args.latency}s, "
-          f"quota {args.rpm} calls / {args.window:g}s, concurrency {args.concurrency}")  # fmt: skip
+          f"quota {args.rpm} calls / {args.window:g}s ({args.quota}), concurrency {args.concurrency}")  # fmt: skip
     print(
         f"elapsed {elapsed:.1f}s; achieved {rate:.2f} sections/s; quota-limited rate {ideal_rate:.2f}/s"
     )
@@ -99,7 +110,8 @@ def main() -> None:
         f"429s: {fake.throttled}; calls {calls} ({successful_calls} accepted) vs sections {total}"
     )
     print(f"lost sections: {total - reviewed}  (target 0)")
-    print(f"final concurrency limit: {reviewer.limiter.limit}")
+    learned = f"{reviewer.rate.rate:.2f}/s" if reviewer.rate.rate else "unlimited"
+    print(f"final concurrency limit: {reviewer.limiter.limit}; learned call rate: {learned}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ signing, request serialisation, error parsing and event streams exactly as in pr
 Knobs (all thread-safe to set between requests):
 
 * ``latency``: seconds each call takes;
-* ``rpm`` / ``window``: a sliding-window request quota; calls beyond it get a 429;
+* ``rpm`` / ``window``: a request quota of ``rpm`` calls per ``window`` seconds; calls beyond it
+  get a 429. ``quota = "bucket"`` (the default) refills a bucket of ``rpm`` tokens continuously,
+  as AWS rate limits do; ``quota = "window"`` counts the calls of a sliding window instead;
 * ``script[model_id]``: a queue of actions for that model — an :class:`Err`, a response body
   dict, or a callable ``(model_id, body) -> dict``; an empty queue falls back to the default;
 * ``access_denied`` / ``unknown`` / ``base_ids_need_profile``: sets of model ids refused with
@@ -111,6 +113,9 @@ class FakeBedrock:
         self.latency = 0.0
         self.rpm: int | None = None
         self.window = 60.0
+        self.quota = "bucket"
+        self._tokens: float | None = None
+        self._refilled = 0.0
         self.script: dict[str, deque[Any]] = defaultdict(deque)
         self.access_denied: set[str] = set()
         self.unknown: set[str] = set()
@@ -162,6 +167,19 @@ class FakeBedrock:
             return False
         with self._lock:
             now = time.monotonic()
+            if self.quota == "bucket":
+                if self._tokens is None:
+                    self._tokens, self._refilled = float(self.rpm), now
+                self._tokens = min(
+                    float(self.rpm),
+                    self._tokens + (now - self._refilled) * self.rpm / self.window,
+                )
+                self._refilled = now
+                if self._tokens < 1.0:
+                    self.throttled += 1
+                    return True
+                self._tokens -= 1.0
+                return False
             while self._calls and now - self._calls[0] > self.window:
                 self._calls.popleft()
             if len(self._calls) >= self.rpm:

@@ -32,7 +32,7 @@ from prism_cli.core.findings import (
     quote_in_text,
 )
 from prism_cli.core.framework import Framework
-from prism_cli.core.limiter import AdaptiveLimiter
+from prism_cli.core.limiter import AdaptiveLimiter, RateLimiter
 from prism_cli.core.ports import ErrorKind, ModelCallError, ModelPort, ModelResponse, Usage
 from prism_cli.core.prompts import (
     FULL_TEXT_MAX_TOKENS,
@@ -129,6 +129,7 @@ class Reviewer:
         *,
         policy: RetryPolicy | None = None,
         limiter: AdaptiveLimiter | None = None,
+        rate: RateLimiter | None = None,
         remap: Callable[[str], str | None] = lambda _model_id: None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -139,6 +140,7 @@ class Reviewer:
         self.settings = settings
         self.policy = policy or RetryPolicy()
         self.limiter = limiter or AdaptiveLimiter(settings.concurrency)
+        self.rate = rate or RateLimiter(sleep=sleep)
         self.remap = remap
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -267,6 +269,7 @@ class Reviewer:
     def _call(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
         self.limiter.acquire()
         try:
+            self.rate.wait()
             return self.port.converse(model_id, request)
         finally:
             self.limiter.release()
@@ -300,6 +303,7 @@ class Reviewer:
                     last_error = f"{model_id}: {err.message}"
                     if err.kind is ErrorKind.THROTTLED:
                         self.limiter.on_throttle()
+                        self.rate.on_throttle()
                     failures += 1
                     action = self.policy.decide(err.kind, failures)
                     self.on_event(
@@ -342,6 +346,7 @@ class Reviewer:
                     self.on_event(Event("fallback", section.id, model_id, err.kind.value))
                     break
                 self.limiter.on_success()
+                self.rate.on_success()
                 usage = result.usage.setdefault(model_id, Usage())
                 usage.add(response.usage)
                 try:
