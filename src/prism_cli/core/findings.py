@@ -69,7 +69,7 @@ class Finding(BaseModel):
     framework_refs: list[str] = Field(default_factory=list)
     quote: str = ""
     confidence: float = 1.0
-    source: Literal["model", "rules"] = "model"
+    source: Literal["model", "rules", "reviewer"] = "model"
     status: Literal["open", "accepted", "rejected"] = "open"
     rule: str | None = None
     model: str | None = None

@@ -74,3 +74,47 @@ class ModelPort(Protocol):
     def converse(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
         """Send one Converse request; raise :class:`ModelCallError` on failure."""
         ...
+
+
+class StoreError(Exception):
+    """A store failed (unreachable, denied, corrupted); the adapter says which in ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SessionStore(Protocol):
+    """A small key-value store shared by processes (and machines): disk, Redis or S3.
+
+    Keys are ``/``-separated strings built by ``core.session``; values are bytes. ``put`` is
+    atomic: a reader sees the old value or the new one, never a mix. Leases are the one
+    compare-and-set operation: at most one owner holds a lease until it expires.
+    """
+
+    url: str
+    """The store's URL with any credentials masked (safe to print)."""
+
+    def check(self) -> None:
+        """Raise :class:`StoreError` unless the store is reachable and writable."""
+        ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+    def delete(self, keys: list[str]) -> None: ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``, sorted."""
+        ...
+
+    def acquire(self, key: str, owner: str, ttl: float) -> str | None:
+        """Take the lease ``key`` for ``ttl`` seconds; None when taken, else the holder."""
+        ...
+
+    def renew(self, key: str, owner: str, ttl: float) -> bool:
+        """Extend a lease we hold; False when it was lost (expired and taken)."""
+        ...
+
+    def release(self, key: str, owner: str) -> None: ...

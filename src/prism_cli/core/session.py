@@ -1,0 +1,395 @@
+"""Sessions: what a review keeps in a :class:`~prism_cli.core.ports.SessionStore`.
+
+Pure: the key layout, the checksummed encoding, schema versions and migrations, the results
+cache key, activity entries, decisions and statistics. The stores (disk, Redis, S3) only move
+bytes; this module decides what the bytes mean.
+
+Layout (every value is an envelope, see :func:`encode`)::
+
+    sessions/<id>/meta              the session (document, settings, status), schema_version
+    sessions/<id>/document          the original .docx bytes (exports and chat need them)
+    sessions/<id>/results/<sid>     one section's result, written as soon as it finishes
+    sessions/<id>/report            the last report of this session (one document)
+    sessions/<id>/decisions         accepted / rejected finding ids, the reviewer's own findings
+    sessions/<id>/chat              chat history
+    sessions/<id>/log/<ns>-<rand>   one activity entry per key (no read-modify-write races)
+    cache/<key>                     a finished section result, shared by every session
+    leases/<id>                     who is reviewing the session now
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prism_cli.core.findings import Finding
+from prism_cli.core.pipeline import SectionResult
+from prism_cli.core.ports import SessionStore, StoreError, Usage
+
+SCHEMA_VERSION = 1
+"""Version of everything this module writes. Bump it and add a migration to change a shape."""
+
+_MAGIC = b"prism-session "
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class CorruptEntry(StoreError):
+    """A stored value that fails its checksum or cannot be decoded: never used silently."""
+
+
+class SessionNotFound(Exception):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session {session_id!r}")
+        self.session_id = session_id
+
+
+def validate_session_id(session_id: str) -> str:
+    """Session ids become store keys and file names: letters, digits, ``_ . -`` only."""
+    if not _ID.match(session_id) or ".." in session_id:
+        raise ValueError(
+            f"invalid session id {session_id!r}: use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return session_id
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use a number and s, m, h, d or w (30d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_key(section_text: str, framework: str, guidelines: str, prompt_version: str) -> str:
+    """The results-cache key: a section's text under one framework, guidelines and prompt."""
+    parts = [digest(section_text), framework, digest(guidelines), prompt_version]
+    return digest("\x1f".join(parts))
+
+
+# -- encoding ----------------------------------------------------------------------------------
+def encode(payload: Any) -> bytes:
+    """``prism-session <sha256>\\n<json>``: truncation and bit rot are caught on read."""
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def encode_blob(data: bytes) -> bytes:
+    return _MAGIC + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+
+
+def _verified(key: str, raw: bytes) -> bytes:
+    head, sep, body = raw.partition(b"\n")
+    if not sep or not head.startswith(_MAGIC):
+        raise CorruptEntry(f"stored entry {key} is corrupted (not a prism entry)")
+    if hashlib.sha256(body).hexdigest().encode() != head[len(_MAGIC) :]:
+        raise CorruptEntry(f"stored entry {key} is corrupted (checksum mismatch)")
+    return body
+
+
+def decode(key: str, raw: bytes) -> Any:
+    body = _verified(key, raw)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise CorruptEntry(f"stored entry {key} is corrupted ({exc})") from exc
+
+
+def decode_blob(key: str, raw: bytes) -> bytes:
+    return _verified(key, raw)
+
+
+# -- migrations --------------------------------------------------------------------------------
+def _v0_to_v1(meta: dict[str, Any]) -> dict[str, Any]:
+    # Version 0 (pre-release) called the document's sections "outline" and had no status.
+    document = dict(meta.get("document", {}))
+    if "outline" in document:
+        document["sections"] = document.pop("outline")
+    return {**meta, "document": document, "status": meta.get("status", "incomplete")}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
+"""``MIGRATIONS[n]`` turns a version-n payload into version n+1."""
+
+
+def migrate(key: str, payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise CorruptEntry(f"stored entry {key} is corrupted (not an object)")
+    version = payload.get("schema_version", 0)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise CorruptEntry(
+            f"stored entry {key} has schema_version {version}; this prism reads up to "
+            f"{SCHEMA_VERSION} (upgrade prism)"
+        )
+    while version < SCHEMA_VERSION:
+        payload = {**MIGRATIONS[version](payload), "schema_version": version + 1}
+        version += 1
+    return payload
+
+
+# -- results -----------------------------------------------------------------------------------
+def result_to_dict(result: SectionResult, key: str) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "section_id": result.section_id,
+        "cache_key": key,
+        "status": result.status,
+        "model": result.model,
+        "attempts": result.attempts,
+        "error": result.error,
+        "usage": {m: u.as_dict() for m, u in result.usage.items()},
+        "findings": [f.model_dump(mode="json") for f in result.findings],
+    }
+
+
+def result_from_dict(data: dict[str, Any], section_id: str) -> SectionResult:
+    """A stored result reused for ``section_id`` (ids are rewritten: the cache is shared)."""
+    findings = []
+    for n, item in enumerate(data.get("findings", []), start=1):
+        item = {**item, "section_id": section_id, "id": f"{section_id}-m{n}"}
+        findings.append(Finding.model_validate(item))
+    usage = {m: Usage(**u) for m, u in data.get("usage", {}).items()}
+    return SectionResult(
+        section_id,
+        str(data.get("status", "reviewed")),
+        model=data.get("model"),
+        attempts=int(data.get("attempts", 0)),
+        error=data.get("error"),
+        findings=findings,
+        usage=usage,
+    )
+
+
+REUSABLE = ("reviewed", "cached", "skipped")
+
+
+# -- activity ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Activity:
+    at: str
+    event: str
+    detail: str = ""
+    section: str | None = None
+    model: str | None = None
+    by: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "event": self.event,
+            "detail": self.detail,
+            "section": self.section,
+            "model": self.model,
+            "by": self.by,
+        }
+
+
+def now_iso(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# -- decisions and statistics ------------------------------------------------------------------
+def empty_decisions() -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "accepted": [], "rejected": [], "custom": []}
+
+
+def apply_decisions(findings: Iterable[dict[str, Any]], decisions: dict[str, Any]) -> list[Any]:
+    """Findings (report dicts) with ``status`` from the decisions, plus the reviewer's own."""
+    accepted = set(decisions.get("accepted", []))
+    rejected = set(decisions.get("rejected", []))
+    out = []
+    for f in findings:
+        status = "accepted" if f["id"] in accepted else "rejected" if f["id"] in rejected else "open"
+        out.append({**f, "status": status})
+    out.extend(decisions.get("custom", []))
+    return out
+
+
+def statistics(report_doc: dict[str, Any] | None, decisions: dict[str, Any]) -> dict[str, Any]:
+    findings = apply_decisions(report_doc["findings"] if report_doc else [], decisions)
+    sections = report_doc["sections"] if report_doc else []
+    done = sum(1 for s in sections if s["status"] in REUSABLE)
+    by_severity = {"high": 0, "medium": 0, "low": 0}
+    for f in findings:
+        by_severity[f["severity"]] += 1
+    return {
+        "sections": len(sections),
+        "sections_done": done,
+        "completion_rate": round(done / len(sections), 4) if sections else 0.0,
+        "findings": len(findings),
+        "findings_by_severity": by_severity,
+        "accepted": sum(1 for f in findings if f["status"] == "accepted"),
+        "rejected": sum(1 for f in findings if f["status"] == "rejected"),
+        "added": len(decisions.get("custom", [])),
+        "open": sum(1 for f in findings if f["status"] == "open"),
+    }
+
+
+# -- the repository over a store ---------------------------------------------------------------
+class Sessions:
+    """Session operations over any :class:`SessionStore` (disk, Redis, S3)."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        who: str = "",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        unique: Callable[[], str] = lambda: "",
+    ) -> None:
+        self.store = store
+        self.who = who
+        self._clock = clock
+        self._unique = unique
+
+    @staticmethod
+    def _key(session_id: str, *parts: str) -> str:
+        return "/".join(("sessions", validate_session_id(session_id), *parts))
+
+    def _get(self, key: str) -> Any | None:
+        raw = self.store.get(key)
+        return None if raw is None else decode(key, raw)
+
+    def _put(self, key: str, payload: Any) -> None:
+        self.store.put(key, encode(payload))
+
+    # meta
+    def load(self, session_id: str) -> dict[str, Any] | None:
+        key = self._key(session_id, "meta")
+        payload = self._get(key)
+        return None if payload is None else migrate(key, payload)
+
+    def require(self, session_id: str) -> dict[str, Any]:
+        meta = self.load(session_id)
+        if meta is None:
+            raise SessionNotFound(session_id)
+        return meta
+
+    def save(self, meta: dict[str, Any]) -> None:
+        meta = {**meta, "schema_version": SCHEMA_VERSION, "updated": now_iso(self._clock())}
+        self._put(self._key(meta["id"], "meta"), meta)
+
+    def new(
+        self, session_id: str, document: dict[str, Any], settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        now = now_iso(self._clock())
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "id": validate_session_id(session_id),
+            "created": now,
+            "updated": now,
+            "status": "running",
+            "document": document,
+            "settings": settings,
+        }
+        self.save(meta)
+        return meta
+
+    def ids(self) -> list[str]:
+        out = []
+        for key in self.store.list("sessions/"):
+            parts = key.split("/")
+            if len(parts) == 3 and parts[2] == "meta":
+                out.append(parts[1])
+        return out
+
+    def delete(self, session_id: str) -> int:
+        keys = self.store.list(self._key(session_id) + "/")
+        self.store.delete(keys)
+        return len(keys)
+
+    # document bytes
+    def put_document(self, session_id: str, data: bytes) -> None:
+        self.store.put(self._key(session_id, "document"), encode_blob(data))
+
+    def get_document(self, session_id: str) -> bytes | None:
+        key = self._key(session_id, "document")
+        raw = self.store.get(key)
+        return None if raw is None else decode_blob(key, raw)
+
+    # results
+    def put_result(self, session_id: str, result: SectionResult, key: str) -> None:
+        payload = result_to_dict(result, key)
+        self._put(self._key(session_id, "results", result.section_id), payload)
+        if result.status == "reviewed":
+            self._put(f"cache/{key}", payload)
+
+    def results(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """Stored results by section id; a corrupted one raises :class:`CorruptEntry`."""
+        out = {}
+        for key in self.store.list(self._key(session_id, "results") + "/"):
+            payload = self._get(key)
+            if payload is not None:
+                out[key.rsplit("/", 1)[1]] = migrate(key, payload)
+        return out
+
+    def result(self, session_id: str, section_id: str) -> dict[str, Any] | None:
+        key = self._key(session_id, "results", section_id)
+        payload = self._get(key)
+        return None if payload is None else migrate(key, payload)
+
+    def cached(self, key: str) -> dict[str, Any] | None:
+        store_key = f"cache/{key}"
+        payload = self._get(store_key)
+        return None if payload is None else migrate(store_key, payload)
+
+    def drop_cached(self, key: str) -> None:
+        self.store.delete([f"cache/{key}"])
+
+    # report, decisions, chat
+    def put_report(self, session_id: str, document_report: dict[str, Any]) -> None:
+        self._put(self._key(session_id, "report"), document_report)
+
+    def report(self, session_id: str) -> dict[str, Any] | None:
+        payload = self._get(self._key(session_id, "report"))
+        return payload if isinstance(payload, dict) else None
+
+    def decisions(self, session_id: str) -> dict[str, Any]:
+        key = self._key(session_id, "decisions")
+        payload = self._get(key)
+        return empty_decisions() if payload is None else migrate(key, payload)
+
+    def put_decisions(self, session_id: str, decisions: dict[str, Any]) -> None:
+        self._put(self._key(session_id, "decisions"), {**decisions, "schema_version": SCHEMA_VERSION})
+
+    def chat(self, session_id: str) -> list[Any]:
+        payload = self._get(self._key(session_id, "chat"))
+        return list(payload.get("messages", [])) if isinstance(payload, dict) else []
+
+    # activity
+    def log(
+        self,
+        session_id: str,
+        event: str,
+        detail: str = "",
+        *,
+        section: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        now = self._clock()
+        entry = Activity(now_iso(now), event, detail, section, model, self.who)
+        stamp = f"{int(now.timestamp() * 1_000_000):017d}-{self._unique()}"
+        self._put(self._key(session_id, "log", stamp), entry.as_dict())
+
+    def activity(self, session_id: str) -> list[dict[str, Any]]:
+        out = []
+        for key in self.store.list(self._key(session_id, "log") + "/"):
+            payload = self._get(key)
+            if isinstance(payload, dict):
+                out.append(payload)
+        return out
+
+    # leases
+    @staticmethod
+    def lease_key(session_id: str) -> str:
+        return f"leases/{validate_session_id(session_id)}"

@@ -1,0 +1,83 @@
+"""The default store: a diskcache directory (SQLite + files; safe across processes)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from prism_cli.core.ports import StoreError
+
+
+class DiskStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.url = directory.as_uri() if directory.is_absolute() else str(directory)
+        self._cache: Any = None
+
+    @property
+    def cache(self) -> Any:
+        if self._cache is None:
+            import diskcache
+
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._cache = diskcache.Cache(str(self.directory), timeout=30)
+            except Exception as exc:  # OSError, sqlite3.Error
+                raise StoreError(f"cannot open store {self.url}: {exc}") from exc
+        return self._cache
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:  # sqlite3.Error, OSError, diskcache.Timeout
+            raise StoreError(f"store {self.url}: cannot {what}: {exc}") from exc
+
+    def check(self) -> None:
+        self._guard("write", self.cache.set, "_prism/check", b"ok")
+
+    def get(self, key: str) -> bytes | None:
+        value = self._guard("read", self.cache.get, key)
+        return bytes(value) if value is not None else None
+
+    def put(self, key: str, value: bytes) -> None:
+        # One SQLite transaction per key: readers see the old value or the new one.
+        self._guard("write", self.cache.set, key, value)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._guard("delete", self.cache.delete, key)
+
+    def list(self, prefix: str) -> list[str]:
+        keys = self._guard("list", lambda: list(self.cache.iterkeys()))
+        return sorted(k for k in keys if isinstance(k, str) and k.startswith(prefix))
+
+    def acquire(self, key: str, owner: str, ttl: float) -> str | None:
+        def take() -> str | None:
+            with self.cache.transact():
+                raw = self.cache.get(key)
+                if raw is not None:
+                    held = json.loads(raw)
+                    if held["owner"] != owner and held["expires"] > time.time():
+                        return str(held["owner"])
+                lease = json.dumps({"owner": owner, "expires": time.time() + ttl})
+                self.cache.set(key, lease, expire=ttl)
+                return None
+
+        result: str | None = self._guard("take a lease", take)
+        return result
+
+    def renew(self, key: str, owner: str, ttl: float) -> bool:
+        return self.acquire(key, owner, ttl) is None
+
+    def release(self, key: str, owner: str) -> None:
+        def drop() -> None:
+            with self.cache.transact():
+                raw = self.cache.get(key)
+                if raw is not None and json.loads(raw)["owner"] == owner:
+                    self.cache.delete(key)
+
+        self._guard("release a lease", drop)

@@ -1,0 +1,106 @@
+"""Sessions in Redis: shared by every machine that can reach it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism_cli.core.ports import StoreError
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisStore:
+    def __init__(self, url: str, *, password: str | None = None) -> None:
+        from prism_cli.stores.url import mask_url
+
+        self.url = mask_url(url)
+        self._raw_url = url
+        self._password = password
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import redis
+
+            kwargs: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 30}
+            if self._password:
+                kwargs["password"] = self._password
+            try:
+                self._client = redis.Redis.from_url(self._raw_url, **kwargs)
+            except ValueError as exc:
+                raise StoreError(f"invalid store URL {self.url}: {exc}") from exc
+        return self._client
+
+    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
+        import redis
+
+        try:
+            return fn(*args)
+        except redis.AuthenticationError as exc:
+            raise StoreError(f"store {self.url}: authentication failed") from exc
+        except redis.RedisError as exc:
+            raise StoreError(f"store {self.url}: cannot {what}: {_reason(exc)}") from exc
+
+    def check(self) -> None:
+        self._guard("reach it", self.client.ping)
+        self._guard("write", self.client.set, "prism:_check", b"ok")
+
+    def get(self, key: str) -> bytes | None:
+        value = self._guard("read", self.client.get, "prism:" + key)
+        return bytes(value) if value is not None else None
+
+    def put(self, key: str, value: bytes) -> None:
+        self._guard("write", self.client.set, "prism:" + key, value)
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 500):
+            batch = ["prism:" + k for k in keys[start : start + 500]]
+            if batch:
+                self._guard("delete", self.client.delete, *batch)
+
+    def list(self, prefix: str) -> list[str]:
+        pattern = "prism:" + _glob_escape(prefix) + "*"
+        keys = self._guard("list", lambda: list(self.client.scan_iter(match=pattern, count=1000)))
+        return sorted(k.decode("utf-8")[len("prism:") :] for k in keys)
+
+    def acquire(self, key: str, owner: str, ttl: float) -> str | None:
+        name, ms = "prism:" + key, max(1, int(ttl * 1000))
+        if self._guard("take a lease", lambda: self.client.set(name, owner, px=ms, nx=True)):
+            return None
+        held = self._guard("read a lease", self.client.get, name)
+        if held is None:
+            return self.acquire(key, owner, ttl)  # expired between the two calls
+        holder = held.decode("utf-8")
+        if holder == owner:
+            return None if self.renew(key, owner, ttl) else holder
+        return holder
+
+    def renew(self, key: str, owner: str, ttl: float) -> bool:
+        script = self.client.register_script(_RENEW)
+        done = self._guard("renew a lease", script, ["prism:" + key], [owner, max(1, int(ttl * 1000))])
+        return bool(done)
+
+    def release(self, key: str, owner: str) -> None:
+        script = self.client.register_script(_RELEASE)
+        self._guard("release a lease", script, ["prism:" + key], [owner])
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text

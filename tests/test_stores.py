@@ -1,0 +1,163 @@
+"""One contract for every session store: disk (diskcache), a real redis-server, moto's S3."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from prism_cli.core.pipeline import SectionResult
+from prism_cli.core.ports import StoreError
+from prism_cli.core.session import (
+    SCHEMA_VERSION,
+    CorruptEntry,
+    Sessions,
+    cache_key,
+    encode,
+    migrate,
+    parse_duration,
+    validate_session_id,
+)
+from prism_cli.stores.url import mask_url, open_store
+
+
+def test_put_get_list_delete(store_url: str) -> None:
+    store = open_store(store_url)
+    store.check()
+    assert store.get("sessions/a/meta") is None
+    store.put("sessions/a/meta", b"one")
+    store.put("sessions/a/results/s1", b"\x00\xffbinary")
+    store.put("sessions/ab/meta", b"other")
+    assert store.get("sessions/a/meta") == b"one"
+    assert store.get("sessions/a/results/s1") == b"\x00\xffbinary"
+    assert store.list("sessions/a/") == ["sessions/a/meta", "sessions/a/results/s1"]
+    store.put("sessions/a/meta", b"two")
+    assert store.get("sessions/a/meta") == b"two"
+    store.delete(store.list("sessions/a/"))
+    assert store.list("sessions/a/") == []
+    assert store.get("sessions/ab/meta") == b"other"
+
+
+def test_keys_with_glob_characters_are_listed_literally(store_url: str) -> None:
+    store = open_store(store_url)
+    store.put("sessions/x*/meta", b"1")
+    store.put("sessions/xy/meta", b"2")
+    assert store.list("sessions/x*/") == ["sessions/x*/meta"]
+
+
+def test_a_lease_has_one_owner_until_it_expires(store_url: str) -> None:
+    store = open_store(store_url)
+    assert store.acquire("leases/s", "alice", 1.0) is None
+    assert store.acquire("leases/s", "alice", 1.0) is None  # re-entrant for its owner
+    assert store.acquire("leases/s", "bob", 1.0) == "alice"
+    assert store.renew("leases/s", "alice", 1.5)
+    assert not store.renew("leases/s", "bob", 1.0)
+    time.sleep(1.8)
+    assert store.acquire("leases/s", "bob", 5.0) is None  # alice's lease expired
+    assert not store.renew("leases/s", "alice", 1.0)
+    store.release("leases/s", "alice")  # not hers any more: no effect
+    assert store.acquire("leases/s", "carol", 1.0) == "bob"
+    store.release("leases/s", "bob")
+    assert store.acquire("leases/s", "carol", 1.0) is None
+
+
+def test_only_one_of_many_racing_processes_gets_the_lease(store_url: str) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def race(name: str) -> None:
+        store = open_store(store_url)  # one client each, like separate processes
+        barrier.wait()
+        if store.acquire("leases/race", name, 30.0) is None:
+            winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"p{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_sessions_round_trip_and_detect_corruption(store_url: str) -> None:
+    store = open_store(store_url)
+    sessions = Sessions(store, who="test")
+    meta = sessions.new("doc1", {"name": "a.docx", "sha256": "x", "sections": []}, {})
+    assert sessions.load("doc1") == meta
+    result = SectionResult("s1", "reviewed", model="m", attempts=1)
+    key = cache_key("text", "fw", "", "v1")
+    sessions.put_result("doc1", result, key)
+    assert sessions.result("doc1", "s1")["cache_key"] == key  # type: ignore[index]
+    assert sessions.cached(key)["model"] == "m"  # type: ignore[index]
+    sessions.log("doc1", "started")
+    sessions.log("doc1", "section_done", section="s1", model="m")
+    assert [a["event"] for a in sessions.activity("doc1")] == ["started", "section_done"]
+    assert sessions.ids() == ["doc1"]
+    # A truncated write or bit rot is reported, never used.
+    raw = store.get("sessions/doc1/results/s1")
+    assert raw is not None
+    store.put("sessions/doc1/results/s1", raw[:-5])
+    with pytest.raises(CorruptEntry, match="checksum"):
+        sessions.results("doc1")
+    store.put("sessions/doc1/meta", b"garbage")
+    with pytest.raises(CorruptEntry, match="not a prism entry"):
+        sessions.load("doc1")
+    assert sessions.delete("doc1") >= 4
+    assert sessions.ids() == []
+
+
+def test_unreachable_store_is_a_store_error_with_the_password_masked() -> None:
+    store = open_store("redis://:hunter2@127.0.0.1:1/0")
+    with pytest.raises(StoreError) as info:
+        store.check()
+    assert "hunter2" not in str(info.value)
+    assert "redis://:***@127.0.0.1:1/0" in str(info.value)
+
+
+def test_missing_bucket_is_named(s3_bucket: str) -> None:
+    store = open_store(f"s3://{s3_bucket}-missing/x")
+    with pytest.raises(StoreError, match="does not exist"):
+        store.check()
+
+
+def test_mask_url() -> None:
+    assert mask_url("redis://user:secret@host:6379/0") == "redis://user:***@host:6379/0"
+    assert mask_url("rediss://:p%40ss@host/1") == "rediss://:***@host/1"
+    assert mask_url("s3://bucket/prefix") == "s3://bucket/prefix"
+
+
+@pytest.mark.parametrize(
+    "bad", ["../etc", "a/b", "", "x" * 65, "a..b", "id;DEL *", "id\nx", "-rf", "a b"]
+)
+def test_session_ids_are_validated(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid session id"):
+        validate_session_id(bad)
+
+
+def test_unknown_urls_are_refused() -> None:
+    for url in ("ftp://x", "s3://", "redis://"):
+        with pytest.raises(ValueError):
+            open_store(url)
+
+
+def test_migration_from_version_zero() -> None:
+    old = {"id": "a", "document": {"outline": [{"id": "s1"}]}}
+    new = migrate("k", old)
+    assert new["schema_version"] == SCHEMA_VERSION
+    assert new["document"]["sections"] == [{"id": "s1"}]
+    with pytest.raises(CorruptEntry, match="upgrade prism"):
+        migrate("k", {"schema_version": SCHEMA_VERSION + 1})
+
+
+def test_encoding_is_checked() -> None:
+    from prism_cli.core.session import decode
+
+    assert decode("k", encode({"a": "é & <x> 🙂"})) == {"a": "é & <x> 🙂"}
+
+
+def test_durations() -> None:
+    assert parse_duration("30d").days == 30
+    assert parse_duration("12h").total_seconds() == 43200
+    with pytest.raises(ValueError):
+        parse_duration("soon")
