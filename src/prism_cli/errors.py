@@ -9,8 +9,11 @@ translate library exceptions (zipfile, lxml, botocore, redis, ...) at their boun
     ├── UsageError            exit 2  bad option or argument
     ├── InputError            exit 2  a document that cannot be read (carries the path)
     ├── ConfigError           exit 4  configuration, credentials, access
-    │   └── ModelAccessError  exit 4  no usable model in the chain
-    └── IncompleteError       exit 3  some sections could not be reviewed
+    │   ├── ModelAccessError  exit 4  no usable model in the chain
+    │   ├── StoreError        exit 4  store unreachable, denied or corrupted (core.ports)
+    │   └── SessionBusy       exit 4  another process holds the session's lease
+    ├── IncompleteError       exit 3  some sections could not be reviewed
+    └── Interrupted           exit 130 SIGINT/SIGTERM; what finished is saved
 """
 
 from __future__ import annotations
@@ -64,3 +67,11 @@ class ModelAccessError(ConfigError):
 
 class IncompleteError(PrismError):
     exit_code = EXIT_INCOMPLETE
+
+
+class SessionBusy(ConfigError):
+    """Another process is reviewing the session (it holds the lease)."""
+
+
+class Interrupted(PrismError):
+    exit_code = EXIT_INTERRUPTED

@@ -186,12 +186,52 @@ def review(
     temperature: Annotated[
         float, typer.Option(envvar="PRISM_TEMPERATURE", help="Temperature when thinking is off.")
     ] = 0.7,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PRISM_STORE",
+            help="Session store: file:///dir, redis://host:port/db or s3://bucket/prefix "
+            "[default: the user data dir].",
+        ),
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PRISM_SESSION", help="Session id [default: from the document's content]."
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(help="Start the session over: no stored or cached result is reused."),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            envvar="PRISM_WAIT", help="Wait for another process reviewing the same session."
+        ),
+    ] = False,
+    push: Annotated[
+        str | None,
+        typer.Option(envvar="PRISM_PUSH", help="Also export the results to s3://bucket/prefix."),
+    ] = None,
+    sse_kms_key: Annotated[
+        str | None,
+        typer.Option(envvar="PRISM_SSE_KMS_KEY", help="KMS key for --push (default: AES256)."),
+    ] = None,
+    only_accepted: Annotated[
+        bool,
+        typer.Option(help="Reviewed docx: only the findings accepted with `prism feedback`."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
     ] = False,
 ) -> None:
-    """Review documents against a framework with Claude on Bedrock (or --offline rules)."""
+    """Review documents against a framework with Claude on Bedrock (or --offline rules).
+
+    Every run is a session: running the same command again resumes it, and sections already
+    reviewed (in this session or any other, unchanged) are never sent to a model again.
+    """
     from prism_cli.cli.review import ReviewOptions, run_review
 
     config = ctx.obj if isinstance(ctx.obj, dict) else {}
@@ -213,6 +253,13 @@ def review(
         min_confidence=min_confidence,
         max_tokens=max_tokens,
         temperature=temperature,
+        store=store,
+        session=session,
+        fresh=fresh,
+        wait=wait,
+        push=push,
+        sse_kms_key=sse_kms_key,
+        only_accepted=only_accepted,
         catalog_overrides={"models": config.get("models", {})} if config.get("models") else {},
     )
     raise typer.Exit(run_review(Console(quiet=quiet, verbose=verbose), options))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,13 @@ class ReviewOptions:
     min_confidence: float = 0.8
     max_tokens: int = 4096
     temperature: float = 0.7
+    store: str | None = None
+    session: str | None = None
+    fresh: bool = False
+    wait: bool = False
+    push: str | None = None
+    sse_kms_key: str | None = None
+    only_accepted: bool = False
     catalog_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,6 +82,15 @@ def _validate(opts: ReviewOptions) -> None:
         raise UsageError("--thinking-budget must be at least 1024 tokens")
     if opts.max_tokens < 256:
         raise UsageError("--max-tokens must be at least 256")
+    if opts.push is not None and not opts.push.startswith("s3://"):
+        raise UsageError("--push must be an s3://bucket/prefix URL")
+    if opts.session is not None:
+        from prism_cli.core.session import validate_session_id
+
+        try:
+            validate_session_id(opts.session)
+        except ValueError as exc:
+            raise UsageError(f"--session: {exc}") from exc
 
 
 def load_framework(path: Path | None) -> Any:
@@ -163,7 +180,7 @@ class _Progress:
 
 def run_review(console: Console, opts: ReviewOptions) -> int:
     from prism_cli.core.findings import at_or_above, merge_near_duplicates, sort_findings
-    from prism_cli.core.pipeline import DocumentContext, ReviewSettings, SectionResult
+    from prism_cli.core.pipeline import ReviewSettings, SectionResult
     from prism_cli.core.report import DocumentReview, build_report
     from prism_cli.core.rules import run_rules
     from prism_cli.core.sections import split_sections
@@ -202,8 +219,18 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
                 review.document, review.sections, framework
             )
 
+    if opts.session is not None and len(reviews) > 1:
+        raise UsageError("--session names one session: give one document")
+    seen: dict[str, int] = {}
+    for review in reviews:
+        sid = opts.session or review.document.sha256[:12]
+        seen[sid] = seen.get(sid, 0) + 1
+        # Two copies of one document in a run: one session each (in path order, so stable).
+        review.session_id = sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"
+
     notes: list[str] = []
     prices = _no_prices
+    sessions: Any = None
     if opts.offline:
         for review in reviews:
             for section in review.sections:
@@ -211,6 +238,8 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
                     section.id, "skipped", error="offline: rules only"
                 )
     else:
+        from prism_cli.stores.service import open_sessions
+
         settings = ReviewSettings(
             max_tokens=opts.max_tokens,
             temperature=opts.temperature,
@@ -220,58 +249,318 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
             concurrency=opts.concurrency,
             guidelines=guidelines,
         )
+        # The store first: an unreachable one stops the run before anything is written.
+        sessions = open_sessions(opts.store)
         reviewer, prices, notes = _make_reviewer(console, opts, settings)
-        jobs = []
-        contexts = {}
-        for review in reviews:
-            ctx = DocumentContext(review.document.path, review.sections, framework)
-            contexts[review.document.path] = review
-            jobs += [(ctx, s) for s in review.sections]
-        lock = threading.Lock()
-        show = console.stderr_is_tty and not console.quiet
-        with _Progress(console, show) as progress:
-            for review in reviews:
-                progress.add(
-                    review.document.path, Path(review.document.path).name, len(review.sections)
-                )
-
-            def on_section(ctx: DocumentContext, result: SectionResult) -> None:
-                with lock:
-                    contexts[ctx.key].results[result.section_id] = result
-                tokens = sum(u.input_tokens + u.output_tokens for u in result.usage.values())
-                progress.advance(ctx.key, result.model, tokens)
-                if result.status == "failed" and not show:
-                    console.warn(
-                        f"{Path(ctx.key).name}: section {result.section_id} not reviewed: {result.error}"
-                    )
-
-            started = time.monotonic()
-            reviewer.review_all(jobs, on_section)
-            console.debug(f"reviewed {len(jobs)} sections in {time.monotonic() - started:.1f}s")
-        notes = [*notes, *reviewer.notes]
-        failed = [r for rv in reviews for r in rv.results.values() if r.status == "failed"]
-        if failed:
-            codes.append(EXIT_INCOMPLETE)
-            usable = [m for m in reviewer.chain if m.model_id not in reviewer.skipped]
-            if not usable:
-                reasons = "; ".join(f"{m}: {why}" for m, why in reviewer.skipped.items())
-                console.error(f"no usable model in the chain ({reasons})")
-                codes.append(EXIT_CONFIG)
+        runs = [_SessionRun(sessions, review, framework, guidelines, opts) for review in reviews]
+        with ExitStack() as leases:
+            for run in runs:
+                leases.enter_context(run.lease(console))
+            jobs = [job for run in runs for job in run.prepare(console)]
+            _review_jobs(console, reviewer, runs, jobs)
+            notes = [*notes, *reviewer.notes]
+            failed = [r for rv in reviews for r in rv.results.values() if r.status == "failed"]
+            if failed:
+                codes.append(EXIT_INCOMPLETE)
+                usable = [m for m in reviewer.chain if m.model_id not in reviewer.skipped]
+                if not usable:
+                    reasons = "; ".join(f"{m}: {why}" for m, why in reviewer.skipped.items())
+                    console.error(f"no usable model in the chain ({reasons})")
+                    codes.append(EXIT_CONFIG)
+            for run in runs:
+                run.finish(rule_findings.get(run.review.document.path, []), prices, notes)
 
     for review in reviews:
-        found = list(rule_findings.get(review.document.path, []))
-        for result in review.results.values():
-            found.extend(result.findings)
-        order = {s.id: s.index for s in review.sections}
-        review.findings = sort_findings(merge_near_duplicates(found), order)
-        if at_or_above(review.findings, opts.fail_on):
+        if sessions is None:
+            found = list(rule_findings.get(review.document.path, []))
+            for result in review.results.values():
+                found.extend(result.findings)
+            order = {s.id: s.index for s in review.sections}
+            review.findings = sort_findings(merge_near_duplicates(found), order)
+        live = [f for f in review.findings if f.status != "rejected"]
+        if at_or_above(live, opts.fail_on):
             codes.append(EXIT_FINDINGS)
 
     report = build_report(reviews, prices, notes)
     for note in notes:
         console.info(f"note: {note}")
     _emit(console, fmt, opts, report, reviews)
+    if opts.push:
+        _push(console, opts, report, reviews, sessions)
     return worst_exit_code(*codes)
+
+
+class _SessionRun:
+    """One document's session during a review: reuse what is stored, record what finishes."""
+
+    def __init__(
+        self, sessions: Any, review: Any, framework: Any, guidelines: str, opts: ReviewOptions
+    ) -> None:
+        from prism_cli.core.prompts import PROMPT_VERSION
+        from prism_cli.core.session import cache_key
+
+        self.sessions = sessions
+        self.review = review
+        self.sid: str = review.session_id
+        self.opts = opts
+        self.framework = framework
+        shaping = f"{framework.digest}|min_confidence={opts.min_confidence}"
+        self.keys = {
+            s.id: cache_key(s.text, shaping, guidelines, PROMPT_VERSION) for s in review.sections
+        }
+        self.settings = {
+            "framework": framework.name,
+            "framework_digest": framework.digest,
+            "guidelines_digest": cache_key("", "", guidelines, ""),
+            "prompt_version": PROMPT_VERSION,
+            "min_confidence": opts.min_confidence,
+            "models": list(opts.models),
+        }
+        self.reused = 0
+
+    def lease(self, console: Console) -> Any:
+        from prism_cli.stores.service import Lease
+
+        return Lease(
+            self.sessions,
+            self.sid,
+            wait=self.opts.wait,
+            on_wait=lambda holder: console.info(
+                f"waiting for session {self.sid} (being reviewed by {holder})"
+            ),
+            on_lost=console.warn,
+        )
+
+    def prepare(self, console: Console) -> list[Any]:
+        """Load or create the session; return the jobs still to do."""
+        from prism_cli.core.pipeline import DocumentContext
+        from prism_cli.core.session import REUSABLE, CorruptEntry, result_from_dict
+
+        doc, sessions, sid = self.review.document, self.sessions, self.sid
+        name = Path(doc.path).name
+        try:
+            meta = sessions.load(sid)
+        except CorruptEntry as exc:
+            if not self.opts.fresh:
+                raise CorruptEntry(
+                    f"{exc.message}; start it over with --fresh or `prism sessions delete {sid}`"
+                ) from exc
+            meta = None
+        if meta is not None and self.opts.fresh:
+            sessions.delete(sid)
+            meta = None
+        if meta is not None and meta["document"]["sha256"] != doc.sha256:
+            raise UsageError(
+                f"session {sid} holds another document ({meta['document'].get('name')}); "
+                "use --fresh to start it over for this one"
+            )
+        sections_info = [
+            {
+                "id": s.id,
+                "index": s.index,
+                "title": s.title,
+                "level": s.level,
+                "locator": s.anchor_locator,
+            }
+            for s in self.review.sections
+        ]
+        document_info = {
+            "path": str(Path(doc.path).resolve()),
+            "name": name,
+            "sha256": doc.sha256,
+            "sections": sections_info,
+        }
+        stored: dict[str, Any] = {}
+        if meta is None:
+            sessions.new(sid, document_info, self.settings)
+            sessions.put_document(sid, Path(doc.path).read_bytes())
+            sessions.log(sid, "started", f"{name}: {len(self.review.sections)} sections")
+        else:
+            sessions.save({**meta, "status": "running", "document": document_info})
+            for section in self.review.sections:
+                try:
+                    data = sessions.result(sid, section.id)
+                except CorruptEntry as exc:
+                    console.warn(f"{exc.message}; reviewing that section again")
+                    sessions.log(sid, "corrupt_entry", exc.message, section=section.id)
+                    continue
+                if data is not None:
+                    stored[section.id] = data
+        jobs = []
+        ctx = DocumentContext(doc.path, self.review.sections, self.framework)
+        for section in self.review.sections:
+            key = self.keys[section.id]
+            data = stored.get(section.id)
+            if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
+                data = None if self.opts.fresh else self._cached(console, key)
+                if data is not None:
+                    sessions.put_result(sid, result_from_dict(data, section.id), key)
+                    sessions.log(sid, "cached", "unchanged section reused", section=section.id)
+            if data is None:
+                jobs.append((ctx, section))
+                continue
+            result = result_from_dict(data, section.id)
+            result.status, result.usage = "cached", {}
+            self.review.results[section.id] = result
+            self.reused += 1
+        if meta is not None:
+            sessions.log(
+                sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
+            )
+        return jobs
+
+    def _cached(self, console: Console, key: str) -> dict[str, Any] | None:
+        from prism_cli.core.session import CorruptEntry
+
+        try:
+            return self.sessions.cached(key)  # type: ignore[no-any-return]
+        except CorruptEntry as exc:
+            console.warn(f"{exc.message}; ignoring it")
+            self.sessions.drop_cached(key)
+            return None
+
+    def record(self, result: Any) -> None:
+        """Called as each section finishes (from worker threads): one atomic write."""
+        sessions, sid = self.sessions, self.sid
+        sessions.put_result(sid, result, self.keys[result.section_id])
+        for event in result.events:
+            if event.kind in ("fallback", "remap", "split", "invalid_output"):
+                sessions.log(
+                    sid, event.kind, event.detail, section=result.section_id, model=event.model
+                )
+        if result.status == "failed":
+            sessions.log(sid, "failed", result.error or "", section=result.section_id)
+        else:
+            sessions.log(
+                sid,
+                "section_done",
+                f"{len(result.findings)} findings, {result.attempts} attempts",
+                section=result.section_id,
+                model=result.model,
+            )
+
+    def interrupted(self) -> tuple[int, int]:
+        done = sum(1 for r in self.review.results.values() if r.status != "failed")
+        total = len(self.review.sections)
+        meta = self.sessions.load(self.sid)
+        if meta is not None:
+            self.sessions.save({**meta, "status": "interrupted"})
+        self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
+        return done, total
+
+    def finish(self, rule_findings: list[Any], prices: Any, notes: list[str]) -> None:
+        from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
+        from prism_cli.core.report import build_report
+
+        review, sessions, sid = self.review, self.sessions, self.sid
+        found = list(rule_findings)
+        for result in review.results.values():
+            found.extend(result.findings)
+        order = {s.id: s.index for s in review.sections}
+        review.findings = sort_findings(merge_near_duplicates(found), order)
+        # The stored report has no decisions in it: they are applied when it is read.
+        sessions.put_report(sid, build_report([review], prices, notes))
+        failed = sum(1 for r in review.results.values() if r.status == "failed")
+        meta = sessions.load(sid)
+        if meta is not None:
+            sessions.save({**meta, "status": "incomplete" if failed else "complete"})
+        sessions.log(
+            sid,
+            "finished",
+            f"{len(review.sections) - failed} of {len(review.sections)} sections reviewed, "
+            f"{len(review.findings)} findings",
+        )
+        decisions = sessions.decisions(sid)
+        accepted, rejected = set(decisions["accepted"]), set(decisions["rejected"])
+        for f in review.findings:
+            f.status = (
+                "accepted" if f.id in accepted else "rejected" if f.id in rejected else "open"
+            )
+        review.findings.extend(Finding.model_validate(c) for c in decisions["custom"])
+
+
+def _review_jobs(console: Console, reviewer: Any, runs: list[_SessionRun], jobs: list[Any]) -> None:
+    import signal
+
+    from prism_cli.errors import Interrupted
+
+    by_path = {run.review.document.path: run for run in runs}
+    lock = threading.Lock()
+    show = console.stderr_is_tty and not console.quiet
+    with _Progress(console, show) as progress:
+        for run in runs:
+            progress.add(
+                run.review.document.path,
+                Path(run.review.document.path).name,
+                len(run.review.sections),
+            )
+            for _ in range(run.reused):
+                progress.advance(run.review.document.path, "cached", 0)
+
+        def on_section(ctx: Any, result: Any) -> None:
+            if result.status == "interrupted":
+                return
+            run = by_path[ctx.key]
+            run.record(result)
+            with lock:
+                run.review.results[result.section_id] = result
+            tokens = sum(u.input_tokens + u.output_tokens for u in result.usage.values())
+            progress.advance(ctx.key, result.model, tokens)
+            if result.status == "failed" and not show:
+                console.warn(
+                    f"{Path(ctx.key).name}: section {result.section_id} not reviewed: {result.error}"
+                )
+
+        def on_term(_signum: int, _frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        started = time.monotonic()
+        try:
+            reviewer.review_all(jobs, on_section)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            done = total = 0
+            ids = []
+            for run in runs:
+                d, t = run.interrupted()
+                done, total = done + d, total + t
+                ids.append(run.sid)
+            raise Interrupted(
+                f"interrupted: {done} of {total} sections are saved (session "
+                f"{', '.join(ids)}); run the same command again to resume"
+            ) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        console.debug(f"reviewed {len(jobs)} sections in {time.monotonic() - started:.1f}s")
+
+
+def _push(
+    console: Console, opts: ReviewOptions, report: dict[str, Any], reviews: list[Any], sessions: Any
+) -> None:
+    from prism_cli import export
+
+    assert opts.push is not None
+    for review, doc in zip(reviews, report["documents"], strict=True):
+        single = {**report, "documents": [doc]}
+        activity = sessions.activity(review.session_id) if sessions is not None else []
+        chat = sessions.chat(review.session_id) if sessions is not None else []
+        files = export.build_files(
+            single,
+            docx=Path(review.document.path).read_bytes(),
+            activity=activity,
+            chat=chat,
+            only_accepted=opts.only_accepted,
+        )
+        where = export.write(
+            files,
+            opts.push,
+            export.folder_name(review.document.path),
+            kms_key=opts.sse_kms_key,
+        )
+        if sessions is not None:
+            sessions.log(review.session_id, "exported", where)
+        console.info(f"pushed {where}")
 
 
 def _no_prices(_model_id: str) -> tuple[float, float] | None:
@@ -303,7 +592,7 @@ def _emit(
     console: Console, fmt: str, opts: ReviewOptions, report: dict[str, Any], reviews: list[Any]
 ) -> None:
     if fmt == "docx":
-        _write_reviewed_copies(console, opts.output, reviews)
+        _write_reviewed_copies(console, opts.output, reviews, opts.only_accepted)
         return
     if (
         opts.output is not None
@@ -382,7 +671,9 @@ def _write_text(target: Path, text: str) -> None:
         raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from exc
 
 
-def _write_reviewed_copies(console: Console, output: Path | None, reviews: list[Any]) -> None:
+def _write_reviewed_copies(
+    console: Console, output: Path | None, reviews: list[Any], only_accepted: bool = False
+) -> None:
     from prism_cli.word.annotate import annotate
 
     several = len(reviews) > 1
@@ -395,5 +686,10 @@ def _write_reviewed_copies(console: Console, output: Path | None, reviews: list[
             target = output / name
         else:
             target = output
-        count = annotate(source, target, review.findings)
+        chosen = [
+            f
+            for f in review.findings
+            if f.status != "rejected" and (f.status == "accepted" or not only_accepted)
+        ]
+        count = annotate(source, target, chosen)
         console.info(f"wrote {target} ({count} comments)")

@@ -80,13 +80,15 @@ class Event:
 @dataclass
 class SectionResult:
     section_id: str
-    status: str  # reviewed | cached | failed | skipped
+    status: str  # reviewed | cached | failed | skipped | interrupted (never stored)
     model: str | None = None
     attempts: int = 0
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
     usage: dict[str, Usage] = field(default_factory=dict)
     """Usage per model id that was called for this section."""
+    events: list[Event] = field(default_factory=list)
+    """What happened on the way (fallbacks, remaps, splits), for the activity log."""
 
 
 @dataclass
@@ -106,6 +108,10 @@ class DocumentContext:
         """The whole document for the cached prefix, when it is small enough."""
         text = "\n\n".join(f"[{s.id}] {s.title}\n{s.text}" for s in self.sections)
         return text if estimate_tokens(text) <= FULL_TEXT_MAX_TOKENS else ""
+
+
+class _Stopped(Exception):
+    """The run is being interrupted: no new call for this section."""
 
 
 class _SplitNeeded(Exception):
@@ -150,6 +156,7 @@ class Reviewer:
         self.remapped: dict[str, str] = {}
         self.notes: list[str] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # -- requests ----------------------------------------------------------------------------
     def _thinking(self, model: ResolvedModel) -> bool:
@@ -266,7 +273,17 @@ class Reviewer:
         user_content.append({"text": repair_message(error)})
         return [assistant, {"role": "user", "content": user_content}]
 
+    def stop(self) -> None:
+        """Start no new call; sections in flight finish their current call and stop."""
+        self._stopping.set()
+
+    def _event(self, result: SectionResult, event: Event) -> None:
+        result.events.append(event)
+        self.on_event(event)
+
     def _call(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
+        if self._stopping.is_set():
+            raise _Stopped
         self.limiter.acquire()
         try:
             self.rate.wait()
@@ -306,13 +323,14 @@ class Reviewer:
                         self.rate.on_throttle()
                     failures += 1
                     action = self.policy.decide(err.kind, failures)
-                    self.on_event(
+                    self._event(
+                        result,
                         Event(
                             "error",
                             section.id,
                             model_id,
                             f"{err.kind.value}: {err.message} -> {action.value}",
-                        )
+                        ),
                     )
                     if action is Action.RETRY:
                         self.sleep(self.policy.backoff(failures, err.retry_after, self.rng))
@@ -324,13 +342,14 @@ class Reviewer:
                             failures -= 1  # a base id refused on demand is not a model failure
                             with self._lock:
                                 self.remapped[model.model_id] = profile
-                            self.on_event(
+                            self._event(
+                                result,
                                 Event(
                                     "remap",
                                     section.id,
                                     model_id,
                                     f"using inference profile {profile}",
-                                )
+                                ),
                             )
                             model_id = profile
                             continue
@@ -343,7 +362,7 @@ class Reviewer:
                     if action is Action.SKIP_MODEL or action is Action.REMAP_PROFILE:
                         with self._lock:
                             self.skipped.setdefault(model.model_id, err.message)
-                    self.on_event(Event("fallback", section.id, model_id, err.kind.value))
+                    self._event(result, Event("fallback", section.id, model_id, err.kind.value))
                     break
                 self.limiter.on_success()
                 self.rate.on_success()
@@ -353,12 +372,14 @@ class Reviewer:
                     found = self._extract(model, response)
                 except FindingsParseError as exc:
                     last_error = f"{model_id}: {exc}"
-                    self.on_event(Event("invalid_output", section.id, model_id, str(exc)))
+                    self._event(result, Event("invalid_output", section.id, model_id, str(exc)))
                     if not repaired:
                         repaired = True
                         messages = [*messages, *self._repair_turn(response, str(exc))]
                         continue
-                    self.on_event(Event("fallback", section.id, model_id, "invalid output twice"))
+                    self._event(
+                        result, Event("fallback", section.id, model_id, "invalid output twice")
+                    )
                     break
                 return _ChunkOutcome(found, model_id)
         result.error = f"no model could review this section (last error: {last_error})"
@@ -379,6 +400,9 @@ class Reviewer:
             text = pending.pop(0)
             try:
                 outcome = self.review_chunk(ctx, section, text, done + 1, total, result)
+            except _Stopped:
+                result.status, result.error = "interrupted", "the run was interrupted"
+                return result
             except _SplitNeeded as exc:
                 halves = _split_in_two(text)
                 if halves is None:
@@ -389,8 +413,9 @@ class Reviewer:
                     break
                 pending[:0] = halves
                 total += 1
-                self.on_event(
-                    Event("split", section.id, None, "context window exceeded; chunk split in two")
+                self._event(
+                    result,
+                    Event("split", section.id, None, "context window exceeded; chunk split in two"),
                 )
                 continue
             if outcome is None:
@@ -400,12 +425,13 @@ class Reviewer:
             produced.extend(outcome.findings)
             models.append(outcome.model)
         if result.status == "failed":
-            self.on_event(Event("failed", section.id, None, result.error or ""))
+            self._event(result, Event("failed", section.id, None, result.error or ""))
             return result
         result.model = max(set(models), key=models.count) if models else None
         result.findings = self.finalise(section, produced, result.model)
-        self.on_event(
-            Event("section_done", section.id, result.model, f"{len(result.findings)} findings")
+        self._event(
+            result,
+            Event("section_done", section.id, result.model, f"{len(result.findings)} findings"),
         )
         return result
 
@@ -442,12 +468,22 @@ class Reviewer:
         """Review many sections concurrently; ``on_section`` is called as each finishes."""
 
         def one(job: tuple[DocumentContext, Section]) -> None:
+            if self._stopping.is_set():
+                return
             ctx, section = job
             on_section(ctx, self.review_section(ctx, section))
 
-        with ThreadPoolExecutor(max_workers=max(1, workers or self.settings.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, workers or self.settings.concurrency))
+        try:
             for future in [pool.submit(one, job) for job in jobs]:
                 future.result()
+        except BaseException:
+            # Interrupted (or a callback failed): start nothing new, let the calls in flight
+            # finish and be recorded, then re-raise.
+            self.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
 
 def _split_in_two(text: str) -> list[str] | None:

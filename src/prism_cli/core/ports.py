@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from prism_cli.errors import ConfigError
+
 
 class ErrorKind(str, Enum):
     """Every Bedrock failure, as BEDROCK.md's error table distinguishes them."""
@@ -76,8 +78,11 @@ class ModelPort(Protocol):
         ...
 
 
-class StoreError(Exception):
-    """A store failed (unreachable, denied, corrupted); the adapter says which in ``message``."""
+class StoreError(ConfigError):
+    """A store failed (unreachable, denied, corrupted); the adapter says which in ``message``.
+
+    Exit 4 (a configuration or access error) when it reaches the CLI.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

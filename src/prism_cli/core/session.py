@@ -131,10 +131,11 @@ def migrate(key: str, payload: Any) -> dict[str, Any]:
             f"stored entry {key} has schema_version {version}; this prism reads up to "
             f"{SCHEMA_VERSION} (upgrade prism)"
         )
+    migrated: dict[str, Any] = payload
     while version < SCHEMA_VERSION:
-        payload = {**MIGRATIONS[version](payload), "schema_version": version + 1}
+        migrated = {**MIGRATIONS[version](migrated), "schema_version": version + 1}
         version += 1
-    return payload
+    return migrated
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -209,7 +210,9 @@ def apply_decisions(findings: Iterable[dict[str, Any]], decisions: dict[str, Any
     rejected = set(decisions.get("rejected", []))
     out = []
     for f in findings:
-        status = "accepted" if f["id"] in accepted else "rejected" if f["id"] in rejected else "open"
+        status = (
+            "accepted" if f["id"] in accepted else "rejected" if f["id"] in rejected else "open"
+        )
         out.append({**f, "status": status})
     out.extend(decisions.get("custom", []))
     return out
@@ -360,7 +363,9 @@ class Sessions:
         return empty_decisions() if payload is None else migrate(key, payload)
 
     def put_decisions(self, session_id: str, decisions: dict[str, Any]) -> None:
-        self._put(self._key(session_id, "decisions"), {**decisions, "schema_version": SCHEMA_VERSION})
+        self._put(
+            self._key(session_id, "decisions"), {**decisions, "schema_version": SCHEMA_VERSION}
+        )
 
     def chat(self, session_id: str) -> list[Any]:
         payload = self._get(self._key(session_id, "chat"))

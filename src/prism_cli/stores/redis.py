@@ -81,15 +81,18 @@ class RedisStore:
             return None
         held = self._guard("read a lease", self.client.get, name)
         if held is None:
-            return self.acquire(key, owner, ttl)  # expired between the two calls
-        holder = held.decode("utf-8")
+            again: str | None = self.acquire(key, owner, ttl)  # expired between the calls
+            return again
+        holder: str = held.decode("utf-8")
         if holder == owner:
             return None if self.renew(key, owner, ttl) else holder
         return holder
 
     def renew(self, key: str, owner: str, ttl: float) -> bool:
         script = self.client.register_script(_RENEW)
-        done = self._guard("renew a lease", script, ["prism:" + key], [owner, max(1, int(ttl * 1000))])
+        done = self._guard(
+            "renew a lease", script, ["prism:" + key], [owner, max(1, int(ttl * 1000))]
+        )
         return bool(done)
 
     def release(self, key: str, owner: str) -> None:

@@ -35,7 +35,13 @@ def explain(exc: Exception, bucket: str) -> str:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code == "NoSuchBucket" or (code == "404" and exc.operation_name == "HeadBucket"):
             return f"bucket {bucket} does not exist"
-        if code in ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        if code in (
+            "AccessDenied",
+            "403",
+            "AllAccessDisabled",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+        ):
             return f"access to bucket {bucket} denied ({code})"
         message = exc.response.get("Error", {}).get("Message", "")
         return f"{code}: {message}" if message else code
@@ -63,7 +69,9 @@ class S3Store:
         try:
             return fn()
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise StoreError(f"store {self.url}: cannot {what}: {explain(exc, self.bucket)}") from exc
+            raise StoreError(
+                f"store {self.url}: cannot {what}: {explain(exc, self.bucket)}"
+            ) from exc
 
     def check(self) -> None:
         self._guard("reach it", lambda: self.client.head_bucket(Bucket=self.bucket))

@@ -47,7 +47,9 @@ def open_store(url: str) -> SessionStore:
         password = parts.password and unquote(parts.password)
         return RedisStore(
             url,
-            password=password or os.environ.get("PRISM_REDIS_PASSWORD") or os.environ.get("REDIS_PASSWORD"),
+            password=password
+            or os.environ.get("PRISM_REDIS_PASSWORD")
+            or os.environ.get("REDIS_PASSWORD"),
         )
     if parts.scheme == "s3":
         if not parts.netloc or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):

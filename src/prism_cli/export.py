@@ -1,0 +1,162 @@
+"""Export a review: one folder per export, to a directory or to S3.
+
+``<UTC timestamp>_<document name>/`` holds report.json, report.md, reviewed.docx,
+feedback/accepted.json, feedback/rejected.json, feedback/custom.json, logs/activity.json and
+chat.json. A directory export is written beside its target and renamed into place; an S3 export
+uses server-side encryption (AES256, or KMS with a key), no ACLs, the client's standard retries,
+and removes what it uploaded if a later object fails: nothing partial is left either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prism_cli.core.findings import Finding
+from prism_cli.errors import ConfigError, InputError, UsageError
+
+
+class ExportError(ConfigError):
+    """The target cannot be written (missing bucket, access denied, unwritable directory)."""
+
+
+def folder_name(document_path: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stem = re.sub(r"[^\w.-]+", "_", Path(document_path).stem).strip("._") or "document"
+    return f"{stamp}_{stem}"
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def build_files(
+    report: dict[str, Any],
+    *,
+    docx: bytes | None,
+    activity: Sequence[dict[str, Any]],
+    chat: Sequence[Any],
+    only_accepted: bool = False,
+) -> dict[str, bytes]:
+    """The files of one export (``report`` holds exactly one document, decisions applied)."""
+    from prism_cli.reports import markdown
+
+    document = report["documents"][0]
+    findings = document["findings"]
+    files = {
+        "report.json": _json(report),
+        "report.md": markdown.render(report).encode("utf-8"),
+        "feedback/accepted.json": _json([f for f in findings if f["status"] == "accepted"]),
+        "feedback/rejected.json": _json([f for f in findings if f["status"] == "rejected"]),
+        "feedback/custom.json": _json([f for f in findings if f["source"] == "reviewer"]),
+        "logs/activity.json": _json(list(activity)),
+        "chat.json": _json(list(chat)),
+    }
+    if docx is not None:
+        files["reviewed.docx"] = reviewed_docx(docx, findings, only_accepted=only_accepted)
+    return files
+
+
+def reviewed_docx(
+    docx: bytes, findings: Sequence[dict[str, Any]], *, only_accepted: bool = False
+) -> bytes:
+    from prism_cli.word.annotate import annotate
+
+    chosen = [
+        Finding.model_validate(f)
+        for f in findings
+        if f["status"] != "rejected" and (f["status"] == "accepted" or not only_accepted)
+    ]
+    with tempfile.TemporaryDirectory(prefix="prism-export-") as tmp:
+        source, target = Path(tmp) / "source.docx", Path(tmp) / "reviewed.docx"
+        source.write_bytes(docx)
+        annotate(source, target, chosen)
+        return target.read_bytes()
+
+
+def write(files: dict[str, bytes], target: str, folder: str, *, kms_key: str | None = None) -> str:
+    """Write ``files`` under ``target/folder/``; returns where they went."""
+    if target.startswith("s3://"):
+        return _upload(files, target, folder, kms_key)
+    if "://" in target:
+        raise UsageError(f"--to must be a directory or s3://bucket/prefix, not {target}")
+    return _write_dir(files, Path(target), folder)
+
+
+def _write_dir(files: dict[str, bytes], root: Path, folder: str) -> str:
+    import os
+    import shutil
+
+    final = root / folder
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=root))
+    except OSError as exc:
+        raise InputError(str(root), f"cannot write: {exc.strerror or exc}") from exc
+    try:
+        for name, data in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if final.exists():
+            raise InputError(str(final), "already exists")
+        os.replace(staging, final)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(str(final), f"cannot write: {exc.strerror or exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return str(final)
+
+
+def _upload(files: dict[str, bytes], url: str, folder: str, kms_key: str | None) -> str:
+    import botocore.exceptions
+
+    from prism_cli.stores.s3 import explain, s3_client
+
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise UsageError(f"no bucket in {url}")
+    base = "/".join(p for p in (prefix.strip("/"), folder) if p)
+    extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+    if kms_key:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
+    client = s3_client()
+    done: list[str] = []
+    try:
+        client.head_bucket(Bucket=bucket)
+        for name, data in files.items():
+            key = f"{base}/{name}"
+            client.put_object(
+                Bucket=bucket, Key=key, Body=data, ContentType=_content_type(name), **extra
+            )
+            done.append(key)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        if done:
+            with contextlib.suppress(
+                botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError
+            ):
+                client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in done], "Quiet": True}
+                )
+        raise ExportError(
+            f"cannot export to s3://{bucket}/{base}/: {explain(exc, bucket)}"
+        ) from exc
+    return f"s3://{bucket}/{base}/"
+
+
+def _content_type(name: str) -> str:
+    if name.endswith(".json"):
+        return "application/json"
+    if name.endswith(".md"):
+        return "text/markdown; charset=utf-8"
+    if name.endswith(".docx"):
+        return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return "application/octet-stream"
