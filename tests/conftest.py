@@ -143,7 +143,9 @@ def s3_server():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+def s3_bucket(
+    s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
     """A fresh bucket on the moto server; boto3 (here and in subprocesses) points at it."""
     import re
     import uuid

@@ -137,7 +137,7 @@ def test_session_ids_are_validated(bad: str) -> None:
 
 def test_unknown_urls_are_refused() -> None:
     for url in ("ftp://x", "s3://", "redis://"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="store URL"):
             open_store(url)
 
 
@@ -159,5 +159,5 @@ def test_encoding_is_checked() -> None:
 def test_durations() -> None:
     assert parse_duration("30d").days == 30
     assert parse_duration("12h").total_seconds() == 43200
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid duration"):
         parse_duration("soon")

@@ -303,6 +303,119 @@ def models(
     )
 
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="PRISM_STORE",
+        help="Session store URL [default: the user data dir].",
+    ),
+]
+ListFormat = Annotated[SectionsFormat | None, typer.Option("--format", "-f", help="table or json.")]
+
+sessions_app = typer.Typer(
+    help="Manage stored review sessions.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(sessions_app, name="sessions")
+
+
+@sessions_app.command("list")
+def sessions_list(store: StoreOption = None, fmt: ListFormat = None) -> None:
+    """List sessions, most recently updated first."""
+    from prism_cli.cli.sessions import run_list
+
+    raise typer.Exit(run_list(Console(), store, fmt.value if fmt else None))
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
+    store: StoreOption = None,
+    fmt: ListFormat = None,
+) -> None:
+    """Statistics and recent activity of one session."""
+    from prism_cli.cli.sessions import run_show
+
+    raise typer.Exit(run_show(Console(), store, session, fmt.value if fmt else None))
+
+
+@sessions_app.command("delete")
+def sessions_delete(
+    session: Annotated[list[str], typer.Argument(help="Session ids or reviewed .docx files.")],
+    store: StoreOption = None,
+) -> None:
+    """Delete sessions (refused while one is being reviewed)."""
+    from prism_cli.cli.sessions import run_delete
+
+    raise typer.Exit(run_delete(Console(), store, session))
+
+
+@sessions_app.command("prune")
+def sessions_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age like 30d, 12h, 2w.", show_default=False)
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list them.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Delete sessions not updated for a while."""
+    from prism_cli.cli.sessions import run_prune
+
+    raise typer.Exit(run_prune(Console(), store, older_than, dry_run))
+
+
+@app.command()
+def feedback(
+    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
+    action: Annotated[str, typer.Argument(help="accept, reject, reopen or add.")],
+    items: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Finding ids (accept/reject/reopen) or the text (add).", show_default=False
+        ),
+    ] = None,
+    section: Annotated[str | None, typer.Option(help="add: the section id (s3) or title.")] = None,
+    severity: Annotated[str, typer.Option(help="add: high, medium or low.")] = "medium",
+    kind: Annotated[
+        str, typer.Option("--type", help="add: critical, important, suggestion or positive.")
+    ] = "important",
+    title: Annotated[str, typer.Option(help="add: a title [default: the text's first line].")] = "",
+    store: StoreOption = None,
+) -> None:
+    """Record the reviewer's decisions: accept or reject findings, or add your own.
+
+    prism feedback ID accept s2-m1 s3-r1 | prism feedback ID add --section s3 --severity high "text"
+    """
+    from prism_cli.cli.sessions import run_feedback
+
+    raise typer.Exit(
+        run_feedback(
+            Console(), store, session, action, list(items or []), section, severity, kind, title
+        )
+    )
+
+
+@app.command("export")
+def export_cmd(
+    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
+    to: Annotated[
+        str, typer.Option("--to", help="A directory or s3://bucket/prefix.", show_default=False)
+    ],
+    only_accepted: Annotated[
+        bool, typer.Option(help="reviewed.docx: only accepted findings.")
+    ] = False,
+    sse_kms_key: Annotated[
+        str | None,
+        typer.Option(envvar="PRISM_SSE_KMS_KEY", help="KMS key for S3 (default: AES256)."),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Write a session's results to a folder <UTC time>_<document>/ in DIR or on S3."""
+    from prism_cli.cli.sessions import run_export
+
+    raise typer.Exit(run_export(Console(), store, session, to, only_accepted, sse_kms_key))
+
+
 def main() -> NoReturn:
     """Entry point: click handles usage errors (exit 2); prism's own errors are mapped here."""
     console = Console()

@@ -231,7 +231,9 @@ def statistics(report_doc: dict[str, Any] | None, decisions: dict[str, Any]) -> 
         "completion_rate": round(done / len(sections), 4) if sections else 0.0,
         "findings": len(findings),
         "findings_by_severity": by_severity,
-        "accepted": sum(1 for f in findings if f["status"] == "accepted"),
+        "accepted": sum(
+            1 for f in findings if f["status"] == "accepted" and f["source"] != "reviewer"
+        ),
         "rejected": sum(1 for f in findings if f["status"] == "rejected"),
         "added": len(decisions.get("custom", [])),
         "open": sum(1 for f in findings if f["status"] == "open"),
@@ -398,3 +400,40 @@ class Sessions:
     @staticmethod
     def lease_key(session_id: str) -> str:
         return f"leases/{validate_session_id(session_id)}"
+
+
+def report_with_decisions(report: dict[str, Any], decisions: dict[str, Any]) -> dict[str, Any]:
+    """A stored one-document report with the reviewer's decisions applied (and counted)."""
+    documents = []
+    for doc in report["documents"]:
+        documents.append({**doc, "findings": apply_decisions(doc["findings"], decisions)})
+    severities = {"high": 0, "medium": 0, "low": 0}
+    for doc in documents:
+        for f in doc["findings"]:
+            severities[f["severity"]] += 1
+    summary = {
+        **report["summary"],
+        "findings": sum(severities.values()),
+        "findings_by_severity": severities,
+    }
+    return {**report, "documents": documents, "summary": summary}
+
+
+def custom_finding(
+    section: dict[str, Any], number: int, severity: str, text: str, kind: str, title: str
+) -> dict[str, Any]:
+    """A reviewer's own finding, shaped like every other finding of a report."""
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    return Finding(
+        id=f"{section['id']}-c{number}",
+        section_id=section["id"],
+        severity=severity,
+        type=kind,
+        category="reviewer",
+        title=title or (first_line[:80] + ("…" if len(first_line) > 80 else "")),
+        description=text.strip(),
+        confidence=1.0,
+        source="reviewer",
+        status="accepted",
+        locator=section.get("locator"),
+    ).model_dump(mode="json")

@@ -1,0 +1,399 @@
+"""Sessions end to end: resume after SIGKILL/SIGINT/SIGTERM on every store, cross-machine
+resume, the results cache, leases, decisions, export and push, and bad store states."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import run_prism
+from docbuilder import make_docx, p
+from fake_bedrock import FakeBedrock
+from prism_cli.core.session import Sessions
+from prism_cli.stores.url import open_store
+
+SECTIONS = 10
+
+
+def big_doc(path: Path, edited: int | None = None) -> Path:
+    body = ""
+    for i in range(1, SECTIONS + 1):
+        text = f"Paragraph {i}: the batch for region {i} was sent twice and recovered."
+        if i == edited:
+            text += " (Edited: the recovery took two days.)"
+        body += p(f"Part {i}", style="Heading1") + p(text)
+    return make_docx(path, body)
+
+
+def session_id(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def stored(store_url: str, sid: str) -> list[str]:
+    return open_store(store_url).list(f"sessions/{sid}/results/")
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "prism_cli", "review", "--region", "us-east-1", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_results(store_url: str, sid: str, at_least: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while len(stored(store_url, sid)) < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the review made no progress"
+        time.sleep(0.05)
+
+
+def review(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = run_prism("review", "--region", "us-east-1", *args, env=env)
+    return result.code, result.stdout, result.stderr
+
+
+LEASE = {"PRISM_LEASE_TTL": "1.5"}
+
+
+def test_sigkill_then_resume_calls_only_the_unfinished_sections(
+    bedrock: FakeBedrock, store_url: str, tmp_path: Path
+) -> None:
+    bedrock.latency = 0.4
+    doc = big_doc(tmp_path / "long.docx")
+    sid = session_id(doc)
+    args = (str(doc), "--store", store_url, "--no-rules", "-f", "json", "--concurrency", "2")
+    proc = start(*args, env=LEASE)
+    wait_for_results(store_url, sid, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    time.sleep(0.5)  # the killed process's calls in flight reach the server
+    done = len(stored(store_url, sid))
+    assert 3 <= done < SECTIONS
+    calls_before = len(bedrock.requests)
+
+    code, out, err = review(*args, "--wait", env=LEASE)  # its lease expires, then we go on
+    assert code == 0, err
+    assert len(bedrock.requests) - calls_before == SECTIONS - done
+    report = json.loads(out)
+    statuses = [s["status"] for s in report["documents"][0]["sections"]]
+    assert statuses.count("cached") == done
+    assert statuses.count("reviewed") == SECTIONS - done
+    assert report["documents"][0]["session_id"] == sid
+    events = [a["event"] for a in Sessions(open_store(store_url)).activity(sid)]
+    assert events[0] == "started"
+    assert "resumed" in events
+    assert events[-1] == "finished"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_save_and_exit_130(
+    bedrock: FakeBedrock, tmp_path: Path, sig: signal.Signals
+) -> None:
+    bedrock.latency = 0.4
+    store_url = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "long.docx")
+    sid = session_id(doc)
+    args = (str(doc), "--store", store_url, "--no-rules", "-f", "json", "--concurrency", "2")
+    proc = start(*args)
+    wait_for_results(store_url, sid, 2, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    assert "Traceback" not in err
+    assert out == ""
+    done = len(stored(store_url, sid))
+    calls_before = len(bedrock.requests)
+    # Everything sent was recorded: no call was paid for and then lost.
+    assert calls_before == done
+    code, _, err = review(*args)  # the lease was released: no wait needed
+    assert code == 0, err
+    assert len(bedrock.requests) - calls_before == SECTIONS - done
+    events = [a["event"] for a in Sessions(open_store(store_url)).activity(sid)]
+    assert "interrupted" in events
+
+
+@pytest.mark.parametrize("kind", ["redis", "s3"])
+def test_a_session_started_on_one_machine_finishes_on_another(
+    bedrock: FakeBedrock, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "redis":
+        store_url = str(request.getfixturevalue("redis_url"))
+    else:
+        store_url = f"s3://{request.getfixturevalue('s3_bucket')}/team"
+    bedrock.latency = 0.3
+    doc = big_doc(tmp_path / "shared.docx")
+    sid = session_id(doc)
+    machine_a = {"XDG_DATA_HOME": str(tmp_path / "a"), **LEASE}
+    machine_b = {"XDG_DATA_HOME": str(tmp_path / "b"), **LEASE}
+    args = ("--store", store_url, "--no-rules", "-f", "json", "--concurrency", "2")
+    proc = start(str(doc), *args, env=machine_a)
+    wait_for_results(store_url, sid, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    time.sleep(0.5)
+    done = len(stored(store_url, sid))
+    calls_before = len(bedrock.requests)
+    # Machine B has its own copy of the document (same bytes) and its own data dir.
+    copy = tmp_path / "b-copy" / "shared.docx"
+    copy.parent.mkdir()
+    copy.write_bytes(doc.read_bytes())
+    code, out, err = review(str(copy), *args, "--wait", env=machine_b)
+    assert code == 0, err
+    assert len(bedrock.requests) - calls_before == SECTIONS - done
+    assert json.loads(out)["documents"][0]["session_id"] == sid
+    assert not (tmp_path / "b" / "prism").exists()  # nothing went to B's local store
+
+
+def test_results_cache_unchanged_document_and_one_edited_section(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    store = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "v1.docx")
+    code, _, err = review(str(doc), "--store", store, "--no-rules", "-f", "json")
+    assert code == 0, err
+    assert len(bedrock.requests) == SECTIONS
+    code, out, _ = review(str(doc), "--store", store, "--no-rules", "-f", "json")
+    assert code == 0
+    assert len(bedrock.requests) == SECTIONS  # zero model calls
+    report = json.loads(out)
+    assert report["summary"]["usage"]["calls"] == 0
+    assert report["summary"]["reviewed"] == SECTIONS
+    # A new version with one section edited: a new session, one call.
+    v2 = big_doc(tmp_path / "v2.docx", edited=4)
+    code, out, _ = review(str(v2), "--store", store, "--no-rules", "-f", "json")
+    assert code == 0
+    assert len(bedrock.requests) == SECTIONS + 1
+    assert "Edited" in json.dumps(bedrock.requests[-1][2])
+    sections = json.loads(out)["documents"][0]["sections"]
+    assert [s["status"] for s in sections].count("reviewed") == 1
+    # --fresh starts over and calls every section again.
+    code, _, _ = review(str(v2), "--store", store, "--no-rules", "-f", "json", "--fresh")
+    assert code == 0
+    assert len(bedrock.requests) == 2 * SECTIONS + 1
+
+
+def test_a_held_lease_refuses_or_waits(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "d.docx")
+    sid = session_id(doc)
+    store = open_store(store_url)
+    assert store.acquire(f"leases/{sid}", "otherhost:4242 abcd", 3.0) is None
+    code, out, err = review(str(doc), "--store", store_url, "--no-rules", "-f", "json")
+    assert code == 4
+    assert out == ""
+    assert f"session {sid} is being reviewed by otherhost:4242" in err
+    assert "--wait" in err
+    assert bedrock.requests == []
+    started = time.monotonic()
+    code, _, err = review(str(doc), "--store", store_url, "--no-rules", "-f", "json", "--wait")
+    assert code == 0, err
+    assert "waiting for session" in err
+    assert time.monotonic() - started > 1.0  # it waited for the other lease to expire
+
+
+def test_unreachable_store_exits_4_masks_the_password_and_writes_nothing(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    out_file = tmp_path / "report.json"
+    code, out, err = review(
+        str(big_doc(tmp_path / "d.docx")),
+        "--store", "redis://:s3cret-pw@127.0.0.1:1/0", "-o", str(out_file), "-f", "json",
+    )  # fmt: skip
+    assert code == 4
+    assert "s3cret-pw" not in err + out
+    assert "redis://:***@127.0.0.1:1/0" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out_file.exists()
+    assert bedrock.requests == []
+
+
+def test_bad_store_url_and_session_id_are_usage_errors(tmp_path: Path) -> None:
+    doc = str(big_doc(tmp_path / "d.docx"))
+    code, _, err = review(doc, "--store", "ftp://x/y")
+    assert code == 2
+    assert "unknown store URL" in err
+    code, _, err = review(doc, "--session", "../../etc/passwd")
+    assert code == 2
+    assert "invalid session id" in err
+
+
+def test_corrupted_result_is_reported_and_reviewed_again(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "d.docx")
+    sid = session_id(doc)
+    args = (str(doc), "--store", store_url, "--no-rules", "-f", "json")
+    assert review(*args)[0] == 0
+    store = open_store(store_url)
+    key = f"sessions/{sid}/results/s3"
+    raw = store.get(key)
+    assert raw is not None
+    assert b"Paragraph" in raw
+    store.put(key, raw.replace(b"Paragraph", b"Pxragraph"))
+    store.delete(store.list("cache/"))  # so the cache cannot hide it
+    calls = len(bedrock.requests)
+    code, _, err = review(*args)
+    assert code == 0
+    assert "corrupted (checksum mismatch)" in err
+    assert len(bedrock.requests) == calls + 1
+
+
+def test_sessions_feedback_export_and_only_accepted(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "incident.docx")
+    sid = session_id(doc)
+    env = {"PRISM_STORE": store_url}
+    code, out, err = review(str(doc), "-f", "json", env=env)
+    assert code == 0, err
+    findings = json.loads(out)["documents"][0]["findings"]
+    model_ids = [f["id"] for f in findings if f["source"] == "model"]
+    assert len(model_ids) == SECTIONS
+
+    listed = run_prism("sessions", "list", "-f", "json", env=env)
+    assert listed.code == 0
+    (row,) = json.loads(listed.stdout)["sessions"]
+    assert row["id"] == sid
+    assert row["document"] == "incident.docx"
+    assert row["status"] == "complete"
+
+    assert run_prism("feedback", sid, "accept", model_ids[0], model_ids[1], env=env).code == 0
+    assert run_prism("feedback", str(doc), "reject", model_ids[2], env=env).code == 0
+    added = run_prism(
+        "feedback", sid, "add", "--section", "s5", "--severity", "high",
+        "No owner & no date for the fix <yet> 🙂", env=env,
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    assert added.stdout.strip() == "s5-c1"
+    bad = run_prism("feedback", sid, "accept", "s99-m9", env=env)
+    assert bad.code == 2
+    assert "no finding s99-m9" in bad.stderr
+    assert run_prism("feedback", sid, "add", "--section", "nope", "x", env=env).code == 2
+
+    shown = run_prism("sessions", "show", sid, "-f", "json", env=env)
+    stats = json.loads(shown.stdout)["statistics"]
+    assert stats["accepted"] == 2
+    assert stats["rejected"] == 1
+    assert stats["added"] == 1
+    assert stats["completion_rate"] == 1.0
+    assert stats["findings_by_severity"]["high"] == 1
+    events = [a["event"] for a in json.loads(shown.stdout)["activity"]]
+    assert {"decision_accepted", "decision_rejected", "decision_added"} <= set(events)
+    text = run_prism("sessions", "show", sid, "-f", "table", env=env)
+    assert "2 accepted, 1 rejected, 1 added" in text.stdout
+
+    # Decisions show in reports, and --fail-on counts the reviewer's high finding.
+    code, out, _ = review(str(doc), "-f", "json", env=env)
+    assert code == 1
+    status = {f["id"]: f["status"] for f in json.loads(out)["documents"][0]["findings"]}
+    assert status[model_ids[0]] == "accepted"
+    assert status[model_ids[2]] == "rejected"
+    assert status["s5-c1"] == "accepted"
+    assert len(bedrock.requests) == SECTIONS  # still no new call
+
+    # --only-accepted: the reviewed copy carries the accepted findings only.
+    target = tmp_path / "accepted.docx"
+    code, _, err = review(str(doc), "-f", "docx", "-o", str(target), "--only-accepted", env=env)
+    assert code == 1, err
+    with zipfile.ZipFile(target) as z:
+        comments = z.read("word/comments.xml").decode()
+    assert comments.count("<w:comment ") == 3
+    assert "No owner &amp; no date for the fix &lt;yet&gt; 🙂" in comments
+
+    exported = run_prism("export", sid, "--to", str(tmp_path / "out"), env=env)
+    assert exported.code == 0, exported.stderr
+    folder = Path(exported.stdout.strip())
+    assert folder.parent == tmp_path / "out"
+    assert folder.name.endswith("_incident")
+    names = sorted(str(f.relative_to(folder)) for f in folder.rglob("*") if f.is_file())
+    assert names == [
+        "chat.json", "feedback/accepted.json", "feedback/custom.json", "feedback/rejected.json",
+        "logs/activity.json", "report.json", "report.md", "reviewed.docx",
+    ]  # fmt: skip
+    assert len(json.loads((folder / "feedback/accepted.json").read_text())) == 3
+    assert [f["id"] for f in json.loads((folder / "feedback/custom.json").read_text())] == ["s5-c1"]
+    assert json.loads((folder / "report.json").read_text())["documents"][0]["session_id"] == sid
+    exported_findings = json.loads((folder / "report.json").read_text())["documents"][0]["findings"]
+    kept = [f for f in exported_findings if f["status"] != "rejected"]
+    assert len(kept) == len(exported_findings) - 1
+    with zipfile.ZipFile(folder / "reviewed.docx") as z:
+        assert z.read("word/comments.xml").decode().count("<w:comment ") == len(kept)
+
+    assert run_prism("sessions", "delete", sid, env=env).code == 0
+    assert json.loads(run_prism("sessions", "list", "-f", "json", env=env).stdout)["sessions"] == []
+    assert run_prism("sessions", "show", sid, env=env).code == 2
+
+
+def test_prune_older_than(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    env = {"PRISM_STORE": store_url}
+    old, new = big_doc(tmp_path / "old.docx"), big_doc(tmp_path / "new.docx", edited=1)
+    assert review(str(old), "-f", "json", "--no-rules", env=env)[0] == 0
+    assert review(str(new), "-f", "json", "--no-rules", env=env)[0] == 0
+    sessions = Sessions(open_store(store_url))
+    meta = sessions.require(session_id(old))
+    meta_old = {**meta}
+    # Age the first session by 40 days, as if it had been written then.
+    from prism_cli.core.session import encode
+
+    meta_old["updated"] = "2026-10-01T00:00:00Z"
+    sessions.store.put(f"sessions/{session_id(old)}/meta", encode(meta_old))
+    dry = run_prism("sessions", "prune", "--older-than", "30d", "--dry-run", env=env)
+    assert dry.code == 0
+    assert session_id(old) in dry.stdout
+    assert len(sessions.ids()) == 2
+    pruned = run_prism("sessions", "prune", "--older-than", "30d", env=env)
+    assert pruned.code == 0
+    assert sessions.ids() == [session_id(new)]
+    assert run_prism("sessions", "prune", "--older-than", "soon", env=env).code == 2
+
+
+def test_push_and_export_to_s3_with_encryption(
+    bedrock: FakeBedrock, s3_bucket: str, tmp_path: Path
+) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    doc = big_doc(tmp_path / "incident.docx")
+    env = {"PRISM_STORE": store_url}
+    code, _, err = review(
+        str(doc), "-f", "json", "--no-rules", "--push", f"s3://{s3_bucket}/reviews", env=env
+    )
+    assert code == 0, err
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert len(keys) == 8
+    folder = keys[0].split("/")[1]
+    assert keys[0].startswith("reviews/")
+    assert folder.endswith("_incident")
+    head = s3.head_object(Bucket=s3_bucket, Key=f"reviews/{folder}/report.json")
+    assert head["ServerSideEncryption"] == "AES256"
+    acl = s3.get_object_acl(Bucket=s3_bucket, Key=f"reviews/{folder}/report.json")
+    assert len(acl["Grants"]) == 1  # the owner only: no ACL was set
+
+    exported = run_prism(
+        "export", str(doc), "--to", f"s3://{s3_bucket}/kms", "--sse-kms-key", "alias/prism",
+        env=env,
+    )  # fmt: skip
+    assert exported.code == 0, exported.stderr
+    kms_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="kms/")["Contents"]]
+    head = s3.head_object(Bucket=s3_bucket, Key=next(k for k in kms_keys if k.endswith(".docx")))
+    assert head["ServerSideEncryption"] == "aws:kms"
+
+    missing = run_prism("export", str(doc), "--to", f"s3://{s3_bucket}-nope/x", env=env)
+    assert missing.code == 4
+    assert f"bucket {s3_bucket}-nope does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
