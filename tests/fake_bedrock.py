@@ -123,6 +123,8 @@ class FakeBedrock:
         self.findings: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] = default_findings
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.throttled = 0
+        self.tokens_served = 0
+        """Input + output tokens of every successful answer (what an account would be billed)."""
         self._calls: deque[float] = deque()
         self._cached: set[str] = set()
         self._lock = threading.Lock()
@@ -133,6 +135,12 @@ class FakeBedrock:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a test killed it): not the server's error
 
             def do_POST(self) -> None:
                 fake._handle(self)
@@ -264,6 +272,8 @@ class FakeBedrock:
             "outputTokens": 120,
             "totalTokens": len(text) // 4 + 120,
         }
+        with self._lock:
+            self.tokens_served += usage["totalTokens"]
         system = body.get("system") or []
         if any("cachePoint" in block for block in system):
             prefix = hashlib.sha256(json.dumps(system[0]).encode()).hexdigest()
