@@ -61,7 +61,6 @@ def review(doc: Path, store: str, concurrency: int, env: dict[str, str]) -> subp
 
 def resume_cost(args: argparse.Namespace, work: Path) -> None:
     from fake_bedrock import FakeBedrock
-
     from prism_cli.stores.url import open_store
 
     fake = FakeBedrock().start()

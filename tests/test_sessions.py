@@ -397,3 +397,17 @@ def test_push_and_export_to_s3_with_encryption(
     assert missing.code == 4
     assert f"bucket {s3_bucket}-nope does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_store_from_the_config_file(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    store_dir = tmp_path / "team-store"
+    (tmp_path / "prism.toml").write_text(f'store = "{store_dir.as_uri()}"\n')
+    doc = big_doc(tmp_path / "d.docx")
+    result = run_prism(
+        "review", str(doc), "--region", "us-east-1", "--no-rules", "-f", "json", cwd=tmp_path
+    )
+    assert result.code == 0, result.stderr
+    listed = run_prism("sessions", "list", "-f", "json", cwd=tmp_path)
+    assert json.loads(listed.stdout)["store"] == store_dir.as_uri()
+    assert [s["id"] for s in json.loads(listed.stdout)["sessions"]] == [session_id(doc)]
+    assert not (tmp_path / "xdg-data").exists()  # the default store was not used

@@ -44,6 +44,9 @@ def default_map(config: dict[str, Any]) -> dict[str, Any]:
     """Option defaults per command; top-level scalars apply to every command."""
     shared = {k: v for k, v in config.items() if not isinstance(v, dict)}
     out: dict[str, Any] = {}
-    for command in ("review", "models", "sections"):
+    for command in ("review", "models", "sections", "feedback", "export"):
         out[command] = {**shared, **(config.get(command) or {})}
+    group = {**shared, **(config.get("sessions") or {})}
+    group = {k: v for k, v in group.items() if not isinstance(v, dict)}
+    out["sessions"] = {name: dict(group) for name in ("list", "show", "delete", "prune")}
     return out

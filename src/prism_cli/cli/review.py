@@ -377,7 +377,10 @@ class _SessionRun:
             sessions.log(sid, "started", f"{name}: {len(self.review.sections)} sections")
         else:
             sessions.save({**meta, "status": "running", "document": document_info})
+            present = {k.rsplit("/", 1)[1] for k in sessions.store.list(f"sessions/{sid}/results/")}
             for section in self.review.sections:
+                if section.id not in present:
+                    continue
                 try:
                     data = sessions.result(sid, section.id)
                 except CorruptEntry as exc:
