@@ -411,3 +411,23 @@ def test_store_from_the_config_file(bedrock: FakeBedrock, tmp_path: Path) -> Non
     assert json.loads(listed.stdout)["store"] == store_dir.as_uri()
     assert [s["id"] for s in json.loads(listed.stdout)["sessions"]] == [session_id(doc)]
     assert not (tmp_path / "xdg-data").exists()  # the default store was not used
+
+
+def test_a_pinned_session_of_another_document_is_refused(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    env = {"PRISM_STORE": (tmp_path / "store").as_uri()}
+    a, b = big_doc(tmp_path / "a.docx"), big_doc(tmp_path / "b.docx", edited=2)
+    assert review(str(a), "--session", "team-1", "--no-rules", "-f", "json", env=env)[0] == 0
+    code, out, err = review(str(b), "--session", "team-1", "--no-rules", "-f", "json", env=env)
+    assert code == 2
+    assert "session team-1 holds another document (a.docx)" in err
+    assert out == ""
+    code, out, _ = review(
+        str(b), "--session", "team-1", "--fresh", "--no-rules", "-f", "json", env=env
+    )
+    assert code == 0
+    assert json.loads(out)["documents"][0]["session_id"] == "team-1"
+    code, _, err = review(str(a), str(b), "--session", "x", env=env)
+    assert code == 2
+    assert "--session names one session" in err

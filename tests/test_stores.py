@@ -161,3 +161,21 @@ def test_durations() -> None:
     assert parse_duration("12h").total_seconds() == 43200
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration("soon")
+
+
+def test_a_lease_is_renewed_while_held_and_released_after(store_url: str) -> None:
+    from prism_cli.errors import SessionBusy
+    from prism_cli.stores.service import Lease
+
+    sessions = Sessions(open_store(store_url), who="host-a:1")
+    other = Sessions(open_store(store_url), who="host-b:2")
+    with Lease(sessions, "doc1", wait=False, ttl=0.6):
+        for _ in range(3):  # well past the ttl: the background renewal keeps it
+            time.sleep(0.5)
+            with (
+                pytest.raises(SessionBusy, match="being reviewed by host-a:1"),
+                Lease(other, "doc1", wait=False, ttl=0.6),
+            ):
+                pass
+    with Lease(other, "doc1", wait=False, ttl=0.6):  # released on exit: free at once
+        pass

@@ -94,6 +94,9 @@ def run_list(console: Console, store: str | None, fmt: str | None) -> int:
     if (fmt or ("table" if console.stdout_is_tty else "json")) == "json":
         console.write(json.dumps({"store": sessions.store.url, "sessions": rows}, indent=2))
         return EXIT_OK
+    if not rows:
+        console.info(f"no sessions in {sessions.store.url}")
+        return EXIT_OK
     from rich.table import Table
 
     table = Table(title=f"sessions in {sessions.store.url}", title_justify="left")
