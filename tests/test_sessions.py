@@ -431,3 +431,33 @@ def test_a_pinned_session_of_another_document_is_refused(
     code, _, err = review(str(a), str(b), "--session", "x", env=env)
     assert code == 2
     assert "--session names one session" in err
+
+
+def test_cached_findings_are_anchored_in_the_new_document(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    env = {"PRISM_STORE": (tmp_path / "store").as_uri()}
+    v1 = big_doc(tmp_path / "v1.docx")
+    assert review(str(v1), "--no-rules", "-f", "json", env=env)[0] == 0
+    # v2: the same sections after a new opening paragraph, so every paragraph moved by one.
+    body = p("Draft for the board, do not circulate.")
+    for i in range(1, SECTIONS + 1):
+        text = f"Paragraph {i}: the batch for region {i} was sent twice and recovered."
+        body += p(f"Part {i}", style="Heading1") + p(text)
+    v2 = make_docx(tmp_path / "v2.docx", body)
+    target = tmp_path / "v2.reviewed.docx"
+    code, _, err = review(str(v2), "--no-rules", "-f", "docx", "-o", str(target), env=env)
+    assert code == 0, err
+    assert len(bedrock.requests) == SECTIONS + 1  # only the new preamble was reviewed
+    import xml.etree.ElementTree as ET
+
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(target) as z:
+        root = ET.fromstring(z.read("word/document.xml"))
+    anchored = [
+        "".join(t.text or "" for t in para.iter(f"{w}t"))
+        for para in root.iter(f"{w}p")
+        if para.find(f"{w}commentRangeStart") is not None
+    ]
+    assert len(anchored) == SECTIONS + 1
+    assert all(text.startswith(("Paragraph", "Draft")) for text in anchored), anchored

@@ -333,7 +333,7 @@ class _SessionRun:
 
     def prepare(self, console: Console) -> list[Any]:
         """Load or create the session; return the jobs still to do."""
-        from prism_cli.core.pipeline import DocumentContext
+        from prism_cli.core.pipeline import DocumentContext, locator_for
         from prism_cli.core.session import REUSABLE, CorruptEntry, result_from_dict
 
         doc, sessions, sid = self.review.document, self.sessions, self.sid
@@ -404,6 +404,8 @@ class _SessionRun:
                 continue
             result = result_from_dict(data, section.id)
             result.status, result.usage = "cached", {}
+            for finding in result.findings:  # the cache may come from another document
+                finding.locator = locator_for(section, finding.quote)
             self.review.results[section.id] = result
             self.reused += 1
         if meta is not None:

@@ -439,13 +439,11 @@ class Reviewer:
         self, section: Section, produced: Sequence[FindingIn], model: str | None
     ) -> list[Finding]:
         text = section.text
-        anchors = [a for b in section.blocks for a in b.anchors()]
         out: list[Finding] = []
         for n, item in enumerate(produced, start=1):
             if item.confidence < self.settings.min_confidence:
                 continue
             quote = item.quote if quote_in_text(item.quote, text) else ""
-            locator = locate_quote(quote, anchors) if quote else None
             out.append(
                 Finding(
                     **item.model_dump(exclude={"quote"}),
@@ -454,7 +452,7 @@ class Reviewer:
                     quote=quote,
                     source="model",
                     model=model,
-                    locator=locator if locator is not None else section.anchor_locator,
+                    locator=locator_for(section, quote),
                 )
             )
         return out
@@ -484,6 +482,16 @@ class Reviewer:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+
+
+def locator_for(section: Section, quote: str) -> int | None:
+    """The paragraph a finding is anchored on: its quote's, else the section heading's."""
+    if quote:
+        anchors = [a for b in section.blocks for a in b.anchors()]
+        located = locate_quote(quote, anchors)
+        if located is not None:
+            return located
+    return section.anchor_locator
 
 
 def _split_in_two(text: str) -> list[str] | None:
