@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prism_cli.core.findings import Finding
+from prism_cli.core.findings import Finding, in_reviewed_copy
 from prism_cli.errors import ConfigError, InputError, UsageError
 
 
@@ -69,9 +69,7 @@ def reviewed_docx(
     from prism_cli.word.annotate import annotate
 
     chosen = [
-        Finding.model_validate(f)
-        for f in findings
-        if f["status"] != "rejected" and (f["status"] == "accepted" or not only_accepted)
+        Finding.model_validate(f) for f in findings if in_reviewed_copy(f["status"], only_accepted)
     ]
     with tempfile.TemporaryDirectory(prefix="prism-export-") as tmp:
         source, target = Path(tmp) / "source.docx", Path(tmp) / "reviewed.docx"

@@ -179,7 +179,7 @@ class _Progress:
 
 
 def run_review(console: Console, opts: ReviewOptions) -> int:
-    from prism_cli.core.findings import at_or_above, merge_near_duplicates, sort_findings
+    from prism_cli.core.findings import at_or_above
     from prism_cli.core.pipeline import ReviewSettings, SectionResult
     from prism_cli.core.report import DocumentReview, build_report
     from prism_cli.core.rules import run_rules
@@ -272,11 +272,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
 
     for review in reviews:
         if sessions is None:
-            found = list(rule_findings.get(review.document.path, []))
-            for result in review.results.values():
-                found.extend(result.findings)
-            order = {s.id: s.index for s in review.sections}
-            review.findings = sort_findings(merge_near_duplicates(found), order)
+            _combine_findings(review, rule_findings.get(review.document.path, []))
         live = [f for f in review.findings if f.status != "rejected"]
         if at_or_above(live, opts.fail_on):
             codes.append(EXIT_FINDINGS)
@@ -288,6 +284,17 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
     if opts.push:
         _push(console, opts, report, reviews, sessions)
     return worst_exit_code(*codes)
+
+
+def _combine_findings(review: Any, rule_findings: list[Any]) -> None:
+    """The document's findings: rules and every section's, near-duplicates merged, sorted."""
+    from prism_cli.core.findings import merge_near_duplicates, sort_findings
+
+    found = list(rule_findings)
+    for result in review.results.values():
+        found.extend(result.findings)
+    order = {s.id: s.index for s in review.sections}
+    review.findings = sort_findings(merge_near_duplicates(found), order)
 
 
 class _SessionRun:
@@ -454,15 +461,11 @@ class _SessionRun:
         return done, total
 
     def finish(self, rule_findings: list[Any], prices: Any, notes: list[str]) -> None:
-        from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
+        from prism_cli.core.findings import Finding
         from prism_cli.core.report import build_report
 
         review, sessions, sid = self.review, self.sessions, self.sid
-        found = list(rule_findings)
-        for result in review.results.values():
-            found.extend(result.findings)
-        order = {s.id: s.index for s in review.sections}
-        review.findings = sort_findings(merge_near_duplicates(found), order)
+        _combine_findings(review, rule_findings)
         # The stored report has no decisions in it: they are applied when it is read.
         sessions.put_report(sid, build_report([review], prices, notes))
         failed = sum(1 for r in review.results.values() if r.status == "failed")
@@ -679,6 +682,7 @@ def _write_text(target: Path, text: str) -> None:
 def _write_reviewed_copies(
     console: Console, output: Path | None, reviews: list[Any], only_accepted: bool = False
 ) -> None:
+    from prism_cli.core.findings import in_reviewed_copy
     from prism_cli.word.annotate import annotate
 
     several = len(reviews) > 1
@@ -691,10 +695,6 @@ def _write_reviewed_copies(
             target = output / name
         else:
             target = output
-        chosen = [
-            f
-            for f in review.findings
-            if f.status != "rejected" and (f.status == "accepted" or not only_accepted)
-        ]
+        chosen = [f for f in review.findings if in_reviewed_copy(f.status, only_accepted)]
         count = annotate(source, target, chosen)
         console.info(f"wrote {target} ({count} comments)")

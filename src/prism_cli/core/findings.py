@@ -208,3 +208,8 @@ def at_or_above(findings: Iterable[Finding], threshold: str) -> list[Finding]:
         for f in findings
         if f.status != "rejected" and f.type != "positive" and SEVERITY_ORDER[f.severity] <= limit
     ]
+
+
+def in_reviewed_copy(status: str, only_accepted: bool) -> bool:
+    """Whether a finding becomes a comment of the reviewed docx (rejected ones never do)."""
+    return status == "accepted" or (status == "open" and not only_accepted)
