@@ -461,3 +461,25 @@ def test_cached_findings_are_anchored_in_the_new_document(
     ]
     assert len(anchored) == SECTIONS + 1
     assert all(text.startswith(("Paragraph", "Draft")) for text in anchored), anchored
+
+
+def test_delete_refuses_a_session_being_reviewed_and_reopen_clears_a_decision(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    env = {"PRISM_STORE": store_url}
+    doc = big_doc(tmp_path / "d.docx")
+    sid = session_id(doc)
+    code, out, _ = review(str(doc), "--no-rules", "-f", "json", env=env)
+    assert code == 0
+    first = json.loads(out)["documents"][0]["findings"][0]["id"]
+    assert run_prism("feedback", sid, "reject", first, env=env).code == 0
+    assert run_prism("feedback", sid, "reopen", first, env=env).code == 0
+    shown = json.loads(run_prism("sessions", "show", sid, "-f", "json", env=env).stdout)
+    assert shown["statistics"]["rejected"] == 0
+    store = open_store(store_url)
+    assert store.acquire(f"leases/{sid}", "busyhost:7 x", 30.0) is None
+    busy = run_prism("sessions", "delete", sid, env=env)
+    assert busy.code == 4
+    assert "being reviewed by busyhost:7" in busy.stderr
+    assert Sessions(store).load(sid) is not None  # nothing was deleted
