@@ -483,3 +483,20 @@ def test_delete_refuses_a_session_being_reviewed_and_reopen_clears_a_decision(
     assert busy.code == 4
     assert "being reviewed by busyhost:7" in busy.stderr
     assert Sessions(store).load(sid) is not None  # nothing was deleted
+
+
+def test_an_empty_section_stays_skipped_on_a_rerun(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    env = {"PRISM_STORE": (tmp_path / "store").as_uri()}
+    body = (
+        p("Summary", style="Heading1") + p("The batch was sent twice.")
+        + p("Timeline", style="Heading1")
+        + p("Actions", style="Heading1") + p("Remove the cron entry.")
+    )  # fmt: skip
+    doc = make_docx(tmp_path / "gap.docx", body)
+    runs = [review(str(doc), "--no-rules", "-f", "json", env=env) for _ in range(2)]
+    first, second = (
+        [s["status"] for s in json.loads(out)["documents"][0]["sections"]] for _, out, _ in runs
+    )
+    assert first == ["reviewed", "skipped", "reviewed"]
+    assert second == ["cached", "skipped", "cached"]
+    assert json.loads(runs[1][1])["summary"]["reviewed"] == 2

@@ -410,7 +410,9 @@ class _SessionRun:
                 jobs.append((ctx, section))
                 continue
             result = result_from_dict(data, section.id)
-            result.status, result.usage = "cached", {}
+            result.usage = {}
+            if result.status != "skipped":  # an empty section stays skipped
+                result.status = "cached"
             for finding in result.findings:  # the cache may come from another document
                 finding.locator = locator_for(section, finding.quote)
             self.review.results[section.id] = result
