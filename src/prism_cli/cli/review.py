@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,7 +237,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
                     section.id, "skipped", error="offline: rules only"
                 )
     else:
-        from prism_cli.stores.service import open_sessions
+        from prism_cli.stores.service import Leases, open_sessions, parallel
 
         settings = ReviewSettings(
             max_tokens=opts.max_tokens,
@@ -253,10 +252,20 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         sessions = open_sessions(opts.store)
         reviewer, prices, notes = _make_reviewer(console, opts, settings)
         runs = [_SessionRun(sessions, review, framework, guidelines, opts) for review in reviews]
-        with ExitStack() as leases:
-            for run in runs:
-                leases.enter_context(run.lease(console))
-            jobs = [job for run in runs for job in run.prepare(console)]
+        leases = Leases(
+            sessions,
+            [run.sid for run in runs],
+            wait=opts.wait,
+            on_wait=lambda sid, holder: console.info(
+                f"waiting for session {sid} (being reviewed by {holder})"
+            ),
+            on_lost=console.warn,
+        )
+        with leases:
+            # Documents are prepared and finished side by side: store round trips overlap.
+            jobs = [
+                job for found in parallel(lambda run: run.prepare(console), runs) for job in found
+            ]
             _review_jobs(console, reviewer, runs, jobs)
             notes = [*notes, *reviewer.notes]
             failed = [r for rv in reviews for r in rv.results.values() if r.status == "failed"]
@@ -267,8 +276,12 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
                     reasons = "; ".join(f"{m}: {why}" for m, why in reviewer.skipped.items())
                     console.error(f"no usable model in the chain ({reasons})")
                     codes.append(EXIT_CONFIG)
-            for run in runs:
-                run.finish(rule_findings.get(run.review.document.path, []), prices, notes)
+            parallel(
+                lambda run: run.finish(
+                    rule_findings.get(run.review.document.path, []), prices, notes
+                ),
+                runs,
+            )
 
     for review in reviews:
         if sessions is None:
@@ -324,19 +337,6 @@ class _SessionRun:
             "models": list(opts.models),
         }
         self.reused = 0
-
-    def lease(self, console: Console) -> Any:
-        from prism_cli.stores.service import Lease
-
-        return Lease(
-            self.sessions,
-            self.sid,
-            wait=self.opts.wait,
-            on_wait=lambda holder: console.info(
-                f"waiting for session {self.sid} (being reviewed by {holder})"
-            ),
-            on_lost=console.warn,
-        )
 
     def prepare(self, console: Console) -> list[Any]:
         """Load or create the session; return the jobs still to do."""
@@ -530,15 +530,15 @@ def _review_jobs(console: Console, reviewer: Any, runs: list[_SessionRun], jobs:
             reviewer.review_all(jobs, on_section)
         except KeyboardInterrupt:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            done = total = 0
-            ids = []
-            for run in runs:
-                d, t = run.interrupted()
-                done, total = done + d, total + t
-                ids.append(run.sid)
+            from prism_cli.stores.service import parallel
+
+            counts = parallel(lambda run: run.interrupted(), runs)
+            done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
+            ids = [run.sid for run in runs]
+            named = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} sessions"
             raise Interrupted(
                 f"interrupted: {done} of {total} sections are saved (session "
-                f"{', '.join(ids)}); run the same command again to resume"
+                f"{named}); run the same command again to resume"
             ) from None
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -10,6 +10,7 @@ from typing import Any
 
 from prism_cli.console import Console
 from prism_cli.core.session import (
+    CorruptEntry,
     SessionNotFound,
     Sessions,
     custom_finding,
@@ -78,18 +79,17 @@ def _summary(sessions: Sessions, sid: str) -> dict[str, Any]:
 
 def run_list(console: Console, store: str | None, fmt: str | None) -> int:
     sessions = _open(store)
-    rows = []
-    for sid in sessions.ids():
-        try:
-            rows.append(_summary(sessions, sid))
-        except (SessionNotFound, InputError):
-            continue
-        except Exception as exc:  # a corrupted session is listed, not fatal
-            from prism_cli.core.ports import StoreError
+    from prism_cli.stores.service import parallel
 
-            if not isinstance(exc, StoreError):
-                raise
-            rows.append({"id": sid, "status": "corrupted", "error": exc.message})
+    def row(sid: str) -> dict[str, Any] | None:
+        try:
+            return _summary(sessions, sid)
+        except SessionNotFound:
+            return None  # deleted meanwhile
+        except CorruptEntry as exc:  # a corrupted session is listed, not fatal
+            return {"id": sid, "status": "corrupted", "error": exc.message}
+
+    rows = [r for r in parallel(row, sessions.ids()) if r is not None]
     rows.sort(key=lambda r: str(r.get("updated") or ""), reverse=True)
     if (fmt or ("table" if console.stdout_is_tty else "json")) == "json":
         console.write(json.dumps({"store": sessions.store.url, "sessions": rows}, indent=2))
@@ -179,7 +179,7 @@ def run_prune(console: Console, store: str | None, older_than: str, dry_run: boo
     for sid in sessions.ids():
         try:
             meta = sessions.load(sid)
-        except Exception:  # corrupted: judge it by nothing; leave it for `delete`
+        except CorruptEntry:  # its age is unknown: leave it for `prism sessions delete`
             continue
         if meta is None:
             continue

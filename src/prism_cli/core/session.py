@@ -30,6 +30,7 @@ from typing import Any
 from prism_cli.core.findings import Finding
 from prism_cli.core.pipeline import SectionResult
 from prism_cli.core.ports import SessionStore, StoreError, Usage
+from prism_cli.errors import UsageError
 
 SCHEMA_VERSION = 1
 """Version of everything this module writes. Bump it and add a migration to change a shape."""
@@ -44,9 +45,9 @@ class CorruptEntry(StoreError):
     """A stored value that fails its checksum or cannot be decoded: never used silently."""
 
 
-class SessionNotFound(Exception):
+class SessionNotFound(UsageError):
     def __init__(self, session_id: str) -> None:
-        super().__init__(f"no session {session_id!r}")
+        super().__init__(f"no session {session_id}")
         self.session_id = session_id
 
 

@@ -6,16 +6,18 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from prism_cli.core.ports import StoreError
 from prism_cli.core.session import Sessions
 from prism_cli.errors import SessionBusy, UsageError
 
 DEFAULT_LEASE_TTL = 30.0
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def lease_ttl() -> float:
@@ -39,59 +41,93 @@ def open_sessions(url: str | None) -> Sessions:
     return Sessions(store, who=who, unique=lambda: uuid.uuid4().hex[:8])
 
 
-class Lease:
-    """Holds ``leases/<id>`` while a session is worked on; renewed in the background."""
+def parallel(fn: Callable[[T], R], items: list[T], workers: int = 16) -> list[R]:
+    """``[fn(x) for x in items]`` on a few threads: store round trips overlap (S3, Redis)."""
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+class Leases:
+    """Holds ``leases/<id>`` for sessions being worked on, renewed by one background thread."""
 
     def __init__(
         self,
         sessions: Sessions,
-        session_id: str,
+        session_ids: list[str],
         *,
         wait: bool,
         ttl: float | None = None,
-        on_wait: Callable[[str], None] = lambda _holder: None,
+        on_wait: Callable[[str, str], None] = lambda _sid, _holder: None,
         on_lost: Callable[[str], None] = lambda _msg: None,
     ) -> None:
         self.sessions = sessions
-        self.session_id = session_id
-        self.key = Sessions.lease_key(session_id)
+        self.session_ids = list(session_ids)
         self.wait = wait
         self.ttl = ttl or lease_ttl()
         self.owner = f"{sessions.who} {uuid.uuid4().hex[:8]}"
         self._on_wait = on_wait
         self._on_lost = on_lost
+        self._held: list[str] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> Lease:
-        store = self.sessions.store
+    def _take(self, session_id: str) -> None:
+        store, key = self.sessions.store, Sessions.lease_key(session_id)
         told = False
         while True:
-            holder = store.acquire(self.key, self.owner, self.ttl)
+            holder = store.acquire(key, self.owner, self.ttl)
             if holder is None:
-                break
+                with self._lock:
+                    self._held.append(session_id)
+                return
             shown = holder.rsplit(" ", 1)[0]
             if not self.wait:
                 raise SessionBusy(
-                    f"session {self.session_id} is being reviewed by {shown}; "
+                    f"session {session_id} is being reviewed by {shown}; "
                     "rerun with --wait to wait for it"
                 )
             if not told:
-                self._on_wait(shown)
+                self._on_wait(session_id, shown)
                 told = True
-            time.sleep(min(1.0, self.ttl / 3))
-        self._thread = threading.Thread(target=self._renew, name="prism-lease", daemon=True)
+            if self._stop.wait(min(1.0, self.ttl / 3)):
+                return
+
+    def __enter__(self) -> Leases:
+        try:
+            parallel(self._take, self.session_ids)
+        except BaseException:
+            self._stop.set()
+            self._release_all()
+            raise
+        self._thread = threading.Thread(target=self._renew, name="prism-leases", daemon=True)
         self._thread.start()
         return self
 
     def _renew(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+        def renew(session_id: str) -> None:
             try:
-                if not self.sessions.store.renew(self.key, self.owner, self.ttl):
-                    self._on_lost(f"lost the lease on session {self.session_id}")
-                    return
+                if not self.sessions.store.renew(
+                    Sessions.lease_key(session_id), self.owner, self.ttl
+                ):
+                    self._on_lost(f"lost the lease on session {session_id}")
             except StoreError as exc:
                 self._on_lost(str(exc))
+
+        while not self._stop.wait(self.ttl / 3):
+            parallel(renew, list(self._held))
+
+    def _release_all(self) -> None:
+        def release(session_id: str) -> None:
+            with contextlib.suppress(StoreError):  # if it cannot be released, it expires
+                self.sessions.store.release(Sessions.lease_key(session_id), self.owner)
+
+        parallel(release, list(self._held))
+        self._held.clear()
 
     def __exit__(
         self,
@@ -102,5 +138,14 @@ class Lease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
-        with contextlib.suppress(StoreError):  # if it cannot be released, it expires
-            self.sessions.store.release(self.key, self.owner)
+        self._release_all()
+
+
+def Lease(
+    sessions: Sessions,
+    session_id: str,
+    *,
+    wait: bool,
+    ttl: float | None = None,
+) -> Leases:
+    return Leases(sessions, [session_id], wait=wait, ttl=ttl)
