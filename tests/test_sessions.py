@@ -393,6 +393,12 @@ def test_push_and_export_to_s3_with_encryption(
     head = s3.head_object(Bucket=s3_bucket, Key=next(k for k in kms_keys if k.endswith(".docx")))
     assert head["ServerSideEncryption"] == "aws:kms"
 
+    # --offline keeps no session but can still push what it found.
+    code, _, err = review(str(doc), "--offline", "--push", f"s3://{s3_bucket}/offline", env=env)
+    assert code == 0, err
+    offline = s3.list_objects_v2(Bucket=s3_bucket, Prefix="offline/")["Contents"]
+    assert len(offline) == 8
+
     missing = run_prism("export", str(doc), "--to", f"s3://{s3_bucket}-nope/x", env=env)
     assert missing.code == 4
     assert f"bucket {s3_bucket}-nope does not exist" in missing.stderr

@@ -179,3 +179,18 @@ def test_a_lease_is_renewed_while_held_and_released_after(store_url: str) -> Non
                 pass
     with Lease(other, "doc1", wait=False, ttl=0.6):  # released on exit: free at once
         pass
+
+
+def test_s3_failures_are_explained_without_credentials() -> None:
+    import botocore.exceptions
+
+    from prism_cli.stores.s3 import explain
+
+    def error(code: str, operation: str = "PutObject") -> Exception:
+        return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": "m"}}, operation)
+
+    assert explain(error("AccessDenied"), "b") == "access to bucket b denied (AccessDenied)"
+    assert explain(error("NoSuchBucket"), "b") == "bucket b does not exist"
+    assert explain(error("404", "HeadBucket"), "b") == "bucket b does not exist"
+    assert explain(error("403", "HeadBucket"), "b") == "access to bucket b denied (403)"
+    assert explain(botocore.exceptions.NoCredentialsError(), "b") == "no AWS credentials found"
