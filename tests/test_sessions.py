@@ -506,3 +506,22 @@ def test_an_empty_section_stays_skipped_on_a_rerun(bedrock: FakeBedrock, tmp_pat
     assert first == ["reviewed", "skipped", "reviewed"]
     assert second == ["cached", "skipped", "cached"]
     assert json.loads(runs[1][1])["summary"]["reviewed"] == 2
+
+
+def test_export_with_extra_report_formats(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    env = {"PRISM_STORE": (tmp_path / "store").as_uri()}
+    doc = big_doc(tmp_path / "d.docx")
+    assert review(str(doc), "--no-rules", "-f", "json", env=env)[0] == 0
+    out = run_prism(
+        "export", str(doc), "--to", str(tmp_path / "x"), "-f", "sarif", "-f", "junit", env=env
+    )
+    assert out.code == 0, out.stderr
+    folder = Path(out.stdout.strip())
+    sarif = json.loads((folder / "report.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert (folder / "report.xml").read_text().startswith("<?xml")
+    assert not (folder / "report.github.txt").exists()
+    bad = run_prism("export", str(doc), "--to", str(tmp_path / "y"), "-f", "pdf", env=env)
+    assert bad.code == 2
+    assert "--format must be among" in bad.stderr
+    assert not (tmp_path / "y").exists()

@@ -32,6 +32,8 @@ def test_put_get_list_delete(store_url: str) -> None:
     assert store.get("sessions/a/meta") == b"one"
     assert store.get("sessions/a/results/s1") == b"\x00\xffbinary"
     assert store.list("sessions/a/") == ["sessions/a/meta", "sessions/a/results/s1"]
+    assert store.children("sessions/") == ["a", "ab"]
+    assert store.children("sessions/a/") == ["meta", "results"]
     store.put("sessions/a/meta", b"two")
     assert store.get("sessions/a/meta") == b"two"
     store.delete(store.list("sessions/a/"))

@@ -21,6 +21,9 @@ from typing import Any
 from prism_cli.core.findings import Finding, in_reviewed_copy
 from prism_cli.errors import ConfigError, InputError, UsageError
 
+EXTRA_FORMATS = {"sarif": "report.sarif", "junit": "report.xml", "github": "report.github.txt"}
+FORMATS = ("json", "markdown", *EXTRA_FORMATS)
+
 
 class ExportError(ConfigError):
     """The target cannot be written (missing bucket, access denied, unwritable directory)."""
@@ -43,21 +46,30 @@ def build_files(
     activity: Sequence[dict[str, Any]],
     chat: Sequence[Any],
     only_accepted: bool = False,
+    formats: Sequence[str] = (),
+    fail_on: str = "high",
 ) -> dict[str, bytes]:
-    """The files of one export (``report`` holds exactly one document, decisions applied)."""
-    from prism_cli.reports import markdown
+    """The files of one export (``report`` holds exactly one document, decisions applied).
+
+    report.json and report.md always; ``formats`` adds report.sarif, report.xml (junit) or
+    report.github.txt.
+    """
+    from prism_cli.reports import render
 
     document = report["documents"][0]
     findings = document["findings"]
     files = {
         "report.json": _json(report),
-        "report.md": markdown.render(report).encode("utf-8"),
+        "report.md": render("markdown", report).encode("utf-8"),
         "feedback/accepted.json": _json([f for f in findings if f["status"] == "accepted"]),
         "feedback/rejected.json": _json([f for f in findings if f["status"] == "rejected"]),
         "feedback/custom.json": _json([f for f in findings if f["source"] == "reviewer"]),
         "logs/activity.json": _json(list(activity)),
         "chat.json": _json(list(chat)),
     }
+    for fmt in formats:
+        if fmt in EXTRA_FORMATS:
+            files[EXTRA_FORMATS[fmt]] = render(fmt, report, fail_on).encode("utf-8")
     if docx is not None:
         files["reviewed.docx"] = reviewed_docx(docx, findings, only_accepted=only_accepted)
     return files

@@ -408,12 +408,23 @@ def export_cmd(
         str | None,
         typer.Option(envvar="PRISM_SSE_KMS_KEY", help="KMS key for S3 (default: AES256)."),
     ] = None,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Also write the report as sarif, junit or github (repeatable); "
+            "report.json and report.md are always written.",
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Write a session's results to a folder <UTC time>_<document>/ in DIR or on S3."""
     from prism_cli.cli.sessions import run_export
 
-    raise typer.Exit(run_export(Console(), store, session, to, only_accepted, sse_kms_key))
+    raise typer.Exit(
+        run_export(Console(), store, session, to, only_accepted, sse_kms_key, list(fmt or []))
+    )
 
 
 def main() -> NoReturn:

@@ -26,16 +26,9 @@ from prism_cli.errors import (
     worst_exit_code,
 )
 from prism_cli.inputs import expand_paths
+from prism_cli.reports import EXTENSIONS, render
 
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "github", "docx")
-EXTENSIONS = {
-    "json": ".json",
-    "markdown": ".md",
-    "sarif": ".sarif",
-    "junit": ".xml",
-    "github": ".txt",
-    "table": ".txt",
-}
 FAIL_ON = ("high", "medium", "low", "never")
 
 
@@ -613,14 +606,14 @@ def _emit(
         for review, doc in zip(reviews, report["documents"], strict=True):
             single = {**report, "documents": [doc]}
             target = opts.output / (Path(review.document.path).stem + EXTENSIONS[fmt])
-            _write_text(target, _render_text(fmt, single, opts.fail_on))
+            _write_text(target, render(fmt, single, opts.fail_on))
             console.info(f"wrote {target}")
         return
     if opts.output is not None:
         target = opts.output
         if target.is_dir():
             target = target / (Path(reviews[0].document.path).stem + EXTENSIONS[fmt])
-        _write_text(target, _render_text(fmt, report, opts.fail_on))
+        _write_text(target, render(fmt, report, opts.fail_on))
         console.info(f"wrote {target}")
         return
     if fmt == "table":
@@ -629,41 +622,7 @@ def _emit(
         for renderable in table.render(report):
             console.render(renderable)
         return
-    console.write(_render_text(fmt, report, opts.fail_on))
-
-
-def _render_text(fmt: str, report: dict[str, Any], fail_on: str) -> str:
-    import json
-
-    if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False)
-    if fmt == "markdown":
-        from prism_cli.reports import markdown
-
-        return markdown.render(report)
-    if fmt == "sarif":
-        from prism_cli.reports import sarif
-
-        return sarif.render(report)
-    if fmt == "junit":
-        from prism_cli.reports import junit
-
-        return junit.render(report, fail_on)
-    if fmt == "github":
-        from prism_cli.reports import github
-
-        return github.render(report)
-    from io import StringIO
-
-    from rich.console import Console as RichConsole
-
-    from prism_cli.reports import table
-
-    buffer = StringIO()
-    rich = RichConsole(file=buffer, no_color=True, width=120)
-    for renderable in table.render(report):
-        rich.print(renderable)
-    return buffer.getvalue()
+    console.write(render(fmt, report, opts.fail_on))
 
 
 def _write_text(target: Path, text: str) -> None:

@@ -279,8 +279,13 @@ def run_export(
     to: str,
     only_accepted: bool,
     kms_key: str | None,
+    formats: list[str] | None = None,
 ) -> int:
     from prism_cli import export
+
+    unknown = [f for f in formats or [] if f not in export.FORMATS]
+    if unknown:
+        raise UsageError(f"--format must be among {', '.join(export.FORMATS)}")
 
     sessions = _open(store)
     sid = resolve(sessions, ref)
@@ -305,6 +310,7 @@ def run_export(
         activity=sessions.activity(sid),
         chat=sessions.chat(sid),
         only_accepted=only_accepted,
+        formats=formats or [],
     )
     where = export.write(
         files, to, export.folder_name(str(meta["document"].get("name") or sid)), kms_key=kms_key

@@ -6,6 +6,7 @@ so the core builds it and an adapter only sends it and classifies errors.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -112,6 +113,10 @@ class SessionStore(Protocol):
 
     def list(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``, sorted."""
+        ...
+
+    def children(self, prefix: str) -> builtins.list[str]:
+        """The distinct names right under ``prefix`` (a folder listing), sorted."""
         ...
 
     def acquire(self, key: str, owner: str, ttl: float) -> str | None:

@@ -302,12 +302,8 @@ class Sessions:
         return meta
 
     def ids(self) -> list[str]:
-        out = []
-        for key in self.store.list("sessions/"):
-            parts = key.split("/")
-            if len(parts) == 3 and parts[2] == "meta":
-                out.append(parts[1])
-        return out
+        """Ids of the stored sessions (a half-deleted one may be listed; ``load`` tells)."""
+        return self.store.children("sessions/")
 
     def delete(self, session_id: str) -> int:
         keys = self.store.list(self._key(session_id) + "/")

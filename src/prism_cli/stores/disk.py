@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from pathlib import Path
@@ -54,6 +55,9 @@ class DiskStore:
     def list(self, prefix: str) -> list[str]:
         keys = self._guard("list", lambda: list(self.cache.iterkeys()))
         return sorted(k for k in keys if isinstance(k, str) and k.startswith(prefix))
+
+    def children(self, prefix: str) -> builtins.list[str]:
+        return sorted({k[len(prefix) :].split("/", 1)[0] for k in self.list(prefix)})
 
     def acquire(self, key: str, owner: str, ttl: float) -> str | None:
         def take() -> str | None:

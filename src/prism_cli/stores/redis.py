@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from prism_cli.core.ports import StoreError
@@ -74,6 +75,9 @@ class RedisStore:
         pattern = "prism:" + _glob_escape(prefix) + "*"
         keys = self._guard("list", lambda: list(self.client.scan_iter(match=pattern, count=1000)))
         return sorted(k.decode("utf-8")[len("prism:") :] for k in keys)
+
+    def children(self, prefix: str) -> builtins.list[str]:
+        return sorted({k[len(prefix) :].split("/", 1)[0] for k in self.list(prefix)})
 
     def acquire(self, key: str, owner: str, ttl: float) -> str | None:
         name, ms = "prism:" + key, max(1, int(ttl * 1000))

@@ -6,6 +6,7 @@ create, ``If-Match: <etag>`` to take over an expired lease), so two machines nev
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from typing import Any
@@ -122,6 +123,21 @@ class S3Store:
             return out
 
         return sorted(self._guard("list", collect))
+
+    def children(self, prefix: str) -> builtins.list[str]:
+        # A delimiter listing: one entry per session, not one per stored object.
+        def collect() -> list[str]:
+            out: list[str] = []
+            start = self.prefix + prefix
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=start, Delimiter="/"):
+                out.extend(
+                    p["Prefix"][len(start) :].rstrip("/") for p in page.get("CommonPrefixes", [])
+                )
+                out.extend(item["Key"][len(start) :] for item in page.get("Contents", []))
+            return out
+
+        return sorted(set(self._guard("list", collect)))
 
     def _conditional_put(self, key: str, body: bytes, **condition: str) -> bool:
         import botocore.exceptions
