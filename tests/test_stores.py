@@ -91,6 +91,7 @@ def test_sessions_round_trip_and_detect_corruption(store_url: str) -> None:
     key = cache_key("text", "fw", "", "v1")
     sessions.put_result("doc1", result, key)
     assert sessions.result("doc1", "s1")["cache_key"] == key  # type: ignore[index]
+    assert sessions.result_ids("doc1") == ["s1"]
     assert sessions.cached(key)["model"] == "m"  # type: ignore[index]
     sessions.log("doc1", "started")
     sessions.log("doc1", "section_done", section="s1", model="m")
@@ -101,7 +102,7 @@ def test_sessions_round_trip_and_detect_corruption(store_url: str) -> None:
     assert raw is not None
     store.put("sessions/doc1/results/s1", raw[:-5])
     with pytest.raises(CorruptEntry, match="checksum"):
-        sessions.results("doc1")
+        sessions.result("doc1", "s1")
     store.put("sessions/doc1/meta", b"garbage")
     with pytest.raises(CorruptEntry, match="not a prism entry"):
         sessions.load("doc1")

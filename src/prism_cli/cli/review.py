@@ -310,7 +310,7 @@ class _SessionRun:
         self, sessions: Any, review: Any, framework: Any, guidelines: str, opts: ReviewOptions
     ) -> None:
         from prism_cli.core.prompts import PROMPT_VERSION
-        from prism_cli.core.session import cache_key
+        from prism_cli.core.session import cache_key, digest
 
         self.sessions = sessions
         self.review = review
@@ -324,7 +324,7 @@ class _SessionRun:
         self.settings = {
             "framework": framework.name,
             "framework_digest": framework.digest,
-            "guidelines_digest": cache_key("", "", guidelines, ""),
+            "guidelines_digest": digest(guidelines),
             "prompt_version": PROMPT_VERSION,
             "min_confidence": opts.min_confidence,
             "models": list(opts.models),
@@ -377,7 +377,7 @@ class _SessionRun:
             sessions.log(sid, "started", f"{name}: {len(self.review.sections)} sections")
         else:
             sessions.save({**meta, "status": "running", "document": document_info})
-            present = {k.rsplit("/", 1)[1] for k in sessions.store.list(f"sessions/{sid}/results/")}
+            present = set(sessions.result_ids(sid))
             for section in self.review.sections:
                 if section.id not in present:
                     continue
@@ -397,7 +397,8 @@ class _SessionRun:
             if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
                 data = None if self.opts.fresh else self._cached(console, key)
                 if data is not None:
-                    sessions.put_result(sid, result_from_dict(data, section.id), key)
+                    # Read from the cache: into the session only, no need to write it back.
+                    sessions.put_result(sid, result_from_dict(data, section.id), key, cache=False)
                     sessions.log(sid, "cached", "unchanged section reused", section=section.id)
             if data is None:
                 jobs.append((ctx, section))

@@ -58,7 +58,7 @@ def _summary(sessions: Sessions, sid: str) -> dict[str, Any]:
     doc = report["documents"][0] if report else None
     stats = statistics(doc, sessions.decisions(sid))
     if doc is None:  # never finished a run: count the stored results instead
-        done = len(sessions.store.list(f"sessions/{sid}/results/"))
+        done = len(sessions.result_ids(sid))
         total = len(meta["document"].get("sections", []))
         stats.update(
             sections=total,
@@ -150,20 +150,23 @@ def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> 
     return EXIT_OK
 
 
-def _not_in_use(sessions: Sessions, sid: str) -> None:
-    key = Sessions.lease_key(sid)
-    holder = sessions.store.acquire(key, f"{sessions.who} delete", 10.0)
+def _delete(sessions: Sessions, sid: str) -> int:
+    """Delete a session while holding its lease, so no review can start half-way through."""
+    key, owner = Sessions.lease_key(sid), f"{sessions.who} delete"
+    holder = sessions.store.acquire(key, owner, 30.0)
     if holder is not None:
         raise SessionBusy(f"session {sid} is being reviewed by {holder.rsplit(' ', 1)[0]}")
-    sessions.store.release(key, f"{sessions.who} delete")
+    try:
+        return sessions.delete(sid)
+    finally:
+        sessions.store.release(key, owner)
 
 
 def run_delete(console: Console, store: str | None, refs: list[str]) -> int:
     sessions = _open(store)
     sids = [resolve(sessions, ref) for ref in refs]  # all valid before deleting any
     for sid in sids:
-        _not_in_use(sessions, sid)
-        count = sessions.delete(sid)
+        count = _delete(sessions, sid)
         console.info(f"deleted session {sid} ({count} entries)")
     return EXIT_OK
 
@@ -192,8 +195,7 @@ def run_prune(console: Console, store: str | None, older_than: str, dry_run: boo
                 f"would delete {sid} ({meta['document'].get('name')}, updated {meta['updated']})"
             )
             continue
-        _not_in_use(sessions, sid)
-        sessions.delete(sid)
+        _delete(sessions, sid)
         console.info(f"deleted session {sid} ({meta['document'].get('name')})")
     console.info(f"{pruned} session(s) older than {older_than}{' (dry run)' if dry_run else ''}")
     return EXIT_OK

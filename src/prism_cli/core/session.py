@@ -320,20 +320,19 @@ class Sessions:
         return None if raw is None else decode_blob(key, raw)
 
     # results
-    def put_result(self, session_id: str, result: SectionResult, key: str) -> None:
+    def put_result(
+        self, session_id: str, result: SectionResult, key: str, *, cache: bool = True
+    ) -> None:
+        """The section's result in the session and, when it is a fresh review, in the cache."""
         payload = result_to_dict(result, key)
         self._put(self._key(session_id, "results", result.section_id), payload)
-        if result.status == "reviewed":
+        if cache and result.status == "reviewed":
             self._put(f"cache/{key}", payload)
 
-    def results(self, session_id: str) -> dict[str, dict[str, Any]]:
-        """Stored results by section id; a corrupted one raises :class:`CorruptEntry`."""
-        out = {}
-        for key in self.store.list(self._key(session_id, "results") + "/"):
-            payload = self._get(key)
-            if payload is not None:
-                out[key.rsplit("/", 1)[1]] = migrate(key, payload)
-        return out
+    def result_ids(self, session_id: str) -> list[str]:
+        """Ids of the sections with a stored result (one listing, no reads)."""
+        prefix = self._key(session_id, "results") + "/"
+        return [key[len(prefix) :] for key in self.store.list(prefix)]
 
     def result(self, session_id: str, section_id: str) -> dict[str, Any] | None:
         key = self._key(session_id, "results", section_id)
