@@ -227,3 +227,19 @@ def test_config_file_sets_defaults(bedrock: FakeBedrock, tmp_path: Path) -> None
     )
     assert result.code == 0, result.stderr
     assert {m for m, _ in bedrock.calls()} == {HAIKU3}
+
+
+def test_aws_region_is_honoured(
+    bedrock: FakeBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    result = run_prism("review", str(doc(tmp_path)), "-f", "json", "--no-rules")
+    assert result.code == 0, result.stderr
+    assert bedrock.calls()[0][0].startswith("eu.")  # the eu inference profile
+    models = run_prism("models", "-f", "json")
+    assert "eu-west-1" in models.stdout
+    monkeypatch.delenv("AWS_REGION")
+    result = run_prism("review", str(doc(tmp_path)), "-f", "json", "--no-rules")
+    assert result.code == 4
+    assert "no AWS region" in result.stderr

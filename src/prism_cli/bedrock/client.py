@@ -78,7 +78,7 @@ def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]
     from botocore.config import Config
 
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        session = boto3.Session(profile_name=profile, region_name=region or _env_region())
     except botocore.exceptions.ProfileNotFound as exc:
         raise ConfigError(f"AWS profile not found: {profile}") from exc
     resolved = session.region_name
@@ -165,10 +165,18 @@ def _call_error(exc: Exception) -> ModelCallError:
     return ModelCallError(ErrorKind.CONNECTION, str(exc))
 
 
+def _env_region() -> str | None:
+    """``AWS_REGION`` (what the AWS CLI v2 and the other SDKs read first): botocore itself
+    only reads ``AWS_DEFAULT_REGION`` and the profile."""
+    import os
+
+    return os.environ.get("AWS_REGION") or None
+
+
 def resolve_region(region: str | None, profile: str | None) -> str:
     """The region to show a chain for without needing credentials (``prism models``)."""
-    if region:
-        return region
+    if region or _env_region():
+        return region or _env_region() or "us-east-1"
     import boto3
     import botocore.exceptions
 
