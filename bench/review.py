@@ -1,16 +1,23 @@
-"""Throughput of ``prism review`` against a rate-limited fake Bedrock.
+"""Throughput of ``prism review`` against a rate-limited fake Bedrock, in three scenarios.
 
-    python bench/review.py [--docs 4] [--sections 30] [--latency 0.2] [--rpm 30] [--window 5]
-                           [--quota bucket|window] [--concurrency 16]
+    python bench/review.py [--scenario tokens|requests|storm|all] [--quota bucket|window]
+                           [--docs 4] [--sections 30] [--latency 0.2] [--concurrency 16]
 
-N documents x M sections are reviewed in-process through the real pipeline and real boto3,
-against the fake server of tests/ with a per-call latency and a request quota of ``rpm`` calls
-per ``window`` seconds (a short window keeps the run short), enforced as a refilling token
-bucket like AWS rate limits (``--quota bucket``, the default) or as a sliding window of calls
-(``--quota window``: a client that spaces its calls evenly cannot reach the limit there, which
-needs bursts in step with the window; the ratio shows how far off it is). Prints the achieved
-sections per second against the quota's limit (ratio; target >= 0.90), the number of 429s,
-lost sections (target 0) and calls vs sections (target equal when no error is injected).
+N documents x M sections are reviewed in-process through the real pipeline, model engine and
+boto3, against the fake server of tests/ with a per-call latency:
+
+* ``tokens`` (the default): a token quota per model as Bedrock accounts for it: input +
+  maxTokens reserved when a call starts, settled to input + output x 5 (burndown) when it ends;
+  ``--tpm`` quota tokens per ``--window`` seconds, refilled continuously (``--quota bucket``)
+  or reset every window (``--quota window``, clock aligned, like a per-minute quota). Prints
+  the achieved quota-token rate against the quota's rate (ratio; target >= 0.90) and the share
+  of calls answered 429 (target <= 10%).
+* ``requests``: a request quota (``--rpm`` calls per ``--window`` seconds), as before.
+* ``storm``: a two-model chain whose first model answers every call with a 429, timed against
+  the same run without that model (target: the storm costs <= 10% more time).
+
+Every scenario also prints lost sections (target 0). A short window keeps runs short; the
+limiter does not know the window.
 """
 
 from __future__ import annotations
@@ -20,58 +27,32 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+SONNET = "claude-sonnet-5-5"
+OPUS = "claude-opus-5-5"
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--docs", type=int, default=4)
-    parser.add_argument("--sections", type=int, default=30)
-    parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--rpm", type=int, default=30, help="calls allowed per window")
-    parser.add_argument("--window", type=float, default=5.0, help="quota window in seconds")
-    parser.add_argument(
-        "--quota",
-        choices=["bucket", "window"],
-        default="bucket",
-        help="how the fake enforces the quota: a refilling token bucket or a sliding window",
-    )
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
 
-    from fake_bedrock import FakeBedrock
-
-    fake = FakeBedrock().start()
-    fake.latency = args.latency
-    fake.rpm = args.rpm
-    fake.window = args.window
-    fake.quota = args.quota
-    os.environ.update(
-        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.url,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-
+def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, list[Any], Any]:
+    """Review every section once; returns (seconds, results, engine)."""
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import BedrockClient, make_boto_client
     from prism_cli.cli.review import load_framework
     from prism_cli.core.document import Block, BlockKind, Section
+    from prism_cli.core.engine import ModelEngine
     from prism_cli.core.fallback import RetryPolicy
-    from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings, SectionResult
+    from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
 
     catalog = load_catalog()
     client, region = make_boto_client("us-east-1", None)
-    chain, _ = catalog.chain(region, ["claude-sonnet-4-5"])
+    chain, _ = catalog.chain(region, models)
     # A rate-limited batch should wait for its quota rather than give up on a section.
     policy = RetryPolicy(attempts_per_model=50, base_delay=0.25, max_delay=args.window)
-    reviewer = Reviewer(
-        BedrockClient(client), chain, ReviewSettings(concurrency=args.concurrency), policy=policy
-    )
+    engine = ModelEngine(BedrockClient(client), chain, policy=policy)
+    reviewer = Reviewer(engine, ReviewSettings(concurrency=args.concurrency))
     framework = load_framework(None)
     jobs = []
     for d in range(args.docs):
@@ -84,34 +65,125 @@ def main() -> None:
         ]  # fmt: skip
         ctx = DocumentContext(f"doc{d}", sections, framework)
         jobs += [(ctx, s) for s in sections]
-    results: list[SectionResult] = []
+    results: list[Any] = []
     start = time.monotonic()
     reviewer.review_all(jobs, lambda _ctx, r: results.append(r), workers=args.concurrency)
-    elapsed = time.monotonic() - start
-    fake.stop()
+    return time.monotonic() - start, results, engine
 
-    total = len(jobs)
-    reviewed = sum(1 for r in results if r.status == "reviewed")
-    calls = len(fake.requests)
-    successful_calls = calls - fake.throttled
-    # The best any client can do: the first `rpm` calls at once, then `rpm` per window; or, when
-    # the quota does not bind, `concurrency` calls per latency.
+
+def new_fake(args: argparse.Namespace) -> Any:
+    from fake_bedrock import FakeBedrock
+
+    fake = FakeBedrock().start()
+    fake.latency = args.latency
+    fake.window = args.window
+    fake.output_tokens = args.output_tokens
+    os.environ.update(
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.url,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    return fake
+
+
+def lost(results: list[Any], total: int) -> int:
+    return total - sum(1 for r in results if r.status == "reviewed")
+
+
+def tokens(args: argparse.Namespace) -> None:
+    fake = new_fake(args)
+    fake.tpm, fake.tpm_mode = args.tpm, args.quota
+    elapsed, results, engine = run(fake, [SONNET], args)
+    fake.stop()
+    total = args.docs * args.sections
+    answered = [b for m, b in fake.calls()]
+    accepted = len(answered) - fake.throttled
+    settled = sum(fake.quota_tokens(b) for b in answered) / max(len(answered), 1) * accepted
+    per_call = settled / max(accepted, 1)
+    rate = args.tpm / args.window
+    # The best any client can do: the first window's tokens at once, then the quota's rate
+    # (and never faster than `concurrency` calls per latency).
+    quota_time = max(0.0, settled - args.tpm) / rate + args.latency
+    concurrency_time = -(-total // args.concurrency) * args.latency
+    ideal = max(quota_time, concurrency_time)
+    share = fake.throttled / max(len(answered), 1)
+    print(f"[tokens] {total} sections ({args.docs} docs x {args.sections}), latency {args.latency}s, "
+          f"quota {args.tpm} tokens / {args.window:g}s ({args.quota}), output {args.output_tokens} "
+          f"tokens x 5 burndown, concurrency {args.concurrency}")  # fmt: skip
+    print(f"  {per_call:.0f} quota tokens per call settled; elapsed {elapsed:.1f}s; "
+          f"quota-limited time {ideal:.1f}s")  # fmt: skip
+    print(f"  ratio achieved/limit: {ideal / elapsed:.2f}  (target >= 0.90)")
+    print(f"  429s: {fake.throttled} of {len(answered)} calls = {share:.1%}  (target <= 10%)")
+    print(f"  lost sections: {lost(results, total)}  (target 0)")
+    learned = engine.quotas.items()
+    print("  learned: " + ", ".join(f"{m} {q.rate * 60 / 1000:.0f}k tokens/min" if q.rate else
+                                    f"{m} unlimited" for m, q in learned))  # fmt: skip
+
+
+def requests(args: argparse.Namespace) -> None:
+    fake = new_fake(args)
+    fake.rpm, fake.quota = args.rpm, args.quota
+    elapsed, results, _ = run(fake, [SONNET], args)
+    fake.stop()
+    total = args.docs * args.sections
+    reviewed = total - lost(results, total)
     quota_time = max(0.0, total - args.rpm) * args.window / args.rpm + args.latency
     concurrency_time = -(-total // args.concurrency) * args.latency
     ideal_rate = total / max(quota_time, concurrency_time)
     rate = reviewed / elapsed
-    print(f"sections: {total} ({args.docs} docs x {args.sections}), latency {args.latency}s, "
-          f"quota {args.rpm} calls / {args.window:g}s ({args.quota}), concurrency {args.concurrency}")  # fmt: skip
-    print(
-        f"elapsed {elapsed:.1f}s; achieved {rate:.2f} sections/s; quota-limited rate {ideal_rate:.2f}/s"
+    print(f"[requests] {total} sections, quota {args.rpm} calls / {args.window:g}s ({args.quota})")
+    print(f"  ratio achieved/limit: {rate / ideal_rate:.2f}  (target >= 0.90); "
+          f"429s: {fake.throttled} of {len(fake.requests)} calls; lost {total - reviewed}")  # fmt: skip
+
+
+def storm(args: argparse.Namespace) -> None:
+    times = {}
+    for name, models in (("absent", [OPUS]), ("storm", [SONNET, OPUS])):
+        fake = new_fake(args)
+        fake.always_throttle.add(f"us.anthropic.{SONNET}")
+        elapsed, results, engine = run(fake, models, args)
+        fake.stop()
+        total = args.docs * args.sections
+        calls = [m for m, _ in fake.calls()]
+        times[name] = elapsed
+        print(f"[storm] {name:6} {elapsed:.2f}s; calls to the storming model: "
+              f"{calls.count(f'us.anthropic.{SONNET}')}; lost {lost(results, total)}")  # fmt: skip
+        for note in engine.notes():
+            print(f"  note: {note}")
+    print(f"  storm / absent: {times['storm'] / times['absent']:.3f}  (target <= 1.10)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    print(f"ratio achieved/limit: {rate / ideal_rate:.2f}  (target >= 0.90)")
-    print(
-        f"429s: {fake.throttled}; calls {calls} ({successful_calls} accepted) vs sections {total}"
+    parser.add_argument("--scenario", choices=["tokens", "requests", "storm", "all"], default="all")
+    parser.add_argument("--docs", type=int, default=4)
+    parser.add_argument("--sections", type=int, default=30)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--tpm", type=int, default=60_000, help="quota tokens per window")
+    parser.add_argument("--rpm", type=int, default=30, help="calls allowed per window")
+    parser.add_argument("--window", type=float, default=5.0, help="quota window in seconds")
+    parser.add_argument("--output-tokens", type=int, default=300)
+    parser.add_argument(
+        "--quota",
+        choices=["bucket", "window"],
+        default="bucket",
+        help="refilled continuously, or reset every window",
     )
-    print(f"lost sections: {total - reviewed}  (target 0)")
-    learned = f"{reviewer.rate.rate:.2f}/s" if reviewer.rate.rate else "unlimited"
-    print(f"final concurrency limit: {reviewer.limiter.limit}; learned call rate: {learned}")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    if args.scenario in ("tokens", "all"):
+        tokens(args)
+    if args.scenario == "all":
+        args.quota = "window"
+        tokens(args)
+        args.quota = "bucket"
+    if args.scenario in ("requests", "all"):
+        requests(args)
+    if args.scenario in ("storm", "all"):
+        storm(args)
 
 
 if __name__ == "__main__":

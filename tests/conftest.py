@@ -28,6 +28,12 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Sessions go to a per-test data dir, never the developer's.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    # The control plane (discovery) answers "connection refused" at once unless a test's fake
+    # Bedrock serves it: never real AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("PRISM_NO_DISCOVERY", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
 
 
@@ -72,6 +78,7 @@ def bedrock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
     fake = FakeBedrock().start()
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", fake.url)
     yield fake
     fake.stop()
 

@@ -14,9 +14,23 @@ Knobs (all thread-safe to set between requests):
 * ``access_denied`` / ``unknown`` / ``base_ids_need_profile``: sets of model ids refused with
   403 / 404 / the on-demand ValidationException;
 * ``findings``: callable ``(model_id, body, section_text) -> list[dict]`` used by the default
-  responder (structured output when the request has ``outputConfig``, else a ``toolUse``).
+  responder (structured output when the request has ``outputConfig``, else a ``toolUse``);
+* ``models``: the Claude models served, by base id, with today's request rules
+  (:class:`FakeModel`): end-of-life models answer 404, adaptive-only models refuse
+  ``thinking.type: enabled``, 2026 models refuse sampling parameters, Sonnet 5.5 / Opus 5.5 /
+  Fable 5.1 refuse forced tool use, and so on. An id that is not served (or a profile of a
+  geography the signing region cannot use) is "The provided model identifier is invalid.";
+* ``tpm`` / ``tpm_mode``: a token quota per model id as Bedrock accounts for it: input +
+  ``maxTokens`` reserved when a call starts, settled to input + output x burndown when it ends;
+  ``"bucket"`` refills continuously, ``"window"`` resets every ``window`` seconds (clock
+  aligned); ``output_tokens`` sets the size of every answer;
+* ``always_throttle``: model ids that answer every call with a 429 (a throttle storm);
+* the control plane (``ListInferenceProfiles``, ``ListFoundationModels``; point
+  ``AWS_ENDPOINT_URL_BEDROCK`` at the same URL): what the signing region can call;
+  ``control_plane = "denied"`` answers 403; ``hidden_profiles`` leaves ids out.
 
-Every request is recorded in ``requests`` as ``(model_id, operation, body)``.
+Every request is recorded in ``requests`` as ``(model_id, operation, body)``; refused ones also
+in ``refused`` as ``(model_id, code, message)``.
 """
 
 from __future__ import annotations
@@ -49,6 +63,120 @@ class Err:
     status: int
     message: str = "fake error"
     retry_after: float | None = None
+
+
+@dataclass
+class FakeModel:
+    """One served model's rules, as Bedrock enforces them today (BEDROCK.md)."""
+
+    thinking: str = "budget"  # none | budget | adaptive | adaptive_only
+    sampling: bool = True
+    forced_tool: bool = True
+    structured: bool = True
+    effort: bool = False
+    on_demand: bool = False
+    eol: bool = False
+    lifecycle: str = "ACTIVE"
+    profiles: tuple[str, ...] = ("global", "us", "eu", "jp", "au", "apac")
+    burndown: float = 5.0
+    max_output: int = 128_000
+
+
+def today() -> dict[str, FakeModel]:
+    """The Claude models Bedrock serves in late 2026, by base id."""
+    adaptive_only = {"thinking": "adaptive_only", "sampling": False, "effort": True}
+    return {
+        "anthropic.claude-fable-5-1": FakeModel(**adaptive_only, forced_tool=False),
+        "anthropic.claude-fable-5": FakeModel(**adaptive_only),
+        "anthropic.claude-opus-5-5": FakeModel(**adaptive_only, forced_tool=False),
+        "anthropic.claude-sonnet-5-5": FakeModel(**adaptive_only, forced_tool=False),
+        "anthropic.claude-opus-5": FakeModel(**adaptive_only),
+        "anthropic.claude-sonnet-5": FakeModel(**adaptive_only, lifecycle="LEGACY"),
+        "anthropic.claude-opus-4-8": FakeModel(**adaptive_only),
+        "anthropic.claude-opus-4-7": FakeModel(**adaptive_only),
+        "anthropic.claude-opus-4-6-v1": FakeModel(thinking="adaptive", effort=True),
+        "anthropic.claude-sonnet-4-6": FakeModel(thinking="adaptive", effort=True),
+        "anthropic.claude-sonnet-4-5-20250929-v1:0": FakeModel(lifecycle="LEGACY", max_output=64_000),
+        "anthropic.claude-opus-4-5-20251101-v1:0": FakeModel(effort=True, max_output=64_000),
+        "anthropic.claude-haiku-4-5-20251001-v1:0": FakeModel(max_output=64_000),
+        "anthropic.claude-opus-4-1-20250805-v1:0": FakeModel(lifecycle="LEGACY", profiles=("us",)),
+        "anthropic.claude-3-haiku-20240307-v1:0": FakeModel(
+            thinking="none", structured=False, on_demand=True, lifecycle="LEGACY",
+            profiles=("us", "eu", "apac"), burndown=1.0, max_output=4096,
+        ),
+        "anthropic.claude-sonnet-4-20250514-v1:0": FakeModel(eol=True),
+        "anthropic.claude-opus-4-20250514-v1:0": FakeModel(eol=True),
+        "anthropic.claude-3-7-sonnet-20250219-v1:0": FakeModel(eol=True),
+        "anthropic.claude-3-5-sonnet-20241022-v2:0": FakeModel(eol=True),
+        "anthropic.claude-3-5-haiku-20241022-v1:0": FakeModel(eol=True),
+    }  # fmt: skip
+
+
+GEOS = ("us", "eu", "apac", "jp", "au", "global")
+EOL_MESSAGE = (
+    "This model version has reached the end of its life. Please refer to the AWS documentation "
+    "for more details."
+)
+INVALID_ID = "The provided model identifier is invalid."
+
+
+def geographies(region: str) -> tuple[str, ...]:
+    if region.startswith(("us-", "ca-")):
+        return ("us",)
+    if region.startswith("eu-"):
+        return ("eu",)
+    if region == "ap-northeast-1":
+        return ("jp", "apac")
+    if region in ("ap-southeast-2", "ap-southeast-4"):
+        return ("au", "apac")
+    if region.startswith("ap-"):
+        return ("apac",)
+    return ()
+
+
+def signing_region(handler: BaseHTTPRequestHandler) -> str:
+    match = re.search(r"Credential=[^/]+/\d+/([^/]+)/", handler.headers.get("Authorization", ""))
+    return match.group(1) if match else "us-east-1"
+
+
+def rule_violation(rules: FakeModel, body: dict[str, Any]) -> str | None:
+    """The message Bedrock gives for the first request field this model refuses."""
+    extra = body.get("additionalModelRequestFields") or {}
+    thinking = extra.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    inference = body.get("inferenceConfig") or {}
+    if thinking is not None and rules.thinking == "none":
+        return "extraneous key [thinking] is not permitted"
+    if kind in ("enabled", "disabled") and rules.thinking == "adaptive_only":
+        return (
+            f"thinking.type.{kind} is not supported for this model. Use thinking.type.adaptive "
+            "and output_config.effort to control thinking behavior."
+        )
+    if kind == "adaptive" and rules.thinking == "budget":
+        return (
+            "thinking.type: Input tag 'adaptive' found using 'type' does not match any of the "
+            "expected tags: 'disabled', 'enabled'"
+        )
+    if "output_config" in extra and not rules.effort:
+        return "extraneous key [output_config] is not permitted"
+    sampling = [k for k in ("temperature", "topP", "topK") if k in inference]
+    if sampling and not rules.sampling:
+        return f"{sampling[0]}: sampling parameters are not supported for this model"
+    thinks = kind in ("enabled", "adaptive") or rules.thinking == "adaptive_only"
+    if kind == "enabled" and "temperature" in inference and inference["temperature"] != 1:
+        return "temperature may only be set to 1 when thinking is enabled"
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    if "tool" in choice and not rules.forced_tool:
+        return "tool_choice: forced tool use is not supported for this model; use auto"
+    if "tool" in choice and thinks:
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    if "outputConfig" in body and not rules.structured:
+        return "outputConfig: structured output is not supported for this model"
+    if int(inference.get("maxTokens", 0)) > rules.max_output:
+        return (
+            f"max_tokens: {inference['maxTokens']} > {rules.max_output}, the maximum for this model"
+        )
+    return None
 
 
 def event_frame(headers: dict[str, str], payload: bytes) -> bytes:
@@ -122,6 +250,16 @@ class FakeBedrock:
         self.unknown: set[str] = set()
         self.base_ids_need_profile: set[str] = set()
         self.findings: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] = default_findings
+        self.models: dict[str, FakeModel] = today()
+        self.tpm: int | None = None
+        self.tpm_mode = "bucket"
+        self.output_tokens = 120
+        self.always_throttle: set[str] = set()
+        self.control_plane = "ok"
+        self.hidden_profiles: set[str] = set()
+        self.refused: list[tuple[str, str, str]] = []
+        self.control_requests: list[tuple[str, str]] = []
+        self._token_state: dict[str, list[float]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.throttled = 0
         self.tokens_served = 0
@@ -144,6 +282,9 @@ class FakeBedrock:
 
             def do_POST(self) -> None:
                 fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._control_plane(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -210,11 +351,11 @@ class FakeBedrock:
         if not handler.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
             self._error(handler, Err("UnrecognizedClientException", 403, "missing signature"))
             return
-        if self.latency:
-            time.sleep(self.latency)
+        region = signing_region(handler)
         if model_id in self.access_denied:
-            self._error(
+            self._refuse(
                 handler,
+                model_id,
                 Err(
                     "AccessDeniedException",
                     403,
@@ -223,8 +364,9 @@ class FakeBedrock:
             )
             return
         if model_id in self.unknown:
-            self._error(
+            self._refuse(
                 handler,
+                model_id,
                 Err(
                     "ResourceNotFoundException",
                     404,
@@ -233,27 +375,62 @@ class FakeBedrock:
             )
             return
         if model_id in self.base_ids_need_profile:
-            self._error(
-                handler, Err("ValidationException", 400, ON_DEMAND_MESSAGE.format(model=model_id))
+            self._refuse(
+                handler,
+                model_id,
+                Err("ValidationException", 400, ON_DEMAND_MESSAGE.format(model=model_id)),
             )
             return
-        if self._over_quota():
-            self._error(
+        head, _, rest = model_id.partition(".")
+        geo, base = (head, rest) if head in GEOS and rest else (None, model_id)
+        rules = self.models.get(base)
+        if rules is None or (
+            geo is not None and (geo not in rules.profiles or
+                                 (geo != "global" and geo not in geographies(region)))
+        ):  # fmt: skip
+            self._refuse(handler, model_id, Err("ValidationException", 400, INVALID_ID))
+            return
+        if rules.eol:
+            self._refuse(handler, model_id, Err("ResourceNotFoundException", 404, EOL_MESSAGE))
+            return
+        if geo is None and not rules.on_demand:
+            self._refuse(
                 handler,
-                Err(
-                    "ThrottlingException",
-                    429,
-                    "Too many requests, please wait before trying again.",
-                ),
+                model_id,
+                Err("ValidationException", 400, ON_DEMAND_MESSAGE.format(model=model_id)),
             )
+            return
+        violation = rule_violation(rules, body)
+        if violation is not None:
+            self._refuse(handler, model_id, Err("ValidationException", 400, violation))
+            return
+        throttle = Err(
+            "ThrottlingException", 429, "Too many requests, please wait before trying again."
+        )
+        if model_id in self.always_throttle or self._over_quota():
+            if model_id in self.always_throttle:
+                with self._lock:
+                    self.throttled += 1
+            self._refuse(handler, model_id, throttle)
             return
         action: Any = None
         with self._lock:
             if self.script.get(model_id):
                 action = self.script[model_id].popleft()
         if isinstance(action, Err):
-            self._error(handler, action)
+            if action.code == "ThrottlingException":
+                with self._lock:
+                    self.throttled += 1
+            self._refuse(handler, model_id, action)
             return
+        max_tokens = int((body.get("inferenceConfig") or {}).get("maxTokens", rules.max_output))
+        reserved = self._reserve_tokens(model_id, body, max_tokens)
+        if reserved is None:
+            self._refuse(handler, model_id, throttle)
+            return
+        if self.latency:
+            time.sleep(self.latency)
+        self._settle_tokens(model_id, reserved, max_tokens, rules.burndown)
         if callable(action):
             response = action(model_id, body)
         elif isinstance(action, dict):
@@ -265,12 +442,120 @@ class FakeBedrock:
         else:
             self._stream(handler, response)
 
+    def _refuse(self, handler: BaseHTTPRequestHandler, model_id: str, err: Err) -> None:
+        with self._lock:
+            self.refused.append((model_id, err.code, err.message))
+        self._error(handler, err)
+
+    @staticmethod
+    def input_tokens(body: dict[str, Any]) -> int:
+        return len(json.dumps(body)) // 4
+
+    def _reserve_tokens(self, model_id: str, body: dict[str, Any], max_tokens: int) -> float | None:
+        """Reserve input + maxTokens of the model's token quota; None (a 429) when it is spent."""
+        if self.tpm is None:
+            return 0.0
+        need = float(self.input_tokens(body) + max_tokens)
+        with self._lock:
+            now = time.monotonic()
+            state = self._token_state.setdefault(model_id, [float(self.tpm), now, 0.0])
+            if self.tpm_mode == "bucket":
+                state[0] = min(
+                    float(self.tpm), state[0] + (now - state[1]) * self.tpm / self.window
+                )
+                state[1] = now
+            else:
+                window = float(int(time.time() // self.window))
+                if window != state[2]:
+                    state[0], state[2] = float(self.tpm), window
+            if state[0] < need:
+                self.throttled += 1
+                return None
+            state[0] -= need
+            return state[2]
+
+    def _settle_tokens(
+        self, model_id: str, reserved: float, max_tokens: int, burndown: float
+    ) -> None:
+        """Give back what was reserved beyond input + output x burndown."""
+        if self.tpm is None:
+            return
+        refund = max_tokens - self.output_tokens * burndown
+        with self._lock:
+            state = self._token_state[model_id]
+            if self.tpm_mode == "window" and state[2] != reserved:
+                return  # the reservation's window is over
+            state[0] = min(float(self.tpm), state[0] + refund)
+
+    def quota_tokens(self, body: dict[str, Any], burndown: float = 5.0) -> float:
+        """What one answered call costs against the token quota once settled."""
+        return self.input_tokens(body) + self.output_tokens * burndown
+
+    # -- control plane ---------------------------------------------------------------------
+    def _control_plane(self, handler: BaseHTTPRequestHandler) -> None:
+        path, _, query = handler.path.partition("?")
+        with self._lock:
+            self.control_requests.append((path, query))
+        if self.control_plane == "denied":
+            self._error(
+                handler,
+                Err(
+                    "AccessDeniedException", 403, "User is not authorized to perform: bedrock:List*"
+                ),
+            )
+            return
+        region = signing_region(handler)
+        geos = (*geographies(region), "global")
+        if path == "/inference-profiles":
+            summaries = []
+            for base, rules in sorted(self.models.items()):
+                if rules.eol:
+                    continue
+                for geo in rules.profiles:
+                    profile = f"{geo}.{base}"
+                    if geo not in geos or profile in self.hidden_profiles:
+                        continue
+                    summaries.append(
+                        {
+                            "inferenceProfileName": profile,
+                            "inferenceProfileId": profile,
+                            "inferenceProfileArn": f"arn:aws:bedrock:{region}:123456789012:"
+                            f"inference-profile/{profile}",
+                            "models": [
+                                {"modelArn": f"arn:aws:bedrock:{region}::foundation-model/{base}"}
+                            ],
+                            "status": "ACTIVE",
+                            "type": "SYSTEM_DEFINED",
+                        }
+                    )
+            self._json(handler, 200, {"inferenceProfileSummaries": summaries})
+            return
+        if path == "/foundation-models":
+            models = [
+                {
+                    "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{base}",
+                    "modelId": base,
+                    "modelName": base,
+                    "providerName": "Anthropic",
+                    "inferenceTypesSupported": ["ON_DEMAND"]
+                    if rules.on_demand
+                    else ["INFERENCE_PROFILE"],
+                    "responseStreamingSupported": True,
+                    "modelLifecycle": {"status": rules.lifecycle},
+                }
+                for base, rules in sorted(self.models.items())
+                if not rules.eol
+            ]
+            self._json(handler, 200, {"modelSummaries": models})
+            return
+        self._error(handler, Err("UnknownOperationException", 404, "unknown path"))
+
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
-        text = json.dumps(body)
+        out = self.output_tokens
         usage = {
-            "inputTokens": len(text) // 4,
-            "outputTokens": 120,
-            "totalTokens": len(text) // 4 + 120,
+            "inputTokens": self.input_tokens(body),
+            "outputTokens": out,
+            "totalTokens": self.input_tokens(body) + out,
         }
         with self._lock:
             self.tokens_served += usage["totalTokens"]
@@ -370,7 +655,35 @@ class FakeBedrock:
         yield event("messageStart", {"role": "assistant"})
         content = response["output"]["message"]["content"]
         for index, block in enumerate(content):
-            if "text" in block:
+            if "reasoningContent" in block:
+                text = block["reasoningContent"]["reasoningText"]["text"]
+                yield event(
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": text}}},
+                )
+                yield event("contentBlockStop", {"contentBlockIndex": index})
+            elif "toolUse" in block:
+                tool = block["toolUse"]
+                yield event(
+                    "contentBlockStart",
+                    {
+                        "contentBlockIndex": index,
+                        "start": {
+                            "toolUse": {"toolUseId": tool["toolUseId"], "name": tool["name"]}
+                        },
+                    },
+                )
+                text = json.dumps(tool["input"])
+                for start in range(0, len(text), 32):
+                    yield event(
+                        "contentBlockDelta",
+                        {
+                            "contentBlockIndex": index,
+                            "delta": {"toolUse": {"input": text[start : start + 32]}},
+                        },
+                    )
+                yield event("contentBlockStop", {"contentBlockIndex": index})
+            elif "text" in block:
                 text = block["text"]
                 for start in range(0, len(text), 16):
                     yield event(

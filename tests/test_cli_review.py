@@ -15,6 +15,7 @@ from docbuilder import make_docx, p
 from fake_bedrock import Err, FakeBedrock
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+SONNET55 = "us.anthropic.claude-sonnet-5-5"
 HAIKU3 = "us.anthropic.claude-3-haiku-20240307-v1:0"
 SCHEMA = json.loads(resources.files("prism_cli.schemas").joinpath("report.schema.json").read_text())
 
@@ -39,7 +40,7 @@ def test_json_report_validates_and_counts(bedrock: FakeBedrock, tmp_path: Path) 
     jsonschema.validate(report, SCHEMA)
     (document,) = report["documents"]
     assert [(s["status"], s["model"], s["attempts"]) for s in document["sections"]] == [
-        ("reviewed", SONNET45, 1)
+        ("reviewed", SONNET55, 1)
     ] * 2
     assert len(bedrock.calls()) == 2  # calls == sections
     assert {f["source"] for f in document["findings"]} == {"model"}
@@ -205,19 +206,22 @@ def test_models_command_resolves_profiles() -> None:
     assert result.code == 0
     data = json.loads(result.stdout)
     ids = [m["model_id"] for m in data["chain"]]
-    assert ids[0] == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
-    assert any("claude-3-5-haiku" in s for s in data["skipped"])
+    assert ids[0] == "eu.anthropic.claude-sonnet-5-5"
+    assert len(ids) == 7
+    assert {m["lifecycle"] for m in data["chain"]} == {"active"}
+    eol = run_prism("models", "--region", "eu-west-1", "-f", "json", "-m", "claude-3-5-haiku")
+    assert any("claude-3-5-haiku: past end of life" in s for s in json.loads(eol.stdout)["skipped"])
 
 
 def test_models_check(bedrock: FakeBedrock) -> None:
-    bedrock.access_denied.add("us.anthropic.claude-sonnet-4-20250514-v1:0")
-    bedrock.unknown.add("us.anthropic.claude-3-5-haiku-20241022-v1:0")
+    bedrock.access_denied.add("us.anthropic.claude-opus-5-5")
+    bedrock.unknown.add("us.anthropic.claude-opus-4-8")
     result = run_prism("models", "--region", "us-east-1", "--check", "-f", "json")
     assert result.code == 0
     status = {m["key"]: m["status"] for m in json.loads(result.stdout)["chain"]}
-    assert status["claude-sonnet-4-5"] == "ok"
-    assert status["claude-sonnet-4"] == "no access"
-    assert status["claude-3-5-haiku"] == "not offered"
+    assert status["claude-sonnet-5-5"] == "ok"
+    assert status["claude-opus-5-5"] == "no access"
+    assert status["claude-opus-4-8"] == "not offered"
 
 
 def test_config_file_sets_defaults(bedrock: FakeBedrock, tmp_path: Path) -> None:

@@ -10,15 +10,18 @@ import pytest
 from fake_bedrock import Err, FakeBedrock
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.bedrock.client import BedrockClient, make_boto_client
+from prism_cli.bedrock.setup import thinking_notes
 from prism_cli.core.catalog import strip_geography
 from prism_cli.core.document import Block, BlockKind, Section
+from prism_cli.core.engine import ModelEngine
 from prism_cli.core.fallback import RetryPolicy
 from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings, SectionResult
 from prism_cli.core.prompts import PROMPT_VERSION
+from prism_cli.core.requests import Thinking
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-SONNET4 = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 HAIKU3 = "us.anthropic.claude-3-haiku-20240307-v1:0"
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
 
 
 def section(
@@ -29,17 +32,25 @@ def section(
     return Section(sid, int(sid[1:]) - 1, f"Title {sid}", 1, 0, blocks)
 
 
-def make_reviewer(models: list[str], **settings: Any) -> Reviewer:
+def make_reviewer(
+    models: list[str],
+    *,
+    thinking: Thinking = Thinking(),
+    region: str = "us-east-1",
+    **settings: Any,
+) -> Reviewer:
     catalog = load_catalog()
-    client, region = make_boto_client("us-east-1", None)
+    client, region = make_boto_client(region, None)
     chain, _ = catalog.chain(region, models)
-    return Reviewer(
+    engine = ModelEngine(
         BedrockClient(client),
         chain,
-        ReviewSettings(**settings),
-        sleep=lambda _s: None,
+        thinking=thinking,
+        policy=FAST,
         remap=lambda model_id: catalog.profile_for(strip_geography(model_id), region),
+        suggest=catalog.suggest,
     )
+    return Reviewer(engine, ReviewSettings(**settings))
 
 
 def run(reviewer: Reviewer, *sections: Section) -> list[SectionResult]:
@@ -125,7 +136,7 @@ def test_base_id_refused_on_demand_is_mapped_to_profile(bedrock: FakeBedrock) ->
     bedrock.base_ids_need_profile.add(base)
     # An explicit unknown-to-catalog id resolves "as given"; use the ARN-less base id form.
     reviewer = make_reviewer([base])
-    reviewer.chain = [reviewer.chain[0].__class__(reviewer.chain[0].info, base, None)]
+    reviewer.engine.chain = [reviewer.chain[0].__class__(reviewer.chain[0].info, base, None)]
     results = run(reviewer, section("s1"), section("s2"))
     assert models_called(bedrock) == [base, SONNET45, SONNET45]
     assert [r.model for r in results] == [SONNET45, SONNET45]
@@ -162,7 +173,7 @@ def test_connection_errors_retry_then_fail(monkeypatch: pytest.MonkeyPatch) -> N
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9"
     )  # discard port: refused
     reviewer = make_reviewer(["claude-sonnet-4-5", "claude-3-haiku"])
-    reviewer.policy = RetryPolicy(attempts_per_model=2)
+    reviewer.engine.policy = RetryPolicy(attempts_per_model=2, base_delay=0.01)
     (result,) = run(reviewer, section())
     assert result.status == "failed"
     assert result.attempts == 4
@@ -187,9 +198,11 @@ def test_forced_tool_path(bedrock: FakeBedrock) -> None:
     assert result.findings
 
 
-def test_thinking_rules(bedrock: FakeBedrock) -> None:
-    run(
-        make_reviewer(["claude-sonnet-4", "claude-3-haiku"], thinking=True, thinking_budget=4096),
+def test_budget_thinking_rules(bedrock: FakeBedrock) -> None:
+    (result,) = run(
+        make_reviewer(
+            ["claude-sonnet-4-5", "claude-3-haiku"], thinking=Thinking(True, budget=4096)
+        ),
         section(),
     )
     ((_, body),) = bedrock.calls()
@@ -198,16 +211,18 @@ def test_thinking_rules(bedrock: FakeBedrock) -> None:
     }
     assert "temperature" not in body["inferenceConfig"]
     assert body["inferenceConfig"]["maxTokens"] > 4096
-    assert body["toolConfig"]["toolChoice"] == {"auto": {}}
+    assert result.thinking == "budget"
 
 
 def test_thinking_ignored_with_a_note_on_models_without_it(bedrock: FakeBedrock) -> None:
-    reviewer = make_reviewer(["claude-3-haiku"], thinking=True)
-    run(reviewer, section())
+    reviewer = make_reviewer(["claude-3-haiku"], thinking=Thinking(True))
+    (result,) = run(reviewer, section())
     ((_, body),) = bedrock.calls()
     assert "additionalModelRequestFields" not in body
     assert body["inferenceConfig"]["temperature"] == 0.7
-    assert any("no extended thinking" in n for n in reviewer.notes)
+    assert result.thinking is None
+    notes = thinking_notes(reviewer.engine, Thinking(True))
+    assert notes == ["claude-3-haiku: no extended thinking; reviewed without it"]
 
 
 def _bad(_model: str, _body: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,19 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from prism_cli.core.ports import ErrorKind, ModelCallError, ModelResponse, Usage
-from prism_cli.errors import ConfigError
+from prism_cli.core.ports import (
+    ErrorKind,
+    ModelCallError,
+    ModelResponse,
+    ReasoningDelta,
+    StreamEvent,
+    StreamStop,
+    StreamUsage,
+    TextDelta,
+    ToolInputDelta,
+    Usage,
+)
+from prism_cli.errors import ConfigError, UsageError
 
 READ_TIMEOUT = 600
 CONNECT_TIMEOUT = 10
@@ -32,6 +43,7 @@ _CODES = {
     "InvalidSignatureException": ErrorKind.NO_CREDENTIALS,
     "ExpiredTokenException": ErrorKind.NO_CREDENTIALS,
 }
+_INVALID_ID = re.compile(r"model identifier is invalid", re.IGNORECASE)
 _NEEDS_PROFILE = re.compile(r"on-demand throughput|inference profile", re.IGNORECASE)
 _TOO_LONG = re.compile(
     r"too long|context window|context length|maximum context|prompt is too", re.IGNORECASE
@@ -42,6 +54,8 @@ def classify(code: str, message: str) -> ErrorKind:
     if code in _CODES:
         return _CODES[code]
     if code in ("ValidationException", "validationException"):
+        if _INVALID_ID.search(message):
+            return ErrorKind.INVALID_MODEL
         if _NEEDS_PROFILE.search(message):
             return ErrorKind.NEEDS_PROFILE
         if _TOO_LONG.search(message):
@@ -71,11 +85,35 @@ def _usage(raw: dict[str, Any] | None) -> Usage:
     )
 
 
-def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]:
-    """A bedrock-runtime client and its region; raises :class:`ConfigError` when unusable."""
+def known_regions() -> list[str]:
+    """Every AWS region botocore knows of (all partitions)."""
+    import botocore.session
+
+    data = botocore.session.get_session().get_data("partitions")
+    return [
+        name
+        for partition in data["partitions"]
+        for name in partition["regions"]
+        if not name.endswith("-global")
+    ]
+
+
+def validate_region(region: str) -> str:
+    """``region`` if AWS has it; else a usage error with the closest names (exit 2)."""
+    import difflib
+
+    regions = known_regions()
+    if region in regions:
+        return region
+    close = difflib.get_close_matches(region, regions, n=2, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise UsageError(f"unknown AWS region {region!r}{hint}")
+
+
+def make_session(region: str | None, profile: str | None) -> tuple[Any, str]:
+    """A boto3 session with usable credentials, and its region (validated)."""
     import boto3
     import botocore.exceptions
-    from botocore.config import Config
 
     try:
         session = boto3.Session(profile_name=profile, region_name=region or _env_region())
@@ -84,6 +122,7 @@ def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]
     resolved = session.region_name
     if not resolved:
         raise ConfigError("no AWS region: pass --region or set AWS_REGION")
+    validate_region(resolved)
     try:
         credentials = session.get_credentials()
     except botocore.exceptions.BotoCoreError as exc:
@@ -92,6 +131,13 @@ def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]
         raise ConfigError(
             "no AWS credentials found: set AWS_PROFILE, run `aws configure`, or use --offline"
         )
+    return session, resolved
+
+
+def runtime_client(session: Any, region: str) -> Any:
+    """bedrock-runtime with botocore's retries off (prism's own policy decides)."""
+    from botocore.config import Config
+
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         read_timeout=READ_TIMEOUT,
@@ -99,7 +145,13 @@ def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]
         max_pool_connections=64,
         user_agent_extra="prism-cli",
     )
-    return session.client("bedrock-runtime", region_name=resolved, config=config), resolved
+    return session.client("bedrock-runtime", region_name=region, config=config)
+
+
+def make_boto_client(region: str | None, profile: str | None) -> tuple[Any, str]:
+    """A bedrock-runtime client and its region; raises :class:`ConfigError` when unusable."""
+    session, resolved = make_session(region, profile)
+    return runtime_client(session, resolved), resolved
 
 
 def _bearer_token_set() -> bool:
@@ -127,24 +179,35 @@ class BedrockClient:
         content = raw.get("output", {}).get("message", {}).get("content", []) or []
         return ModelResponse(list(content), stop, _usage(raw.get("usage")))
 
-    def converse_stream(self, model_id: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Yield ``{"text": ...}`` deltas, then ``{"stop": reason, "usage": Usage}``."""
+    def stream(self, model_id: str, request: dict[str, Any]) -> Iterator[StreamEvent]:
+        """ConverseStream as typed events: text, tool input, reasoning, usage, stop."""
         import botocore.exceptions
 
         try:
             raw = self._client.converse_stream(modelId=model_id, **request)
-            usage = Usage(calls=1)
-            stop = ""
+            tools: dict[int, str] = {}
             for event in raw["stream"]:
-                if "contentBlockDelta" in event:
-                    delta = event["contentBlockDelta"].get("delta", {})
+                if "contentBlockStart" in event:
+                    start = event["contentBlockStart"]
+                    tool = start.get("start", {}).get("toolUse")
+                    if tool:
+                        tools[int(start.get("contentBlockIndex", 0))] = str(tool.get("name", ""))
+                elif "contentBlockDelta" in event:
+                    block = event["contentBlockDelta"]
+                    delta = block.get("delta", {})
                     if "text" in delta:
-                        yield {"text": delta["text"]}
+                        yield TextDelta(delta["text"])
+                    elif "toolUse" in delta:
+                        name = tools.get(int(block.get("contentBlockIndex", 0)), "")
+                        yield ToolInputDelta(str(delta["toolUse"].get("input", "")), name)
+                    elif "reasoningContent" in delta:
+                        text = delta["reasoningContent"].get("text")
+                        if text:
+                            yield ReasoningDelta(text)
                 elif "messageStop" in event:
-                    stop = event["messageStop"].get("stopReason", "")
+                    yield StreamStop(str(event["messageStop"].get("stopReason", "")))
                 elif "metadata" in event:
-                    usage = _usage(event["metadata"].get("usage"))
-            yield {"stop": stop, "usage": usage}
+                    yield StreamUsage(_usage(event["metadata"].get("usage")))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             # EventStreamError (an error frame mid-stream) is a ClientError too.
             raise _call_error(exc) from exc
@@ -176,7 +239,7 @@ def _env_region() -> str | None:
 def resolve_region(region: str | None, profile: str | None) -> str:
     """The region to show a chain for without needing credentials (``prism models``)."""
     if region or _env_region():
-        return region or _env_region() or "us-east-1"
+        return validate_region(region or _env_region() or "us-east-1")
     import boto3
     import botocore.exceptions
 

@@ -159,13 +159,23 @@ def review(
         typer.Option(
             "--thinking/--no-thinking",
             envvar="PRISM_THINKING",
-            help="Extended thinking on models that support it.",
+            help="Extended thinking: adaptive on 4.6+ models, a token budget on older ones.",
         ),
     ] = False,
+    effort: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PRISM_EFFORT",
+            help="Thinking effort for adaptive models: low, medium, high, xhigh or max.",
+        ),
+    ] = None,
     thinking_budget: Annotated[
-        int,
-        typer.Option(envvar="PRISM_THINKING_BUDGET", help="Thinking budget in tokens (>= 1024)."),
-    ] = 2048,
+        int | None,
+        typer.Option(
+            envvar="PRISM_THINKING_BUDGET",
+            help="Thinking budget in tokens (>= 1024) for budget-thinking models (4.5 and older).",
+        ),
+    ] = None,
     framework: Annotated[
         Path | None,
         typer.Option(envvar="PRISM_FRAMEWORK", help="Review framework (TOML checklist)."),
@@ -184,7 +194,11 @@ def review(
         int, typer.Option(envvar="PRISM_MAX_TOKENS", help="Max output tokens per call.")
     ] = 4096,
     temperature: Annotated[
-        float, typer.Option(envvar="PRISM_TEMPERATURE", help="Temperature when thinking is off.")
+        float,
+        typer.Option(
+            envvar="PRISM_TEMPERATURE",
+            help="Temperature, sent only to models that take one and only when not thinking.",
+        ),
     ] = 0.7,
     store: Annotated[
         str | None,
@@ -248,6 +262,7 @@ def review(
         concurrency=concurrency,
         thinking=thinking,
         thinking_budget=thinking_budget,
+        effort=effort,
         framework=framework,
         guidelines=guidelines,
         min_confidence=min_confidence,
@@ -281,26 +296,36 @@ def models(
     check: Annotated[
         bool, typer.Option("--check", help="Send each model a tiny request and report access.")
     ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask the account again (ignore the day-old cache).")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every model of the catalog, not only the chain.")
+    ] = False,
     fmt: Annotated[
         SectionsFormat | None, typer.Option("--format", "-f", help="table or json.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
+    ] = False,
 ) -> None:
-    """Show the fallback chain resolved for the region; --check tests access to each model."""
-    from prism_cli.cli.models import run_models
+    """Show the fallback chain resolved for the region: the id called, lifecycle, price,
+    request rules and where each fact came from; --check tests access to each model."""
+    from prism_cli.cli.models import ModelsOptions, run_models
 
     config = ctx.obj if isinstance(ctx.obj, dict) else {}
     overrides = {"models": config.get("models", {})} if config.get("models") else {}
-    raise typer.Exit(
-        run_models(
-            Console(),
-            list(model or []),
-            region,
-            profile,
-            check,
-            fmt.value if fmt else None,
-            overrides,
-        )
+    options = ModelsOptions(
+        idents=list(model or []),
+        region=region,
+        profile=profile,
+        check=check,
+        refresh=refresh,
+        show_all=show_all,
+        fmt=fmt.value if fmt else None,
+        overrides=overrides,
     )
+    raise typer.Exit(run_models(Console(verbose=verbose), options))
 
 
 StoreOption = Annotated[

@@ -1,61 +1,99 @@
-"""``prism models``: the chain resolved for a region, and (``--check``) whether each answers."""
+"""``prism models``: the chain resolved for a region, where each fact came from, and
+(``--check``) whether each model answers."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from prism_cli.console import Console
-from prism_cli.errors import EXIT_CONFIG, EXIT_OK
+from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
 CHECK_REQUEST: dict[str, Any] = {
     "messages": [{"role": "user", "content": [{"text": "Reply with: ok"}]}],
-    "inferenceConfig": {"maxTokens": 5},
+    "inferenceConfig": {"maxTokens": 16},
 }
+
+
+@dataclass
+class ModelsOptions:
+    idents: list[str] = field(default_factory=list)
+    region: str | None = None
+    profile: str | None = None
+    check: bool = False
+    refresh: bool = False
+    show_all: bool = False
+    fmt: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def _status(kind: str) -> str:
     if kind in ("access_denied", "no_credentials"):
         return "no access"
-    if kind in ("not_found", "needs_inference_profile"):
+    if kind in ("not_found", "needs_inference_profile", "invalid_model_id"):
         return "not offered"
     if kind == "throttled":
         return "ok (throttled)"
     return f"error: {kind}"
 
 
-def run_models(
-    console: Console,
-    idents: list[str],
-    region: str | None,
-    profile: str | None,
-    check: bool,
-    fmt: str | None,
-    overrides: dict[str, Any],
-) -> int:
-    from prism_cli.bedrock.catalog import load_catalog
-    from prism_cli.bedrock.client import BedrockClient, make_boto_client, resolve_region
+def _price(catalog: Any, model_id: str) -> str:
+    prices = catalog.prices(model_id)
+    if prices is None:
+        return "?"
+    return f"${prices[0]:g} / ${prices[1]:g}"
 
-    catalog = load_catalog(overrides)
+
+def run_models(console: Console, opts: ModelsOptions) -> int:
+    from prism_cli.bedrock.catalog import load_catalog
+    from prism_cli.bedrock.client import BedrockClient, make_session, resolve_region, runtime_client
+    from prism_cli.bedrock.discovery import discover
+
+    catalog = load_catalog(opts.overrides)
     client: BedrockClient | None = None
-    if check:
-        boto_client, region = make_boto_client(region, profile)
-        client = BedrockClient(boto_client)
-    else:
-        region = resolve_region(region, profile)
-    chain, notes = catalog.chain(region, idents or None)
+    session: Any = None
+    try:
+        session, region = make_session(opts.region, opts.profile)
+    except ConfigError as exc:
+        if opts.check:
+            raise
+        console.debug(f"no account listings: {exc}")
+        region = resolve_region(opts.region, opts.profile)
+    available = None
+    if session is not None:
+        available, why = discover(session, region, refresh=opts.refresh)
+        console.debug(why)
+        if opts.check:
+            client = BedrockClient(runtime_client(session, region))
+    idents = opts.idents or None
+    if opts.show_all:
+        idents = list(catalog.models)
+    chain, notes = catalog.chain(region, idents, available)
     rows: list[dict[str, Any]] = []
-    code = EXIT_OK
     usable = 0
     for model in chain:
+        info = model.info
+        lifecycle = catalog.lifecycle(info, available)
+        listed = available is not None and info.base_id in available.lifecycle
         row: dict[str, Any] = {
             "key": model.key,
-            "name": model.info.name,
+            "name": info.name,
             "model_id": model.model_id,
             "geography": model.geography,
-            "thinking": model.info.thinking,
-            "structured_output": model.info.structured_output,
-            "max_output": model.info.max_output,
+            "id_source": model.source,
+            "lifecycle": lifecycle,
+            "lifecycle_source": "account" if listed else "catalog",
+            "eol_date": info.eol_date,
+            "in_catalog": info.known,
+            "thinking": info.thinking,
+            "efforts": list(info.efforts),
+            "sampling": info.sampling,
+            "forced_tool": info.forced_tool,
+            "structured_output": info.structured_output,
+            "context_window": info.context_window,
+            "max_output": info.max_output,
+            "price_per_mtok": list(catalog.prices(model.model_id) or ()),
             "note": model.note,
         }
         if client is not None:
@@ -69,31 +107,45 @@ def run_models(
                 row["error"] = exc.message
             usable += row["status"].startswith("ok")
         rows.append(row)
-    if check and usable == 0:
-        code = EXIT_CONFIG
-    fmt = fmt or ("table" if console.stdout_is_tty else "json")
+    code = EXIT_CONFIG if opts.check and usable == 0 else EXIT_OK
+    fmt = opts.fmt or ("table" if console.stdout_is_tty else "json")
+    source = "account listings" if available is not None else "catalog only"
     if fmt == "json":
-        console.write(json.dumps({"region": region, "chain": rows, "skipped": notes}, indent=2))
-    else:
-        from rich.table import Table
+        console.write(
+            json.dumps(
+                {"region": region, "source": source, "chain": rows, "skipped": notes}, indent=2
+            )
+        )
+        return code
+    from rich.table import Table
 
-        table = Table(title=f"Fallback chain for {region}", title_justify="left")
-        for column in ("#", "model", "id to call", "thinking", "note") + (
-            ("status",) if check else ()
-        ):
-            table.add_column(column)
-        for n, row in enumerate(rows, start=1):
-            cells = [
-                str(n),
-                row["name"],
-                row["model_id"],
-                "yes" if row["thinking"] else "no",
-                row["note"],
-            ]
-            if check:
-                cells.append(row["status"])
-            table.add_row(*cells)
-        console.render(table)
-        for note in notes:
-            console.info(f"note: {note}")
+    table = Table(
+        title=f"Fallback chain for {region} ({source})", title_justify="left", expand=False
+    )
+    columns = ["#", "model", "id to call", "lifecycle", "$ in/out per 1M", "thinking"]
+    if opts.check:
+        columns.append("status")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for n, row in enumerate(rows, start=1):
+        lifecycle = row["lifecycle"] + (f" (eol {row['eol_date']})" if row["eol_date"] else "")
+        if row["lifecycle_source"] == "account":
+            lifecycle += " *"
+        model_id = row["model_id"] + (" *" if row["id_source"] == "account" else "")
+        cells = [
+            str(n),
+            row["name"],
+            model_id,
+            lifecycle,
+            _price(catalog, row["model_id"]),
+            row["thinking"].replace("_", " "),
+        ]
+        if opts.check:
+            cells.append(row["status"])
+        table.add_row(*cells)
+    console.render(table)
+    if available is not None:
+        console.info("* from the account's listings; everything else from prism's catalog")
+    for note in notes:
+        console.info(f"note: {note}")
     return code

@@ -20,7 +20,6 @@ from prism_cli.errors import (
     EXIT_INPUT,
     EXIT_OK,
     InputError,
-    ModelAccessError,
     PrismError,
     UsageError,
     worst_exit_code,
@@ -45,12 +44,13 @@ class ReviewOptions:
     fail_on: str = "high"
     concurrency: int = 4
     thinking: bool = False
-    thinking_budget: int = 2048
+    thinking_budget: int | None = None
+    effort: str | None = None
     framework: Path | None = None
     guidelines: Path | None = None
     min_confidence: float = 0.8
     max_tokens: int = 4096
-    temperature: float = 0.7
+    temperature: float | None = 0.7
     store: str | None = None
     session: str | None = None
     fresh: bool = False
@@ -70,8 +70,12 @@ def _validate(opts: ReviewOptions) -> None:
         raise UsageError("--min-confidence must be between 0 and 1")
     if opts.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if opts.thinking and opts.thinking_budget < 1024:
+    if opts.thinking_budget is not None and opts.thinking_budget < 1024:
         raise UsageError("--thinking-budget must be at least 1024 tokens")
+    from prism_cli.core.catalog import EFFORT_LEVELS
+
+    if opts.effort is not None and opts.effort not in EFFORT_LEVELS:
+        raise UsageError(f"--effort must be one of {', '.join(EFFORT_LEVELS)}")
     if opts.max_tokens < 256:
         raise UsageError("--max-tokens must be at least 256")
     if opts.push is not None and not opts.push.startswith("s3://"):
@@ -221,6 +225,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         review.session_id = sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"
 
     notes: list[str] = []
+    fallbacks: list[dict[str, Any]] = []
     prices = _no_prices
     sessions: Any = None
     if opts.offline:
@@ -235,8 +240,6 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         settings = ReviewSettings(
             max_tokens=opts.max_tokens,
             temperature=opts.temperature,
-            thinking=opts.thinking,
-            thinking_budget=opts.thinking_budget,
             min_confidence=opts.min_confidence,
             concurrency=opts.concurrency,
             guidelines=guidelines,
@@ -244,6 +247,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         # The store first: an unreachable one stops the run before anything is written.
         sessions = open_sessions(opts.store)
         reviewer, prices, notes = _make_reviewer(console, opts, settings)
+        engine = reviewer.engine
         runs = [_SessionRun(sessions, review, framework, guidelines, opts) for review in reviews]
         leases = Leases(
             sessions,
@@ -261,6 +265,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
             ]
             _review_jobs(console, reviewer, runs, jobs)
             notes = [*notes, *reviewer.notes]
+            fallbacks = engine.fallbacks()
             failed = [r for rv in reviews for r in rv.results.values() if r.status == "failed"]
             if failed:
                 codes.append(EXIT_INCOMPLETE)
@@ -271,7 +276,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
                     codes.append(EXIT_CONFIG)
             parallel(
                 lambda run: run.finish(
-                    rule_findings.get(run.review.document.path, []), prices, notes
+                    rule_findings.get(run.review.document.path, []), prices, notes, fallbacks
                 ),
                 runs,
             )
@@ -283,7 +288,7 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         if at_or_above(live, opts.fail_on):
             codes.append(EXIT_FINDINGS)
 
-    report = build_report(reviews, prices, notes)
+    report = build_report(reviews, prices, notes, fallbacks)
     for note in notes:
         console.info(f"note: {note}")
     _emit(console, fmt, opts, report, reviews)
@@ -456,14 +461,20 @@ class _SessionRun:
         self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
         return done, total
 
-    def finish(self, rule_findings: list[Any], prices: Any, notes: list[str]) -> None:
+    def finish(
+        self,
+        rule_findings: list[Any],
+        prices: Any,
+        notes: list[str],
+        fallbacks: list[dict[str, Any]] | None = None,
+    ) -> None:
         from prism_cli.core.findings import Finding
         from prism_cli.core.report import build_report
 
         review, sessions, sid = self.review, self.sessions, self.sid
         _combine_findings(review, rule_findings)
         # The stored report has no decisions in it: they are applied when it is read.
-        sessions.put_report(sid, build_report([review], prices, notes))
+        sessions.put_report(sid, build_report([review], prices, notes, fallbacks or []))
         failed = sum(1 for r in review.results.values() if r.status == "failed")
         meta = sessions.load(sid)
         if meta is not None:
@@ -574,22 +585,25 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
 def _make_reviewer(
     console: Console, opts: ReviewOptions, settings: Any
 ) -> tuple[Any, Any, list[str]]:
-    from prism_cli.bedrock.catalog import load_catalog
-    from prism_cli.bedrock.client import BedrockClient, make_boto_client
-    from prism_cli.core.catalog import strip_geography
+    from prism_cli.bedrock.setup import open_engine
     from prism_cli.core.pipeline import Reviewer
+    from prism_cli.core.requests import Thinking
 
-    catalog = load_catalog(opts.catalog_overrides)
-    boto_client, region = make_boto_client(opts.region, opts.profile)
-    chain, notes = catalog.chain(region, opts.models or None)
-    if not chain:
-        raise ModelAccessError(f"no model of the chain is offered in {region}: " + "; ".join(notes))
-    console.debug("chain: " + ", ".join(m.model_id for m in chain))
-
-    def remap(model_id: str) -> str | None:
-        return catalog.profile_for(strip_geography(model_id), region)
-
-    return Reviewer(BedrockClient(boto_client), chain, settings, remap=remap), catalog.prices, notes
+    setup = open_engine(
+        region=opts.region,
+        profile=opts.profile,
+        models=opts.models,
+        overrides=opts.catalog_overrides,
+        thinking=Thinking(opts.thinking, opts.effort, opts.thinking_budget),
+        on_event=lambda event: (
+            console.debug(f"{event.model}: {event.detail}")
+            if event.kind in ("adapt", "remap", "set_aside")
+            else None
+        ),
+    )
+    for detail in setup.details:
+        console.debug(detail)
+    return Reviewer(setup.engine, settings), setup.catalog.prices, setup.notes
 
 
 def _emit(

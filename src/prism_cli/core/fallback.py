@@ -34,6 +34,17 @@ RETRYABLE = frozenset(
 )
 
 
+SKIP_FOR_RUN = frozenset(
+    {
+        ErrorKind.ACCESS_DENIED,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.NO_CREDENTIALS,
+        ErrorKind.INVALID_MODEL,
+    }
+)
+"""Failures that say the model cannot be used at all: learned once, skipped for the run."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts_per_model: int = 3
@@ -44,7 +55,7 @@ class RetryPolicy:
         """``attempt`` counts this model's failed calls so far for this chunk (1-based)."""
         if kind in RETRYABLE:
             return Action.RETRY if attempt < self.attempts_per_model else Action.NEXT_MODEL
-        if kind in (ErrorKind.ACCESS_DENIED, ErrorKind.NOT_FOUND, ErrorKind.NO_CREDENTIALS):
+        if kind in SKIP_FOR_RUN:
             return Action.SKIP_MODEL
         if kind is ErrorKind.NEEDS_PROFILE:
             return Action.REMAP_PROFILE

@@ -1,16 +1,15 @@
 """The review pipeline: every section of every document through the fallback chain.
 
-Per chunk: try each model of the chain in order, under :class:`RetryPolicy`; validate the
-structured output (one repair retry, then the next model); keep the usage of every call. A
+Per chunk the model engine (:mod:`core.engine`) walks the chain: retries, request rules,
+per-model quotas, fallback; this module validates the findings (one repair turn, then the next
+model), splits chunks that overflow a context window, and keeps the usage of every call. A
 section no model could review is ``failed``; the others go on. Sections run concurrently
-(threads) under an :class:`AdaptiveLimiter` shared by the whole run. Each finished section is
-handed to ``on_section`` at once, so a store can checkpoint it.
+(threads); each finished section is handed to ``on_section`` at once, so a store can
+checkpoint it.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,17 @@ from typing import Any
 from prism_cli.core.catalog import ResolvedModel
 from prism_cli.core.chunking import DEFAULT_CHUNK_TOKENS, chunk_paragraphs, estimate_tokens
 from prism_cli.core.document import Section
-from prism_cli.core.fallback import Action, RetryPolicy
+from prism_cli.core.engine import (
+    Answer,
+    ChainExhausted,
+    EngineEvent,
+    EngineFailure,
+    InputTooLong,
+    ModelEngine,
+    OutputError,
+    RequestRefused,
+    Stopped,
+)
 from prism_cli.core.findings import (
     TOOL_NAME,
     Finding,
@@ -32,8 +41,7 @@ from prism_cli.core.findings import (
     quote_in_text,
 )
 from prism_cli.core.framework import Framework
-from prism_cli.core.limiter import AdaptiveLimiter, RateLimiter
-from prism_cli.core.ports import ErrorKind, ModelCallError, ModelPort, ModelResponse, Usage
+from prism_cli.core.ports import ModelResponse, Usage
 from prism_cli.core.prompts import (
     FULL_TEXT_MAX_TOKENS,
     build_system,
@@ -41,16 +49,14 @@ from prism_cli.core.prompts import (
     outline_of,
     repair_message,
 )
-
-MIN_THINKING_BUDGET = 1024
+from prism_cli.core.requests import Ask
 
 
 @dataclass(frozen=True)
 class ReviewSettings:
     max_tokens: int = 4096
-    temperature: float = 0.7
-    thinking: bool = False
-    thinking_budget: int = 2048
+    temperature: float | None = 0.7
+    """Sent only to models that take sampling parameters and are not thinking."""
     min_confidence: float = 0.8
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
     concurrency: int = 4
@@ -89,6 +95,8 @@ class SectionResult:
     """Usage per model id that was called for this section."""
     events: list[Event] = field(default_factory=list)
     """What happened on the way (fallbacks, remaps, splits), for the activity log."""
+    thinking: str | None = None
+    """How the model thought for this section (``adaptive`` | ``budget``), None if it did not."""
 
 
 @dataclass
@@ -110,152 +118,73 @@ class DocumentContext:
         return text if estimate_tokens(text) <= FULL_TEXT_MAX_TOKENS else ""
 
 
-class _Stopped(Exception):
-    """The run is being interrupted: no new call for this section."""
-
-
-class _SplitNeeded(Exception):
-    pass
-
-
-@dataclass
-class _ChunkOutcome:
-    findings: list[FindingIn]
-    model: str
-
-
 class Reviewer:
-    """Reviews sections through a fallback chain of models. Thread-safe."""
+    """Reviews sections through the model engine (fallback chain, quotas, rules). Thread-safe."""
 
     def __init__(
         self,
-        port: ModelPort,
-        chain: Sequence[ResolvedModel],
+        engine: ModelEngine,
         settings: ReviewSettings,
         *,
-        policy: RetryPolicy | None = None,
-        limiter: AdaptiveLimiter | None = None,
-        rate: RateLimiter | None = None,
-        remap: Callable[[str], str | None] = lambda _model_id: None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
         on_event: Callable[[Event], None] = lambda _event: None,
     ) -> None:
-        self.port = port
-        self.chain = list(chain)
+        self.engine = engine
         self.settings = settings
-        self.policy = policy or RetryPolicy()
-        self.limiter = limiter or AdaptiveLimiter(settings.concurrency)
-        self.rate = rate or RateLimiter(sleep=sleep)
-        self.remap = remap
-        self.sleep = sleep
-        self.rng = rng or random.Random()
         self.on_event = on_event
-        self.skipped: dict[str, str] = {}
-        """Models skipped for the rest of the run (model id -> reason)."""
-        self.remapped: dict[str, str] = {}
-        self.notes: list[str] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
 
-    # -- requests ----------------------------------------------------------------------------
-    def _thinking(self, model: ResolvedModel) -> bool:
-        if not self.settings.thinking:
-            return False
-        if not model.info.thinking:
-            self._note(f"{model.model_id}: no extended thinking; reviewed without it")
-            return False
-        return True
+    @property
+    def chain(self) -> list[ResolvedModel]:
+        return self.engine.chain
 
-    def _note(self, text: str) -> None:
-        with self._lock:
-            if text not in self.notes:
-                self.notes.append(text)
+    @property
+    def skipped(self) -> dict[str, str]:
+        return self.engine.skipped
 
-    def build_request(
-        self, ctx: DocumentContext, model: ResolvedModel, messages: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        info = model.info
-        thinking = self._thinking(model)
-        structured = info.structured_output
-        system_text = build_system(
-            ctx.framework,
-            ctx.outline,
-            self.settings.guidelines,
-            structured_output=structured,
-            full_text=ctx.full_text,
+    @property
+    def notes(self) -> list[str]:
+        return self.engine.notes()
+
+    def ask(self, ctx: DocumentContext, messages: list[dict[str, Any]]) -> Ask:
+        def system(structured: bool) -> str:
+            return build_system(
+                ctx.framework,
+                ctx.outline,
+                self.settings.guidelines,
+                structured_output=structured,
+                full_text=ctx.full_text,
+            )
+
+        return Ask(
+            system=system,
+            messages=messages,
+            max_tokens=self.settings.max_tokens,
+            schema=findings_json_schema(),
+            tool_name=TOOL_NAME,
+            tool_description="Record the review findings for this section. Call it exactly once.",
+            temperature=self.settings.temperature,
         )
-        system: list[dict[str, Any]] = [{"text": system_text}]
-        if (
-            info.cache_min_tokens is not None
-            and estimate_tokens(system_text) >= info.cache_min_tokens
-        ):
-            system.append({"cachePoint": {"type": "default"}})
-        max_tokens = min(self.settings.max_tokens, info.max_output)
-        request: dict[str, Any] = {"messages": messages, "system": system}
-        inference: dict[str, Any] = {"maxTokens": max_tokens}
-        if thinking:
-            budget = max(MIN_THINKING_BUDGET, self.settings.thinking_budget)
-            if budget >= max_tokens:
-                max_tokens = min(info.max_output, budget + self.settings.max_tokens)
-                budget = min(budget, max_tokens - 1)
-            inference["maxTokens"] = max_tokens
-            # With thinking: no temperature, no topK, and tool choice must be auto.
-            request["additionalModelRequestFields"] = {
-                "thinking": {"type": "enabled", "budget_tokens": budget}
-            }
-        else:
-            inference["temperature"] = self.settings.temperature
-        request["inferenceConfig"] = inference
-        schema = findings_json_schema()
-        if structured:
-            import json
 
-            request["outputConfig"] = {
-                "textFormat": {
-                    "type": "json_schema",
-                    "structure": {
-                        "jsonSchema": {
-                            "schema": json.dumps(schema),
-                            "name": "findings",
-                            "description": "Review findings for one section",
-                        }
-                    },
-                }
-            }
-        else:
-            choice: dict[str, Any] = {"auto": {}} if thinking else {"tool": {"name": TOOL_NAME}}
-            request["toolConfig"] = {
-                "tools": [
-                    {
-                        "toolSpec": {
-                            "name": TOOL_NAME,
-                            "description": "Record the review findings for this section. Call it exactly once.",
-                            "inputSchema": {"json": schema},
-                        }
-                    }
-                ],
-                "toolChoice": choice,
-            }
-        return request
-
-    # -- one chunk through the chain -----------------------------------------------------------
-    def _extract(self, model: ResolvedModel, response: ModelResponse) -> list[FindingIn]:
+    @staticmethod
+    def _extract(response: ModelResponse, structured: bool) -> list[FindingIn]:
         if response.stop_reason in ("guardrail_intervened", "content_filtered"):
-            raise FindingsParseError(f"the model stopped: {response.stop_reason}")
-        if not model.info.structured_output:
-            for block in response.content:
-                tool = block.get("toolUse")
-                if tool and tool.get("name") == TOOL_NAME:
-                    return parse_findings(tool.get("input") or {})
-        text = "".join(b.get("text", "") for b in response.content if "text" in b)
-        if not text.strip():
-            if response.stop_reason == "max_tokens":
-                raise FindingsParseError("the answer was cut off at maxTokens")
-            raise FindingsParseError(f"no findings in the answer (called the {TOOL_NAME} tool?)")
-        return parse_findings(text)
+            raise OutputError(f"the model stopped: {response.stop_reason}")
+        try:
+            if not structured:
+                for block in response.content:
+                    tool = block.get("toolUse")
+                    if tool and tool.get("name") == TOOL_NAME:
+                        return parse_findings(tool.get("input") or {})
+            text = "".join(b.get("text", "") for b in response.content if "text" in b)
+            if not text.strip():
+                if response.stop_reason == "max_tokens":
+                    raise OutputError("the answer was cut off at maxTokens")
+                raise OutputError(f"no findings in the answer (called the {TOOL_NAME} tool?)")
+            return parse_findings(text)
+        except FindingsParseError as exc:
+            raise OutputError(str(exc)) from exc
 
-    def _repair_turn(self, response: ModelResponse, error: str) -> list[dict[str, Any]]:
+    @staticmethod
+    def _repair_turn(response: ModelResponse, error: str) -> list[dict[str, Any]]:
         assistant = {"role": "assistant", "content": response.content}
         user_content: list[dict[str, Any]] = []
         for block in response.content:
@@ -274,22 +203,8 @@ class Reviewer:
         return [assistant, {"role": "user", "content": user_content}]
 
     def stop(self) -> None:
-        """Start no new call; sections in flight finish their current call and stop."""
-        self._stopping.set()
-
-    def _event(self, result: SectionResult, event: Event) -> None:
-        result.events.append(event)
-        self.on_event(event)
-
-    def _call(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
-        if self._stopping.is_set():
-            raise _Stopped
-        self.limiter.acquire()
-        try:
-            self.rate.wait()
-            return self.port.converse(model_id, request)
-        finally:
-            self.limiter.release()
+        """Start no new call; waits end at once; calls in flight finish and are recorded."""
+        self.engine.stop()
 
     def review_chunk(
         self,
@@ -299,91 +214,32 @@ class Reviewer:
         part: int,
         parts: int,
         result: SectionResult,
-    ) -> _ChunkOutcome | None:
-        last_error = "no model in the chain is usable"
-        for model in self.chain:
-            if model.model_id in self.skipped:
-                continue
-            model_id = self.remapped.get(model.model_id, model.model_id)
-            messages: list[dict[str, Any]] = [
-                {"role": "user", "content": [{"text": build_user(section, text, part, parts)}]}
-            ]
-            failures = 0
-            repaired = False
-            remapped_once = False
-            while True:
-                request = self.build_request(ctx, model, messages)
-                result.attempts += 1
-                try:
-                    response = self._call(model_id, request)
-                except ModelCallError as err:
-                    last_error = f"{model_id}: {err.message}"
-                    if err.kind is ErrorKind.THROTTLED:
-                        self.limiter.on_throttle()
-                        self.rate.on_throttle()
-                    failures += 1
-                    action = self.policy.decide(err.kind, failures)
-                    self._event(
-                        result,
-                        Event(
-                            "error",
-                            section.id,
-                            model_id,
-                            f"{err.kind.value}: {err.message} -> {action.value}",
-                        ),
-                    )
-                    if action is Action.RETRY:
-                        self.sleep(self.policy.backoff(failures, err.retry_after, self.rng))
-                        continue
-                    if action is Action.REMAP_PROFILE and not remapped_once:
-                        profile = self.remap(model_id)
-                        if profile and profile != model_id:
-                            remapped_once = True
-                            failures -= 1  # a base id refused on demand is not a model failure
-                            with self._lock:
-                                self.remapped[model.model_id] = profile
-                            self._event(
-                                result,
-                                Event(
-                                    "remap",
-                                    section.id,
-                                    model_id,
-                                    f"using inference profile {profile}",
-                                ),
-                            )
-                            model_id = profile
-                            continue
-                        action = Action.SKIP_MODEL
-                    if action is Action.SPLIT:
-                        raise _SplitNeeded(last_error) from err
-                    if action is Action.FAIL:
-                        result.error = last_error
-                        return None
-                    if action is Action.SKIP_MODEL or action is Action.REMAP_PROFILE:
-                        with self._lock:
-                            self.skipped.setdefault(model.model_id, err.message)
-                    self._event(result, Event("fallback", section.id, model_id, err.kind.value))
-                    break
-                self.limiter.on_success()
-                self.rate.on_success()
-                usage = result.usage.setdefault(model_id, Usage())
-                usage.add(response.usage)
-                try:
-                    found = self._extract(model, response)
-                except FindingsParseError as exc:
-                    last_error = f"{model_id}: {exc}"
-                    self._event(result, Event("invalid_output", section.id, model_id, str(exc)))
-                    if not repaired:
-                        repaired = True
-                        messages = [*messages, *self._repair_turn(response, str(exc))]
-                        continue
-                    self._event(
-                        result, Event("fallback", section.id, model_id, "invalid output twice")
-                    )
-                    break
-                return _ChunkOutcome(found, model_id)
-        result.error = f"no model could review this section (last error: {last_error})"
-        return None
+    ) -> Answer[list[FindingIn]]:
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": [{"text": build_user(section, text, part, parts)}]}
+        ]
+
+        def record(event: EngineEvent) -> None:
+            self._event(result, Event(event.kind, section.id, event.model, event.detail))
+
+        try:
+            answer = self.engine.converse(
+                self.ask(ctx, messages), self._extract, self._repair_turn, on_event=record
+            )
+        except EngineFailure as exc:
+            # Calls that were answered before the chain gave up are billed all the same.
+            result.attempts += exc.attempts
+            for model_id, usage in exc.usage.items():
+                result.usage.setdefault(model_id, Usage()).add(usage)
+            raise
+        result.attempts += answer.attempts
+        for model_id, usage in answer.usage.items():
+            result.usage.setdefault(model_id, Usage()).add(usage)
+        return answer
+
+    def _event(self, result: SectionResult, event: Event) -> None:
+        result.events.append(event)
+        self.on_event(event)
 
     def review_section(self, ctx: DocumentContext, section: Section) -> SectionResult:
         result = SectionResult(section.id, "reviewed")
@@ -396,14 +252,15 @@ class Reviewer:
         models: list[str] = []
         done = 0
         total = len(pending)
+        thinking: set[str] = set()
         while pending:
             text = pending.pop(0)
             try:
-                outcome = self.review_chunk(ctx, section, text, done + 1, total, result)
-            except _Stopped:
+                answer = self.review_chunk(ctx, section, text, done + 1, total, result)
+            except Stopped:
                 result.status, result.error = "interrupted", "the run was interrupted"
                 return result
-            except _SplitNeeded as exc:
+            except InputTooLong as exc:
                 halves = _split_in_two(text)
                 if halves is None:
                     result.status, result.error = (
@@ -418,12 +275,19 @@ class Reviewer:
                     Event("split", section.id, None, "context window exceeded; chunk split in two"),
                 )
                 continue
-            if outcome is None:
+            except RequestRefused as exc:
+                result.status, result.error = "failed", str(exc)
+                break
+            except ChainExhausted as exc:
                 result.status = "failed"
+                result.error = f"no model could review this section (last error: {exc})"
                 break
             done += 1
-            produced.extend(outcome.findings)
-            models.append(outcome.model)
+            produced.extend(answer.value)
+            models.append(answer.model_id)
+            if answer.thinking:
+                thinking.add(answer.thinking)
+        result.thinking = ",".join(sorted(thinking)) or None
         if result.status == "failed":
             self._event(result, Event("failed", section.id, None, result.error or ""))
             return result
@@ -466,7 +330,7 @@ class Reviewer:
         """Review many sections concurrently; ``on_section`` is called as each finishes."""
 
         def one(job: tuple[DocumentContext, Section]) -> None:
-            if self._stopping.is_set():
+            if self.engine.stopping:
                 return
             ctx, section = job
             on_section(ctx, self.review_section(ctx, section))

@@ -7,6 +7,7 @@ so the core builds it and an adapter only sends it and classifies errors.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ class ErrorKind(str, Enum):
     QUOTA = "service_quota"
     ACCESS_DENIED = "access_denied"
     NOT_FOUND = "not_found"
+    INVALID_MODEL = "invalid_model_id"
     NEEDS_PROFILE = "needs_inference_profile"
     TOO_LONG = "context_too_long"
     INVALID = "invalid_request"
@@ -73,9 +75,53 @@ class ModelResponse:
     usage: Usage = field(default_factory=Usage)
 
 
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolInputDelta:
+    """A fragment of a tool call's input JSON (concatenate them, then parse)."""
+
+    text: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamUsage:
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class StreamStop:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelChosen:
+    """The first event of an engine stream: which model answers, and which were passed over."""
+
+    model_id: str
+    passed_over: tuple[str, ...] = ()
+    thinking: str | None = None
+
+
+StreamEvent = TextDelta | ToolInputDelta | ReasoningDelta | StreamUsage | StreamStop | ModelChosen
+
+
 class ModelPort(Protocol):
     def converse(self, model_id: str, request: dict[str, Any]) -> ModelResponse:
         """Send one Converse request; raise :class:`ModelCallError` on failure."""
+        ...
+
+    def stream(self, model_id: str, request: dict[str, Any]) -> Iterator[StreamEvent]:
+        """ConverseStream as typed events; :class:`ModelCallError` before or during it."""
         ...
 
 

@@ -83,6 +83,7 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
                 "model": r.model if r else None,
                 "attempts": r.attempts if r else 0,
                 "error": r.error if r else None,
+                "thinking": r.thinking if r else None,
             }
         )
     return {
@@ -96,7 +97,10 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
 
 
 def build_report(
-    reviews: Sequence[DocumentReview], prices: PriceLookup, notes: Sequence[str] = ()
+    reviews: Sequence[DocumentReview],
+    prices: PriceLookup,
+    notes: Sequence[str] = (),
+    fallbacks: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     documents = [document_dict(r, prices) for r in reviews]
     by_model: dict[str, Usage] = {}
@@ -121,5 +125,6 @@ def build_report(
             "findings_by_severity": severities,
             "usage": _usage_dict(by_model, prices),
             "notes": list(notes),
+            "fallbacks": list(fallbacks),
         },
     }

@@ -149,6 +149,7 @@ def result_to_dict(result: SectionResult, key: str) -> dict[str, Any]:
         "model": result.model,
         "attempts": result.attempts,
         "error": result.error,
+        "thinking": result.thinking,
         "usage": {m: u.as_dict() for m, u in result.usage.items()},
         "findings": [f.model_dump(mode="json") for f in result.findings],
     }
@@ -169,6 +170,7 @@ def result_from_dict(data: dict[str, Any], section_id: str) -> SectionResult:
         error=data.get("error"),
         findings=findings,
         usage=usage,
+        thinking=data.get("thinking"),
     )
 
 

@@ -1,0 +1,638 @@
+"""The model engine: one way to call Claude through the fallback chain, for every caller.
+
+``review`` uses it for each chunk, ``chat`` and queue workers will use it next. It owns what
+every call needs and no caller should copy:
+
+* the chain walk: retries with backoff (BEDROCK.md's table, :class:`RetryPolicy`), the remap of
+  a base id refused on demand to the region's profile, models set aside for the run (denied,
+  unknown, past end of life, invalid id: learned from one call, not one per section) or for a
+  cooldown (throttling every call);
+* each model's request rules (:mod:`core.requests`) and the adaptations learned when Bedrock
+  refuses a field, remembered for the run;
+* per-model token quotas (:class:`QuotaBook`);
+* stopping: after :meth:`ModelEngine.stop` no call starts and every wait (first-call gate, rate
+  slot, backoff) ends at once with :class:`Stopped`; calls in flight finish;
+* usage per model id, and one note per model set aside (why, and which model took over).
+
+``converse`` returns a validated answer (a ``parse`` callback, one repair turn on invalid
+output, then the next model); ``stream`` yields typed events, choosing the model before the
+first token.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from prism_cli.core.catalog import ModelInfo, ResolvedModel
+from prism_cli.core.fallback import Action, RetryPolicy
+from prism_cli.core.ports import (
+    ErrorKind,
+    ModelCallError,
+    ModelChosen,
+    ModelPort,
+    ModelResponse,
+    StreamEvent,
+    StreamUsage,
+    Usage,
+)
+from prism_cli.core.quota import QuotaBook
+from prism_cli.core.requests import Adaptation, Ask, Built, Thinking, adaptation_for, build_request
+
+T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """The engine is stopping: no new call."""
+
+
+class EngineFailure(Exception):
+    """No answer; carries the calls made on the way (they are billed all the same)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.usage: dict[str, Usage] = {}
+        self.attempts = 0
+
+
+class InputTooLong(EngineFailure):
+    """The input does not fit the model's context window: the caller should split it."""
+
+
+class RequestRefused(EngineFailure):
+    """Bedrock refused the request itself (a ValidationException prism cannot adapt to)."""
+
+
+class ChainExhausted(EngineFailure):
+    """No model of the chain produced an answer; ``str()`` says the last error."""
+
+
+class OutputError(Exception):
+    """A ``parse`` callback's verdict: the answer cannot be used (the engine repairs once)."""
+
+
+@dataclass
+class EngineEvent:
+    """Something that happened on the way to an answer, for the activity log and ``-v``."""
+
+    kind: str
+    model: str | None
+    detail: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Answer(Generic[T]):
+    value: T
+    model_id: str
+    response: ModelResponse
+    thinking: str | None
+    attempts: int
+    usage: dict[str, Usage]
+    events: list[EngineEvent]
+
+
+@dataclass
+class SetAside:
+    model_id: str
+    reason: str
+    for_run: bool
+    until: float | None = None
+    replaced_by: str | None = None
+    name: str = ""
+
+    def note(self) -> str:
+        how = "for this run" if self.for_run else "for a cooldown"
+        took = f"{self.replaced_by} took over" if self.replaced_by else "no other model took over"
+        return f"{self.name or self.model_id}: {self.reason}; set aside {how}; {took}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "reason": self.reason,
+            "for_run": self.for_run,
+            "replaced_by": self.replaced_by,
+        }
+
+
+class _Remapped(Exception):
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+
+class _Skipped(Exception):
+    pass
+
+
+class _Aside(Exception):
+    pass
+
+
+class _CallFailed(Exception):
+    def __init__(self, err: ModelCallError, built: Built) -> None:
+        self.err = err
+        self.built = built
+
+
+def _input_estimate(body: dict[str, Any]) -> int:
+    size = sum(len(b.get("text", "")) for b in body.get("system", []))
+    for message in body.get("messages", []):
+        for block in message.get("content", []):
+            size += len(str(block))
+    return size // 4
+
+
+class ModelEngine:
+    """Calls models through a fallback chain. Thread-safe; one per run (it learns as it goes)."""
+
+    def __init__(
+        self,
+        port: ModelPort,
+        chain: Sequence[ResolvedModel],
+        *,
+        thinking: Thinking = Thinking(),
+        policy: RetryPolicy | None = None,
+        quotas: QuotaBook | None = None,
+        remap: Callable[[str], str | None] = lambda _model_id: None,
+        suggest: Callable[[str], str | None] = lambda _model_id: None,
+        rng: random.Random | None = None,
+        on_event: Callable[[EngineEvent], None] = lambda _event: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.port = port
+        self.chain = list(chain)
+        self.thinking = thinking
+        self.policy = policy or RetryPolicy()
+        infos = {m.model_id: m.info for m in self.chain}
+        self.quotas = quotas or QuotaBook(
+            tpm=lambda m: infos[m].tpm if m in infos else None,
+            burndown=lambda m: infos[m].burndown if m in infos else 5.0,
+        )
+        self.remap = remap
+        self.suggest = suggest
+        self.rng = rng or random.Random()
+        self.on_event = on_event
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.set_aside: dict[str, SetAside] = {}
+        """Models set aside (model id as given in the chain -> why)."""
+        self.remapped: dict[str, str] = {}
+        self.adapted: dict[str, set[Adaptation]] = {}
+        self.thought: dict[str, str] = {}
+        """Model id -> how it thought (``adaptive`` | ``budget``), for the results."""
+        self._notes: list[str] = []
+        self._details: list[str] = []
+        self._proof: dict[str, int | None] = {}
+        """Model id -> thread proving it (first call in flight), or None once proven."""
+
+    # -- public state ----------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Start no new call; every wait ends now; calls in flight finish."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Models set aside for the whole run (model id -> reason)."""
+        return {m: s.reason for m, s in self.set_aside.items() if s.for_run}
+
+    def usable_models(self) -> list[ResolvedModel]:
+        return [m for m in self.chain if m.model_id not in self.skipped]
+
+    def notes(self) -> list[str]:
+        """What a user should know: one line per model set aside, plus request notes."""
+        with self._cond:
+            return [*(s.note() for s in self.set_aside.values()), *self._notes]
+
+    def details(self) -> list[str]:
+        """What ``-v`` shows besides: request adaptations, remaps."""
+        with self._cond:
+            return list(self._details)
+
+    def fallbacks(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [s.as_dict() for s in self.set_aside.values()]
+
+    def _note(self, text: str, detail: bool = False) -> None:
+        with self._cond:
+            target = self._details if detail else self._notes
+            if text not in target:
+                target.append(text)
+
+    # -- waiting ---------------------------------------------------------------------------
+    def _wait(self, delay: float, interrupt: Callable[[], bool] = lambda: False) -> bool:
+        """Sleep up to ``delay``; False if ``interrupt()`` became true; Stopped if stopping."""
+        deadline = self._clock() + delay
+        with self._cond:
+            while True:
+                if self._stopping:
+                    raise Stopped
+                if interrupt():
+                    return False
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return True
+                self._cond.wait(min(remaining, 0.25))
+
+    # -- first call per model: one call learns whether the model is usable at all ------------
+    def _gate(self, model_id: str, chain_id: str) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            while True:
+                if self._stopping:
+                    raise Stopped
+                if chain_id in self.set_aside and self.set_aside[chain_id].for_run:
+                    raise _Skipped
+                mapped = self.remapped.get(chain_id)
+                if mapped is not None and mapped != model_id:
+                    raise _Remapped(mapped)
+                if model_id not in self._proof:
+                    self._proof[model_id] = me
+                    return
+                holder = self._proof[model_id]
+                if holder is None or holder == me:
+                    return
+                self._cond.wait(0.25)
+
+    def _proven(self, model_id: str, proven: bool = True) -> None:
+        with self._cond:
+            if self._proof.get(model_id) == threading.get_ident():
+                if proven:
+                    self._proof[model_id] = None
+                else:
+                    del self._proof[model_id]
+                self._cond.notify_all()
+
+    # -- one call --------------------------------------------------------------------------
+    def _reserve(self, model: ResolvedModel, model_id: str, built: Built) -> tuple[int, float]:
+        quota = self.quotas[model_id]
+        cost = quota.cost(_input_estimate(built.body), built.max_tokens)
+        ticket, delay = quota.reserve(cost)
+        try:
+            if delay > 0 and not self._wait(delay, quota.is_aside):
+                quota.cancel(ticket, cost)
+                raise _Aside
+            if self._stopping:
+                raise Stopped
+        except Stopped:
+            quota.cancel(ticket, cost)
+            raise
+        return ticket, cost
+
+    def _failed(
+        self, model: ResolvedModel, model_id: str, ticket: int, err: ModelCallError
+    ) -> None:
+        quota = self.quotas[model_id]
+        if err.kind is ErrorKind.THROTTLED:
+            if quota.on_throttle(ticket):
+                self._aside(model, f"throttled on every call ({quota.throttles} so far)", False)
+        else:
+            quota.on_error(ticket)
+
+    def _call(
+        self, model: ResolvedModel, model_id: str, build: Callable[[frozenset[Adaptation]], Built]
+    ) -> tuple[ModelResponse, Built]:
+        """One call. The caller releases the first-call gate (``_proven``) once it has acted
+        on the outcome, so the sections waiting behind it see the model set aside, remapped
+        or adapted, never the state before."""
+        self._gate(model_id, model.model_id)
+        try:
+            built = build(frozenset(self.adapted.get(model_id, ())))
+            ticket, cost = self._reserve(model, model_id, built)
+        except BaseException:
+            self._proven(model_id, proven=False)
+            raise
+        try:
+            response = self.port.converse(model_id, built.body)
+        except ModelCallError as err:
+            self._failed(model, model_id, ticket, err)
+            raise _CallFailed(err, built) from err
+        except BaseException:
+            self.quotas[model_id].on_error(ticket)
+            self._proven(model_id, proven=False)
+            raise
+        usage = response.usage
+        self.quotas[model_id].on_success(ticket, cost, usage.input_tokens, usage.output_tokens)
+        return response, built
+
+    def _aside(self, model: ResolvedModel, reason: str, for_run: bool) -> None:
+        with self._cond:
+            current = self.set_aside.get(model.model_id)
+            if current is not None and (current.for_run or not for_run):
+                return
+            self.set_aside[model.model_id] = SetAside(
+                model.model_id, reason, for_run, name=model.model_id
+            )
+            self._cond.notify_all()
+        self.on_event(EngineEvent("set_aside", model.model_id, reason))
+
+    def _took_over(self, passed: list[str], winner: str) -> None:
+        with self._cond:
+            for model_id in passed:
+                entry = self.set_aside.get(model_id)
+                if entry is not None and entry.replaced_by is None and model_id != winner:
+                    entry.replaced_by = winner
+
+    def _skip_reason(self, model: ResolvedModel, err: ModelCallError) -> str:
+        if err.kind is ErrorKind.INVALID_MODEL:
+            hint = self.suggest(model.model_id)
+            return "Bedrock says the model identifier is invalid" + (
+                f"; did you mean {hint}?" if hint else ""
+            )
+        if err.kind is ErrorKind.NOT_FOUND and "end of its life" in err.message:
+            return "past end of life on Bedrock"
+        if err.kind is ErrorKind.NOT_FOUND:
+            return "not found (unknown or retired model)"
+        if err.kind is ErrorKind.ACCESS_DENIED:
+            return "access denied (enable it in the Bedrock console)"
+        return f"{err.kind.value}: {err.message}"
+
+    # -- the chain walk --------------------------------------------------------------------
+    def _next_model(self, tried: set[str], passed: list[str]) -> ResolvedModel | None:
+        cooling: ResolvedModel | None = None
+        for model in self.chain:
+            if model.model_id in tried:
+                continue
+            entry = self.set_aside.get(model.model_id)
+            if entry is not None and entry.for_run:
+                if model.model_id not in passed:
+                    passed.append(model.model_id)
+                continue
+            quota = self.quotas[self.remapped.get(model.model_id, model.model_id)]
+            if quota.usable():
+                return model
+            if model.model_id not in passed:
+                passed.append(model.model_id)
+            cooling = cooling or model
+        # Every usable model is cooling down: better a throttled model than none.
+        return cooling
+
+    def converse(
+        self,
+        ask: Ask,
+        parse: Callable[[ModelResponse, bool], T],
+        repair: Callable[[ModelResponse, str], list[dict[str, Any]]] | None = None,
+        on_event: Callable[[EngineEvent], None] | None = None,
+    ) -> Answer[T]:
+        """Walk the chain until a model's answer passes ``parse`` (which raises OutputError)."""
+        usage: dict[str, Usage] = {}
+        counter = [0]
+        try:
+            return self._converse(ask, parse, repair, on_event, usage, counter)
+        except EngineFailure as exc:
+            exc.usage, exc.attempts = usage, counter[0]
+            raise
+
+    def _converse(
+        self,
+        ask: Ask,
+        parse: Callable[[ModelResponse, bool], T],
+        repair: Callable[[ModelResponse, str], list[dict[str, Any]]] | None,
+        on_event: Callable[[EngineEvent], None] | None,
+        usage: dict[str, Usage],
+        counter: list[int],
+    ) -> Answer[T]:
+        events: list[EngineEvent] = []
+        attempts = 0
+        last_error = "no model in the chain is usable"
+        tried: set[str] = set()
+        passed: list[str] = []
+
+        def emit(kind: str, model: str | None, detail: str) -> None:
+            event = EngineEvent(kind, model, detail)
+            events.append(event)
+            self.on_event(event)
+            if on_event is not None:
+                on_event(event)
+
+        while (model := self._next_model(tried, passed)) is not None:
+            tried.add(model.model_id)
+            model_id = self.remapped.get(model.model_id, model.model_id)
+            messages = list(ask.messages)
+            failures = 0
+            repaired = False
+            while True:
+                attempts += 1
+                counter[0] = attempts
+
+                def build(
+                    adapted: frozenset[Adaptation],
+                    info: ModelInfo = model.info,
+                    turn: list[dict[str, Any]] = messages,
+                ) -> Built:
+                    return build_request(replace(ask, messages=turn), info, self.thinking, adapted)
+
+                try:
+                    response, built = self._call(model, model_id, build)
+                except _Remapped as moved:
+                    attempts -= 1
+                    model_id = moved.model_id
+                    continue
+                except (_Skipped, _Aside):
+                    attempts -= 1
+                    if model.model_id not in passed:
+                        passed.append(model.model_id)
+                    break
+                except _CallFailed as failed:
+                    err = failed.err
+                    last_error = f"{model_id}: {err.message}"
+                    try:
+                        step = self._after_error(model, model_id, failed.built, err, failures, emit)
+                    finally:
+                        self._proven(model_id)
+                    if step == "adapted":
+                        continue
+                    if step.startswith("remap:"):
+                        model_id = step.removeprefix("remap:")
+                        continue
+                    if step == "split":
+                        raise InputTooLong(last_error) from err
+                    if step == "fail":
+                        raise RequestRefused(last_error) from err
+                    failures += 1
+                    if step == "retry":
+                        delay = self.policy.backoff(failures, err.retry_after, self.rng)
+                        quota = self.quotas[model_id]
+                        if (
+                            self._wait(delay, quota.is_aside)
+                            and failures < self.policy.attempts_per_model
+                        ):
+                            continue
+                    emit("fallback", model_id, f"{err.kind.value} -> next model")
+                    if model.model_id not in passed:
+                        passed.append(model.model_id)
+                    break
+                self._proven(model_id)
+                for note in built.notes:
+                    self._note(note)
+                usage.setdefault(model_id, Usage()).add(response.usage)
+                if built.thinking:
+                    with self._cond:
+                        self.thought[model_id] = built.thinking
+                try:
+                    value = parse(response, built.structured)
+                except OutputError as exc:
+                    last_error = f"{model_id}: {exc}"
+                    emit("invalid_output", model_id, str(exc))
+                    if not repaired and repair is not None:
+                        repaired = True
+                        messages = [*messages, *repair(response, str(exc))]
+                        continue
+                    emit("fallback", model_id, "invalid output twice -> next model")
+                    if model.model_id not in passed:
+                        passed.append(model.model_id)
+                    break
+                self._took_over(passed, model_id)
+                return Answer(value, model_id, response, built.thinking, attempts, usage, events)
+        raise ChainExhausted(last_error)
+
+    def _after_error(
+        self,
+        model: ResolvedModel,
+        model_id: str,
+        built: Built,
+        err: ModelCallError,
+        failures: int,
+        emit: Callable[[str, str | None, str], None],
+    ) -> str:
+        """What to do after a failed call: retry | next | adapted | remap:<id> | split | fail."""
+        action = self.policy.decide(err.kind, failures + 1)
+        emit("error", model_id, f"{err.kind.value}: {err.message} -> {action.value}")
+        if action is Action.FAIL:
+            adaptation = adaptation_for(err.message)
+            if adaptation is None or adaptation in built.adapted:
+                return "fail"  # nothing to adapt, or adapting did not help: our bug
+            with self._cond:
+                done = self.adapted.setdefault(model_id, set())
+                learned = adaptation not in done
+                done.add(adaptation)
+            if learned:
+                text = f"{model_id} {adaptation.describe} (for the rest of the run)"
+                self._note(text, detail=True)
+                emit("adapt", model_id, text)
+            return "adapted"
+        if action is Action.REMAP_PROFILE:
+            profile = self.remap(model_id)
+            if profile and profile != model_id and model.model_id not in self.remapped:
+                with self._cond:
+                    self.remapped[model.model_id] = profile
+                    self._cond.notify_all()
+                self._note(f"{model_id}: not callable on demand; using {profile}", detail=True)
+                emit("remap", model_id, f"using inference profile {profile}")
+                return f"remap:{profile}"
+            if model.model_id in self.remapped:
+                return f"remap:{self.remapped[model.model_id]}"
+            action = Action.SKIP_MODEL
+        if action is Action.SKIP_MODEL:
+            self._aside(model, self._skip_reason(model, err), True)
+            return "next"
+        if action is Action.SPLIT:
+            return "split"
+        if action is Action.RETRY:
+            if self.quotas[model_id].is_aside():
+                return "next"
+            return "retry"
+        return "next"
+
+    # -- streaming -------------------------------------------------------------------------
+    def stream(self, ask: Ask) -> Iterator[StreamEvent]:
+        """Stream an answer: the chain applies until the first event arrives.
+
+        Yields :class:`ModelChosen` first. After the first token an error propagates as
+        :class:`ModelCallError` (the caller keeps what it has).
+        """
+        last_error = "no model in the chain is usable"
+        tried: set[str] = set()
+        passed: list[str] = []
+        while (model := self._next_model(tried, passed)) is not None:
+            tried.add(model.model_id)
+            model_id = self.remapped.get(model.model_id, model.model_id)
+            failures = 0
+            while True:
+                try:
+                    self._gate(model_id, model.model_id)
+                except _Remapped as moved:
+                    model_id = moved.model_id
+                    continue
+                except _Skipped:
+                    passed.append(model.model_id)
+                    break
+                try:
+                    adapted = frozenset(self.adapted.get(model_id, ()))
+                    built = build_request(ask, model.info, self.thinking, adapted)
+                    ticket, cost = self._reserve(model, model_id, built)
+                except _Aside:
+                    self._proven(model_id, proven=False)
+                    passed.append(model.model_id)
+                    break
+                except BaseException:
+                    self._proven(model_id, proven=False)
+                    raise
+                try:
+                    events = iter(self.port.stream(model_id, built.body))
+                    first = next(events, None)
+                except ModelCallError as err:
+                    self._failed(model, model_id, ticket, err)
+                    last_error = f"{model_id}: {err.message}"
+                    try:
+                        step = self._after_error(
+                            model, model_id, built, err, failures, lambda *_: None
+                        )
+                    finally:
+                        self._proven(model_id)
+                    if step == "adapted":
+                        continue
+                    if step.startswith("remap:"):
+                        model_id = step.removeprefix("remap:")
+                        continue
+                    if step == "split":
+                        raise InputTooLong(last_error) from err
+                    if step == "fail":
+                        raise RequestRefused(last_error) from err
+                    failures += 1
+                    if step == "retry":
+                        delay = self.policy.backoff(failures, err.retry_after, self.rng)
+                        if (
+                            self._wait(delay, self.quotas[model_id].is_aside)
+                            and failures < self.policy.attempts_per_model
+                        ):
+                            continue
+                    passed.append(model.model_id)
+                    break
+                self._proven(model_id)
+                self._took_over(passed, model_id)
+                if built.thinking:
+                    with self._cond:
+                        self.thought[model_id] = built.thinking
+                yield ModelChosen(model_id, tuple(passed), built.thinking)
+                settled = False
+                try:
+                    rest = [first] if first is not None else []
+                    for event in (*rest, *()):
+                        settled = self._settle(model_id, ticket, cost, event) or settled
+                        yield event
+                    for event in events:
+                        settled = self._settle(model_id, ticket, cost, event) or settled
+                        yield event
+                finally:
+                    if not settled:
+                        self.quotas[model_id].on_error(ticket)
+                return
+        raise ChainExhausted(last_error)
+
+    def _settle(self, model_id: str, ticket: int, cost: float, event: StreamEvent) -> bool:
+        if not isinstance(event, StreamUsage):
+            return False
+        usage = event.usage
+        self.quotas[model_id].on_success(ticket, cost, usage.input_tokens, usage.output_tokens)
+        return True
