@@ -339,7 +339,7 @@ def test_a_model_that_throttles_every_call_is_set_aside(bedrock: FakeBedrock) ->
     assert time.monotonic() - started < 5
     assert {r.model for r in results} == {"us.anthropic.claude-opus-5-5"}
     calls = [m for m, _ in bedrock.calls()]
-    assert calls.count(storm) <= 6  # set aside after a few throttles, not 3 per section
+    assert calls.count(storm) <= 12  # set aside after a few throttles, not 3 per section (48)
     assert any("throttled on every call" in n and "set aside for a cooldown" in n for n in rv.notes)
 
 

@@ -21,6 +21,7 @@ first token.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -139,11 +140,8 @@ class _CallFailed(Exception):
 
 
 def _input_estimate(body: dict[str, Any]) -> int:
-    size = sum(len(b.get("text", "")) for b in body.get("system", []))
-    for message in body.get("messages", []):
-        for block in message.get("content", []):
-            size += len(str(block))
-    return size // 4
+    """Input tokens of a request, roughly (the quota calibrates it on real answers)."""
+    return len(json.dumps(body, ensure_ascii=False)) // 4
 
 
 class ModelEngine:
@@ -274,20 +272,39 @@ class ModelEngine:
                 self._cond.notify_all()
 
     # -- one call --------------------------------------------------------------------------
-    def _reserve(self, model: ResolvedModel, model_id: str, built: Built) -> tuple[int, float]:
+    def _moved_on(self, model: ResolvedModel, model_id: str) -> Callable[[], bool]:
+        """True once ``model`` is set aside and another model of the chain can take over."""
         quota = self.quotas[model_id]
-        cost = quota.cost(_input_estimate(built.body), built.max_tokens)
-        ticket, delay = quota.reserve(cost)
+
+        def check() -> bool:
+            if not quota.is_aside():
+                return False
+            return any(
+                other.model_id != model.model_id
+                and not (
+                    other.model_id in self.set_aside and self.set_aside[other.model_id].for_run
+                )
+                and not self.quotas[self.remapped.get(other.model_id, other.model_id)].is_aside()
+                for other in self.chain
+            )
+
+        return check
+
+    def _reserve(self, model: ResolvedModel, model_id: str, built: Built) -> int:
+        """Wait for this model's quota to admit the call (interrupted by stop or set-aside)."""
+        quota = self.quotas[model_id]
+        ticket = quota.reserve(_input_estimate(built.body), built.max_tokens)
+        moved_on = self._moved_on(model, model_id)
         try:
-            if delay > 0 and not self._wait(delay, quota.is_aside):
-                quota.cancel(ticket, cost)
-                raise _Aside
+            while (wait := quota.admit(ticket)) > 0:
+                if not self._wait(min(wait, 0.5), moved_on):
+                    raise _Aside
             if self._stopping:
                 raise Stopped
-        except Stopped:
-            quota.cancel(ticket, cost)
+        except (Stopped, _Aside):
+            quota.cancel(ticket)
             raise
-        return ticket, cost
+        return ticket
 
     def _failed(
         self, model: ResolvedModel, model_id: str, ticket: int, err: ModelCallError
@@ -308,7 +325,7 @@ class ModelEngine:
         self._gate(model_id, model.model_id)
         try:
             built = build(frozenset(self.adapted.get(model_id, ())))
-            ticket, cost = self._reserve(model, model_id, built)
+            ticket = self._reserve(model, model_id, built)
         except BaseException:
             self._proven(model_id, proven=False)
             raise
@@ -322,7 +339,7 @@ class ModelEngine:
             self._proven(model_id, proven=False)
             raise
         usage = response.usage
-        self.quotas[model_id].on_success(ticket, cost, usage.input_tokens, usage.output_tokens)
+        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
         return response, built
 
     def _aside(self, model: ResolvedModel, reason: str, for_run: bool) -> None:
@@ -462,9 +479,8 @@ class ModelEngine:
                     failures += 1
                     if step == "retry":
                         delay = self.policy.backoff(failures, err.retry_after, self.rng)
-                        quota = self.quotas[model_id]
                         if (
-                            self._wait(delay, quota.is_aside)
+                            self._wait(delay, self._moved_on(model, model_id))
                             and failures < self.policy.attempts_per_model
                         ):
                             continue
@@ -539,9 +555,7 @@ class ModelEngine:
         if action is Action.SPLIT:
             return "split"
         if action is Action.RETRY:
-            if self.quotas[model_id].is_aside():
-                return "next"
-            return "retry"
+            return "next" if self._moved_on(model, model_id)() else "retry"
         return "next"
 
     # -- streaming -------------------------------------------------------------------------
@@ -570,7 +584,7 @@ class ModelEngine:
                 try:
                     adapted = frozenset(self.adapted.get(model_id, ()))
                     built = build_request(ask, model.info, self.thinking, adapted)
-                    ticket, cost = self._reserve(model, model_id, built)
+                    ticket = self._reserve(model, model_id, built)
                 except _Aside:
                     self._proven(model_id, proven=False)
                     passed.append(model.model_id)
@@ -603,7 +617,7 @@ class ModelEngine:
                     if step == "retry":
                         delay = self.policy.backoff(failures, err.retry_after, self.rng)
                         if (
-                            self._wait(delay, self.quotas[model_id].is_aside)
+                            self._wait(delay, self._moved_on(model, model_id))
                             and failures < self.policy.attempts_per_model
                         ):
                             continue
@@ -619,10 +633,10 @@ class ModelEngine:
                 try:
                     rest = [first] if first is not None else []
                     for event in (*rest, *()):
-                        settled = self._settle(model_id, ticket, cost, event) or settled
+                        settled = self._settle(model_id, ticket, event) or settled
                         yield event
                     for event in events:
-                        settled = self._settle(model_id, ticket, cost, event) or settled
+                        settled = self._settle(model_id, ticket, event) or settled
                         yield event
                 finally:
                     if not settled:
@@ -630,9 +644,9 @@ class ModelEngine:
                 return
         raise ChainExhausted(last_error)
 
-    def _settle(self, model_id: str, ticket: int, cost: float, event: StreamEvent) -> bool:
+    def _settle(self, model_id: str, ticket: int, event: StreamEvent) -> bool:
         if not isinstance(event, StreamUsage):
             return False
         usage = event.usage
-        self.quotas[model_id].on_success(ticket, cost, usage.input_tokens, usage.output_tokens)
+        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
         return True

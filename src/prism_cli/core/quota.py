@@ -1,20 +1,28 @@
 """Per-model quotas in tokens, as Bedrock accounts for them, learned from throttling.
 
 Bedrock's quotas are per model (and per profile): tokens per minute. When a call starts it
-reserves input + ``maxTokens``; when it ends it settles to input + output x burndown (5 for
-Claude 4 and later), cache reads excluded. :class:`ModelQuota` paces call starts by that
-settled cost so a batch runs just under the model's rate, whether the quota refills
-continuously or per clock minute:
+holds input + ``maxTokens``; when it ends it settles to input + output x burndown (5 for
+Claude 4 and later), cache reads excluded. :class:`ModelQuota` mirrors that bucket on the
+client: a call starts when the mirror holds a whole reservation, and gives back what it did
+not use when it ends. What is learned is the bucket's refill rate:
 
-* Unlimited (or the configured ``tpm``) until the first throttle after a success. That one sets
-  half of what was being sent (started, not only accepted); a throttle that comes back before
-  any call has succeeded sets no rate at all (there is nothing to measure: the call backs off),
-  so it can never collapse the rate. Every later throttle (at most one per
-  ``cooldown``) sets ``margin`` x what the service accepted since the quota began to bind,
-  never below half the long-run accepted rate. Each accepted call raises the rate by 1 %.
-* A model that throttles every call (a "storm": several throttles in a row, no success, and
-  no call of it in flight long enough to have been accepted) is set aside for a cooldown that
-  doubles while it lasts; after it, one probe call decides. The chain moves on meanwhile.
+* A throttle means Bedrock's bucket was empty at that instant. Between two such instants it
+  refilled what the calls took from it (holds of the accepted calls started in between, minus
+  what calls gave back when they ended), less whatever it could not hold (a full bucket, a
+  per-minute window that reset unused). So every throttle measures the rate from each earlier
+  throttle of the last ``horizon`` seconds to now, keeps the best (unused quota only ever
+  makes a measurement low), and sets the mirror to ``margin`` x that, empty. A measurement
+  over less than a few holds (one clock window seen from inside) is inconclusive and ignored.
+* Unlimited (or the configured ``tpm``) until the quota first binds. The first throttle after a
+  success starts from half the rate accepted so far and searches upwards, doubling every
+  second while calls queue for it, until the next throttle gives a measurement; a throttle
+  before any success sets nothing (nothing can be measured; the call backs off), so an early
+  429 never collapses the rate. Once measured, the rate grows only slowly, and only while it
+  is what holds calls back.
+* A model that throttles every call (a "storm": several throttles in a row over at least
+  ``storm_span`` seconds, no success, and no call of it in flight long enough to have been
+  accepted) is set aside for a cooldown that doubles while it lasts; after it, one probe call
+  decides. The chain moves on meanwhile (a model alone in its chain is still called).
 
 :class:`QuotaBook` holds one quota per model id: a throttle on one model never slows another.
 Everything here is pure (a clock is injected); waiting is the engine's job.
@@ -22,6 +30,7 @@ Everything here is pure (a clock is injected); waiting is the engine's job.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -30,12 +39,10 @@ from dataclasses import dataclass
 
 
 @dataclass
-class Slot:
-    """One call's place in a model's quota: when it may start and what it was charged."""
-
-    start_at: float
-    cost: float
-    started: float = 0.0
+class _Call:
+    start: float
+    hold: float
+    input_estimate: float
 
 
 class ModelQuota:
@@ -46,10 +53,13 @@ class ModelQuota:
         tpm: float | None = None,
         burndown: float = 5.0,
         margin: float = 0.95,
-        increase: float = 0.01,
-        cooldown: float = 1.0,
-        horizon: float = 180.0,
+        increase: float = 0.02,
+        probe_after: float = 5.0,
+        cooldown: float = 0.5,
+        horizon: float = 300.0,
+        capacity: float = 60.0,
         storm_after: int = 3,
+        storm_span: float = 0.05,
         aside_for: float = 30.0,
         aside_max: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
@@ -57,143 +67,264 @@ class ModelQuota:
         self.model_id = model_id
         self.rate: float | None = tpm / 60.0 if tpm else None
         """Quota tokens per second this client allows itself; None = not known to bind."""
+        self.measured: float | None = None
+        """The refill rate last measured between two throttles (tokens per second)."""
         self.burndown = burndown
         self.margin = margin
         self.increase = increase
+        self.probe_after = probe_after
         self.cooldown = cooldown
         self.horizon = horizon
+        self.capacity = capacity
         self.storm_after = storm_after
+        self.storm_span = storm_span
         self.aside_base = aside_for
         self.aside_max = aside_max
         self._clock = clock
         self._lock = threading.Lock()
-        self._next = 0.0
-        self._first_call: float | None = None
-        self._binding_since: float | None = None
-        self._last_cut = float("-inf")
-        self._started: deque[tuple[float, float]] = deque()
-        self._accepted: deque[tuple[float, float]] = deque()
-        self._in_flight: dict[int, float] = {}
+        self.level = 0.0
+        """Quota tokens the mirrored bucket holds (below zero: calls queue for it)."""
+        self._level_at = clock()
+        self._calls: dict[int, _Call] = {}
+        self._queue: deque[int] = deque()
+        self._hold = 0.0
+        self._input_scale = 1.0
+        self._successes = 0
         self._ids = 0
+        self._ledger: deque[tuple[float, float]] = deque()
+        """(time, tokens taken from Bedrock's bucket): + hold at an accepted start, - refund."""
+        self._empty: deque[float] = deque()
+        """Instants Bedrock's bucket was known empty (throttles), oldest first."""
+        self._accepted = 0.0
+        self._first_call: float | None = None
+        self._last_cut = float("-inf")
+        self._last_growth = 0.0
+        self._last_wait = float("-inf")
+        self._searching = False
+        self._search_gain = 1.0
         self._expected_output: float | None = None
         self._throttle_latency = 0.05
         self.throttles = 0
         self.calls = 0
         self.streak = 0
         """Throttles since the last accepted call."""
+        self._streak_since = 0.0
         self.aside_until: float | None = None
         self._aside_len = aside_for
         self._probing = False
 
     # -- cost model ------------------------------------------------------------------------
-    def cost(self, input_tokens: int, max_tokens: int) -> float:
-        """Expected settled cost of a call: input + expected output x burndown."""
+    def hold_and_cost(self, input_estimate: int, max_tokens: int) -> tuple[float, float]:
+        """What Bedrock will hold for a call (input + maxTokens) and what it will settle to
+        (input + expected output x burndown), input calibrated on the answers so far."""
+        tokens = input_estimate * self._input_scale
         expected = self._expected_output
         if expected is None:
             expected = max_tokens / 4
-        return input_tokens + min(expected, max_tokens) * self.burndown
+        return tokens + max_tokens, tokens + min(expected, max_tokens) * self.burndown
 
     def settled(self, input_tokens: int, output_tokens: int) -> float:
         return input_tokens + output_tokens * self.burndown
 
-    # -- pacing ----------------------------------------------------------------------------
-    def reserve(self, cost: float) -> tuple[int, float]:
-        """Take the next start slot; returns (ticket, seconds to wait before starting)."""
+    # -- the mirrored bucket ---------------------------------------------------------------
+    def _refill(self, now: float) -> None:
+        if self.rate is not None:
+            cap = self.rate * self.capacity
+            self.level = min(cap, self.level + (now - self._level_at) * self.rate)
+        self._level_at = now
+
+    def reserve(self, input_estimate: int, max_tokens: int) -> int:
+        """Queue a call; :meth:`admit` says when it may start."""
         with self._lock:
+            hold, _ = self.hold_and_cost(input_estimate, max_tokens)
+            self._hold = hold
             now = self._clock()
             if self._first_call is None:
                 self._first_call = now
-            start = now
-            if self.rate is not None:
-                start = max(now, self._next)
-                self._next = start + cost / self.rate
             self._ids += 1
-            ticket = self._ids
-            self._in_flight[ticket] = start
-            self._started.append((start, cost))
-            self._trim(self._started, now)
+            self._calls[self._ids] = _Call(float("inf"), hold, float(input_estimate))
+            self._queue.append(self._ids)
             self.calls += 1
-            return ticket, start - now
+            return self._ids
 
-    def cancel(self, ticket: int, cost: float) -> None:
-        """A reserved call that never started (the run stopped, the model was set aside)."""
-        with self._lock:
-            self._in_flight.pop(ticket, None)
-            if self.rate is not None:
-                self._next = max(self._clock(), self._next - cost / self.rate)
-
-    def on_success(
-        self, ticket: int, charged: float, input_tokens: int, output_tokens: int
-    ) -> None:
+    def admit(self, ticket: int) -> float:
+        """0 when the call may start now (its hold is taken from the mirror); otherwise about
+        how long until it may (ask again then: the rate may change meanwhile)."""
         with self._lock:
             now = self._clock()
-            self._in_flight.pop(ticket, None)
+            call = self._calls.get(ticket)
+            if call is None or call.start != float("inf"):
+                return 0.0
+            if self.rate is None:
+                # Before the quota is known, ramp up as TCP does: one more call in flight
+                # for every call answered, so a first burst does not meet a 429 wall.
+                running = sum(1 for c in self._calls.values() if c.start != float("inf"))
+                if running >= 2 + 2 * self._successes:
+                    return 0.05
+                self._start(ticket, call, now)
+                return 0.0
+            self._grow(now)
+            self._refill(now)
+            ahead = 0.0
+            for queued in self._queue:
+                if queued == ticket:
+                    break
+                ahead += self._calls[queued].hold
+            needed = ahead + call.hold - self.level
+            if ahead == 0.0 and needed <= 0:
+                self.level -= call.hold
+                self._start(ticket, call, now)
+                return 0.0
+            self._last_wait = now
+            return max(needed / self.rate, 0.01)
+
+    def _start(self, ticket: int, call: _Call, now: float) -> None:
+        call.start = now
+        with contextlib.suppress(ValueError):
+            self._queue.remove(ticket)
+
+    def _forget(self, ticket: int, used: float, now: float) -> _Call | None:
+        """Drop a ticket; the mirror gets back the part of its hold that was not used."""
+        call = self._calls.pop(ticket, None)
+        if call is None:
+            return None
+        if call.start == float("inf"):  # still queued: it never took anything
+            self._queue.remove(ticket)
+            return call
+        if self.rate is not None:
+            self._refill(now)
+            self.level += call.hold - used
+        return call
+
+    def cancel(self, ticket: int, cost: float = 0.0) -> None:
+        """A call that never started, or never reached Bedrock (stopped, set aside)."""
+        with self._lock:
+            self._forget(ticket, 0.0, self._clock())
+
+    def on_error(self, ticket: int) -> None:
+        """A call that failed for another reason than throttling."""
+        with self._lock:
+            self._forget(ticket, 0.0, self._clock())
+            self._probing = False
+
+    def on_success(self, ticket: int, input_tokens: int, output_tokens: int) -> None:
+        with self._lock:
+            now = self._clock()
             actual = self.settled(input_tokens, output_tokens)
-            self._accepted.append((now, actual))
-            self._trim(self._accepted, now)
-            if self.rate is not None:
-                # Pace by what the call really cost, not by the guess it was charged.
-                self._next += (actual - charged) / self.rate
-                self.rate *= 1.0 + self.increase
+            call = self._forget(ticket, actual, now)
+            self._successes += 1
+            if call is not None and call.input_estimate > 0 and input_tokens > 0:
+                ratio = input_tokens / call.input_estimate
+                self._input_scale = 0.7 * self._input_scale + 0.3 * ratio
+            if call is not None:
+                self._ledger.append((call.start, call.hold))
+                self._ledger.append((now, actual - call.hold))
+                self._accepted += actual
+            self._trim(now)
             out = float(output_tokens)
             self._expected_output = (
                 out if self._expected_output is None else 0.8 * self._expected_output + 0.2 * out
             )
+            self._grow(now)
             self.streak = 0
             self.aside_until = None
             self._aside_len = self.aside_base
             self._probing = False
 
-    def on_error(self, ticket: int) -> None:
-        """A call that failed for another reason than throttling."""
-        with self._lock:
-            self._in_flight.pop(ticket, None)
-            self._probing = False
+    def _grow(self, now: float) -> None:
+        if self.rate is None:
+            return
+        dt = min(5.0, now - self._last_growth)
+        self._last_growth = now
+        if not self._queue and now - self._last_wait > 1.0:
+            return  # the rate is not what holds calls back: no reason to raise it
+        quiet = now - self._last_cut
+        if self._searching and quiet >= self.cooldown:
+            self._refill(now)
+            self.rate *= 2.0 ** (self._search_gain * dt)
+        elif quiet >= self.probe_after:
+            # Probe for more, slowly at first and faster the longer nothing is refused
+            # (a low measurement, or a quota raised meanwhile, is found in seconds, not hours).
+            self._refill(now)
+            self.rate *= 1.0 + self.increase * dt * (quiet / self.probe_after) ** 2
 
+    # -- learning from throttles -----------------------------------------------------------
     def on_throttle(self, ticket: int) -> bool:
         """Learn from a 429. Returns True when this throttle set the model aside."""
         with self._lock:
             now = self._clock()
-            started = self._in_flight.pop(ticket, now)
+            call = self._forget(ticket, 0.0, now)  # Bedrock took nothing for it ...
+            if self.rate is not None:
+                self.level = min(self.level, 0.0)  # ... having less than a hold left
+            started = call.start if call is not None else now
             self._throttle_latency = max(0.01, 0.8 * self._throttle_latency + 0.2 * (now - started))
             self.throttles += 1
+            if self.streak == 0:
+                self._streak_since = now
             self.streak += 1
-            self._learn(now)
+            if self._accepted > 0 or self.rate is not None:
+                self._learn(now)
             return self._storm(now)
 
+    def _taken_since(self, since: float, now: float) -> float:
+        taken = sum(tokens for t, tokens in self._ledger if since < t <= now)
+        # Calls still running well past the time a throttle takes were accepted: count their
+        # holds (Bedrock took them at the start).
+        settled_after = now - 2 * self._throttle_latency
+        taken += sum(c.hold for c in self._calls.values() if since < c.start <= settled_after)
+        return taken
+
     def _learn(self, now: float) -> None:
-        if not self._accepted and self.rate is None:
-            # Nothing accepted yet: no rate can be measured, and guessing one from a single
-            # early 429 is what made the 2025 limiter crawl. Backoff (and, if every call is
-            # refused, setting the model aside) handles it until something succeeds.
-            return
+        self._trim(now)
+        empties = list(self._empty)
+        self._empty.append(now)
         if now - self._last_cut < self.cooldown:
             return  # one burst of 429s (every call in flight at once) is one signal
         self._last_cut = now
-        first = self._first_call if self._first_call is not None else now
-        span = max(min(now - first, self.horizon), self.cooldown)
-        accepted = sum(c for t, c in self._accepted if now - t <= span) / span
-        if self._binding_since is None:
-            # What was being sent when the quota first bound, halved (part was a burst).
-            sent = sum(c for t, c in self._started if now - t <= span) / span
-            estimate = 0.5 * max(accepted, sent)
-            self._binding_since = now
-            if self.rate is not None:
-                estimate = min(estimate, self.rate)
-        else:
-            # The quota has bound since then: what it accepted is its rate, whatever its window.
-            bound = min(now - self._binding_since, self.horizon)
-            since = sum(c for t, c in self._accepted if now - t <= bound)
-            estimate = 0.5 * accepted
-            if bound >= self.cooldown and since > 0:
-                estimate = max(estimate, self.margin * since / bound)
-            elif self.rate is not None:
-                estimate = max(estimate, 0.7 * self.rate)
-        if estimate <= 0:
+        self._last_growth = now
+        if self.rate is None:
+            # The quota binds for the first time. What it accepted so far includes a burst of
+            # unknown size: start from half of it and search upwards.
+            first = self._first_call if self._first_call is not None else now
+            span = max(now - first, 1.0)
+            self.rate = max(0.5 * self._accepted / span, 1.0)
+            self.level, self._level_at = 0.0, now
+            self._searching = True
+            self._search_gain = 1.0
             return
-        self.rate = estimate
-        self._next = max(self._next, now + 1.0 / max(self.rate, 1e-9))
+        self._refill(now)
+        # Each end is "empty" only to within one hold: measure over many of them (fewer is
+        # also what one clock window looks like from inside: inconclusive). Quota left unused
+        # between two ends (calls paced too slowly, a window that reset) makes a measurement
+        # low, never high: the best of them is the rate.
+        typical = max((c.hold for c in self._calls.values()), default=self._hold)
+        measured = None
+        for empty in empties:
+            if now - empty < 4 * self.cooldown:
+                break
+            taken = self._taken_since(empty, now)
+            if taken > 8 * typical:
+                rate = taken / (now - empty)
+                measured = rate if measured is None else max(measured, rate)
+        if measured is not None:
+            self.measured = measured
+            self.rate = self.margin * measured
+            self._searching = False
+        elif self._searching:
+            # Overshot without a measurement yet: step back and search more gently.
+            self.rate *= 0.8
+            self._search_gain /= 2
+            self._searching = self._search_gain >= 0.1
+        else:
+            self.rate *= 0.9
 
+    def _trim(self, now: float) -> None:
+        while self._ledger and now - self._ledger[0][0] > self.horizon:
+            self._ledger.popleft()
+        while self._empty and now - self._empty[0] > self.horizon:
+            self._empty.popleft()
+
+    # -- set aside -------------------------------------------------------------------------
     def _storm(self, now: float) -> bool:
         if self._probing:
             self._probing = False
@@ -202,19 +333,17 @@ class ModelQuota:
             return True
         if self.aside_until is not None and now < self.aside_until:
             return False
-        if self.streak < self.storm_after:
+        span = max(self.storm_span, 4 * self._throttle_latency)
+        if self.streak < self.storm_after or now - self._streak_since < span:
             return False
         # A call still in flight well after a throttle would have come back was accepted:
         # the quota binds, the model is not refusing everything.
-        accepted_in_flight = any(
-            now - t > 2 * self._throttle_latency for t in self._in_flight.values()
-        )
-        if accepted_in_flight:
+        horizon = 2 * self._throttle_latency
+        if any(now - c.start > horizon for c in self._calls.values()):
             return False
         self.aside_until = now + self._aside_len
         return True
 
-    # -- set aside -------------------------------------------------------------------------
     def usable(self) -> bool:
         """False while set aside; after the cooldown, True for one probe call at a time."""
         with self._lock:
@@ -230,10 +359,6 @@ class ModelQuota:
             return self.aside_until is not None and (
                 self._clock() < self.aside_until or self._probing
             )
-
-    def _trim(self, window: deque[tuple[float, float]], now: float) -> None:
-        while window and now - window[0][0] > self.horizon:
-            window.popleft()
 
 
 class QuotaBook:
