@@ -461,30 +461,12 @@ class ModelEngine:
                         passed.append(model.model_id)
                     break
                 except _CallFailed as failed:
-                    err = failed.err
-                    last_error = f"{model_id}: {err.message}"
-                    try:
-                        step = self._after_error(model, model_id, failed.built, err, failures, emit)
-                    finally:
-                        self._proven(model_id)
-                    if step == "adapted":
+                    last_error = f"{model_id}: {failed.err.message}"
+                    again, model_id, failures = self._recover(
+                        model, model_id, failed.built, failed.err, failures, emit
+                    )
+                    if again:
                         continue
-                    if step.startswith("remap:"):
-                        model_id = step.removeprefix("remap:")
-                        continue
-                    if step == "split":
-                        raise InputTooLong(last_error) from err
-                    if step == "fail":
-                        raise RequestRefused(last_error) from err
-                    failures += 1
-                    if step == "retry":
-                        delay = self.policy.backoff(failures, err.retry_after, self.rng)
-                        if (
-                            self._wait(delay, self._moved_on(model, model_id))
-                            and failures < self.policy.attempts_per_model
-                        ):
-                            continue
-                    emit("fallback", model_id, f"{err.kind.value} -> next model")
                     if model.model_id not in passed:
                         passed.append(model.model_id)
                     break
@@ -511,6 +493,39 @@ class ModelEngine:
                 self._took_over(passed, model_id)
                 return Answer(value, model_id, response, built.thinking, attempts, usage, events)
         raise ChainExhausted(last_error)
+
+    def _recover(
+        self,
+        model: ResolvedModel,
+        model_id: str,
+        built: Built,
+        err: ModelCallError,
+        failures: int,
+        emit: Callable[[str, str | None, str], None],
+    ) -> tuple[bool, str, int]:
+        """After a failed call: (call again?, the id to call, failures so far). Raises
+        :class:`InputTooLong` or :class:`RequestRefused` when no model would do better."""
+        last_error = f"{model_id}: {err.message}"
+        try:
+            step = self._after_error(model, model_id, built, err, failures, emit)
+        finally:
+            self._proven(model_id)  # sections waiting on this model see what was learned
+        if step == "adapted":
+            return True, model_id, failures
+        if step.startswith("remap:"):
+            return True, step.removeprefix("remap:"), failures
+        if step == "split":
+            raise InputTooLong(last_error) from err
+        if step == "fail":
+            raise RequestRefused(last_error) from err
+        failures += 1
+        if step == "retry":
+            delay = self.policy.backoff(failures, err.retry_after, self.rng)
+            waited = self._wait(delay, self._moved_on(model, model_id))
+            if waited and failures < self.policy.attempts_per_model:
+                return True, model_id, failures
+        emit("fallback", model_id, f"{err.kind.value} -> next model")
+        return False, model_id, failures
 
     def _after_error(
         self,
@@ -598,29 +613,11 @@ class ModelEngine:
                 except ModelCallError as err:
                     self._failed(model, model_id, ticket, err)
                     last_error = f"{model_id}: {err.message}"
-                    try:
-                        step = self._after_error(
-                            model, model_id, built, err, failures, lambda *_: None
-                        )
-                    finally:
-                        self._proven(model_id)
-                    if step == "adapted":
+                    again, model_id, failures = self._recover(
+                        model, model_id, built, err, failures, lambda *_: None
+                    )
+                    if again:
                         continue
-                    if step.startswith("remap:"):
-                        model_id = step.removeprefix("remap:")
-                        continue
-                    if step == "split":
-                        raise InputTooLong(last_error) from err
-                    if step == "fail":
-                        raise RequestRefused(last_error) from err
-                    failures += 1
-                    if step == "retry":
-                        delay = self.policy.backoff(failures, err.retry_after, self.rng)
-                        if (
-                            self._wait(delay, self._moved_on(model, model_id))
-                            and failures < self.policy.attempts_per_model
-                        ):
-                            continue
                     passed.append(model.model_id)
                     break
                 self._proven(model_id)
