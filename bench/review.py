@@ -94,6 +94,7 @@ def lost(results: list[Any], total: int) -> int:
 def tokens(args: argparse.Namespace) -> None:
     fake = new_fake(args)
     fake.tpm, fake.tpm_mode = args.tpm, args.quota
+    phase = time.time() % args.window  # where in its clock window the run starts
     elapsed, results, engine = run(fake, [SONNET], args)
     fake.stop()
     total = args.docs * args.sections
@@ -105,6 +106,10 @@ def tokens(args: argparse.Namespace) -> None:
     # The best any client can do: the first window's tokens at once, then the quota's rate
     # (and never faster than `concurrency` calls per latency).
     quota_time = max(0.0, settled - args.tpm) / rate + args.latency
+    if args.quota == "window":
+        # A clock window gives its tokens once: the first one (whatever is left of it when
+        # the run starts) and then one window's worth per window.
+        quota_time = max(0.0, settled - args.tpm) / rate + (args.window - phase)
     concurrency_time = -(-total // args.concurrency) * args.latency
     ideal = max(quota_time, concurrency_time)
     share = fake.throttled / max(len(answered), 1)

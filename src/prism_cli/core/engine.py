@@ -521,6 +521,10 @@ class ModelEngine:
         failures += 1
         if step == "retry":
             delay = self.policy.backoff(failures, err.retry_after, self.rng)
+            if err.kind is ErrorKind.THROTTLED and self.quotas[model_id].rate is not None:
+                # The model's quota now paces its calls: queue there again instead of
+                # sleeping past the moment it refills (a clock window would go unused).
+                delay = min(delay, self.rng.uniform(0, 0.25))
             waited = self._wait(delay, self._moved_on(model, model_id))
             if waited and failures < self.policy.attempts_per_model:
                 return True, model_id, failures

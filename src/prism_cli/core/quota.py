@@ -9,10 +9,11 @@ not use when it ends. What is learned is the bucket's refill rate:
 * A throttle means Bedrock's bucket was empty at that instant. Between two such instants it
   refilled what the calls took from it (holds of the accepted calls started in between, minus
   what calls gave back when they ended), less whatever it could not hold (a full bucket, a
-  per-minute window that reset unused). So every throttle measures the rate from each earlier
-  throttle of the last ``horizon`` seconds to now, keeps the best (unused quota only ever
-  makes a measurement low), and sets the mirror to ``margin`` x that, empty. A measurement
-  over less than a few holds (one clock window seen from inside) is inconclusive and ignored.
+  per-minute window that reset unused). So each new episode of throttling (a throttle after an
+  accepted call; the throttles of one exhausted window are one episode) measures the rate from
+  every earlier episode of the last ``horizon`` seconds, keeps the best (unused quota only
+  ever makes a measurement low), and sets the mirror to ``margin`` x that, empty. A
+  measurement over fewer than eight holds is inconclusive and ignored.
 * Unlimited (or the configured ``tpm``) until the quota first binds. The first throttle after a
   success starts from half the rate accepted so far and searches upwards, doubling every
   second while calls queue for it, until the next throttle gives a measurement; a throttle
@@ -98,6 +99,7 @@ class ModelQuota:
         self._accepted = 0.0
         self._first_call: float | None = None
         self._last_cut = float("-inf")
+        self._episode_open = False
         self._last_growth = 0.0
         self._last_wait = float("-inf")
         self._searching = False
@@ -226,6 +228,7 @@ class ModelQuota:
                 out if self._expected_output is None else 0.8 * self._expected_output + 0.2 * out
             )
             self._grow(now)
+            self._episode_open = False
             self.streak = 0
             self.aside_until = None
             self._aside_len = self.aside_base
@@ -246,7 +249,7 @@ class ModelQuota:
             # Probe for more, slowly at first and faster the longer nothing is refused
             # (a low measurement, or a quota raised meanwhile, is found in seconds, not hours).
             self._refill(now)
-            self.rate *= 1.0 + self.increase * dt * (quiet / self.probe_after) ** 2
+            self.rate *= 1.0 + self.increase * dt * min((quiet / self.probe_after) ** 2, 4.0)
 
     # -- learning from throttles -----------------------------------------------------------
     def on_throttle(self, ticket: int) -> bool:
@@ -276,7 +279,13 @@ class ModelQuota:
 
     def _learn(self, now: float) -> None:
         self._trim(now)
-        empties = list(self._empty)
+        # A throttle after an accepted call starts a new episode of "the bucket is empty"; the
+        # throttles that follow with nothing accepted in between (a window exhausted until it
+        # resets) are the same episode and teach nothing new.
+        if self._episode_open and self.rate is not None:
+            return
+        self._episode_open = True
+        earlier = list(self._empty)
         self._empty.append(now)
         if now - self._last_cut < self.cooldown:
             return  # one burst of 429s (every call in flight at once) is one signal
@@ -299,7 +308,7 @@ class ModelQuota:
         # low, never high: the best of them is the rate.
         typical = max((c.hold for c in self._calls.values()), default=self._hold)
         measured = None
-        for empty in empties:
+        for empty in earlier:
             if now - empty < 4 * self.cooldown:
                 break
             taken = self._taken_since(empty, now)
