@@ -450,3 +450,14 @@ def test_sigterm_during_a_throttled_run_exits_within_one_call(
     assert proc.returncode == 130, err
     assert took < bedrock.latency + 1.5, took  # within the slowest call in flight
     assert "interrupted" in err
+
+
+def test_a_raw_profile_id_of_a_known_model_follows_its_rules(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    result = review(tmp_path, "-m", "eu.anthropic.claude-sonnet-5-5", region="eu-north-1")
+    assert result.code == 0, result.stderr
+    assert bedrock.refused == []
+    assert {m for m, _ in bedrock.calls()} == {"eu.anthropic.claude-sonnet-5-5"}
+    assert "temperature" not in bedrock.calls()[0][1]["inferenceConfig"]
+    assert "note:" not in result.stderr

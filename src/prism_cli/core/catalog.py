@@ -231,7 +231,7 @@ class Catalog:
             return None, f"{info.key}: past end of life on Bedrock{when}; skipped"
         if ident not in self.models and ident != info.base_id:
             # A profile id given explicitly: called as given.
-            return ResolvedModel(info, ident, _geo(ident), "profile given explicitly"), ""
+            return ResolvedModel(info, ident, _geo(ident)), ""
         options = self.candidates(info, region)
         if available is not None:
             offered = [(mid, geo) for mid, geo in options if available.has(mid)]
