@@ -102,14 +102,12 @@ class SetAside:
     model_id: str
     reason: str
     for_run: bool
-    until: float | None = None
     replaced_by: str | None = None
-    name: str = ""
 
     def note(self) -> str:
         how = "for this run" if self.for_run else "for a cooldown"
         took = f"{self.replaced_by} took over" if self.replaced_by else "no other model took over"
-        return f"{self.name or self.model_id}: {self.reason}; set aside {how}; {took}"
+        return f"{self.model_id}: {self.reason}; set aside {how}; {took}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -184,7 +182,6 @@ class ModelEngine:
         self.thought: dict[str, str] = {}
         """Model id -> how it thought (``adaptive`` | ``budget``), for the results."""
         self._notes: list[str] = []
-        self._details: list[str] = []
         self._proof: dict[str, int | None] = {}
         """Model id -> thread proving it (first call in flight), or None once proven."""
 
@@ -204,28 +201,22 @@ class ModelEngine:
         """Models set aside for the whole run (model id -> reason)."""
         return {m: s.reason for m, s in self.set_aside.items() if s.for_run}
 
-    def usable_models(self) -> list[ResolvedModel]:
-        return [m for m in self.chain if m.model_id not in self.skipped]
-
     def notes(self) -> list[str]:
         """What a user should know: one line per model set aside, plus request notes."""
         with self._cond:
             return [*(s.note() for s in self.set_aside.values()), *self._notes]
 
-    def details(self) -> list[str]:
-        """What ``-v`` shows besides: request adaptations, remaps."""
-        with self._cond:
-            return list(self._details)
-
     def fallbacks(self) -> list[dict[str, Any]]:
         with self._cond:
             return [s.as_dict() for s in self.set_aside.values()]
 
-    def _note(self, text: str, detail: bool = False) -> None:
+    def _note(self, text: str) -> None:
         with self._cond:
-            target = self._details if detail else self._notes
-            if text not in target:
-                target.append(text)
+            if text not in self._notes:
+                self._notes.append(text)
+
+    def _emit(self, kind: str, model: str | None, detail: str) -> None:
+        self.on_event(EngineEvent(kind, model, detail))
 
     # -- waiting ---------------------------------------------------------------------------
     def _wait(self, delay: float, interrupt: Callable[[], bool] = lambda: False) -> bool:
@@ -347,9 +338,7 @@ class ModelEngine:
             current = self.set_aside.get(model.model_id)
             if current is not None and (current.for_run or not for_run):
                 return
-            self.set_aside[model.model_id] = SetAside(
-                model.model_id, reason, for_run, name=model.model_id
-            )
+            self.set_aside[model.model_id] = SetAside(model.model_id, reason, for_run)
             self._cond.notify_all()
         self.on_event(EngineEvent("set_aside", model.model_id, reason))
 
@@ -553,7 +542,6 @@ class ModelEngine:
                 done.add(adaptation)
             if learned:
                 text = f"{model_id} {adaptation.describe} (for the rest of the run)"
-                self._note(text, detail=True)
                 emit("adapt", model_id, text)
             return "adapted"
         if action is Action.REMAP_PROFILE:
@@ -562,7 +550,6 @@ class ModelEngine:
                 with self._cond:
                     self.remapped[model.model_id] = profile
                     self._cond.notify_all()
-                self._note(f"{model_id}: not callable on demand; using {profile}", detail=True)
                 emit("remap", model_id, f"using inference profile {profile}")
                 return f"remap:{profile}"
             if model.model_id in self.remapped:
@@ -618,7 +605,7 @@ class ModelEngine:
                     self._failed(model, model_id, ticket, err)
                     last_error = f"{model_id}: {err.message}"
                     again, model_id, failures = self._recover(
-                        model, model_id, built, err, failures, lambda *_: None
+                        model, model_id, built, err, failures, self._emit
                     )
                     if again:
                         continue
