@@ -50,6 +50,15 @@ def test_before_the_quota_is_known_calls_ramp_up_without_waiting_for_a_rate() ->
     assert q.rate is None
 
 
+def test_a_configured_quota_starts_full_and_paces_from_there() -> None:
+    clock = Clock()
+    q = quota(clock, tpm=60_000.0)  # 1,000 tokens/s, a minute's worth to start with
+    tickets = [q.reserve(1000, 4000) for _ in range(12)]
+    assert [q.admit(t) for t in tickets[:12]] == [0.0] * 12  # 60k holds 12 x 5k at once
+    late = q.reserve(1000, 4000)
+    assert q.admit(late) == pytest.approx(5.0, rel=0.01)  # then one hold's worth of refill
+
+
 def test_a_throttle_before_any_success_does_not_collapse_the_rate() -> None:
     clock = Clock()
     q = quota(clock)

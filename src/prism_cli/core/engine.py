@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from prism_cli.core.catalog import ModelInfo, ResolvedModel
+from prism_cli.core.catalog import ModelInfo, ResolvedModel, strip_geography
 from prism_cli.core.fallback import Action, RetryPolicy
 from prism_cli.core.ports import (
     ErrorKind,
@@ -163,10 +163,17 @@ class ModelEngine:
         self.chain = list(chain)
         self.thinking = thinking
         self.policy = policy or RetryPolicy()
-        infos = {m.model_id: m.info for m in self.chain}
+        # Quotas are keyed by the id called, which a remap may have changed: find the model
+        # by its base id.
+        infos = {strip_geography(m.info.base_id): m.info for m in self.chain}
+        infos.update({m.model_id: m.info for m in self.chain})
+
+        def info(model_id: str) -> ModelInfo | None:
+            return infos.get(model_id) or infos.get(strip_geography(model_id))
+
         self.quotas = quotas or QuotaBook(
-            tpm=lambda m: infos[m].tpm if m in infos else None,
-            burndown=lambda m: infos[m].burndown if m in infos else 5.0,
+            tpm=lambda m: found.tpm if (found := info(m)) else None,
+            burndown=lambda m: found.burndown if (found := info(m)) else 5.0,
         )
         self.remap = remap
         self.suggest = suggest

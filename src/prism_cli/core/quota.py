@@ -83,8 +83,9 @@ class ModelQuota:
         self.aside_max = aside_max
         self._clock = clock
         self._lock = threading.Lock()
-        self.level = 0.0
-        """Quota tokens the mirrored bucket holds (below zero: calls queue for it)."""
+        self.level = self.rate * capacity if self.rate is not None else 0.0
+        """Quota tokens the mirrored bucket holds (below zero: calls queue for it). A
+        configured quota starts full, as Bedrock's does."""
         self._level_at = clock()
         self._calls: dict[int, _Call] = {}
         self._queue: deque[int] = deque()
