@@ -122,7 +122,7 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
     table = Table(
         title=f"Fallback chain for {region} ({source})", title_justify="left", expand=False
     )
-    columns = ["#", "model", "id to call", "lifecycle", "$ in/out per 1M", "thinking"]
+    columns = ["#", "model", "id to call", "lifecycle", "$/M in/out", "thinking"]
     if opts.check:
         columns.append("status")
     for column in columns:
@@ -134,7 +134,7 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
         model_id = row["model_id"] + (" *" if row["id_source"] == "account" else "")
         cells = [
             str(n),
-            row["name"],
+            row["name"].removeprefix("Claude "),
             model_id,
             lifecycle,
             _price(catalog, row["model_id"]),
