@@ -45,13 +45,17 @@ def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, 
     from prism_cli.core.engine import ModelEngine
     from prism_cli.core.fallback import RetryPolicy
     from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
+    from prism_cli.core.quota import QuotaBook
 
     catalog = load_catalog()
     client, region = make_boto_client("us-east-1", None)
     chain, _ = catalog.chain(region, models)
     # A rate-limited batch should wait for its quota rather than give up on a section.
     policy = RetryPolicy(attempts_per_model=50, base_delay=0.25, max_delay=args.window)
-    engine = ModelEngine(BedrockClient(client), chain, policy=policy)
+    # The fake's quotas are per --window seconds rather than per minute, so tell the limiter
+    # (on Bedrock the period is a known fact: a minute).
+    quotas = QuotaBook(capacity=args.window)
+    engine = ModelEngine(BedrockClient(client), chain, policy=policy, quotas=quotas)
     reviewer = Reviewer(engine, ReviewSettings(concurrency=args.concurrency))
     framework = load_framework(None)
     jobs = []
@@ -67,6 +71,20 @@ def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, 
         jobs += [(ctx, s) for s in sections]
     results: list[Any] = []
     start = time.monotonic()
+    if args.verbose:
+        import threading
+
+        def sample() -> None:
+            while len(results) < len(jobs):
+                time.sleep(1.0)
+                shown = [
+                    f"{q.rate * args.window / 1000 if q.rate else 0:.0f}k/"
+                    f"{(q.measured or 0) * args.window / 1000:.0f}k"
+                    for _m, q in engine.quotas.items()
+                ]
+                print(f"  t={time.monotonic() - start:5.1f} rate/measured per window: {shown}")
+
+        threading.Thread(target=sample, daemon=True).start()
     reviewer.review_all(jobs, lambda _ctx, r: results.append(r), workers=args.concurrency)
     return time.monotonic() - start, results, engine
 
@@ -121,6 +139,12 @@ def tokens(args: argparse.Namespace) -> None:
     print(f"  ratio achieved/limit: {ideal / elapsed:.2f}  (target >= 0.90)")
     print(f"  429s: {fake.throttled} of {len(answered)} calls = {share:.1%}  (target <= 10%)")
     print(f"  lost sections: {lost(results, total)}  (target 0)")
+    if args.verbose:
+        start_wall = time.time() - elapsed
+        print(
+            "  429s at (s from start / window phase): "
+            + ", ".join(f"{t - start_wall:.1f}/{t % args.window:.2f}" for t in fake.throttle_times)
+        )
     learned = engine.quotas.items()
     print("  learned: " + ", ".join(f"{m} {q.rate * 60 / 1000:.0f}k tokens/min" if q.rate else
                                     f"{m} unlimited" for m, q in learned))  # fmt: skip
@@ -167,6 +191,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=4)
     parser.add_argument("--sections", type=int, default=30)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("-v", "--verbose", action="store_true", help="when each 429 came")
     parser.add_argument("--tpm", type=int, default=60_000, help="quota tokens per window")
     parser.add_argument("--rpm", type=int, default=30, help="calls allowed per window")
     parser.add_argument("--window", type=float, default=5.0, help="quota window in seconds")

@@ -262,6 +262,8 @@ class FakeBedrock:
         self._token_state: dict[str, list[float]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.throttled = 0
+        self.throttle_times: list[float] = []
+        """Wall-clock instants of token-quota throttles."""
         self.tokens_served = 0
         """Input + output tokens of every successful answer (what an account would be billed)."""
         self._calls: deque[float] = deque()
@@ -470,6 +472,7 @@ class FakeBedrock:
                     state[0], state[2] = float(self.tpm), window
             if state[0] < need:
                 self.throttled += 1
+                self.throttle_times.append(time.time())
                 return None
             state[0] -= need
             return state[2]

@@ -58,7 +58,7 @@ class ModelQuota:
         probe_after: float = 5.0,
         cooldown: float = 0.5,
         horizon: float = 300.0,
-        capacity: float = 60.0,
+        capacity: float = 60.0,  # seconds of quota the bucket holds: Bedrock's is a minute
         storm_after: int = 3,
         storm_span: float = 0.05,
         aside_for: float = 30.0,
@@ -101,6 +101,7 @@ class ModelQuota:
         self._first_call: float | None = None
         self._last_cut = float("-inf")
         self._episode_open = False
+        self._episode_repeats = 0
         self._last_growth = 0.0
         self._last_wait = float("-inf")
         self._searching = False
@@ -230,6 +231,7 @@ class ModelQuota:
             )
             self._grow(now)
             self._episode_open = False
+            self._episode_repeats = 0
             self.streak = 0
             self.aside_until = None
             self._aside_len = self.aside_base
@@ -240,6 +242,8 @@ class ModelQuota:
             return
         dt = min(5.0, now - self._last_growth)
         self._last_growth = now
+        if self._episode_open:
+            return  # the bucket is known empty and nothing was accepted since: wait, not grow
         if not self._queue and now - self._last_wait > 1.0:
             return  # the rate is not what holds calls back: no reason to raise it
         quiet = now - self._last_cut
@@ -260,6 +264,13 @@ class ModelQuota:
             call = self._forget(ticket, 0.0, now)  # Bedrock took nothing for it ...
             if self.rate is not None:
                 self.level = min(self.level, 0.0)  # ... having less than a hold left
+                if self._episode_open and now - self._last_cut >= self.cooldown:
+                    # Still empty, well after the episode began (a clock window spent until
+                    # it resets): probe less and less often. The mirror keeps refilling
+                    # meanwhile, so the window's tokens are there when it does reset.
+                    self._episode_repeats += 1
+                    hold = call.hold if call is not None else self._hold
+                    self.level -= hold * (min(2.0**self._episode_repeats, 32.0) - 1.0)
             started = call.start if call is not None else now
             self._throttle_latency = max(0.01, 0.8 * self._throttle_latency + 0.2 * (now - started))
             self.throttles += 1
@@ -293,11 +304,12 @@ class ModelQuota:
         self._last_cut = now
         self._last_growth = now
         if self.rate is None:
-            # The quota binds for the first time. What it accepted so far includes a burst of
-            # unknown size: start from half of it and search upwards.
+            # The quota binds for the first time. What it accepted so far is at most a full
+            # bucket (a period's worth: quotas are per minute) plus what refilled meanwhile:
+            # start from that and search upwards.
             first = self._first_call if self._first_call is not None else now
-            span = max(now - first, 1.0)
-            self.rate = max(0.5 * self._accepted / span, 1.0)
+            span = max(now - first, 0.0)
+            self.rate = max(self._accepted / (self.capacity + span), 1.0)
             self.level, self._level_at = 0.0, now
             self._searching = True
             self._search_gain = 1.0
