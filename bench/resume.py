@@ -12,6 +12,10 @@
    the time ``prism review`` spends per finished section: the atomic result write (session +
    cache) and its activity-log entry, plus the per-section lookup a resume does; ms per section,
    median of ``--writes`` sections.
+3. Rerun scaling (``--scaling``, or ``--only scaling``). A disk store that already holds
+   ``--others`` sessions of other documents; ``prism review`` of 50 and of 500 small documents,
+   then the same command again, unchanged (0 calls). Prints seconds per document of each
+   unchanged rerun; target: 500 documents cost about what 50 do per document.
 """
 
 from __future__ import annotations
@@ -188,6 +192,66 @@ def store_overhead(args: argparse.Namespace, work: Path) -> None:
         cleanup()
 
 
+def fill_others(store_url: str, count: int) -> None:
+    """``count`` finished sessions of other documents, as a store kept in a CI cache holds."""
+    from prism_cli.core.pipeline import SectionResult
+    from prism_cli.core.ports import Usage
+    from prism_cli.core.session import Sessions, cache_key
+    from prism_cli.stores.url import open_store
+
+    sessions = Sessions(open_store(store_url), who="bench", unique=lambda: os.urandom(4).hex())
+    for n in range(count):
+        sid = f"other{n:06d}"
+        sessions.new(sid, {"name": f"o{n}.docx", "sha256": f"{n:064x}", "sections": []}, {})
+        for i in range(4):
+            key = cache_key(f"other {n} {i}", "fw", "", "v")
+            result = SectionResult(f"s{i}", "reviewed", model="m", usage={"m": Usage(1, 900, 120)})
+            sessions.put_result(sid, result, key)
+        sessions.log(sid, "finished", "4 of 4 sections reviewed")
+
+
+def scaling(args: argparse.Namespace, work: Path) -> None:
+    from docbuilder import make_docx, p
+    from fake_bedrock import FakeBedrock
+
+    fake = FakeBedrock().start()
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "XDG_DATA_HOME": str(work / "data"),
+        "PRISM_NO_DISCOVERY": "1",
+    }
+    store = (work / "store-scale").as_uri()
+    t0 = time.perf_counter()
+    fill_others(store, args.others)
+    print(f"rerun scaling: a disk store with {args.others} other sessions "
+          f"(filled in {time.perf_counter() - t0:.0f}s)")  # fmt: skip
+    for count in (50, 500):
+        folder = work / f"docs{count}"
+        folder.mkdir()
+        for n in range(count):
+            make_docx(
+                folder / f"d{n:04d}.docx",
+                p("Scope", style="Heading1") + p(f"Document {count}/{n}: the batch was sent twice.")
+                + p("Actions", style="Heading1") + p(f"Document {count}/{n}: the owner is J. Doe."),
+            )  # fmt: skip
+        cmd = [sys.executable, "-m", "prism_cli", "review", str(folder), "--store", store,
+               "--no-rules", "-f", "json", "--region", "us-east-1", "--concurrency", "8"]  # fmt: skip
+        first = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert first.returncode == 0, first.stderr[-2000:]
+        calls = len(fake.requests)
+        t0 = time.perf_counter()
+        again = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        elapsed = time.perf_counter() - t0
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert len(fake.requests) == calls, "an unchanged rerun made calls"
+        print(f"  {count:4d} documents: unchanged rerun {elapsed:6.2f}s = "
+              f"{elapsed / count * 1000:6.1f} ms per document (0 calls)")  # fmt: skip
+    fake.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -197,10 +261,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--kill-after", type=int, default=15)
     parser.add_argument("--writes", type=int, default=200)
+    parser.add_argument("--others", type=int, default=5000, help="other sessions (scaling)")
+    parser.add_argument("--only", choices=["resume", "overhead", "scaling"], default=None)
+    parser.add_argument("--scaling", action="store_true", help="also run the rerun scaling")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prism-bench-") as tmp:
-        resume_cost(args, Path(tmp))
-        store_overhead(args, Path(tmp))
+        if args.only in (None, "resume"):
+            resume_cost(args, Path(tmp))
+        if args.only in (None, "overhead"):
+            store_overhead(args, Path(tmp))
+        if args.only == "scaling" or args.scaling:
+            scaling(args, Path(tmp))
 
 
 if __name__ == "__main__":

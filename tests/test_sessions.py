@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -319,7 +320,7 @@ def test_sessions_feedback_export_and_only_accepted(bedrock: FakeBedrock, tmp_pa
     assert exported.code == 0, exported.stderr
     folder = Path(exported.stdout.strip())
     assert folder.parent == tmp_path / "out"
-    assert folder.name.endswith("_incident")
+    assert re.fullmatch(r"\d{8}T\d{6}Z_incident_[0-9a-f]{4}", folder.name)
     names = sorted(str(f.relative_to(folder)) for f in folder.rglob("*") if f.is_file())
     assert names == [
         "chat.json", "feedback/accepted.json", "feedback/custom.json", "feedback/rejected.json",

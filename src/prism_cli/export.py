@@ -1,6 +1,6 @@
 """Export a review: one folder per export, to a directory or to S3.
 
-``<UTC timestamp>_<document name>/`` holds report.json, report.md, reviewed.docx,
+``<UTC timestamp>_<document name>_<4 hex>/`` holds report.json, report.md, reviewed.docx,
 feedback/accepted.json, feedback/rejected.json, feedback/custom.json, logs/activity.json and
 chat.json. A directory export is written beside its target and renamed into place; an S3 export
 uses server-side encryption (AES256, or KMS with a key), no ACLs, the client's standard retries,
@@ -30,9 +30,13 @@ class ExportError(ConfigError):
 
 
 def folder_name(document_path: str, now: datetime | None = None) -> str:
+    """``<UTC timestamp>_<document>_<4 hex>``: sorts by time, and two exports of one document
+    in the same second never land in one folder."""
+    import secrets
+
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     stem = re.sub(r"[^\w.-]+", "_", Path(document_path).stem).strip("._") or "document"
-    return f"{stamp}_{stem}"
+    return f"{stamp}_{stem}_{secrets.token_hex(2)}"
 
 
 def _json(data: Any) -> bytes:

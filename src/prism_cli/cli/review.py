@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prism_cli.console import Console
 from prism_cli.errors import (
@@ -26,6 +26,11 @@ from prism_cli.errors import (
 )
 from prism_cli.inputs import expand_paths
 from prism_cli.reports import EXTENSIONS, render
+
+if TYPE_CHECKING:
+    from prism_cli.core.findings import Finding
+    from prism_cli.core.pipeline import Reviewer, SectionResult
+    from prism_cli.core.report import PriceLookup
 
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "github", "docx")
 FAIL_ON = ("high", "medium", "low", "never")
@@ -176,13 +181,16 @@ class _Progress:
 
 def run_review(console: Console, opts: ReviewOptions) -> int:
     from prism_cli.core.findings import at_or_above
-    from prism_cli.core.pipeline import ReviewSettings, SectionResult
-    from prism_cli.core.report import DocumentReview, build_report
+    from prism_cli.core.report import DocumentReview
     from prism_cli.core.rules import run_rules
     from prism_cli.core.sections import split_sections
+    from prism_cli.service import Hooks, ReviewService, RunSettings, assign_session_ids
+    from prism_cli.stores.service import open_sessions
     from prism_cli.word.reader import read_document
 
     _validate(opts)
+    if opts.offline and (opts.store or "").startswith("s3://"):
+        raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
     fmt = opts.fmt or ("table" if console.stdout_is_tty else "json")
     framework = load_framework(opts.framework)
     guidelines = load_guidelines(opts.guidelines)
@@ -200,354 +208,87 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
             console.error(str(exc))
             codes.append(exc.exit_code)
             continue
-        reviews.append(
-            DocumentReview(
-                document, split_sections(document.blocks), session_id=document.sha256[:12]
-            )
-        )
+        reviews.append(DocumentReview(document, split_sections(document.blocks)))
     if not reviews:
         return worst_exit_code(*codes)
+    assign_session_ids(reviews, opts.session)
 
-    rule_findings: dict[str, list[Any]] = {}
+    rule_findings: dict[str, list[Finding]] = {}
     if opts.rules:
         for review in reviews:
             rule_findings[review.document.path] = run_rules(
                 review.document, review.sections, framework
             )
 
-    if opts.session is not None and len(reviews) > 1:
-        raise UsageError("--session names one session: give one document")
-    seen: dict[str, int] = {}
-    for review in reviews:
-        sid = opts.session or review.document.sha256[:12]
-        seen[sid] = seen.get(sid, 0) + 1
-        # Two copies of one document in a run: one session each (in path order, so stable).
-        review.session_id = sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"
-
+    settings = RunSettings(
+        framework=framework,
+        guidelines=guidelines,
+        min_confidence=opts.min_confidence,
+        models=tuple(opts.models),
+        thinking=opts.thinking,
+        effort=opts.effort,
+        thinking_budget=opts.thinking_budget,
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature,
+    )
+    # The store first: an unreachable one stops the run before anything is written.
+    sessions = open_sessions(opts.store)
+    reviewer: Reviewer | None = None
+    prices: PriceLookup = _no_prices
     notes: list[str] = []
-    fallbacks: list[dict[str, Any]] = []
-    prices = _no_prices
-    sessions: Any = None
-    if opts.offline:
-        for review in reviews:
-            for section in review.sections:
-                review.results[section.id] = SectionResult(
-                    section.id, "skipped", error="offline: rules only"
+    if not opts.offline:
+        reviewer, prices, notes = _make_reviewer(console, opts, guidelines)
+    show = console.stderr_is_tty and not console.quiet
+    with _Progress(console, show) as progress:
+
+        def started(key: str, name: str, total: int, reused: int) -> None:
+            progress.add(key, name, total)
+            for _ in range(reused):
+                progress.advance(key, "cached", 0)
+
+        def section_done(key: str, result: SectionResult) -> None:
+            tokens = sum(u.input_tokens + u.output_tokens for u in result.usage.values())
+            progress.advance(key, result.model, tokens)
+            if result.status == "failed" and not show:
+                console.warn(
+                    f"{Path(key).name}: section {result.section_id} not reviewed: {result.error}"
                 )
-    else:
-        from prism_cli.stores.service import Leases, open_sessions, parallel
 
-        settings = ReviewSettings(
-            max_tokens=opts.max_tokens,
-            temperature=opts.temperature,
-            min_confidence=opts.min_confidence,
-            concurrency=opts.concurrency,
-            guidelines=guidelines,
-        )
-        # The store first: an unreachable one stops the run before anything is written.
-        sessions = open_sessions(opts.store)
-        reviewer, prices, notes = _make_reviewer(console, opts, settings)
-        engine = reviewer.engine
-        runs = [_SessionRun(sessions, review, framework, guidelines, opts) for review in reviews]
-        leases = Leases(
+        service = ReviewService(
             sessions,
-            [run.sid for run in runs],
+            settings,
+            reviewer=reviewer,
+            prices=prices,
+            notes=notes,
+            fresh=opts.fresh,
             wait=opts.wait,
-            on_wait=lambda sid, holder: console.info(
-                f"waiting for session {sid} (being reviewed by {holder})"
-            ),
-            on_lost=console.warn,
-        )
-        with leases:
-            # Documents are prepared and finished side by side: store round trips overlap.
-            jobs = [
-                job for found in parallel(lambda run: run.prepare(console), runs) for job in found
-            ]
-            _review_jobs(console, reviewer, runs, jobs)
-            notes = [*notes, *reviewer.notes]
-            fallbacks = engine.fallbacks()
-            failed = [r for rv in reviews for r in rv.results.values() if r.status == "failed"]
-            if failed:
-                codes.append(EXIT_INCOMPLETE)
-                usable = [m for m in reviewer.chain if m.model_id not in reviewer.skipped]
-                if not usable:
-                    reasons = "; ".join(f"{m}: {why}" for m, why in reviewer.skipped.items())
-                    console.error(f"no usable model in the chain ({reasons})")
-                    codes.append(EXIT_CONFIG)
-            parallel(
-                lambda run: run.finish(
-                    rule_findings.get(run.review.document.path, []), prices, notes, fallbacks
+            hooks=Hooks(
+                started=started,
+                section_done=section_done,
+                warn=console.warn,
+                waiting=lambda sid, holder: console.info(
+                    f"waiting for session {sid} (being reviewed by {holder})"
                 ),
-                runs,
-            )
-
+            ),
+        )
+        started_at = time.monotonic()
+        outcome = service.run(reviews, rule_findings)
+        console.debug(f"review took {time.monotonic() - started_at:.1f}s")
+    if outcome.failed:
+        codes.append(EXIT_INCOMPLETE)
+    if outcome.no_usable_model:
+        console.error(f"no usable model in the chain ({outcome.no_usable_model})")
+        codes.append(EXIT_CONFIG)
     for review in reviews:
-        if sessions is None:
-            _combine_findings(review, rule_findings.get(review.document.path, []))
         live = [f for f in review.findings if f.status != "rejected"]
         if at_or_above(live, opts.fail_on):
             codes.append(EXIT_FINDINGS)
-
-    report = build_report(reviews, prices, notes, fallbacks)
-    for note in notes:
+    for note in outcome.notes:
         console.info(f"note: {note}")
-    _emit(console, fmt, opts, report, reviews)
+    _emit(console, fmt, opts, outcome.report, reviews)
     if opts.push:
-        _push(console, opts, report, reviews, sessions)
+        _push(console, opts, outcome.report, reviews, sessions)
     return worst_exit_code(*codes)
-
-
-def _combine_findings(review: Any, rule_findings: list[Any]) -> None:
-    """The document's findings: rules and every section's, near-duplicates merged, sorted."""
-    from prism_cli.core.findings import merge_near_duplicates, sort_findings
-
-    found = list(rule_findings)
-    for result in review.results.values():
-        found.extend(result.findings)
-    order = {s.id: s.index for s in review.sections}
-    review.findings = sort_findings(merge_near_duplicates(found), order)
-
-
-class _SessionRun:
-    """One document's session during a review: reuse what is stored, record what finishes."""
-
-    def __init__(
-        self, sessions: Any, review: Any, framework: Any, guidelines: str, opts: ReviewOptions
-    ) -> None:
-        from prism_cli.core.prompts import PROMPT_VERSION
-        from prism_cli.core.session import cache_key, digest
-
-        self.sessions = sessions
-        self.review = review
-        self.sid: str = review.session_id
-        self.opts = opts
-        self.framework = framework
-        shaping = f"{framework.digest}|min_confidence={opts.min_confidence}"
-        self.keys = {
-            s.id: cache_key(s.text, shaping, guidelines, PROMPT_VERSION) for s in review.sections
-        }
-        self.settings = {
-            "framework": framework.name,
-            "framework_digest": framework.digest,
-            "guidelines_digest": digest(guidelines),
-            "prompt_version": PROMPT_VERSION,
-            "min_confidence": opts.min_confidence,
-            "models": list(opts.models),
-        }
-        self.reused = 0
-
-    def prepare(self, console: Console) -> list[Any]:
-        """Load or create the session; return the jobs still to do."""
-        from prism_cli.core.pipeline import DocumentContext, locator_for
-        from prism_cli.core.session import REUSABLE, CorruptEntry, result_from_dict
-
-        doc, sessions, sid = self.review.document, self.sessions, self.sid
-        name = Path(doc.path).name
-        try:
-            meta = sessions.load(sid)
-        except CorruptEntry as exc:
-            if not self.opts.fresh:
-                raise CorruptEntry(
-                    f"{exc.message}; start it over with --fresh or `prism sessions delete {sid}`"
-                ) from exc
-            meta = None
-        if meta is not None and self.opts.fresh:
-            sessions.delete(sid)
-            meta = None
-        if meta is not None and meta["document"]["sha256"] != doc.sha256:
-            raise UsageError(
-                f"session {sid} holds another document ({meta['document'].get('name')}); "
-                "use --fresh to start it over for this one"
-            )
-        sections_info = [
-            {
-                "id": s.id,
-                "index": s.index,
-                "title": s.title,
-                "level": s.level,
-                "locator": s.anchor_locator,
-            }
-            for s in self.review.sections
-        ]
-        document_info = {
-            "path": str(Path(doc.path).resolve()),
-            "name": name,
-            "sha256": doc.sha256,
-            "sections": sections_info,
-        }
-        stored: dict[str, Any] = {}
-        if meta is None:
-            sessions.new(sid, document_info, self.settings)
-            sessions.put_document(sid, Path(doc.path).read_bytes())
-            sessions.log(sid, "started", f"{name}: {len(self.review.sections)} sections")
-        else:
-            sessions.save({**meta, "status": "running", "document": document_info})
-            present = set(sessions.result_ids(sid))
-            for section in self.review.sections:
-                if section.id not in present:
-                    continue
-                try:
-                    data = sessions.result(sid, section.id)
-                except CorruptEntry as exc:
-                    console.warn(f"{exc.message}; reviewing that section again")
-                    sessions.log(sid, "corrupt_entry", exc.message, section=section.id)
-                    continue
-                if data is not None:
-                    stored[section.id] = data
-        jobs = []
-        ctx = DocumentContext(doc.path, self.review.sections, self.framework)
-        for section in self.review.sections:
-            key = self.keys[section.id]
-            data = stored.get(section.id)
-            if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
-                data = None if self.opts.fresh else self._cached(console, key)
-                if data is not None:
-                    # Read from the cache: into the session only, no need to write it back.
-                    sessions.put_result(sid, result_from_dict(data, section.id), key, cache=False)
-                    sessions.log(sid, "cached", "unchanged section reused", section=section.id)
-            if data is None:
-                jobs.append((ctx, section))
-                continue
-            result = result_from_dict(data, section.id)
-            result.usage = {}
-            if result.status != "skipped":  # an empty section stays skipped
-                result.status = "cached"
-            for finding in result.findings:  # the cache may come from another document
-                finding.locator = locator_for(section, finding.quote)
-            self.review.results[section.id] = result
-            self.reused += 1
-        if meta is not None:
-            sessions.log(
-                sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
-            )
-        return jobs
-
-    def _cached(self, console: Console, key: str) -> dict[str, Any] | None:
-        from prism_cli.core.session import CorruptEntry
-
-        try:
-            return self.sessions.cached(key)  # type: ignore[no-any-return]
-        except CorruptEntry as exc:
-            console.warn(f"{exc.message}; ignoring it")
-            self.sessions.drop_cached(key)
-            return None
-
-    def record(self, result: Any) -> None:
-        """Called as each section finishes (from worker threads): one atomic write."""
-        sessions, sid = self.sessions, self.sid
-        sessions.put_result(sid, result, self.keys[result.section_id])
-        for event in result.events:
-            if event.kind in ("fallback", "remap", "split", "invalid_output"):
-                sessions.log(
-                    sid, event.kind, event.detail, section=result.section_id, model=event.model
-                )
-        if result.status == "failed":
-            sessions.log(sid, "failed", result.error or "", section=result.section_id)
-        else:
-            sessions.log(
-                sid,
-                "section_done",
-                f"{len(result.findings)} findings, {result.attempts} attempts",
-                section=result.section_id,
-                model=result.model,
-            )
-
-    def interrupted(self) -> tuple[int, int]:
-        done = sum(1 for r in self.review.results.values() if r.status != "failed")
-        total = len(self.review.sections)
-        meta = self.sessions.load(self.sid)
-        if meta is not None:
-            self.sessions.save({**meta, "status": "interrupted"})
-        self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
-        return done, total
-
-    def finish(
-        self,
-        rule_findings: list[Any],
-        prices: Any,
-        notes: list[str],
-        fallbacks: list[dict[str, Any]] | None = None,
-    ) -> None:
-        from prism_cli.core.findings import Finding
-        from prism_cli.core.report import build_report
-
-        review, sessions, sid = self.review, self.sessions, self.sid
-        _combine_findings(review, rule_findings)
-        # The stored report has no decisions in it: they are applied when it is read.
-        sessions.put_report(sid, build_report([review], prices, notes, fallbacks or []))
-        failed = sum(1 for r in review.results.values() if r.status == "failed")
-        meta = sessions.load(sid)
-        if meta is not None:
-            sessions.save({**meta, "status": "incomplete" if failed else "complete"})
-        sessions.log(
-            sid,
-            "finished",
-            f"{len(review.sections) - failed} of {len(review.sections)} sections reviewed, "
-            f"{len(review.findings)} findings",
-        )
-        decisions = sessions.decisions(sid)
-        accepted, rejected = set(decisions["accepted"]), set(decisions["rejected"])
-        for f in review.findings:
-            f.status = (
-                "accepted" if f.id in accepted else "rejected" if f.id in rejected else "open"
-            )
-        review.findings.extend(Finding.model_validate(c) for c in decisions["custom"])
-
-
-def _review_jobs(console: Console, reviewer: Any, runs: list[_SessionRun], jobs: list[Any]) -> None:
-    import signal
-
-    from prism_cli.errors import Interrupted
-
-    by_path = {run.review.document.path: run for run in runs}
-    lock = threading.Lock()
-    show = console.stderr_is_tty and not console.quiet
-    with _Progress(console, show) as progress:
-        for run in runs:
-            progress.add(
-                run.review.document.path,
-                Path(run.review.document.path).name,
-                len(run.review.sections),
-            )
-            for _ in range(run.reused):
-                progress.advance(run.review.document.path, "cached", 0)
-
-        def on_section(ctx: Any, result: Any) -> None:
-            if result.status == "interrupted":
-                return
-            run = by_path[ctx.key]
-            run.record(result)
-            with lock:
-                run.review.results[result.section_id] = result
-            tokens = sum(u.input_tokens + u.output_tokens for u in result.usage.values())
-            progress.advance(ctx.key, result.model, tokens)
-            if result.status == "failed" and not show:
-                console.warn(
-                    f"{Path(ctx.key).name}: section {result.section_id} not reviewed: {result.error}"
-                )
-
-        def on_term(_signum: int, _frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, on_term)
-        started = time.monotonic()
-        try:
-            reviewer.review_all(jobs, on_section)
-        except KeyboardInterrupt:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            from prism_cli.stores.service import parallel
-
-            counts = parallel(lambda run: run.interrupted(), runs)
-            done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
-            ids = [run.sid for run in runs]
-            named = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} sessions"
-            raise Interrupted(
-                f"interrupted: {done} of {total} sections are saved (session "
-                f"{named}); run the same command again to resume"
-            ) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        console.debug(f"reviewed {len(jobs)} sections in {time.monotonic() - started:.1f}s")
 
 
 def _push(
@@ -583,11 +324,19 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
 
 
 def _make_reviewer(
-    console: Console, opts: ReviewOptions, settings: Any
-) -> tuple[Any, Any, list[str]]:
+    console: Console, opts: ReviewOptions, guidelines: str
+) -> tuple[Reviewer, PriceLookup, list[str]]:
     from prism_cli.bedrock.setup import open_engine
-    from prism_cli.core.pipeline import Reviewer
+    from prism_cli.core.pipeline import Reviewer, ReviewSettings
     from prism_cli.core.requests import Thinking
+
+    settings = ReviewSettings(
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature,
+        min_confidence=opts.min_confidence,
+        concurrency=opts.concurrency,
+        guidelines=guidelines,
+    )
 
     setup = open_engine(
         region=opts.region,

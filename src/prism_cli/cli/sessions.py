@@ -13,13 +13,11 @@ from prism_cli.core.session import (
     CorruptEntry,
     SessionNotFound,
     Sessions,
-    custom_finding,
     parse_duration,
     report_with_decisions,
     statistics,
-    validate_session_id,
 )
-from prism_cli.errors import EXIT_OK, InputError, SessionBusy, UsageError
+from prism_cli.errors import EXIT_OK, UsageError
 
 SEVERITIES = ("high", "medium", "low")
 TYPES = ("critical", "important", "suggestion", "positive")
@@ -32,24 +30,9 @@ def _open(store: str | None) -> Sessions:
 
 
 def resolve(sessions: Sessions, ref: str) -> str:
-    """A session id from an id or the path of a reviewed document."""
-    path = Path(ref)
-    if ref.lower().endswith((".docx", ".docm", ".dotx", ".dotm")) or path.is_file():
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(ref, exc.strerror or str(exc)) from exc
-        sid = hashlib.sha256(data).hexdigest()[:12]
-        if sessions.load(sid) is None:
-            raise InputError(ref, f"no session for this document in {sessions.store.url}")
-        return sid
-    try:
-        sid = validate_session_id(ref)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    if sessions.load(sid) is None:
-        raise UsageError(f"no session {sid} in {sessions.store.url} (see `prism sessions list`)")
-    return sid
+    from prism_cli.service import resolve_session
+
+    return resolve_session(sessions, ref)
 
 
 def _summary(sessions: Sessions, sid: str) -> dict[str, Any]:
@@ -122,7 +105,20 @@ def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> 
     info = _summary(sessions, sid)
     activity = sessions.activity(sid)
     meta = sessions.require(sid)
-    info["settings"] = meta.get("settings", {})
+    settings = dict(meta.get("settings", {}))
+    settings.pop("framework_text", None)  # long; the digest names it
+    info["settings"] = settings
+    report = sessions.report(sid)
+    findings = (
+        report_with_decisions(report, sessions.decisions(sid))["documents"][0]["findings"]
+        if report
+        else []
+    )
+    info["findings"] = [
+        {k: f.get(k) for k in ("id", "section_id", "severity", "type", "status", "title")}
+        for f in findings
+    ]
+    info["usage"] = meta.get("usage", {})
     info["activity"] = activity
     if (fmt or ("table" if console.stdout_is_tty else "json")) == "json":
         console.write(json.dumps(info, indent=2, ensure_ascii=False))
@@ -138,9 +134,21 @@ def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> 
         f"findings  {st['findings']}: {sev['high']} high, {sev['medium']} medium, {sev['low']} low",
         f"decisions {st['accepted']} accepted, {st['rejected']} rejected, {st['added']} added, "
         f"{st['open']} open",
-        "",
-        "recent activity:",
     ]
+    if report:
+        used = report["summary"]["usage"]
+        lines.append(
+            f"usage     {used['calls']} calls, {used['input_tokens']} in / "
+            f"{used['output_tokens']} out tokens, ${used['cost_usd']:.4f} over all its runs"
+        )
+    if info["findings"]:
+        lines += ["", "findings (accept or reject with `prism feedback`):"]
+        width = max(len(f["id"]) for f in info["findings"])
+        for f in info["findings"]:
+            lines.append(
+                f"  {f['id']:<{width}}  {f['severity']:<6}  {f['status']:<8}  {f['title']}"
+            )
+    lines += ["", "recent activity:"]
     for entry in activity[-15:]:
         where = " ".join(x for x in (entry.get("section"), entry.get("model")) if x)
         lines.append(
@@ -151,15 +159,7 @@ def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> 
 
 
 def _delete(sessions: Sessions, sid: str) -> int:
-    """Delete a session while holding its lease, so no review can start half-way through."""
-    key, owner = Sessions.lease_key(sid), f"{sessions.who} delete"
-    holder = sessions.store.acquire(key, owner, 30.0)
-    if holder is not None:
-        raise SessionBusy(f"session {sid} is being reviewed by {holder.rsplit(' ', 1)[0]}")
-    try:
-        return sessions.delete(sid)
-    finally:
-        sessions.store.release(key, owner)
+    return sessions.delete_leased(sid)
 
 
 def run_delete(console: Console, store: str | None, refs: list[str]) -> int:
@@ -212,62 +212,26 @@ def run_feedback(
     kind: str,
     title: str,
 ) -> int:
+    from prism_cli.core.session import Decision
+
     sessions = _open(store)
     sid = resolve(sessions, ref)
-    decisions = sessions.decisions(sid)
     if action in ("accept", "reject", "reopen"):
         if not items:
             raise UsageError(f"feedback {action}: give one or more finding ids")
-        report = sessions.report(sid)
-        known = {f["id"] for d in (report or {}).get("documents", []) for f in d["findings"]}
-        custom = {c["id"] for c in decisions["custom"]}
-        unknown = [i for i in items if i not in known and i not in custom]
-        if unknown:
-            raise UsageError(
-                f"no finding {', '.join(unknown)} in session {sid} "
-                "(ids are in the report's findings[].id)"
-            )
-        for fid in items:
-            decisions["accepted"] = [x for x in decisions["accepted"] if x != fid]
-            decisions["rejected"] = [x for x in decisions["rejected"] if x != fid]
-            if fid in custom:
-                if action == "reject":
-                    decisions["custom"] = [c for c in decisions["custom"] if c["id"] != fid]
-                continue
-            if action == "accept":
-                decisions["accepted"].append(fid)
-            elif action == "reject":
-                decisions["rejected"].append(fid)
-        sessions.put_decisions(sid, decisions)
+        sessions.decide(sid, Decision(action), items)
         past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[action]
-        sessions.log(sid, f"decision_{past}", ", ".join(items))
         console.info(f"{past} {len(items)} finding(s) in session {sid}")
         return EXIT_OK
     if action == "add":
-        text = " ".join(items).strip()
-        if not text:
-            raise UsageError('feedback add: give the finding\'s text, e.g. "No owner for action 3"')
-        if severity not in SEVERITIES:
-            raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)}")
-        if kind not in TYPES:
-            raise UsageError(f"--type must be one of {', '.join(TYPES)}")
-        meta = sessions.require(sid)
-        sections = meta["document"].get("sections", [])
         if section is None:
             raise UsageError("feedback add needs --section (an id like s3, or a section title)")
-        match = [s for s in sections if section in (s["id"], s["title"])]
-        if not match:
-            choices = ", ".join(f"{s['id']} ({s['title']})" for s in sections[:12])
-            raise UsageError(f"no section {section!r} in session {sid}; sections: {choices}")
-        target = match[0]
-        taken = {c["id"] for c in decisions["custom"]}
-        number = 1
-        while f"{target['id']}-c{number}" in taken:
-            number += 1
-        finding = custom_finding(target, number, severity, text, kind, title)
-        decisions["custom"].append(finding)
-        sessions.put_decisions(sid, decisions)
-        sessions.log(sid, "decision_added", finding["title"], section=target["id"])
+        try:
+            finding = sessions.add_finding(
+                sid, section, " ".join(items), severity=severity, kind=kind, title=title
+            )
+        except UsageError as exc:
+            raise UsageError(f"feedback add: {exc}") from exc
         console.info(f"added {finding['id']} to session {sid}")
         console.write(finding["id"])
         return EXIT_OK

@@ -77,6 +77,24 @@ class Finding(BaseModel):
     """Paragraph locator the finding is anchored on (its quote's paragraph, else the heading)."""
 
 
+def finding_id(section_id: str, title: str, quote: str, taken: set[str] | None = None) -> str:
+    """A model finding's id from what it says: the same in every output of every run
+    (``s7-m3f9a2c``). ``taken`` holds the ids already given in this section; a finding that
+    says the same thing twice gets ``-2``, ``-3``."""
+    import hashlib
+
+    basis = f"{_norm(title)}\x1f{_norm(quote)}"
+    base = f"{section_id}-m{hashlib.sha256(basis.encode('utf-8')).hexdigest()[:6]}"
+    if taken is None:
+        return base
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
 def findings_json_schema() -> dict[str, Any]:
     """JSON schema for structured output / the forced tool (no $refs: Bedrock wants it flat)."""
     item = {

@@ -27,6 +27,8 @@ class Framework:
     checkpoints: tuple[Checkpoint, ...]
     version: str = "1"
     digest: str = field(default="", compare=False)
+    source: str = field(default="", compare=False, repr=False)
+    """The TOML it was parsed from (kept in sessions, so a worker can rebuild a run)."""
 
     def checklist(self) -> str:
         return "\n".join(f"{c.id}. {c.title}: {c.description}" for c in self.checkpoints)
@@ -65,4 +67,5 @@ def parse_framework(text: str) -> Framework:
         tuple(checkpoints),
         str(data.get("version", "1")),
         digest,
+        text,
     )

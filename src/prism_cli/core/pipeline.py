@@ -35,6 +35,7 @@ from prism_cli.core.findings import (
     Finding,
     FindingIn,
     FindingsParseError,
+    finding_id,
     findings_json_schema,
     locate_quote,
     parse_findings,
@@ -304,14 +305,15 @@ class Reviewer:
     ) -> list[Finding]:
         text = section.text
         out: list[Finding] = []
-        for n, item in enumerate(produced, start=1):
+        taken: set[str] = set()
+        for item in produced:
             if item.confidence < self.settings.min_confidence:
                 continue
             quote = item.quote if quote_in_text(item.quote, text) else ""
             out.append(
                 Finding(
                     **item.model_dump(exclude={"quote"}),
-                    id=f"{section.id}-m{n}",
+                    id=finding_id(section.id, item.title, quote, taken),
                     section_id=section.id,
                     quote=quote,
                     source="model",

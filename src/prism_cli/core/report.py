@@ -51,7 +51,7 @@ def cost_usd(by_model: dict[str, Usage], prices: PriceLookup) -> float:
     return round(total, 6)
 
 
-def _usage_dict(by_model: dict[str, Usage], prices: PriceLookup) -> dict[str, Any]:
+def usage_summary(by_model: dict[str, Usage], prices: PriceLookup) -> dict[str, Any]:
     total = Usage()
     for usage in by_model.values():
         total.add(usage)
@@ -92,7 +92,7 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
         "session_id": review.session_id,
         "sections": sections,
         "findings": [finding_dict(f) for f in review.findings],
-        "usage": _usage_dict(review.usage_by_model(), prices),
+        "usage": usage_summary(review.usage_by_model(), prices),
     }
 
 
@@ -123,7 +123,7 @@ def build_report(
             "skipped": sum(1 for s in statuses if s == "skipped"),
             "findings": sum(severities.values()),
             "findings_by_severity": severities,
-            "usage": _usage_dict(by_model, prices),
+            "usage": usage_summary(by_model, prices),
             "notes": list(notes),
             "fallbacks": list(fallbacks),
         },

@@ -25,9 +25,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from prism_cli.core.findings import Finding
+from prism_cli.core.findings import Finding, finding_id
 from prism_cli.core.pipeline import SectionResult
 from prism_cli.core.ports import SessionStore, StoreError, Usage
 from prism_cli.errors import UsageError
@@ -39,6 +40,25 @@ _MAGIC = b"prism-session "
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class SessionStatus(str, Enum):
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
+    OFFLINE = "offline"
+    """Read offline: rules only, no model review yet (stored reviews reused)."""
+
+
+class Decision(str, Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    REOPEN = "reopen"
+
+
+SEVERITIES = ("high", "medium", "low")
+TYPES = ("critical", "important", "suggestion", "positive")
 
 
 class CorruptEntry(StoreError):
@@ -158,9 +178,10 @@ def result_to_dict(result: SectionResult, key: str) -> dict[str, Any]:
 def result_from_dict(data: dict[str, Any], section_id: str) -> SectionResult:
     """A stored result reused for ``section_id`` (ids are rewritten: the cache is shared)."""
     findings = []
-    for n, item in enumerate(data.get("findings", []), start=1):
-        item = {**item, "section_id": section_id, "id": f"{section_id}-m{n}"}
-        findings.append(Finding.model_validate(item))
+    taken: set[str] = set()
+    for item in data.get("findings", []):
+        fid = finding_id(section_id, str(item.get("title", "")), str(item.get("quote", "")), taken)
+        findings.append(Finding.model_validate({**item, "section_id": section_id, "id": fid}))
     usage = {m: Usage(**u) for m, u in data.get("usage", {}).items()}
     return SectionResult(
         section_id,
@@ -303,6 +324,43 @@ class Sessions:
         self.save(meta)
         return meta
 
+    def update(
+        self,
+        session_id: str,
+        *,
+        status: str | None = None,
+        usage: dict[str, Usage] | None = None,
+        end_fresh: bool = False,
+    ) -> dict[str, Any]:
+        """Change a session's status; add a run's usage to what its runs used so far (never
+        overwritten); ``end_fresh`` marks a ``--fresh`` run finished (a rerun of the same
+        command then starts over rather than resumes)."""
+        meta = self.require(session_id)
+        if status is not None:
+            meta["status"] = status
+        if usage:
+            total = {m: Usage(**u) for m, u in meta.get("usage", {}).items()}
+            for model, used in usage.items():
+                total.setdefault(model, Usage()).add(used)
+            meta["usage"] = {m: u.as_dict() for m, u in sorted(total.items())}
+        if end_fresh:
+            meta.pop("fresh_run", None)
+        self.save(meta)
+        return meta
+
+    def session_of_document(self, sha256: str) -> str | None:
+        """The session reviewing the document with this digest (a direct lookup)."""
+        sid = sha256[:12]
+        meta = self.load(sid)
+        return sid if meta is not None and meta["document"].get("sha256") == sha256 else None
+
+    def clear_results(self, session_id: str) -> int:
+        """Drop a session's results and report (``--fresh``); decisions and log stay."""
+        keys = self.store.list(self._key(session_id, "results") + "/")
+        keys.append(self._key(session_id, "report"))
+        self.store.delete(keys)
+        return len(keys) - 1
+
     def ids(self) -> list[str]:
         """Ids of the stored sessions (a half-deleted one may be listed; ``load`` tells)."""
         return self.store.children("sessions/")
@@ -366,6 +424,92 @@ class Sessions:
         self._put(
             self._key(session_id, "decisions"), {**decisions, "schema_version": SCHEMA_VERSION}
         )
+
+    def apply(self, session_id: str, findings: Iterable[Finding]) -> list[dict[str, Any]]:
+        """Findings with the reviewer's decisions applied, plus the reviewer's own."""
+        return apply_decisions(
+            (f.model_dump(mode="json") for f in findings), self.decisions(session_id)
+        )
+
+    def known_findings(self, session_id: str) -> set[str]:
+        report = self.report(session_id)
+        return {f["id"] for d in (report or {}).get("documents", []) for f in d["findings"]}
+
+    def decide(self, session_id: str, decision: Decision, finding_ids: list[str]) -> None:
+        """Accept, reject or reopen findings (``prism feedback``, chat's /accept)."""
+        decisions = self.decisions(session_id)
+        custom = {c["id"] for c in decisions["custom"]}
+        known = self.known_findings(session_id)
+        unknown = [i for i in finding_ids if i not in known and i not in custom]
+        if unknown:
+            raise UsageError(
+                f"no finding {', '.join(unknown)} in session {session_id} "
+                "(ids are in the report's findings[].id)"
+            )
+        for fid in finding_ids:
+            decisions["accepted"] = [x for x in decisions["accepted"] if x != fid]
+            decisions["rejected"] = [x for x in decisions["rejected"] if x != fid]
+            if fid in custom:
+                if decision is Decision.REJECT:
+                    decisions["custom"] = [c for c in decisions["custom"] if c["id"] != fid]
+                continue
+            if decision is Decision.ACCEPT:
+                decisions["accepted"].append(fid)
+            elif decision is Decision.REJECT:
+                decisions["rejected"].append(fid)
+        self.put_decisions(session_id, decisions)
+        past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[decision.value]
+        self.log(session_id, f"decision_{past}", ", ".join(finding_ids))
+
+    def add_finding(
+        self,
+        session_id: str,
+        section: str,
+        text: str,
+        *,
+        severity: str = "medium",
+        kind: str = "important",
+        title: str = "",
+    ) -> dict[str, Any]:
+        """A reviewer's own finding on a section (id or title); returns it."""
+        if not text.strip():
+            raise UsageError('give the finding\'s text, e.g. "No owner for action 3"')
+        if severity not in SEVERITIES:
+            raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)}")
+        if kind not in TYPES:
+            raise UsageError(f"--type must be one of {', '.join(TYPES)}")
+        meta = self.require(session_id)
+        sections = meta["document"].get("sections", [])
+        match = [s for s in sections if section in (s["id"], s["title"])]
+        if not match:
+            choices = ", ".join(f"{s['id']} ({s['title']})" for s in sections[:12])
+            raise UsageError(f"no section {section!r} in session {session_id}; sections: {choices}")
+        target = match[0]
+        decisions = self.decisions(session_id)
+        taken = {c["id"] for c in decisions["custom"]}
+        number = 1
+        while f"{target['id']}-c{number}" in taken:
+            number += 1
+        finding = custom_finding(target, number, severity, text, kind, title)
+        decisions["custom"].append(finding)
+        self.put_decisions(session_id, decisions)
+        self.log(session_id, "decision_added", finding["title"], section=target["id"])
+        return finding
+
+    def delete_leased(self, session_id: str, ttl: float = 30.0) -> int:
+        """Delete a session while holding its lease, so no review can start half-way."""
+        from prism_cli.errors import SessionBusy
+
+        key, owner = self.lease_key(session_id), f"{self.who} delete"
+        holder = self.store.acquire(key, owner, ttl)
+        if holder is not None:
+            raise SessionBusy(
+                f"session {session_id} is being reviewed by {holder.rsplit(' ', 1)[0]}"
+            )
+        try:
+            return self.delete(session_id)
+        finally:
+            self.store.release(key, owner)
 
     def chat(self, session_id: str) -> list[Any]:
         payload = self._get(self._key(session_id, "chat"))

@@ -53,8 +53,18 @@ class DiskStore:
             self._guard("delete", self.cache.delete, key)
 
     def list(self, prefix: str) -> list[str]:
-        keys = self._guard("list", lambda: list(self.cache.iterkeys()))
-        return sorted(k for k in keys if isinstance(k, str) and k.startswith(prefix))
+        # A range over the key index (not a scan of every key): a lookup costs the same
+        # however many other sessions the store holds.
+        def select() -> list[str]:
+            rows = self.cache._sql(
+                "SELECT key FROM Cache WHERE key >= ? AND key < ? AND raw = 1"
+                " AND (expire_time IS NULL OR expire_time > ?)",
+                (prefix, prefix + "\U0010ffff", time.time()),
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        keys: list[str] = self._guard("list", select)
+        return sorted(k for k in keys if k.startswith(prefix))
 
     def children(self, prefix: str) -> builtins.list[str]:
         return sorted({k[len(prefix) :].split("/", 1)[0] for k in self.list(prefix)})

@@ -41,6 +41,32 @@ def open_sessions(url: str | None) -> Sessions:
     return Sessions(store, who=who, unique=lambda: uuid.uuid4().hex[:8])
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True when a lease's holder (``host:pid ...``) is a process of this machine that no
+    longer runs. A holder on another machine is never judged: its lease expires instead."""
+    who = holder.split(" ", 1)[0]
+    host, _, pid = who.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 def parallel(fn: Callable[[T], R], items: list[T], workers: int = 16) -> list[R]:
     """``[fn(x) for x in items]`` on a few threads: store round trips overlap (S3, Redis)."""
     if len(items) <= 1:
@@ -85,11 +111,17 @@ class Leases:
                 with self._lock:
                     self._held.append(session_id)
                 return
+            if holder_is_dead(holder):
+                # Its holder was killed (kill -9, a crash) on this machine: take it over now
+                # rather than make the user wait for it to expire.
+                store.release(key, holder)
+                continue
             shown = holder.rsplit(" ", 1)[0]
             if not self.wait:
                 raise SessionBusy(
-                    f"session {session_id} is being reviewed by {shown}; "
-                    "rerun with --wait to wait for it"
+                    f"session {session_id} is being reviewed by {shown}; rerun with --wait "
+                    f"to wait for it (if that process is gone, its lease expires within "
+                    f"{self.ttl:g} s)"
                 )
             if not told:
                 self._on_wait(session_id, shown)

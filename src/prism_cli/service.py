@@ -1,0 +1,522 @@
+"""The review service: runs a review of documents and keeps their sessions.
+
+One place for what ``prism review``, ``prism chat`` and queue workers share: the settings
+that shape results (stored in each session, so a run can be rebuilt from the store alone),
+the session lifecycle (load, mismatch check, ``--fresh``, leases, results cache, recording
+each section as it finishes, decisions, usage accumulated over runs) and the batch (identical
+sections reviewed once). It renders nothing: front ends pass :class:`Hooks`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
+from prism_cli.core.framework import Framework, parse_framework
+from prism_cli.core.pipeline import DocumentContext, SectionResult, locator_for
+from prism_cli.core.ports import Usage
+from prism_cli.core.prompts import PROMPT_VERSION
+from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usage_summary
+from prism_cli.core.session import (
+    REUSABLE,
+    CorruptEntry,
+    Sessions,
+    SessionStatus,
+    cache_key,
+    digest,
+    result_from_dict,
+    result_to_dict,
+)
+from prism_cli.errors import InputError, Interrupted, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.core.document import Section
+    from prism_cli.core.pipeline import Reviewer
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that shapes a review's results. Stored in the session as a typed record;
+    :meth:`shaping` is part of every section's results-cache key, so another model, thinking
+    or effort means new calls rather than another model's answer."""
+
+    framework: Framework
+    guidelines: str = ""
+    min_confidence: float = 0.8
+    models: tuple[str, ...] = ()
+    """The chain asked for (catalog keys or ids); empty: the default chain."""
+    thinking: bool = False
+    effort: str | None = None
+    thinking_budget: int | None = None
+    max_tokens: int = 4096
+    temperature: float | None = 0.7
+    prompt_version: str = PROMPT_VERSION
+
+    def shaping(self) -> str:
+        return json.dumps(
+            {
+                "framework": self.framework.digest,
+                "min_confidence": self.min_confidence,
+                "models": list(self.models),
+                "thinking": self.thinking,
+                "effort": self.effort,
+                "thinking_budget": self.thinking_budget,
+                "max_tokens": self.max_tokens,
+                "temperature": self.temperature,
+            },
+            sort_keys=True,
+        )
+
+    def key(self, section_text: str) -> str:
+        return cache_key(section_text, self.shaping(), self.guidelines, self.prompt_version)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "framework": self.framework.name,
+            "framework_digest": self.framework.digest,
+            "framework_text": self.framework.source,
+            "guidelines": self.guidelines,
+            "guidelines_digest": digest(self.guidelines),
+            "min_confidence": self.min_confidence,
+            "models": list(self.models),
+            "thinking": self.thinking,
+            "effort": self.effort,
+            "thinking_budget": self.thinking_budget,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "prompt_version": self.prompt_version,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RunSettings:
+        """The settings of a stored session (a worker rebuilds the run from them)."""
+        text = record.get("framework_text")
+        if not text:
+            raise CorruptEntry("session settings have no framework text (reviewed by an old prism)")
+        return cls(
+            framework=parse_framework(str(text)),
+            guidelines=str(record.get("guidelines", "")),
+            min_confidence=float(record.get("min_confidence", 0.8)),
+            models=tuple(record.get("models", [])),
+            thinking=bool(record.get("thinking", False)),
+            effort=record.get("effort"),
+            thinking_budget=record.get("thinking_budget"),
+            max_tokens=int(record.get("max_tokens", 4096)),
+            temperature=record.get("temperature"),
+            prompt_version=str(record.get("prompt_version", PROMPT_VERSION)),
+        )
+
+
+@dataclass
+class Hooks:
+    """What a front end sees of a run; every hook is optional and called from any thread."""
+
+    started: Callable[[str, str, int, int], None] = lambda _key, _name, _total, _reused: None
+    """(document key, name, sections, sections reused) once each document is prepared."""
+    section_done: Callable[[str, SectionResult], None] = lambda _key, _result: None
+    warn: Callable[[str], None] = lambda _msg: None
+    waiting: Callable[[str, str], None] = lambda _sid, _holder: None
+
+
+@dataclass
+class RunOutcome:
+    reviews: list[DocumentReview]
+    report: dict[str, Any]
+    notes: list[str]
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    failed: int = 0
+    no_usable_model: str | None = None
+    """Why no model of the chain could be used, when that is why sections failed."""
+
+
+def combine_findings(review: DocumentReview, rule_findings: Sequence[Finding]) -> None:
+    """The document's findings: rules and every section's, near-duplicates merged, sorted."""
+    found = list(rule_findings)
+    for result in review.results.values():
+        found.extend(result.findings)
+    order = {s.id: s.index for s in review.sections}
+    review.findings = sort_findings(merge_near_duplicates(found), order)
+
+
+def assign_session_ids(reviews: Sequence[DocumentReview], session: str | None) -> None:
+    """One session per document: ``--session`` or the document's digest; a second copy of one
+    document in a run gets ``<id>-2`` (in path order, so stable)."""
+    if session is not None and len(reviews) > 1:
+        raise UsageError("--session names one session: give one document")
+    seen: dict[str, int] = {}
+    for review in reviews:
+        sid = session or review.document.sha256[:12]
+        seen[sid] = seen.get(sid, 0) + 1
+        review.session_id = sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"
+
+
+def resolve_session(sessions: Sessions, ref: str) -> str:
+    """A session id from an id or from the path of a reviewed document."""
+    from prism_cli.core.session import validate_session_id
+
+    path = Path(ref)
+    if ref.lower().endswith((".docx", ".docm", ".dotx", ".dotm")) or path.is_file():
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(ref, exc.strerror or str(exc)) from exc
+        sid = sessions.session_of_document(hashlib.sha256(data).hexdigest())
+        if sid is None:
+            raise InputError(ref, f"no session for this document in {sessions.store.url}")
+        return sid
+    try:
+        sid = validate_session_id(ref)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if sessions.load(sid) is None:
+        raise UsageError(f"no session {sid} in {sessions.store.url} (see `prism sessions list`)")
+    return sid
+
+
+class SessionRun:
+    """One document's session during a run: reuse what is stored, record what finishes."""
+
+    def __init__(self, service: ReviewService, review: DocumentReview) -> None:
+        self.service = service
+        self.sessions = service.sessions
+        self.review = review
+        self.sid = review.session_id
+        self.keys = {s.id: service.settings.key(s.text) for s in review.sections}
+        self.reused = 0
+        self.usage: dict[str, Usage] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return Path(self.review.document.path).name
+
+    def prepare(self) -> list[Section]:
+        """Load or create the session; return the sections still to review."""
+        service, sessions, sid = self.service, self.sessions, self.sid
+        doc, fresh = self.review.document, service.fresh
+        try:
+            meta = sessions.load(sid)
+        except CorruptEntry as exc:
+            if not fresh:
+                raise CorruptEntry(
+                    f"{exc.message}; start it over with --fresh or `prism sessions delete {sid}`"
+                ) from exc
+            meta = None
+        if meta is not None and meta["document"]["sha256"] != doc.sha256 and not fresh:
+            raise UsageError(
+                f"session {sid} holds another document ({meta['document'].get('name')}); "
+                "use --fresh to start it over for this one"
+            )
+        document_info = {
+            "path": str(Path(doc.path).resolve()),
+            "name": self.name,
+            "sha256": doc.sha256,
+            "sections": [
+                {
+                    "id": s.id,
+                    "index": s.index,
+                    "title": s.title,
+                    "level": s.level,
+                    "locator": s.anchor_locator,
+                }
+                for s in self.review.sections
+            ],
+        }
+        settings = service.settings.as_record()
+        resuming_fresh = bool(meta and meta.get("fresh_run"))
+        replaced = meta is not None and meta["document"]["sha256"] != doc.sha256
+        if meta is not None and fresh and not resuming_fresh:
+            # Start over, but keep what the reviewer decided (carried over to the findings
+            # that come back) and the activity log: only the results go.
+            cleared = sessions.clear_results(sid)
+            sessions.log(sid, "fresh", f"{cleared} stored results cleared; decisions kept")
+        if meta is None:
+            meta = sessions.new(sid, document_info, settings)
+            sessions.put_document(sid, Path(doc.path).read_bytes())
+            sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
+        meta = {
+            **meta,
+            "status": SessionStatus.RUNNING.value,
+            "document": document_info,
+            "settings": settings,
+        }
+        if fresh:
+            meta["fresh_run"] = True
+        if replaced:
+            sessions.put_document(sid, Path(doc.path).read_bytes())
+        sessions.save(meta)
+        stored = self._stored()
+        todo: list[Section] = []
+        for section in self.review.sections:
+            key = self.keys[section.id]
+            data = stored.get(section.id)
+            if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
+                data = None if fresh else self._cached(key)
+                if data is not None:
+                    # From the shared cache: into the session only.
+                    sessions.put_result(sid, result_from_dict(data, section.id), key, cache=False)
+                    sessions.log(sid, "cached", "unchanged section reused", section=section.id)
+            if data is None:
+                todo.append(section)
+                continue
+            result = result_from_dict(data, section.id)
+            result.usage = {}
+            if result.status != "skipped":  # an empty section stays skipped
+                result.status = "cached"
+            for finding in result.findings:  # the cache may come from another document
+                finding.locator = locator_for(section, finding.quote)
+            self.review.results[section.id] = result
+            self.reused += 1
+        if self.reused:
+            sessions.log(
+                sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
+            )
+        return todo
+
+    def _stored(self) -> dict[str, dict[str, Any]]:
+        sessions, sid = self.sessions, self.sid
+        present = set(sessions.result_ids(sid))
+        stored: dict[str, dict[str, Any]] = {}
+        for section in self.review.sections:
+            if section.id not in present:
+                continue
+            try:
+                data = sessions.result(sid, section.id)
+            except CorruptEntry as exc:
+                self.service.hooks.warn(f"{exc.message}; reviewing that section again")
+                sessions.log(sid, "corrupt_entry", exc.message, section=section.id)
+                continue
+            if data is not None:
+                stored[section.id] = data
+        return stored
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.sessions.cached(key)
+        except CorruptEntry as exc:
+            self.service.hooks.warn(f"{exc.message}; ignoring it")
+            self.sessions.drop_cached(key)
+            return None
+
+    def record(self, result: SectionResult, *, cache: bool = True) -> None:
+        """Called as each section finishes (from worker threads): one atomic write."""
+        sessions, sid = self.sessions, self.sid
+        if self.service.offline:
+            self.review.results[result.section_id] = result
+            return
+        sessions.put_result(sid, result, self.keys[result.section_id], cache=cache)
+        with self._lock:
+            self.review.results[result.section_id] = result
+            for model, usage in result.usage.items():
+                self.usage.setdefault(model, Usage()).add(usage)
+        for event in result.events:
+            if event.kind in ("fallback", "remap", "split", "invalid_output"):
+                sessions.log(
+                    sid, event.kind, event.detail, section=result.section_id, model=event.model
+                )
+        if result.status == "failed":
+            sessions.log(sid, "failed", result.error or "", section=result.section_id)
+        else:
+            sessions.log(
+                sid,
+                "section_done",
+                f"{len(result.findings)} findings, {result.attempts} attempts",
+                section=result.section_id,
+                model=result.model,
+            )
+
+    def interrupted(self) -> tuple[int, int]:
+        done = sum(1 for r in self.review.results.values() if r.status != "failed")
+        total = len(self.review.sections)
+        self.sessions.update(
+            self.sid,
+            status=SessionStatus.INTERRUPTED.value,
+            usage=self.usage,
+        )
+        self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
+        return done, total
+
+    def finish(
+        self,
+        rule_findings: Sequence[Finding],
+        prices: PriceLookup,
+        notes: Sequence[str],
+        fallbacks: Sequence[dict[str, Any]],
+    ) -> None:
+        review, sessions, sid = self.review, self.sessions, self.sid
+        combine_findings(review, rule_findings)
+        failed = sum(1 for r in review.results.values() if r.status == "failed")
+        if self.service.offline:
+            status = SessionStatus.OFFLINE
+        else:
+            status = SessionStatus.INCOMPLETE if failed else SessionStatus.COMPLETE
+        meta = sessions.update(sid, status=status.value, usage=self.usage, end_fresh=True)
+        # The stored report is the session's: usage accumulated over its runs, no decisions
+        # (they are applied when it is read).
+        report = build_report([review], prices, notes, fallbacks)
+        total = {m: Usage(**u) for m, u in meta.get("usage", {}).items()}
+        report["documents"][0]["usage"] = usage_summary(total, prices)
+        report["summary"]["usage"] = usage_summary(total, prices)
+        sessions.put_report(sid, report)
+        sessions.log(
+            sid,
+            "finished",
+            f"{len(review.sections) - failed} of {len(review.sections)} sections "
+            f"{'read offline' if self.service.offline else 'reviewed'}, "
+            f"{len(review.findings)} findings",
+        )
+        decisions = sessions.decisions(sid)
+        ids = {f.id for f in review.findings}
+        kept = [i for i in (*decisions["accepted"], *decisions["rejected"]) if i not in ids]
+        if kept:
+            sessions.log(
+                sid,
+                "decisions_kept",
+                f"{len(kept)} decisions on findings this run did not report are kept: "
+                + ", ".join(kept[:10]),
+            )
+        review.findings = [Finding.model_validate(f) for f in sessions.apply(sid, review.findings)]
+
+
+class ReviewService:
+    """Runs a review of documents against one store; see the module docstring."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        settings: RunSettings,
+        *,
+        reviewer: Reviewer | None = None,
+        prices: PriceLookup = lambda _model: None,
+        notes: Sequence[str] = (),
+        fresh: bool = False,
+        wait: bool = False,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.reviewer = reviewer
+        self.offline = reviewer is None
+        self.prices = prices
+        self.notes = list(notes)
+        self.fresh = fresh
+        self.wait = wait
+        self.hooks = hooks or Hooks()
+
+    def run(
+        self,
+        reviews: list[DocumentReview],
+        rule_findings: dict[str, list[Finding]] | None = None,
+    ) -> RunOutcome:
+        from prism_cli.stores.service import Leases, parallel
+
+        rules = rule_findings or {}
+        runs = [SessionRun(self, review) for review in reviews]
+        leases = Leases(
+            self.sessions,
+            [run.sid for run in runs],
+            wait=self.wait,
+            on_wait=self.hooks.waiting,
+            on_lost=self.hooks.warn,
+        )
+        notes = list(self.notes)
+        fallbacks: list[dict[str, Any]] = []
+        no_usable: str | None = None
+        with leases:
+            # Documents are prepared and finished side by side: store round trips overlap.
+            todo = parallel(lambda run: run.prepare(), runs)
+            for run in runs:
+                self.hooks.started(
+                    run.review.document.path, run.name, len(run.review.sections), run.reused
+                )
+            if self.reviewer is None:
+                for run, sections in zip(runs, todo, strict=True):
+                    for section in sections:
+                        result = SectionResult(section.id, "skipped", error="offline: rules only")
+                        run.record(result)
+                        self.hooks.section_done(run.review.document.path, result)
+            else:
+                self._review(runs, todo)
+                notes += self.reviewer.notes
+                fallbacks = self.reviewer.engine.fallbacks()
+                skipped = self.reviewer.skipped
+                if skipped and all(m.model_id in skipped for m in self.reviewer.chain):
+                    no_usable = "; ".join(f"{m}: {why}" for m, why in skipped.items())
+            parallel(
+                lambda run: run.finish(
+                    rules.get(run.review.document.path, []), self.prices, notes, fallbacks
+                ),
+                runs,
+            )
+        failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
+        report = build_report(reviews, self.prices, notes, fallbacks)
+        return RunOutcome(reviews, report, notes, fallbacks, failed, no_usable)
+
+    def _review(self, runs: list[SessionRun], todo: list[list[Section]]) -> None:
+        """Review what is left; a section identical to one already queued in this run waits
+        for it instead of paying again."""
+        import signal
+
+        assert self.reviewer is not None
+        by_path = {run.review.document.path: run for run in runs}
+        first: dict[str, tuple[SessionRun, Section]] = {}
+        copies: dict[str, list[tuple[SessionRun, Section]]] = {}
+        jobs: list[tuple[DocumentContext, Section]] = []
+        for run, sections in zip(runs, todo, strict=True):
+            ctx = DocumentContext(
+                run.review.document.path, run.review.sections, self.settings.framework
+            )
+            for section in sections:
+                key = run.keys[section.id]
+                if key in first:
+                    copies.setdefault(key, []).append((run, section))
+                    continue
+                first[key] = (run, section)
+                jobs.append((ctx, section))
+
+        def on_section(ctx: DocumentContext, result: SectionResult) -> None:
+            if result.status == "interrupted":
+                return
+            run = by_path[ctx.key]
+            run.record(result)
+            self.hooks.section_done(ctx.key, result)
+            key = run.keys[result.section_id]
+            for other, section in copies.get(key, []):
+                copy = result_from_dict(result_to_dict(result, key), section.id)
+                copy.usage = {}
+                if copy.status == "reviewed":
+                    copy.status = "cached"
+                for finding in copy.findings:
+                    finding.locator = locator_for(section, finding.quote)
+                other.record(copy, cache=False)
+                self.hooks.section_done(other.review.document.path, copy)
+
+        def on_term(_signum: int, _frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        in_main = threading.current_thread() is threading.main_thread()
+        previous: Any = signal.signal(signal.SIGTERM, on_term) if in_main else None
+        try:
+            self.reviewer.review_all(jobs, on_section)
+        except KeyboardInterrupt:
+            if in_main:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            from prism_cli.stores.service import parallel
+
+            counts = parallel(lambda run: run.interrupted(), runs)
+            done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
+            ids = [run.sid for run in runs]
+            named = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} sessions"
+            raise Interrupted(
+                f"interrupted: {done} of {total} sections are saved (session "
+                f"{named}); run the same command again to resume"
+            ) from None
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
