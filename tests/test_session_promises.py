@@ -137,10 +137,10 @@ def test_a_resumed_fresh_run_resumes(bedrock: FakeBedrock, tmp_path: Path) -> No
     assert proc.returncode == 130, err
     done = len(stored(store_url, sid))
     paid = len(bedrock.requests) - calls
-    code, out, err = review(*args, "--fresh")  # the same command again
+    code, _, err = review(*args, "--fresh")  # the same command again
     assert code == 0, err
     assert len(bedrock.requests) - calls - paid == SECTIONS - done
-    code, out, err = review(*args, "--fresh")  # that fresh run finished: this one starts over
+    code, _, err = review(*args, "--fresh")  # that fresh run finished: this one starts over
     assert code == 0, err
     assert len(bedrock.requests) - calls - paid - (SECTIONS - done) == SECTIONS
 
@@ -169,7 +169,9 @@ def test_offline_reviews_are_sessions(tmp_path: Path, s3_bucket: str) -> None:
     assert "Traceback" not in s3.stderr
 
 
-def test_identical_sections_in_one_batch_are_paid_once(bedrock: FakeBedrock, tmp_path: Path) -> None:
+def test_identical_sections_in_one_batch_are_paid_once(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
     env = {"PRISM_STORE": (tmp_path / "store").as_uri()}
     docs = []
     for name in ("a", "b", "c"):
@@ -196,7 +198,8 @@ def test_exports_report_the_sessions_usage_and_never_collide(
     target = tmp_path / "out"
     first = run_prism("export", str(doc), "--to", str(target), env=env)
     second = run_prism("export", str(doc), "--to", str(target), env=env)
-    assert first.code == 0 and second.code == 0, first.stderr + second.stderr
+    assert first.code == 0, first.stderr
+    assert second.code == 0, second.stderr
     folders = sorted(target.iterdir())
     assert len(folders) == 2
     report = json.loads((folders[0] / "report.json").read_text())

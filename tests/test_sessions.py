@@ -379,7 +379,7 @@ def test_push_and_export_to_s3_with_encryption(
     assert len(keys) == 8
     folder = keys[0].split("/")[1]
     assert keys[0].startswith("reviews/")
-    assert folder.endswith("_incident")
+    assert re.fullmatch(r"\d{8}T\d{6}Z_incident_[0-9a-f]{4}", folder)
     head = s3.head_object(Bucket=s3_bucket, Key=f"reviews/{folder}/report.json")
     assert head["ServerSideEncryption"] == "AES256"
     acl = s3.get_object_acl(Bucket=s3_bucket, Key=f"reviews/{folder}/report.json")

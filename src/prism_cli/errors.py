@@ -7,16 +7,26 @@ translate library exceptions (zipfile, lxml, botocore, redis, ...) at their boun
 
     PrismError
     ├── UsageError            exit 2  bad option or argument
+    │   └── FrameworkError    exit 2  a framework file that is not usable
     ├── InputError            exit 2  a document that cannot be read (carries the path)
     ├── ConfigError           exit 4  configuration, credentials, access
+    │   ├── CatalogError      exit 4  the model catalog or a [models.X] override is malformed
     │   ├── ModelAccessError  exit 4  no usable model in the chain
     │   ├── StoreError        exit 4  store unreachable, denied or corrupted (core.ports)
     │   └── SessionBusy       exit 4  another process holds the session's lease
+    ├── ModelCallError        exit 3  one Bedrock call failed (kind says how: ErrorKind)
+    ├── OutputError           exit 3  a model's answer cannot be used (FindingsParseError)
     ├── IncompleteError       exit 3  some sections could not be reviewed
+    │   └── EngineFailure     exit 3  no answer from the chain (InputTooLong, RequestRefused,
+    │                                 ChainExhausted in core.engine)
     └── Interrupted           exit 130 SIGINT/SIGTERM; what finished is saved
+        └── Stopped           exit 130 the model engine is stopping: no new call
 """
 
 from __future__ import annotations
+
+from enum import Enum
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -69,9 +79,73 @@ class IncompleteError(PrismError):
     exit_code = EXIT_INCOMPLETE
 
 
+class FrameworkError(UsageError, ValueError):
+    """The framework file is not usable; the message says why."""
+
+
+class CatalogError(ConfigError, ValueError):
+    """The catalog or a config override is malformed."""
+
+
+class ErrorKind(str, Enum):
+    """Every Bedrock failure, as BEDROCK.md's error table distinguishes them."""
+
+    THROTTLED = "throttled"
+    NOT_READY = "model_not_ready"
+    UNAVAILABLE = "service_unavailable"
+    INTERNAL = "internal_error"
+    TIMEOUT = "model_timeout"
+    MODEL_ERROR = "model_error"
+    QUOTA = "service_quota"
+    ACCESS_DENIED = "access_denied"
+    NOT_FOUND = "not_found"
+    INVALID_MODEL = "invalid_model_id"
+    NEEDS_PROFILE = "needs_inference_profile"
+    TOO_LONG = "context_too_long"
+    INVALID = "invalid_request"
+    CONNECTION = "connection"
+    NO_CREDENTIALS = "no_credentials"
+
+
+class ModelCallError(PrismError):
+    """One Bedrock call failed; adapters raise it, the engine decides what it means."""
+
+    exit_code = EXIT_INCOMPLETE
+
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+class OutputError(PrismError):
+    """A model's answer cannot be used (the engine repairs once)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+
+class FindingsParseError(OutputError, ValueError):
+    """The model's output is not valid findings; ``str()`` is fed back in the repair retry."""
+
+
 class SessionBusy(ConfigError):
     """Another process is reviewing the session (it holds the lease)."""
 
 
 class Interrupted(PrismError):
     exit_code = EXIT_INTERRUPTED
+
+
+class Stopped(Interrupted):
+    """The model engine is stopping: no new call."""
+
+
+class EngineFailure(IncompleteError):
+    """No answer; carries the calls made on the way (they are billed all the same)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.usage: dict[str, Any] = {}
+        """Usage per model id (``core.ports.Usage``)."""
+        self.attempts = 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from prism_cli.core.catalog import Catalog, CatalogError
-from prism_cli.errors import ConfigError
+from prism_cli.core.catalog import Catalog
+from prism_cli.errors import CatalogError, ConfigError
 
 
 def load_catalog(overrides: dict[str, Any] | None = None) -> Catalog:

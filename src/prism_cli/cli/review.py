@@ -97,7 +97,8 @@ def _validate(opts: ReviewOptions) -> None:
 def load_framework(path: Path | None) -> Any:
     from importlib import resources
 
-    from prism_cli.core.framework import FrameworkError, parse_framework
+    from prism_cli.core.framework import parse_framework
+    from prism_cli.errors import FrameworkError
 
     if path is None:
         text = resources.files("prism_cli.frameworks").joinpath("default.toml").read_text("utf-8")

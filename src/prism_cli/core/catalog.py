@@ -20,10 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-
-class CatalogError(ValueError):
-    """The catalog or a config override is malformed."""
-
+from prism_cli.errors import CatalogError
 
 GEO_PREFIXES = ("us", "eu", "apac", "jp", "au", "global", "us-gov", "ca")
 THINKING_MODES = ("none", "budget", "adaptive", "adaptive_only")

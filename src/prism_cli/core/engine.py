@@ -43,21 +43,9 @@ from prism_cli.core.ports import (
 )
 from prism_cli.core.quota import QuotaBook
 from prism_cli.core.requests import Adaptation, Ask, Built, Thinking, adaptation_for, build_request
+from prism_cli.errors import EngineFailure, OutputError, Stopped
 
 T = TypeVar("T")
-
-
-class Stopped(Exception):
-    """The engine is stopping: no new call."""
-
-
-class EngineFailure(Exception):
-    """No answer; carries the calls made on the way (they are billed all the same)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.usage: dict[str, Usage] = {}
-        self.attempts = 0
 
 
 class InputTooLong(EngineFailure):
@@ -70,10 +58,6 @@ class RequestRefused(EngineFailure):
 
 class ChainExhausted(EngineFailure):
     """No model of the chain produced an answer; ``str()`` says the last error."""
-
-
-class OutputError(Exception):
-    """A ``parse`` callback's verdict: the answer cannot be used (the engine repairs once)."""
 
 
 @dataclass

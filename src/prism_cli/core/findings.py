@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from prism_cli.errors import FindingsParseError
+
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 TYPE_ORDER = {"critical": 0, "important": 1, "suggestion": 2, "positive": 3}
 DEFAULT_MIN_CONFIDENCE = 0.8
@@ -127,10 +129,6 @@ def findings_json_schema() -> dict[str, Any]:
         "required": ["findings"],
         "additionalProperties": False,
     }
-
-
-class FindingsParseError(ValueError):
-    """The model's output is not valid findings; ``str()`` is fed back in the repair retry."""
 
 
 def parse_findings(payload: str | dict[str, Any]) -> list[FindingIn]:

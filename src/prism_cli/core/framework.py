@@ -7,9 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class FrameworkError(ValueError):
-    """The framework file is not usable; the message says why."""
+from prism_cli.errors import FrameworkError
 
 
 @dataclass(frozen=True)

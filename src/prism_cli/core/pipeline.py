@@ -23,18 +23,14 @@ from prism_cli.core.engine import (
     Answer,
     ChainExhausted,
     EngineEvent,
-    EngineFailure,
     InputTooLong,
     ModelEngine,
-    OutputError,
     RequestRefused,
-    Stopped,
 )
 from prism_cli.core.findings import (
     TOOL_NAME,
     Finding,
     FindingIn,
-    FindingsParseError,
     finding_id,
     findings_json_schema,
     locate_quote,
@@ -51,6 +47,7 @@ from prism_cli.core.prompts import (
     repair_message,
 )
 from prism_cli.core.requests import Ask
+from prism_cli.errors import EngineFailure, FindingsParseError, OutputError, Stopped
 
 
 @dataclass(frozen=True)

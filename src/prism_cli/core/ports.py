@@ -9,38 +9,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Protocol
 
-from prism_cli.errors import ConfigError
+from prism_cli.errors import ConfigError, ErrorKind, ModelCallError
 
-
-class ErrorKind(str, Enum):
-    """Every Bedrock failure, as BEDROCK.md's error table distinguishes them."""
-
-    THROTTLED = "throttled"
-    NOT_READY = "model_not_ready"
-    UNAVAILABLE = "service_unavailable"
-    INTERNAL = "internal_error"
-    TIMEOUT = "model_timeout"
-    MODEL_ERROR = "model_error"
-    QUOTA = "service_quota"
-    ACCESS_DENIED = "access_denied"
-    NOT_FOUND = "not_found"
-    INVALID_MODEL = "invalid_model_id"
-    NEEDS_PROFILE = "needs_inference_profile"
-    TOO_LONG = "context_too_long"
-    INVALID = "invalid_request"
-    CONNECTION = "connection"
-    NO_CREDENTIALS = "no_credentials"
-
-
-class ModelCallError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retry_after = retry_after
+__all__ = ["ErrorKind", "ModelCallError"]
 
 
 @dataclass
