@@ -70,3 +70,48 @@ def test_help_and_version_import_nothing_heavy() -> None:
 def test_the_check_itself_sees_heavy_imports() -> None:
     # Guard against a check that cannot fail: a real command does load lxml.
     assert "lxml" in _modules_loaded_by("sections", str(ROOT / "examples" / "investigation.docx"))
+
+
+def test_the_format_options_are_the_registry() -> None:
+    from prism_cli.cli.app import ReviewFormat
+    from prism_cli.reports import REVIEW_FORMATS
+
+    assert [f.value for f in ReviewFormat] == list(REVIEW_FORMATS)
+
+
+CLI_MUST_NOT_USE = (
+    "cache_key",
+    "apply_decisions",
+    "put_result",
+    "put_decisions",
+    "put_report",
+    "report_with_decisions",
+    "Leases",
+    "custom_finding",
+)
+
+
+def test_no_session_or_review_logic_in_the_cli() -> None:
+    """The CLI parses and renders: store keys, decisions, leases and results belong to the
+    review service and the Sessions repository."""
+    offenders = []
+    for path in (ROOT / "src" / "prism_cli" / "cli").rglob("*.py"):
+        text = path.read_text()
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            name = (
+                node.id
+                if isinstance(node, ast.Name)
+                else node.attr
+                if isinstance(node, ast.Attribute)
+                else None
+            )
+            if name in CLI_MUST_NOT_USE:
+                offenders.append(f"{path.name}:{node.lineno}: {name}")  # type: ignore[attr-defined]
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value.startswith(("sessions/", "cache/", "leases/"))
+            ):
+                offenders.append(f"{path.name}:{node.lineno}: store key {node.value!r}")
+    assert offenders == []

@@ -20,9 +20,7 @@ from typing import Any
 
 from prism_cli.core.findings import Finding, in_reviewed_copy
 from prism_cli.errors import ConfigError, InputError, UsageError
-
-EXTRA_FORMATS = {"sarif": "report.sarif", "junit": "report.xml", "github": "report.github.txt"}
-FORMATS = ("json", "markdown", *EXTRA_FORMATS)
+from prism_cli.reports import REGISTRY
 
 
 class ExportError(ConfigError):
@@ -63,17 +61,16 @@ def build_files(
     document = report["documents"][0]
     findings = document["findings"]
     files = {
-        "report.json": _json(report),
-        "report.md": render("markdown", report).encode("utf-8"),
+        REGISTRY["json"].export_name or "report.json": _json(report),
         "feedback/accepted.json": _json([f for f in findings if f["status"] == "accepted"]),
         "feedback/rejected.json": _json([f for f in findings if f["status"] == "rejected"]),
         "feedback/custom.json": _json([f for f in findings if f["source"] == "reviewer"]),
         "logs/activity.json": _json(list(activity)),
         "chat.json": _json(list(chat)),
     }
-    for fmt in formats:
-        if fmt in EXTRA_FORMATS:
-            files[EXTRA_FORMATS[fmt]] = render(fmt, report, fail_on).encode("utf-8")
+    for fmt in REGISTRY.values():
+        if fmt.export_name and fmt.name != "json" and (fmt.always_exported or fmt.name in formats):
+            files[fmt.export_name] = render(fmt.name, report, fail_on).encode("utf-8")
     if docx is not None:
         files["reviewed.docx"] = reviewed_docx(docx, findings, only_accepted=only_accepted)
     return files

@@ -8,9 +8,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import click
 import typer
 
 from prism_cli import __version__
+from prism_cli.cli.application import Application
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_INTERRUPTED, PrismError
 
@@ -46,6 +48,24 @@ def root(
     config = load_config(find_config())
     ctx.default_map = default_map(config)
     ctx.obj = config
+
+
+def _app(
+    ctx: typer.Context | click.Context | None = None,
+    *,
+    store: str | None = None,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> Application:
+    """The :class:`Application` a command works with (config from the root callback)."""
+    if ctx is None:
+        ctx = click.get_current_context(silent=True)
+    config = ctx.find_root().obj if ctx is not None else None
+    return Application(
+        Console(quiet=quiet, verbose=verbose),
+        config if isinstance(config, dict) else {},
+        store_url=store,
+    )
 
 
 class SectionsFormat(str, Enum):
@@ -248,7 +268,6 @@ def review(
     """
     from prism_cli.cli.review import ReviewOptions, run_review
 
-    config = ctx.obj if isinstance(ctx.obj, dict) else {}
     options = ReviewOptions(
         paths=paths,
         models=list(model or []),
@@ -268,16 +287,15 @@ def review(
         min_confidence=min_confidence,
         max_tokens=max_tokens,
         temperature=temperature,
-        store=store,
         session=session,
         fresh=fresh,
         wait=wait,
         push=push,
         sse_kms_key=sse_kms_key,
         only_accepted=only_accepted,
-        catalog_overrides={"models": config.get("models", {})} if config.get("models") else {},
     )
-    raise typer.Exit(run_review(Console(quiet=quiet, verbose=verbose), options))
+    application = _app(ctx, store=store, quiet=quiet, verbose=verbose)
+    raise typer.Exit(run_review(application, options))
 
 
 @app.command()
@@ -313,8 +331,7 @@ def models(
     request rules and where each fact came from; --check tests access to each model."""
     from prism_cli.cli.models import ModelsOptions, run_models
 
-    config = ctx.obj if isinstance(ctx.obj, dict) else {}
-    overrides = {"models": config.get("models", {})} if config.get("models") else {}
+    overrides = _app(ctx).catalog_overrides
     options = ModelsOptions(
         idents=list(model or []),
         region=region,
@@ -349,7 +366,7 @@ def sessions_list(store: StoreOption = None, fmt: ListFormat = None) -> None:
     """List sessions, most recently updated first."""
     from prism_cli.cli.sessions import run_list
 
-    raise typer.Exit(run_list(Console(), store, fmt.value if fmt else None))
+    raise typer.Exit(run_list(_app(store=store), fmt.value if fmt else None))
 
 
 @sessions_app.command("show")
@@ -361,7 +378,7 @@ def sessions_show(
     """Statistics and recent activity of one session."""
     from prism_cli.cli.sessions import run_show
 
-    raise typer.Exit(run_show(Console(), store, session, fmt.value if fmt else None))
+    raise typer.Exit(run_show(_app(store=store), session, fmt.value if fmt else None))
 
 
 @sessions_app.command("delete")
@@ -372,7 +389,7 @@ def sessions_delete(
     """Delete sessions (refused while one is being reviewed)."""
     from prism_cli.cli.sessions import run_delete
 
-    raise typer.Exit(run_delete(Console(), store, session))
+    raise typer.Exit(run_delete(_app(store=store), session))
 
 
 @sessions_app.command("prune")
@@ -386,7 +403,7 @@ def sessions_prune(
     """Delete sessions not updated for a while."""
     from prism_cli.cli.sessions import run_prune
 
-    raise typer.Exit(run_prune(Console(), store, older_than, dry_run))
+    raise typer.Exit(run_prune(_app(store=store), older_than, dry_run))
 
 
 @app.command()
@@ -415,7 +432,7 @@ def feedback(
 
     raise typer.Exit(
         run_feedback(
-            Console(), store, session, action, list(items or []), section, severity, kind, title
+            _app(store=store), session, action, list(items or []), section, severity, kind, title
         )
     )
 
@@ -448,7 +465,7 @@ def export_cmd(
     from prism_cli.cli.sessions import run_export
 
     raise typer.Exit(
-        run_export(Console(), store, session, to, only_accepted, sse_kms_key, list(fmt or []))
+        run_export(_app(store=store), session, to, only_accepted, sse_kms_key, list(fmt or []))
     )
 
 

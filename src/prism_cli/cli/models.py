@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+
+    from prism_cli.core.catalog import Catalog
 
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError
@@ -38,7 +43,7 @@ def _status(kind: str) -> str:
     return f"error: {kind}"
 
 
-def _price(catalog: Any, model_id: str) -> str:
+def _price(catalog: Catalog, model_id: str) -> str:
     prices = catalog.prices(model_id)
     if prices is None:
         return "?"
@@ -52,7 +57,7 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
 
     catalog = load_catalog(opts.overrides)
     client: BedrockClient | None = None
-    session: Any = None
+    session: boto3.Session | None = None
     try:
         session, region = make_session(opts.region, opts.profile)
     except ConfigError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prism_cli.cli.application import Application
 from prism_cli.console import Console
 from prism_cli.errors import (
     EXIT_CONFIG,
@@ -25,14 +26,18 @@ from prism_cli.errors import (
     worst_exit_code,
 )
 from prism_cli.inputs import expand_paths
-from prism_cli.reports import EXTENSIONS, render
+from prism_cli.reports import EXTENSIONS, REVIEW_FORMATS, render
 
 if TYPE_CHECKING:
-    from prism_cli.core.findings import Finding
-    from prism_cli.core.pipeline import Reviewer, SectionResult
-    from prism_cli.core.report import PriceLookup
+    from rich.progress import Progress, TaskID
 
-FORMATS = ("table", "json", "markdown", "sarif", "junit", "github", "docx")
+    from prism_cli.core.findings import Finding
+    from prism_cli.core.framework import Framework
+    from prism_cli.core.pipeline import Reviewer, SectionResult
+    from prism_cli.core.report import DocumentReview, PriceLookup
+    from prism_cli.core.session import Sessions
+
+FORMATS = REVIEW_FORMATS
 FAIL_ON = ("high", "medium", "low", "never")
 
 
@@ -56,14 +61,12 @@ class ReviewOptions:
     min_confidence: float = 0.8
     max_tokens: int = 4096
     temperature: float | None = 0.7
-    store: str | None = None
     session: str | None = None
     fresh: bool = False
     wait: bool = False
     push: str | None = None
     sse_kms_key: str | None = None
     only_accepted: bool = False
-    catalog_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def _validate(opts: ReviewOptions) -> None:
@@ -94,7 +97,7 @@ def _validate(opts: ReviewOptions) -> None:
             raise UsageError(f"--session: {exc}") from exc
 
 
-def load_framework(path: Path | None) -> Any:
+def load_framework(path: Path | None) -> Framework:
     from importlib import resources
 
     from prism_cli.core.framework import parse_framework
@@ -136,8 +139,8 @@ class _Progress:
     def __init__(self, console: Console, enabled: bool) -> None:
         self.enabled = enabled
         self._lock = threading.Lock()
-        self._tasks: dict[str, Any] = {}
-        self._progress: Any = None
+        self._tasks: dict[str, TaskID] = {}
+        self._progress: Progress | None = None
         if enabled:
             from rich.progress import (
                 BarColumn,
@@ -180,19 +183,19 @@ class _Progress:
             self._progress.update(task, advance=1, model=model or "", tokens=current + tokens)
 
 
-def run_review(console: Console, opts: ReviewOptions) -> int:
+def run_review(app: Application, opts: ReviewOptions) -> int:
     from prism_cli.core.findings import at_or_above
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.rules import run_rules
     from prism_cli.core.sections import split_sections
     from prism_cli.service import Hooks, ReviewService, RunSettings, assign_session_ids
-    from prism_cli.stores.service import open_sessions
     from prism_cli.word.reader import read_document
 
     _validate(opts)
-    if opts.offline and (opts.store or "").startswith("s3://"):
+    console = app.console
+    if opts.offline and (app.store_url or "").startswith("s3://"):
         raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
-    fmt = opts.fmt or ("table" if console.stdout_is_tty else "json")
+    fmt = app.output_format(opts.fmt)
     framework = load_framework(opts.framework)
     guidelines = load_guidelines(opts.guidelines)
 
@@ -233,12 +236,12 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
         temperature=opts.temperature,
     )
     # The store first: an unreachable one stops the run before anything is written.
-    sessions = open_sessions(opts.store)
+    sessions = app.sessions
     reviewer: Reviewer | None = None
     prices: PriceLookup = _no_prices
     notes: list[str] = []
     if not opts.offline:
-        reviewer, prices, notes = _make_reviewer(console, opts, guidelines)
+        reviewer, prices, notes = _make_reviewer(app, opts, guidelines)
     show = console.stderr_is_tty and not console.quiet
     with _Progress(console, show) as progress:
 
@@ -293,7 +296,11 @@ def run_review(console: Console, opts: ReviewOptions) -> int:
 
 
 def _push(
-    console: Console, opts: ReviewOptions, report: dict[str, Any], reviews: list[Any], sessions: Any
+    console: Console,
+    opts: ReviewOptions,
+    report: dict[str, Any],
+    reviews: list[DocumentReview],
+    sessions: Sessions,
 ) -> None:
     from prism_cli import export
 
@@ -325,8 +332,9 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
 
 
 def _make_reviewer(
-    console: Console, opts: ReviewOptions, guidelines: str
+    app: Application, opts: ReviewOptions, guidelines: str
 ) -> tuple[Reviewer, PriceLookup, list[str]]:
+    console = app.console
     from prism_cli.bedrock.setup import open_engine
     from prism_cli.core.pipeline import Reviewer, ReviewSettings
     from prism_cli.core.requests import Thinking
@@ -343,7 +351,7 @@ def _make_reviewer(
         region=opts.region,
         profile=opts.profile,
         models=opts.models,
-        overrides=opts.catalog_overrides,
+        overrides=app.catalog_overrides,
         thinking=Thinking(opts.thinking, opts.effort, opts.thinking_budget),
         on_event=lambda event: (
             console.debug(f"{event.model}: {event.detail}")
@@ -357,7 +365,11 @@ def _make_reviewer(
 
 
 def _emit(
-    console: Console, fmt: str, opts: ReviewOptions, report: dict[str, Any], reviews: list[Any]
+    console: Console,
+    fmt: str,
+    opts: ReviewOptions,
+    report: dict[str, Any],
+    reviews: list[DocumentReview],
 ) -> None:
     if fmt == "docx":
         _write_reviewed_copies(console, opts.output, reviews, opts.only_accepted)
@@ -406,7 +418,10 @@ def _write_text(target: Path, text: str) -> None:
 
 
 def _write_reviewed_copies(
-    console: Console, output: Path | None, reviews: list[Any], only_accepted: bool = False
+    console: Console,
+    output: Path | None,
+    reviews: list[DocumentReview],
+    only_accepted: bool = False,
 ) -> None:
     from prism_cli.core.findings import in_reviewed_copy
     from prism_cli.word.annotate import annotate

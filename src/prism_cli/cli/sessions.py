@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from prism_cli.console import Console
+from prism_cli.cli.application import Application
 from prism_cli.core.session import (
     CorruptEntry,
     SessionNotFound,
     Sessions,
     parse_duration,
-    report_with_decisions,
-    statistics,
 )
 from prism_cli.errors import EXIT_OK, UsageError
 
 SEVERITIES = ("high", "medium", "low")
 TYPES = ("critical", "important", "suggestion", "positive")
-
-
-def _open(store: str | None) -> Sessions:
-    from prism_cli.stores.service import open_sessions
-
-    return open_sessions(store)
 
 
 def resolve(sessions: Sessions, ref: str) -> str:
@@ -36,32 +26,13 @@ def resolve(sessions: Sessions, ref: str) -> str:
 
 
 def _summary(sessions: Sessions, sid: str) -> dict[str, Any]:
-    meta = sessions.require(sid)
-    report = sessions.report(sid)
-    doc = report["documents"][0] if report else None
-    stats = statistics(doc, sessions.decisions(sid))
-    if doc is None:  # never finished a run: count the stored results instead
-        done = len(sessions.result_ids(sid))
-        total = len(meta["document"].get("sections", []))
-        stats.update(
-            sections=total,
-            sections_done=done,
-            completion_rate=round(done / total, 4) if total else 0.0,
-        )
-    return {
-        "id": sid,
-        "document": meta["document"].get("name"),
-        "path": meta["document"].get("path"),
-        "sha256": meta["document"].get("sha256"),
-        "status": meta.get("status"),
-        "created": meta.get("created"),
-        "updated": meta.get("updated"),
-        "statistics": stats,
-    }
+    from prism_cli.service import session_summary
+
+    return session_summary(sessions, sid)
 
 
-def run_list(console: Console, store: str | None, fmt: str | None) -> int:
-    sessions = _open(store)
+def run_list(app: Application, fmt: str | None) -> int:
+    console, sessions = app.console, app.sessions
     from prism_cli.stores.service import parallel
 
     def row(sid: str) -> dict[str, Any] | None:
@@ -74,7 +45,7 @@ def run_list(console: Console, store: str | None, fmt: str | None) -> int:
 
     rows = [r for r in parallel(row, sessions.ids()) if r is not None]
     rows.sort(key=lambda r: str(r.get("updated") or ""), reverse=True)
-    if (fmt or ("table" if console.stdout_is_tty else "json")) == "json":
+    if app.output_format(fmt) == "json":
         console.write(json.dumps({"store": sessions.store.url, "sessions": rows}, indent=2))
         return EXIT_OK
     if not rows:
@@ -99,28 +70,14 @@ def run_list(console: Console, store: str | None, fmt: str | None) -> int:
     return EXIT_OK
 
 
-def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> int:
-    sessions = _open(store)
+def run_show(app: Application, ref: str, fmt: str | None) -> int:
+    console, sessions = app.console, app.sessions
     sid = resolve(sessions, ref)
-    info = _summary(sessions, sid)
-    activity = sessions.activity(sid)
-    meta = sessions.require(sid)
-    settings = dict(meta.get("settings", {}))
-    settings.pop("framework_text", None)  # long; the digest names it
-    info["settings"] = settings
-    report = sessions.report(sid)
-    findings = (
-        report_with_decisions(report, sessions.decisions(sid))["documents"][0]["findings"]
-        if report
-        else []
-    )
-    info["findings"] = [
-        {k: f.get(k) for k in ("id", "section_id", "severity", "type", "status", "title")}
-        for f in findings
-    ]
-    info["usage"] = meta.get("usage", {})
-    info["activity"] = activity
-    if (fmt or ("table" if console.stdout_is_tty else "json")) == "json":
+    from prism_cli.service import session_details
+
+    info = session_details(sessions, sid)
+    activity = info["activity"]
+    if app.output_format(fmt) == "json":
         console.write(json.dumps(info, indent=2, ensure_ascii=False))
         return EXIT_OK
     st = info["statistics"]
@@ -135,8 +92,8 @@ def run_show(console: Console, store: str | None, ref: str, fmt: str | None) -> 
         f"decisions {st['accepted']} accepted, {st['rejected']} rejected, {st['added']} added, "
         f"{st['open']} open",
     ]
-    if report:
-        used = report["summary"]["usage"]
+    if info["usage"]:
+        used = info["usage"]
         lines.append(
             f"usage     {used['calls']} calls, {used['input_tokens']} in / "
             f"{used['output_tokens']} out tokens, ${used['cost_usd']:.4f} over all its runs"
@@ -162,8 +119,8 @@ def _delete(sessions: Sessions, sid: str) -> int:
     return sessions.delete_leased(sid)
 
 
-def run_delete(console: Console, store: str | None, refs: list[str]) -> int:
-    sessions = _open(store)
+def run_delete(app: Application, refs: list[str]) -> int:
+    console, sessions = app.console, app.sessions
     sids = [resolve(sessions, ref) for ref in refs]  # all valid before deleting any
     for sid in sids:
         count = _delete(sessions, sid)
@@ -171,12 +128,13 @@ def run_delete(console: Console, store: str | None, refs: list[str]) -> int:
     return EXIT_OK
 
 
-def run_prune(console: Console, store: str | None, older_than: str, dry_run: bool) -> int:
+def run_prune(app: Application, older_than: str, dry_run: bool) -> int:
+    console = app.console
     try:
         age = parse_duration(older_than)
     except ValueError as exc:
         raise UsageError(f"--older-than: {exc}") from exc
-    sessions = _open(store)
+    sessions = app.sessions
     cutoff = datetime.now(UTC) - age
     pruned = 0
     for sid in sessions.ids():
@@ -202,8 +160,7 @@ def run_prune(console: Console, store: str | None, older_than: str, dry_run: boo
 
 
 def run_feedback(
-    console: Console,
-    store: str | None,
+    app: Application,
     ref: str,
     action: str,
     items: list[str],
@@ -214,7 +171,7 @@ def run_feedback(
 ) -> int:
     from prism_cli.core.session import Decision
 
-    sessions = _open(store)
+    console, sessions = app.console, app.sessions
     sid = resolve(sessions, ref)
     if action in ("accept", "reject", "reopen"):
         if not items:
@@ -239,49 +196,33 @@ def run_feedback(
 
 
 def run_export(
-    console: Console,
-    store: str | None,
+    app: Application,
     ref: str,
     to: str,
     only_accepted: bool,
     kms_key: str | None,
     formats: list[str] | None = None,
 ) -> int:
-    from prism_cli import export
 
-    unknown = [f for f in formats or [] if f not in export.FORMATS]
+    from prism_cli.reports import EXPORT_FORMATS
+
+    unknown = [f for f in formats or [] if f not in EXPORT_FORMATS]
     if unknown:
-        raise UsageError(f"--format must be among {', '.join(export.FORMATS)}")
+        raise UsageError(f"--format must be among {', '.join(EXPORT_FORMATS)}")
 
-    sessions = _open(store)
+    from prism_cli.service import export_session
+
+    console, sessions = app.console, app.sessions
     sid = resolve(sessions, ref)
-    meta = sessions.require(sid)
-    report = sessions.report(sid)
-    if report is None:
-        raise UsageError(f"session {sid} has no report yet: run `prism review` to finish it")
-    report = report_with_decisions(report, sessions.decisions(sid))
-    docx = sessions.get_document(sid)
-    if docx is None:
-        path = Path(str(meta["document"].get("path", "")))
-        if (
-            path.is_file()
-            and hashlib.sha256(path.read_bytes()).hexdigest() == meta["document"]["sha256"]
-        ):
-            docx = path.read_bytes()
-        else:
-            console.warn(f"session {sid} has no copy of the document: no reviewed.docx")
-    files = export.build_files(
-        report,
-        docx=docx,
-        activity=sessions.activity(sid),
-        chat=sessions.chat(sid),
+    where = export_session(
+        sessions,
+        sid,
+        to,
         only_accepted=only_accepted,
+        kms_key=kms_key,
         formats=formats or [],
+        warn=console.warn,
     )
-    where = export.write(
-        files, to, export.folder_name(str(meta["document"].get("name") or sid)), kms_key=kms_key
-    )
-    sessions.log(sid, "exported", where)
     console.info(f"exported session {sid} to {where}")
     console.write(where)
     return EXIT_OK

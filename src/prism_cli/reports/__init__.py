@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-EXTENSIONS = {
-    "json": ".json",
-    "markdown": ".md",
-    "sarif": ".sarif",
-    "junit": ".xml",
-    "github": ".txt",
-    "table": ".txt",
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """One output format: what ``--format`` accepts, the file it is written to, and whether
+    an export folder carries it (``always``) or adds it on request."""
+
+    name: str
+    extension: str
+    export_name: str | None
+    """The file name in an export folder; None: not exported (terminal or Word formats)."""
+    always_exported: bool = False
+    text: bool = True
+    """False for formats that are not text on stdout (docx: a reviewed copy)."""
+
+
+REGISTRY: dict[str, ReportFormat] = {
+    f.name: f
+    for f in (
+        ReportFormat("table", ".txt", None),
+        ReportFormat("json", ".json", "report.json", always_exported=True),
+        ReportFormat("markdown", ".md", "report.md", always_exported=True),
+        ReportFormat("sarif", ".sarif", "report.sarif"),
+        ReportFormat("junit", ".xml", "report.xml"),
+        ReportFormat("github", ".txt", "report.github.txt"),
+        ReportFormat("docx", ".reviewed.docx", None, text=False),
+    )
 }
+"""Every report format, read by ``review``, ``export`` and the option types."""
+
+REVIEW_FORMATS = tuple(REGISTRY)
+EXPORT_FORMATS = tuple(n for n, f in REGISTRY.items() if f.export_name)
+EXTENSIONS = {n: f.extension for n, f in REGISTRY.items()}
 
 
 def render(fmt: str, report: dict[str, Any], fail_on: str = "high") -> str:

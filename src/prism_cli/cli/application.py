@@ -1,0 +1,46 @@
+"""The object every command gets (hatch's ``Application`` is the model): the console, the
+configuration, and the session store, opened on first use so commands that need none stay
+fast and work without one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prism_cli.console import Console
+
+if TYPE_CHECKING:
+    from prism_cli.core.session import Sessions
+
+
+class Application:
+    def __init__(
+        self,
+        console: Console,
+        config: dict[str, object] | None = None,
+        *,
+        store_url: str | None = None,
+    ) -> None:
+        self.console = console
+        self.config: dict[str, object] = dict(config or {})
+        self.store_url = store_url
+        self._sessions: Sessions | None = None
+
+    @property
+    def sessions(self) -> Sessions:
+        """The session repository of ``--store`` (default: the user data dir), checked
+        reachable the first time it is asked for."""
+        if self._sessions is None:
+            from prism_cli.stores.service import open_sessions
+
+            self._sessions = open_sessions(self.store_url)
+        return self._sessions
+
+    def output_format(self, fmt: str | None) -> str:
+        """The format asked for, else a table on a terminal and JSON when piped."""
+        return fmt or ("table" if self.console.stdout_is_tty else "json")
+
+    @property
+    def catalog_overrides(self) -> dict[str, object]:
+        """``[models.X]`` tables of prism.toml, for the model catalog."""
+        models = self.config.get("models")
+        return {"models": models} if models else {}
