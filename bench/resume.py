@@ -121,7 +121,7 @@ def store_overhead(args: argparse.Namespace, work: Path) -> None:
     from prism_cli.core.findings import Finding
     from prism_cli.core.pipeline import SectionResult
     from prism_cli.core.ports import Usage
-    from prism_cli.core.session import Sessions, cache_key
+    from prism_cli.core.session import DocumentInfo, Sessions, cache_key
     from prism_cli.stores.url import open_store
 
     backends: list[tuple[str, str]] = [("disk (diskcache)", (work / "store-o").as_uri())]
@@ -168,7 +168,7 @@ def store_overhead(args: argparse.Namespace, work: Path) -> None:
     for name, url in backends:
         sessions = Sessions(open_store(url), who="bench", unique=lambda: os.urandom(4).hex())
         sessions.store.check()
-        sessions.new("bench", {"name": "b.docx", "sha256": "x", "sections": []}, {})
+        sessions.new("bench", DocumentInfo("/b.docx", "b.docx", "x"), {})
         writes, reads = [], []
         for i in range(args.writes):
             result = SectionResult(
@@ -196,13 +196,13 @@ def fill_others(store_url: str, count: int) -> None:
     """``count`` finished sessions of other documents, as a store kept in a CI cache holds."""
     from prism_cli.core.pipeline import SectionResult
     from prism_cli.core.ports import Usage
-    from prism_cli.core.session import Sessions, cache_key
+    from prism_cli.core.session import DocumentInfo, Sessions, cache_key
     from prism_cli.stores.url import open_store
 
     sessions = Sessions(open_store(store_url), who="bench", unique=lambda: os.urandom(4).hex())
     for n in range(count):
         sid = f"other{n:06d}"
-        sessions.new(sid, {"name": f"o{n}.docx", "sha256": f"{n:064x}", "sections": []}, {})
+        sessions.new(sid, DocumentInfo(f"/o{n}.docx", f"o{n}.docx", f"{n:064x}"), {})
         for i in range(4):
             key = cache_key(f"other {n} {i}", "fw", "", "v")
             result = SectionResult(f"s{i}", "reviewed", model="m", usage={"m": Usage(1, 900, 120)})

@@ -115,3 +115,28 @@ def test_no_session_or_review_logic_in_the_cli() -> None:
             ):
                 offenders.append(f"{path.name}:{node.lineno}: store key {node.value!r}")
     assert offenders == []
+
+
+def test_every_public_exception_derives_from_prism_error() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import prism_cli
+    from prism_cli.errors import PrismError
+
+    strays = []
+    for info in pkgutil.walk_packages(prism_cli.__path__, "prism_cli."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, Exception)
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and not issubclass(obj, PrismError)
+            ):
+                strays.append(f"{module.__name__}.{name}")
+    assert strays == []

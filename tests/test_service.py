@@ -149,7 +149,7 @@ def test_offline_runs_keep_a_session_without_a_model(tmp_path: Path) -> None:
     sid = outcome.reviews[0].session_id
     assert rig.port.calls() == 0
     meta = rig.sessions.require(sid)
-    assert meta["status"] == "offline"
+    assert meta.status.value == "offline"
     assert rig.sessions.report(sid) is not None
     rig.run(doc)  # an online run then reviews every section: offline stored no result
     assert rig.port.calls() == SECTIONS
@@ -188,10 +188,10 @@ def test_a_worker_rebuilds_the_settings_from_the_store(tmp_path: Path) -> None:
     rig = Rig()
     outcome = rig.run(document(tmp_path / "a.docx"), thinking=True)
     meta = rig.sessions.require(outcome.reviews[0].session_id)
-    rebuilt = RunSettings.from_record(meta["settings"])
+    rebuilt = RunSettings.from_record(meta.settings)
     assert rebuilt.thinking is True
     assert rebuilt.models == ("claude-sonnet-5-5",)
-    assert rebuilt.framework.digest == meta["settings"]["framework_digest"]
+    assert rebuilt.framework.digest == meta.settings["framework_digest"]
     from prism_cli.cli.review import load_framework
 
     # The same cache keys as the run that stored it: a worker finds what was reviewed.

@@ -348,7 +348,7 @@ def test_prune_older_than(bedrock: FakeBedrock, tmp_path: Path) -> None:
     assert review(str(new), "-f", "json", "--no-rules", env=env)[0] == 0
     sessions = Sessions(open_store(store_url))
     meta = sessions.require(session_id(old))
-    meta_old = {**meta}
+    meta_old = meta.as_dict()
     # Age the first session by 40 days, as if it had been written then.
     from prism_cli.core.session import encode
 

@@ -12,6 +12,7 @@ from prism_cli.core.ports import StoreError
 from prism_cli.core.session import (
     SCHEMA_VERSION,
     CorruptEntry,
+    DocumentInfo,
     Sessions,
     cache_key,
     encode,
@@ -85,7 +86,7 @@ def test_only_one_of_many_racing_processes_gets_the_lease(store_url: str) -> Non
 def test_sessions_round_trip_and_detect_corruption(store_url: str) -> None:
     store = open_store(store_url)
     sessions = Sessions(store, who="test")
-    meta = sessions.new("doc1", {"name": "a.docx", "sha256": "x", "sections": []}, {})
+    meta = sessions.new("doc1", DocumentInfo("/a.docx", "a.docx", "x"), {})
     assert sessions.load("doc1") == meta
     result = SectionResult("s1", "reviewed", model="m", attempts=1)
     key = cache_key("text", "fw", "", "v1")

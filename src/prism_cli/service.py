@@ -26,6 +26,8 @@ from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usa
 from prism_cli.core.session import (
     REUSABLE,
     CorruptEntry,
+    DocumentInfo,
+    SectionInfo,
     Sessions,
     SessionStatus,
     cache_key,
@@ -208,29 +210,23 @@ class SessionRun:
                     f"{exc.message}; start it over with --fresh or `prism sessions delete {sid}`"
                 ) from exc
             meta = None
-        if meta is not None and meta["document"]["sha256"] != doc.sha256 and not fresh:
+        if meta is not None and meta.document.sha256 != doc.sha256 and not fresh:
             raise UsageError(
-                f"session {sid} holds another document ({meta['document'].get('name')}); "
+                f"session {sid} holds another document ({meta.document.name}); "
                 "use --fresh to start it over for this one"
             )
-        document_info = {
-            "path": str(Path(doc.path).resolve()),
-            "name": self.name,
-            "sha256": doc.sha256,
-            "sections": [
-                {
-                    "id": s.id,
-                    "index": s.index,
-                    "title": s.title,
-                    "level": s.level,
-                    "locator": s.anchor_locator,
-                }
+        document_info = DocumentInfo(
+            str(Path(doc.path).resolve()),
+            self.name,
+            doc.sha256,
+            tuple(
+                SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator)
                 for s in self.review.sections
-            ],
-        }
+            ),
+        )
         settings = service.settings.as_record()
-        resuming_fresh = bool(meta and meta.get("fresh_run"))
-        replaced = meta is not None and meta["document"]["sha256"] != doc.sha256
+        resuming_fresh = meta is not None and meta.fresh_run
+        replaced = meta is not None and meta.document.sha256 != doc.sha256
         if meta is not None and fresh and not resuming_fresh:
             # Start over, but keep what the reviewer decided (carried over to the findings
             # that come back) and the activity log: only the results go.
@@ -240,14 +236,11 @@ class SessionRun:
             meta = sessions.new(sid, document_info, settings)
             sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
-        meta = {
-            **meta,
-            "status": SessionStatus.RUNNING.value,
-            "document": document_info,
-            "settings": settings,
-        }
+        meta.status = SessionStatus.RUNNING
+        meta.document = document_info
+        meta.settings = settings
         if fresh:
-            meta["fresh_run"] = True
+            meta.fresh_run = True
         if replaced:
             sessions.put_document(sid, Path(doc.path).read_bytes())
         sessions.save(meta)
@@ -336,7 +329,7 @@ class SessionRun:
         total = len(self.review.sections)
         self.sessions.update(
             self.sid,
-            status=SessionStatus.INTERRUPTED.value,
+            status=SessionStatus.INTERRUPTED,
             usage=self.usage,
         )
         self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
@@ -356,13 +349,12 @@ class SessionRun:
             status = SessionStatus.OFFLINE
         else:
             status = SessionStatus.INCOMPLETE if failed else SessionStatus.COMPLETE
-        meta = sessions.update(sid, status=status.value, usage=self.usage, end_fresh=True)
+        meta = sessions.update(sid, status=status, usage=self.usage, end_fresh=True)
         # The stored report is the session's: usage accumulated over its runs, no decisions
         # (they are applied when it is read).
         report = build_report([review], prices, notes, fallbacks)
-        total = {m: Usage(**u) for m, u in meta.get("usage", {}).items()}
-        report["documents"][0]["usage"] = usage_summary(total, prices)
-        report["summary"]["usage"] = usage_summary(total, prices)
+        report["documents"][0]["usage"] = usage_summary(meta.usage, prices)
+        report["summary"]["usage"] = usage_summary(meta.usage, prices)
         sessions.put_report(sid, report)
         sessions.log(
             sid,
@@ -533,7 +525,7 @@ def session_summary(sessions: Sessions, sid: str) -> dict[str, Any]:
     stats = statistics(doc, sessions.decisions(sid))
     if doc is None:  # never finished a run: count the stored results instead
         done = len(sessions.result_ids(sid))
-        total = len(meta["document"].get("sections", []))
+        total = len(meta.document.sections)
         stats.update(
             sections=total,
             sections_done=done,
@@ -541,12 +533,12 @@ def session_summary(sessions: Sessions, sid: str) -> dict[str, Any]:
         )
     return {
         "id": sid,
-        "document": meta["document"].get("name"),
-        "path": meta["document"].get("path"),
-        "sha256": meta["document"].get("sha256"),
-        "status": meta.get("status"),
-        "created": meta.get("created"),
-        "updated": meta.get("updated"),
+        "document": meta.document.name,
+        "path": meta.document.path,
+        "sha256": meta.document.sha256,
+        "status": meta.status.value,
+        "created": meta.created,
+        "updated": meta.updated,
         "statistics": stats,
     }
 
@@ -558,7 +550,7 @@ def session_details(sessions: Sessions, sid: str) -> dict[str, Any]:
 
     info = session_summary(sessions, sid)
     meta = sessions.require(sid)
-    settings = dict(meta.get("settings", {}))
+    settings = dict(meta.settings)
     settings.pop("framework_text", None)  # long; the digest names it
     info["settings"] = settings
     report = sessions.report(sid)
@@ -599,11 +591,8 @@ def export_session(
     report = report_with_decisions(report, sessions.decisions(sid))
     docx = sessions.get_document(sid)
     if docx is None:
-        path = Path(str(meta["document"].get("path", "")))
-        if (
-            path.is_file()
-            and hashlib.sha256(path.read_bytes()).hexdigest() == meta["document"]["sha256"]
-        ):
+        path = Path(meta.document.path)
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == meta.document.sha256:
             docx = path.read_bytes()
         else:
             warn(f"session {sid} has no copy of the document: no reviewed.docx")
@@ -615,8 +604,6 @@ def export_session(
         only_accepted=only_accepted,
         formats=list(formats),
     )
-    where = export.write(
-        files, to, export.folder_name(str(meta["document"].get("name") or sid)), kms_key=kms_key
-    )
+    where = export.write(files, to, export.folder_name(meta.document.name or sid), kms_key=kms_key)
     sessions.log(sid, "exported", where)
     return where

@@ -144,17 +144,15 @@ def run_prune(app: Application, older_than: str, dry_run: bool) -> int:
             continue
         if meta is None:
             continue
-        updated = datetime.fromisoformat(str(meta.get("updated", "")).replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(meta.updated.replace("Z", "+00:00"))
         if updated >= cutoff:
             continue
         pruned += 1
         if dry_run:
-            console.write(
-                f"would delete {sid} ({meta['document'].get('name')}, updated {meta['updated']})"
-            )
+            console.write(f"would delete {sid} ({meta.document.name}, updated {meta.updated})")
             continue
         _delete(sessions, sid)
-        console.info(f"deleted session {sid} ({meta['document'].get('name')})")
+        console.info(f"deleted session {sid} ({meta.document.name})")
     console.info(f"{pruned} session(s) older than {older_than}{' (dry run)' if dry_run else ''}")
     return EXIT_OK
 

@@ -51,6 +51,100 @@ class SessionStatus(str, Enum):
     """Read offline: rules only, no model review yet (stored reviews reused)."""
 
 
+@dataclass(frozen=True)
+class SectionInfo:
+    id: str
+    index: int
+    title: str
+    level: int
+    locator: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SectionInfo:
+        return cls(
+            str(data["id"]),
+            int(data.get("index", 0)),
+            str(data.get("title", "")),
+            int(data.get("level", 0)),
+            data.get("locator"),
+        )
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """The document a session reviews."""
+
+    path: str
+    name: str
+    sha256: str
+    sections: tuple[SectionInfo, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentInfo:
+        return cls(
+            str(data.get("path", "")),
+            str(data.get("name", "")),
+            str(data.get("sha256", "")),
+            tuple(SectionInfo.from_dict(s) for s in data.get("sections", [])),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "name": self.name,
+            "sha256": self.sha256,
+            "sections": [dict(vars(s)) for s in self.sections],
+        }
+
+
+@dataclass
+class SessionMeta:
+    """A session's record (``sessions/<id>/meta``): the document, the settings that shaped its
+    results (``service.RunSettings`` as a record), its status and its usage over all runs."""
+
+    id: str
+    created: str
+    updated: str
+    status: SessionStatus
+    document: DocumentInfo
+    settings: dict[str, Any]
+    usage: dict[str, Usage]
+    fresh_run: bool = False
+    """A ``--fresh`` run started and has not finished: running it again resumes it."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
+        try:
+            status = SessionStatus(data.get("status", "incomplete"))
+        except ValueError:
+            status = SessionStatus.INCOMPLETE
+        return cls(
+            id=str(data["id"]),
+            created=str(data.get("created", "")),
+            updated=str(data.get("updated", "")),
+            status=status,
+            document=DocumentInfo.from_dict(data.get("document", {})),
+            settings=dict(data.get("settings", {})),
+            usage={m: Usage(**u) for m, u in data.get("usage", {}).items()},
+            fresh_run=bool(data.get("fresh_run", False)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "created": self.created,
+            "updated": self.updated,
+            "status": self.status.value,
+            "document": self.document.as_dict(),
+            "settings": self.settings,
+            "usage": {m: u.as_dict() for m, u in sorted(self.usage.items())},
+        }
+        if self.fresh_run:
+            out["fresh_run"] = True
+        return out
+
+
 class Decision(str, Enum):
     ACCEPT = "accept"
     REJECT = "reject"
@@ -293,34 +387,37 @@ class Sessions:
         self.store.put(key, encode(payload))
 
     # meta
-    def load(self, session_id: str) -> dict[str, Any] | None:
+    def load(self, session_id: str) -> SessionMeta | None:
         key = self._key(session_id, "meta")
         payload = self._get(key)
-        return None if payload is None else migrate(key, payload)
+        if payload is None:
+            return None
+        try:
+            return SessionMeta.from_dict(migrate(key, payload))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptEntry(f"stored entry {key} is corrupted ({exc})") from exc
 
-    def require(self, session_id: str) -> dict[str, Any]:
+    def require(self, session_id: str) -> SessionMeta:
         meta = self.load(session_id)
         if meta is None:
             raise SessionNotFound(session_id)
         return meta
 
-    def save(self, meta: dict[str, Any]) -> None:
-        meta = {**meta, "schema_version": SCHEMA_VERSION, "updated": now_iso(self._clock())}
-        self._put(self._key(meta["id"], "meta"), meta)
+    def save(self, meta: SessionMeta) -> None:
+        meta.updated = now_iso(self._clock())
+        self._put(self._key(meta.id, "meta"), meta.as_dict())
 
-    def new(
-        self, session_id: str, document: dict[str, Any], settings: dict[str, Any]
-    ) -> dict[str, Any]:
+    def new(self, session_id: str, document: DocumentInfo, settings: dict[str, Any]) -> SessionMeta:
         now = now_iso(self._clock())
-        meta = {
-            "schema_version": SCHEMA_VERSION,
-            "id": validate_session_id(session_id),
-            "created": now,
-            "updated": now,
-            "status": "running",
-            "document": document,
-            "settings": settings,
-        }
+        meta = SessionMeta(
+            validate_session_id(session_id),
+            now,
+            now,
+            SessionStatus.RUNNING,
+            document,
+            settings,
+            {},
+        )
         self.save(meta)
         return meta
 
@@ -328,23 +425,20 @@ class Sessions:
         self,
         session_id: str,
         *,
-        status: str | None = None,
+        status: SessionStatus | None = None,
         usage: dict[str, Usage] | None = None,
         end_fresh: bool = False,
-    ) -> dict[str, Any]:
+    ) -> SessionMeta:
         """Change a session's status; add a run's usage to what its runs used so far (never
         overwritten); ``end_fresh`` marks a ``--fresh`` run finished (a rerun of the same
         command then starts over rather than resumes)."""
         meta = self.require(session_id)
         if status is not None:
-            meta["status"] = status
-        if usage:
-            total = {m: Usage(**u) for m, u in meta.get("usage", {}).items()}
-            for model, used in usage.items():
-                total.setdefault(model, Usage()).add(used)
-            meta["usage"] = {m: u.as_dict() for m, u in sorted(total.items())}
+            meta.status = status
+        for model, used in (usage or {}).items():
+            meta.usage.setdefault(model, Usage()).add(used)
         if end_fresh:
-            meta.pop("fresh_run", None)
+            meta.fresh_run = False
         self.save(meta)
         return meta
 
@@ -352,7 +446,7 @@ class Sessions:
         """The session reviewing the document with this digest (a direct lookup)."""
         sid = sha256[:12]
         meta = self.load(sid)
-        return sid if meta is not None and meta["document"].get("sha256") == sha256 else None
+        return sid if meta is not None and meta.document.sha256 == sha256 else None
 
     def clear_results(self, session_id: str) -> int:
         """Drop a session's results and report (``--fresh``); decisions and log stay."""
@@ -479,12 +573,12 @@ class Sessions:
         if kind not in TYPES:
             raise UsageError(f"--type must be one of {', '.join(TYPES)}")
         meta = self.require(session_id)
-        sections = meta["document"].get("sections", [])
-        match = [s for s in sections if section in (s["id"], s["title"])]
+        sections = meta.document.sections
+        match = [s for s in sections if section in (s.id, s.title)]
         if not match:
-            choices = ", ".join(f"{s['id']} ({s['title']})" for s in sections[:12])
+            choices = ", ".join(f"{s.id} ({s.title})" for s in sections[:12])
             raise UsageError(f"no section {section!r} in session {session_id}; sections: {choices}")
-        target = match[0]
+        target = vars(match[0])
         decisions = self.decisions(session_id)
         taken = {c["id"] for c in decisions["custom"]}
         number = 1
