@@ -113,6 +113,7 @@ def tokens(args: argparse.Namespace) -> None:
     fake = new_fake(args)
     fake.tpm, fake.tpm_mode = args.tpm, args.quota
     phase = time.time() % args.window  # where in its clock window the run starts
+    run_started = time.monotonic()
     elapsed, results, engine = run(fake, [SONNET], args)
     fake.stop()
     total = args.docs * args.sections
@@ -146,8 +147,13 @@ def tokens(args: argparse.Namespace) -> None:
             + ", ".join(f"{t - start_wall:.1f}/{t % args.window:.2f}" for t in fake.throttle_times)
         )
     learned = engine.quotas.items()
-    print("  learned: " + ", ".join(f"{m} {q.rate * 60 / 1000:.0f}k tokens/min" if q.rate else
-                                    f"{m} unlimited" for m, q in learned))  # fmt: skip
+    for _m, q in learned:
+        if q.window_since is not None:
+            print(f"  clock window detected {q.window_since - run_started:.1f}s into the run")
+    print("  learned: " + ", ".join(
+        f"{m} {q.window.quota / 1000:.0f}k tokens per {q.window.period:g}s clock window"
+        if q.window else f"{m} {q.rate * 60 / 1000:.0f}k tokens/min" if q.rate else
+        f"{m} unlimited" for m, q in learned))  # fmt: skip
 
 
 def requests(args: argparse.Namespace) -> None:

@@ -76,8 +76,9 @@ def simulate(mode: str, seconds: float = 60.0) -> tuple[ModelQuota, int, int, fl
     maxTokens, settles to input + output x 5), in fake time. Returns the quota, calls,
     throttles, and the quota tokens accepted per second after the first 10 s."""
     clock = Clock()
-    q = quota(clock)
     rate, capacity, window = 10_000.0, 50_000.0, 5.0
+    # The quota's period (a minute on Bedrock) and a wall clock its windows are aligned on.
+    q = quota(clock, capacity=window, wall=clock)
     level, reset = capacity, 0.0
     waiting: list[int] = []
     running: list[tuple[float, int, float]] = []  # (ends at, ticket, hold)
@@ -119,13 +120,41 @@ def test_learns_the_token_rate_of_a_continuously_refilled_quota() -> None:
     assert throttles <= 0.05 * calls
 
 
-def test_learns_the_token_rate_of_a_clock_window_more_slowly() -> None:
-    # A window that resets loses what was not used in it, so measurements start low and
-    # climb as windows go by (24 windows here). See bench/review.py --quota window.
-    q, calls, throttles, achieved = simulate("window", seconds=120)
-    assert q.measured == pytest.approx(10_000, rel=0.1)
-    assert achieved >= 0.8 * 10_000
-    assert throttles <= 0.06 * calls
+def test_finds_a_clock_window_and_spends_each_window_from_its_start() -> None:
+    # Throttling episodes that end right after a clock boundary of the quota's period, again
+    # and again: the quota resets on the clock. Each window's tokens are then spent from its
+    # start, and a refusal bounds the window's quota (the highest level Bedrock accepted).
+    q, calls, throttles, achieved = simulate("window", seconds=240)
+    assert q.window is not None
+    assert q.window.period == 5.0
+    assert q.window.phase == pytest.approx(0.0, abs=0.05)
+    assert 45_000 <= q.window.quota <= 55_000  # 50k a window, plus what calls give back
+    assert achieved >= 0.85 * 10_000
+    assert throttles <= 0.05 * calls
+
+
+def test_a_continuously_refilled_quota_is_never_taken_for_a_clock_window() -> None:
+    q, _, _, _ = simulate("bucket", seconds=300)
+    assert q.window is None
+
+
+def test_a_spent_window_waits_for_the_next_one() -> None:
+    from prism_cli.core.quota import _Window
+
+    clock = Clock()
+    q = quota(clock, capacity=5.0, wall=clock)
+    q.rate = 1000.0
+    q.window = _Window(5.0, 0.0, 10_000.0)
+    clock.now = 1.0
+    first, second = q.reserve(1000, 4000), q.reserve(1000, 4000)
+    assert q.admit(first) == 0.0
+    assert q.admit(second) == 0.0  # 10k: both fit
+    third = q.reserve(1000, 4000)
+    assert q.admit(third) > 0  # the window is spent; only a refund could make room
+    q.on_throttle(second)  # and Bedrock says so
+    assert q.admit(third) == pytest.approx(4.01, abs=0.01)  # until the next window
+    clock.now = 5.02
+    assert q.admit(third) == 0.0
 
 
 def test_a_throttle_on_one_model_never_slows_another() -> None:

@@ -279,7 +279,12 @@ class ModelEngine:
         moved_on = self._moved_on(model, model_id)
         try:
             while (wait := quota.admit(ticket)) > 0:
-                if not self._wait(min(wait, 0.5), moved_on):
+                seen = quota.settled_calls
+
+                def interrupt(seen: int = seen) -> bool:
+                    return moved_on() or quota.settled_calls != seen
+
+                if not self._wait(min(wait, 0.5), interrupt) and moved_on():
                     raise _Aside
             if self._stopping:
                 raise Stopped
@@ -321,7 +326,7 @@ class ModelEngine:
             self._proven(model_id, proven=False)
             raise
         usage = response.usage
-        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
+        self._settled(model_id, ticket, usage)
         return response, built
 
     def _aside(self, model: ResolvedModel, reason: str, for_run: bool) -> None:
@@ -626,6 +631,12 @@ class ModelEngine:
     def _settle(self, model_id: str, ticket: int, event: StreamEvent) -> bool:
         if not isinstance(event, StreamUsage):
             return False
-        usage = event.usage
-        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
+        self._settled(model_id, ticket, event.usage)
         return True
+
+    def _settled(self, model_id: str, ticket: int, usage: Usage) -> None:
+        """A call's usage is known: its quota gets back what it held beyond it, and calls
+        waiting for that quota look again at once."""
+        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
+        with self._cond:
+            self._cond.notify_all()

@@ -32,6 +32,7 @@ Everything here is pure (a clock is injected); waiting is the engine's job.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import deque
@@ -44,6 +45,41 @@ class _Call:
     start: float
     hold: float
     input_estimate: float
+    level: float = 0.0
+    """In a clock window: what the window held once this call was admitted."""
+
+
+@dataclass
+class _Window:
+    """A quota that resets every ``period`` seconds at ``phase + k * period`` (a clock-aligned
+    per-minute window): ``quota`` tokens per window, spent from the window's start."""
+
+    period: float
+    phase: float
+    quota: float
+    start: float = float("-inf")
+    used: float = 0.0
+    throttled: bool = False
+    waited: bool = False
+    exhausted: bool = False
+    accepted: float = 0.0
+    """The most a window has held with Bedrock accepting it (a lower bound of the quota)."""
+    refused: float = float("inf")
+    """The least a window would have held when Bedrock refused (an upper bound)."""
+    windows: int = 0
+
+    def roll(self, now: float) -> None:
+        start = self.phase + math.floor((now - self.phase) / self.period) * self.period
+        if start == self.start:
+            return
+        self.windows += 1
+        if self.windows % 20 == 0:
+            self.refused = float("inf")  # now and then, look for a quota that was raised
+        if self.start != float("-inf") and self.waited and not self.throttled:
+            # The window held calls back and Bedrock refused none: there may be more.
+            self.quota = min(self.quota * 1.03, self.refused - 1.0)
+        self.start, self.used = start, 0.0
+        self.throttled = self.waited = self.exhausted = False
 
 
 class ModelQuota:
@@ -64,8 +100,10 @@ class ModelQuota:
         aside_for: float = 30.0,
         aside_max: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.model_id = model_id
+        self._wall = wall
         self.rate: float | None = tpm / 60.0 if tpm else None
         """Quota tokens per second this client allows itself; None = not known to bind."""
         self.measured: float | None = None
@@ -102,6 +140,13 @@ class ModelQuota:
         self._last_cut = float("-inf")
         self._episode_open = False
         self._episode_repeats = 0
+        self._last_throttle = float("-inf")
+        self._resets: deque[float] = deque(maxlen=4)
+        """For the last episodes of throttling: 1 when a clock boundary of the period fell
+        between the last throttle and the call accepted after it, else 0."""
+        self.window_since: float | None = None
+        self.window: _Window | None = None
+        """Set once throttling episodes end in step with ``capacity`` seconds (a clock window)."""
         self._last_growth = 0.0
         self._last_wait = float("-inf")
         self._searching = False
@@ -110,6 +155,8 @@ class ModelQuota:
         self._throttle_latency = 0.05
         self.throttles = 0
         self.calls = 0
+        self.settled_calls = 0
+        """Calls that gave back what they did not use (waiters may look again)."""
         self.streak = 0
         """Throttles since the last accepted call."""
         self._streak_since = 0.0
@@ -167,6 +214,8 @@ class ModelQuota:
                     return 0.05
                 self._start(ticket, call, now)
                 return 0.0
+            if self.window is not None:
+                return self._admit_window(ticket, call, now)
             self._grow(now)
             self._refill(now)
             ahead = 0.0
@@ -181,6 +230,29 @@ class ModelQuota:
                 return 0.0
             self._last_wait = now
             return max(needed / self.rate, 0.01)
+
+    def _admit_window(self, ticket: int, call: _Call, now: float) -> float:
+        """Spend each window's quota from its start; wait for the next window when it is spent
+        (or sooner, when calls of this window may still give back what they did not use)."""
+        window = self.window
+        assert window is not None
+        window.roll(now)
+        ahead = 0.0
+        for queued in self._queue:
+            if queued == ticket:
+                break
+            ahead += self._calls[queued].hold
+        fits = window.used + ahead + call.hold <= window.quota or window.used == 0.0
+        if ahead == 0.0 and fits and not window.exhausted:
+            window.used += call.hold
+            call.level = window.used
+            self._start(ticket, call, now)
+            return 0.0
+        window.waited = True
+        self._last_wait = now
+        until = window.start + window.period - now + 0.01
+        refunds = any(c.start >= window.start for c in self._calls.values())
+        return max(0.01, min(until, 0.1) if refunds and not window.exhausted else until)
 
     def _start(self, ticket: int, call: _Call, now: float) -> None:
         call.start = now
@@ -217,6 +289,7 @@ class ModelQuota:
             actual = self.settled(input_tokens, output_tokens)
             call = self._forget(ticket, actual, now)
             self._successes += 1
+            self.settled_calls += 1
             if call is not None and call.input_estimate > 0 and input_tokens > 0:
                 ratio = input_tokens / call.input_estimate
                 self._input_scale = 0.7 * self._input_scale + 0.3 * ratio
@@ -230,15 +303,52 @@ class ModelQuota:
                 out if self._expected_output is None else 0.8 * self._expected_output + 0.2 * out
             )
             self._grow(now)
-            self._episode_open = False
-            self._episode_repeats = 0
+            if call is not None:
+                self._window_success(call, actual, now)
+            if call is None or call.start > self._last_throttle:
+                # Accepted after the last throttle: the bucket had refilled, the episode is
+                # over. (A call sent before that throttle was accepted before it: no news.)
+                self._episode_open = False
+                self._episode_repeats = 0
             self.streak = 0
             self.aside_until = None
             self._aside_len = self.aside_base
             self._probing = False
 
+    def _window_success(self, call: _Call, actual: float, now: float) -> None:
+        window = self.window
+        if window is not None:
+            window.roll(now)
+            window.accepted = max(window.accepted, call.level)
+            if call.start >= window.start:
+                window.used -= call.hold - actual  # given back within its window
+            return
+        if not self._episode_open or call.start <= self._last_throttle:
+            return
+        # A call started after the last throttle was accepted: the quota refilled in between.
+        # Per-minute quotas that reset on the clock's minute refill at exactly such a
+        # boundary; a continuously refilled one rarely has one in so short a gap.
+        period = self.capacity
+        offset = self._wall() - now
+        crossed = math.floor((call.start + offset) / period) > math.floor(
+            (self._last_throttle + offset) / period
+        )
+        self._resets.append(1.0 if crossed else 0.0)
+        recent = list(self._resets)
+        if recent[-2:] != [1.0, 1.0] and sum(recent) < 3:
+            return
+        per_window = max(self.measured or 0.0, self.rate or 0.0) * period
+        if per_window <= 0:
+            return
+        # Measurements over windows that were not all spent are low: start above them and let
+        # the first refusal bound the quota (the highest level Bedrock accepted below it).
+        self.window = _Window(period, (-offset) % period, 1.5 * per_window)
+        self.window.roll(now)
+        self.window_since = now
+        self.rate = self.window.quota / period
+
     def _grow(self, now: float) -> None:
-        if self.rate is None:
+        if self.rate is None or self.window is not None:
             return
         dt = min(5.0, now - self._last_growth)
         self._last_growth = now
@@ -272,7 +382,10 @@ class ModelQuota:
                     hold = call.hold if call is not None else self._hold
                     self.level -= hold * (min(2.0**self._episode_repeats, 32.0) - 1.0)
             started = call.start if call is not None else now
+            self._last_throttle = max(self._last_throttle, started)
             self._throttle_latency = max(0.01, 0.8 * self._throttle_latency + 0.2 * (now - started))
+            if self.window is not None and call is not None:
+                self._window_throttle(call, now)
             self.throttles += 1
             if self.streak == 0:
                 self._streak_since = now
@@ -280,6 +393,29 @@ class ModelQuota:
             if self._accepted > 0 or self.rate is not None:
                 self._learn(now)
             return self._storm(now)
+
+    def _window_throttle(self, call: _Call, now: float) -> None:
+        window = self.window
+        assert window is not None
+        window.roll(now)
+        if call.start < window.start:
+            return  # refused in the window before: it says nothing about this one
+        before = window.used - call.hold  # what this window had taken when it was refused
+        window.used = before
+        if before < 0.5 * window.quota:
+            # Refused far below what windows took before: not a clock window after all (or
+            # the quota changed). Back to the continuously refilled model.
+            self.window = None
+            self._resets.clear()
+            return
+        # Bedrock refused what ``before`` + this hold would have been: the quota is below
+        # that, and at least the most a window held with Bedrock accepting it. Windows go
+        # by in whole calls: settle on the highest level known to be accepted.
+        window.refused = min(window.refused, window.used + call.hold)
+        window.quota = max(min(window.accepted, window.refused - 1.0), before, call.hold)
+        window.throttled = window.exhausted = True
+        if self.rate is not None:
+            self.rate = window.quota / window.period
 
     def _taken_since(self, since: float, now: float) -> float:
         taken = sum(tokens for t, tokens in self._ledger if since < t <= now)
