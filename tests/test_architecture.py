@@ -140,3 +140,14 @@ def test_every_public_exception_derives_from_prism_error() -> None:
             ):
                 strays.append(f"{module.__name__}.{name}")
     assert strays == []
+
+
+def test_the_cli_has_no_any() -> None:
+    """mypy strict checks the CLI with real types (JSON documents are ``JSONObject``)."""
+    offenders = [
+        f"{path.name}:{n}"
+        for path in (ROOT / "src" / "prism_cli" / "cli").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if "Any" in line.replace("JSONObject", "")
+    ]
+    assert offenders == []

@@ -210,3 +210,27 @@ def test_lookups_do_not_list_the_store(tmp_path: Path) -> None:
     rig.store.lists = 0
     rig.run(doc)
     assert rig.store.lists <= 3
+
+
+def test_the_engine_streams_from_the_queued_port_and_falls_back_before_the_first_token() -> None:
+    from prism_cli.core.ports import ModelChosen, TextDelta
+    from prism_cli.core.requests import Ask
+
+    catalog = load_catalog()
+    chain, _ = catalog.chain("us-east-1", ["claude-sonnet-5-5", "claude-opus-5-5"])
+    port = QueuedPort({"text": "The root cause is in section 3."})
+    port.queue(denied(), model=chain[0].model_id)
+    engine = ModelEngine(port, chain, policy=FAST)
+    ask = Ask(
+        system=lambda _structured: "Answer briefly.",
+        messages=[{"role": "user", "content": [{"text": "Why?"}]}],
+        max_tokens=256,
+    )
+    events = list(engine.stream(ask))
+    chosen = events[0]
+    assert isinstance(chosen, ModelChosen)
+    assert chosen.model_id == chain[1].model_id
+    assert chain[0].model_id in chosen.passed_over
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "The root cause is in section 3."
+    assert [m for m, _ in port.requests] == [chain[0].model_id, chain[1].model_id]

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prism_cli.core.jsontypes import JSONObject
 
 from prism_cli.errors import ConfigError
 
@@ -29,7 +32,7 @@ def find_config(start: Path | None = None) -> Path | None:
     return user if user.is_file() else None
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
+def load_config(path: Path | None) -> JSONObject:
     if path is None:
         return {}
     try:
@@ -40,10 +43,10 @@ def load_config(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid config: {exc}") from exc
 
 
-def default_map(config: dict[str, Any]) -> dict[str, Any]:
+def default_map(config: JSONObject) -> JSONObject:
     """Option defaults per command; top-level scalars apply to every command."""
     shared = {k: v for k, v in config.items() if not isinstance(v, dict)}
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     for command in ("review", "models", "sections", "feedback", "export"):
         out[command] = {**shared, **(config.get(command) or {})}
     group = {**shared, **(config.get("sessions") or {})}

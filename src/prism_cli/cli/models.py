@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import boto3
 
     from prism_cli.core.catalog import Catalog
+    from prism_cli.core.jsontypes import JSONObject
 
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
-CHECK_REQUEST: dict[str, Any] = {
+CHECK_REQUEST: JSONObject = {
     "messages": [{"role": "user", "content": [{"text": "Reply with: ok"}]}],
     "inferenceConfig": {"maxTokens": 16},
 }
@@ -30,7 +31,7 @@ class ModelsOptions:
     refresh: bool = False
     show_all: bool = False
     fmt: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: JSONObject = field(default_factory=dict)
 
 
 def _status(kind: str) -> str:
@@ -75,13 +76,13 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
     if opts.show_all:
         idents = list(catalog.models)
     chain, notes = catalog.chain(region, idents, available)
-    rows: list[dict[str, Any]] = []
+    rows: list[JSONObject] = []
     usable = 0
     for model in chain:
         info = model.info
         lifecycle = catalog.lifecycle(info, available)
         listed = available is not None and info.base_id in available.lifecycle
-        row: dict[str, Any] = {
+        row: JSONObject = {
             "key": model.key,
             "name": info.name,
             "model_id": model.model_id,

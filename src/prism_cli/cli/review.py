@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prism_cli.cli.application import Application
 from prism_cli.console import Console
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from prism_cli.core.findings import Finding
     from prism_cli.core.framework import Framework
+    from prism_cli.core.jsontypes import JSONObject
     from prism_cli.core.pipeline import Reviewer, SectionResult
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
@@ -298,7 +299,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
 def _push(
     console: Console,
     opts: ReviewOptions,
-    report: dict[str, Any],
+    report: JSONObject,
     reviews: list[DocumentReview],
     sessions: Sessions,
 ) -> None:
@@ -368,7 +369,7 @@ def _emit(
     console: Console,
     fmt: str,
     opts: ReviewOptions,
-    report: dict[str, Any],
+    report: JSONObject,
     reviews: list[DocumentReview],
 ) -> None:
     if fmt == "docx":

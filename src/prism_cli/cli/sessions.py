@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prism_cli.core.jsontypes import JSONObject
 
 from prism_cli.cli.application import Application
 from prism_cli.core.session import (
@@ -25,7 +28,7 @@ def resolve(sessions: Sessions, ref: str) -> str:
     return resolve_session(sessions, ref)
 
 
-def _summary(sessions: Sessions, sid: str) -> dict[str, Any]:
+def _summary(sessions: Sessions, sid: str) -> JSONObject:
     from prism_cli.service import session_summary
 
     return session_summary(sessions, sid)
@@ -35,7 +38,7 @@ def run_list(app: Application, fmt: str | None) -> int:
     console, sessions = app.console, app.sessions
     from prism_cli.stores.service import parallel
 
-    def row(sid: str) -> dict[str, Any] | None:
+    def row(sid: str) -> JSONObject | None:
         try:
             return _summary(sessions, sid)
         except SessionNotFound:
