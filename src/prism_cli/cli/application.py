@@ -30,9 +30,13 @@ class Application:
         """The session repository of ``--store`` (default: the user data dir), checked
         reachable the first time it is asked for."""
         if self._sessions is None:
+            from prism_cli.errors import UsageError
             from prism_cli.stores.service import open_sessions
 
-            self._sessions = open_sessions(self.store_url)
+            try:
+                self._sessions = open_sessions(self.store_url)
+            except UsageError as exc:
+                raise UsageError(f"--store: {exc}") from exc
         return self._sessions
 
     def output_format(self, fmt: str | None) -> str:

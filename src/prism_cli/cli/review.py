@@ -22,6 +22,7 @@ from prism_cli.errors import (
     EXIT_OK,
     InputError,
     PrismError,
+    SessionBusy,
     UsageError,
     worst_exit_code,
 )
@@ -277,7 +278,12 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
             ),
         )
         started_at = time.monotonic()
-        outcome = service.run(reviews, rule_findings)
+        try:
+            outcome = service.run(reviews, rule_findings)
+        except SessionBusy as exc:
+            if opts.wait:
+                raise
+            raise SessionBusy(f"{exc}; rerun with --wait to wait for it") from exc
         console.debug(f"review took {time.monotonic() - started_at:.1f}s")
     if outcome.failed:
         codes.append(EXIT_INCOMPLETE)

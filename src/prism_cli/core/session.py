@@ -574,9 +574,9 @@ class Sessions:
         if not text.strip():
             raise UsageError('give the finding\'s text, e.g. "No owner for action 3"')
         if severity not in SEVERITIES:
-            raise UsageError(f"--severity must be one of {', '.join(SEVERITIES)}")
+            raise UsageError(f"severity must be one of {', '.join(SEVERITIES)}")
         if kind not in TYPES:
-            raise UsageError(f"--type must be one of {', '.join(TYPES)}")
+            raise UsageError(f"type must be one of {', '.join(TYPES)}")
         meta = self.require(session_id)
         sections = meta.document.sections
         match = [s for s in sections if section in (s.id, s.title)]

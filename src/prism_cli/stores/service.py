@@ -35,7 +35,7 @@ def open_sessions(url: str | None) -> Sessions:
     try:
         store = open_store(url or default_store_url())
     except ValueError as exc:
-        raise UsageError(f"--store: {exc}") from exc
+        raise UsageError(f"invalid store URL: {exc}") from exc
     store.check()
     who = f"{socket.gethostname()}:{os.getpid()}"
     return Sessions(store, who=who, unique=lambda: uuid.uuid4().hex[:8])
@@ -119,9 +119,8 @@ class Leases:
             shown = holder.rsplit(" ", 1)[0]
             if not self.wait:
                 raise SessionBusy(
-                    f"session {session_id} is being reviewed by {shown}; rerun with --wait "
-                    f"to wait for it (if that process is gone, its lease expires within "
-                    f"{self.ttl:g} s)"
+                    f"session {session_id} is being reviewed by {shown} (if that process is "
+                    f"gone, its lease expires within {self.ttl:g} s)"
                 )
             if not told:
                 self._on_wait(session_id, shown)
