@@ -60,19 +60,20 @@ class RunSettings:
     temperature: float | None = 0.7
     prompt_version: str = PROMPT_VERSION
 
+    def _shaping_fields(self) -> dict[str, Any]:
+        return {
+            "min_confidence": self.min_confidence,
+            "models": list(self.models),
+            "thinking": self.thinking,
+            "effort": self.effort,
+            "thinking_budget": self.thinking_budget,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+
     def shaping(self) -> str:
         return json.dumps(
-            {
-                "framework": self.framework.digest,
-                "min_confidence": self.min_confidence,
-                "models": list(self.models),
-                "thinking": self.thinking,
-                "effort": self.effort,
-                "thinking_budget": self.thinking_budget,
-                "max_tokens": self.max_tokens,
-                "temperature": self.temperature,
-            },
-            sort_keys=True,
+            {"framework": self.framework.digest, **self._shaping_fields()}, sort_keys=True
         )
 
     def key(self, section_text: str) -> str:
@@ -85,13 +86,7 @@ class RunSettings:
             "framework_text": self.framework.source,
             "guidelines": self.guidelines,
             "guidelines_digest": digest(self.guidelines),
-            "min_confidence": self.min_confidence,
-            "models": list(self.models),
-            "thinking": self.thinking,
-            "effort": self.effort,
-            "thinking_budget": self.thinking_budget,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
+            **self._shaping_fields(),
             "prompt_version": self.prompt_version,
         }
 

@@ -218,11 +218,7 @@ class ModelQuota:
                 return self._admit_window(ticket, call, now)
             self._grow(now)
             self._refill(now)
-            ahead = 0.0
-            for queued in self._queue:
-                if queued == ticket:
-                    break
-                ahead += self._calls[queued].hold
+            ahead = self._ahead(ticket)
             needed = ahead + call.hold - self.level
             if ahead == 0.0 and needed <= 0:
                 self.level -= call.hold
@@ -231,17 +227,22 @@ class ModelQuota:
             self._last_wait = now
             return max(needed / self.rate, 0.01)
 
+    def _ahead(self, ticket: int) -> float:
+        """The holds of the calls queued before ``ticket`` (calls start in order)."""
+        ahead = 0.0
+        for queued in self._queue:
+            if queued == ticket:
+                break
+            ahead += self._calls[queued].hold
+        return ahead
+
     def _admit_window(self, ticket: int, call: _Call, now: float) -> float:
         """Spend each window's quota from its start; wait for the next window when it is spent
         (or sooner, when calls of this window may still give back what they did not use)."""
         window = self.window
         assert window is not None
         window.roll(now)
-        ahead = 0.0
-        for queued in self._queue:
-            if queued == ticket:
-                break
-            ahead += self._calls[queued].hold
+        ahead = self._ahead(ticket)
         fits = window.used + ahead + call.hold <= window.quota or window.used == 0.0
         if ahead == 0.0 and fits and not window.exhausted:
             window.used += call.hold
