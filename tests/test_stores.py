@@ -198,3 +198,23 @@ def test_s3_failures_are_explained_without_credentials() -> None:
     assert explain(error("404", "HeadBucket"), "b") == "bucket b does not exist"
     assert explain(error("403", "HeadBucket"), "b") == "access to bucket b denied (403)"
     assert explain(botocore.exceptions.NoCredentialsError(), "b") == "no AWS credentials found"
+
+
+def test_redis_lists_from_its_index_and_indexes_an_older_store(redis_url: str) -> None:
+    import redis
+
+    from prism_cli.stores.redis import RedisStore
+
+    raw = redis.Redis.from_url(redis_url)
+    # Written by a prism without the index.
+    raw.set("prism:sessions/old/meta", b"x")
+    raw.set("prism:sessions/old/results/s1", b"x")
+    raw.set("prism:leases/old", b"someone")
+    store = RedisStore(redis_url)
+    assert store.list("sessions/old/") == ["sessions/old/meta", "sessions/old/results/s1"]
+    store.put("sessions/new/meta", b"y")
+    store.put("sessions/newer/meta", b"y")
+    assert store.list("sessions/new/") == ["sessions/new/meta"]
+    store.delete(["sessions/old/results/s1"])
+    assert store.list("sessions/old/") == ["sessions/old/meta"]
+    assert store.children("sessions/") == ["new", "newer", "old"]

@@ -1,4 +1,9 @@
-"""Sessions in Redis: shared by every machine that can reach it."""
+"""Sessions in Redis: shared by every machine that can reach it.
+
+Every key written is also in one sorted set (``prism:_index``, all scores 0, so ordered by
+name): listing a prefix is a ``ZRANGEBYLEX``, whatever else the database holds, not a SCAN of
+the whole keyspace. A store written before the index existed is indexed once, on first use.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ return 0
 """
 
 
+_INDEX = "prism:_index"
+_INDEXED = "prism:_indexed"
+
+
 class RedisStore:
     def __init__(self, url: str, *, password: str | None = None) -> None:
         from prism_cli.stores.url import mask_url
@@ -29,6 +38,7 @@ class RedisStore:
         self._raw_url = url
         self._password = password
         self._client: Any = None
+        self._indexed = False
 
     @property
     def client(self) -> Any:
@@ -63,18 +73,50 @@ class RedisStore:
         return bytes(value) if value is not None else None
 
     def put(self, key: str, value: bytes) -> None:
-        self._guard("write", self.client.set, "prism:" + key, value)
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set("prism:" + key, value)
+            pipe.zadd(_INDEX, {key: 0})
+            pipe.execute()
+
+        self._guard("write", write)
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 500):
-            batch = ["prism:" + k for k in keys[start : start + 500]]
+            batch = keys[start : start + 500]
             if batch:
-                self._guard("delete", self.client.delete, *batch)
+
+                def drop(batch: list[str] = batch) -> None:
+                    pipe = self.client.pipeline(transaction=True)
+                    pipe.delete(*["prism:" + k for k in batch])
+                    pipe.zrem(_INDEX, *batch)
+                    pipe.execute()
+
+                self._guard("delete", drop)
+
+    def _ensure_index(self) -> None:
+        if self._indexed:
+            return
+        if self._guard("read", self.client.get, _INDEXED) is None:
+            # Written by a prism without the index: index what is there, once.
+            def build() -> None:
+                names: list[str] = []
+                for raw in self.client.scan_iter(match="prism:*", count=1000):
+                    name = raw.decode("utf-8")[len("prism:") :]
+                    if not name.startswith(("_", "leases/")):
+                        names.append(name)
+                for start in range(0, len(names), 1000):
+                    self.client.zadd(_INDEX, dict.fromkeys(names[start : start + 1000], 0))
+                self.client.set(_INDEXED, b"1")
+
+            self._guard("index", build)
+        self._indexed = True
 
     def list(self, prefix: str) -> list[str]:
-        pattern = "prism:" + _glob_escape(prefix) + "*"
-        keys = self._guard("list", lambda: list(self.client.scan_iter(match=pattern, count=1000)))
-        return sorted(k.decode("utf-8")[len("prism:") :] for k in keys)
+        self._ensure_index()
+        low, high = b"[" + prefix.encode("utf-8"), b"(" + prefix.encode("utf-8") + b"\xff"
+        keys = self._guard("list", self.client.zrangebylex, _INDEX, low, high)
+        return [k.decode("utf-8") for k in keys]
 
     def children(self, prefix: str) -> builtins.list[str]:
         return sorted({k[len(prefix) :].split("/", 1)[0] for k in self.list(prefix)})
@@ -102,10 +144,6 @@ class RedisStore:
     def release(self, key: str, owner: str) -> None:
         script = self.client.register_script(_RELEASE)
         self._guard("release a lease", script, ["prism:" + key], [owner])
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _reason(exc: Exception) -> str:
