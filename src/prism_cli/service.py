@@ -28,6 +28,7 @@ from prism_cli.core.session import (
     CorruptEntry,
     DocumentInfo,
     SectionInfo,
+    SessionMeta,
     Sessions,
     SessionStatus,
     cache_key,
@@ -227,19 +228,22 @@ class SessionRun:
             # that come back) and the activity log: only the results go.
             cleared = sessions.clear_results(sid)
             sessions.log(sid, "fresh", f"{cleared} stored results cleared; decisions kept")
+        stored: dict[str, dict[str, Any]] = {}
         if meta is None:
-            meta = sessions.new(sid, document_info, settings)
+            # A new session: one meta write, and nothing stored to look up.
+            sessions.new(sid, document_info, settings, fresh_run=fresh)
             sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
-        meta.status = SessionStatus.RUNNING
-        meta.document = document_info
-        meta.settings = settings
-        if fresh:
-            meta.fresh_run = True
-        if replaced:
-            sessions.put_document(sid, Path(doc.path).read_bytes())
-        sessions.save(meta)
-        stored = self._stored()
+        else:
+            meta.status = SessionStatus.RUNNING
+            meta.document = document_info
+            meta.settings = settings
+            if fresh:
+                meta.fresh_run = True
+            if replaced:
+                sessions.put_document(sid, Path(doc.path).read_bytes())
+            sessions.save(meta)
+            stored = self._stored()
         todo: list[Section] = []
         for section in self.review.sections:
             key = self.keys[section.id]
@@ -512,12 +516,21 @@ class ReviewService:
 # -- reading and exporting sessions ------------------------------------------------------------
 def session_summary(sessions: Sessions, sid: str) -> dict[str, Any]:
     """One row of ``prism sessions list``: the document, status and statistics."""
+    meta = sessions.require(sid)
+    return _summary(sessions, meta, sessions.report(sid), sessions.decisions(sid))
+
+
+def _summary(
+    sessions: Sessions,
+    meta: SessionMeta,
+    report: dict[str, Any] | None,
+    decisions: dict[str, Any],
+) -> dict[str, Any]:
     from prism_cli.core.session import statistics
 
-    meta = sessions.require(sid)
-    report = sessions.report(sid)
+    sid = meta.id
     doc = report["documents"][0] if report else None
-    stats = statistics(doc, sessions.decisions(sid))
+    stats = statistics(doc, decisions)
     if doc is None:  # never finished a run: count the stored results instead
         done = len(sessions.result_ids(sid))
         total = len(meta.document.sections)
@@ -543,16 +556,14 @@ def session_details(sessions: Sessions, sid: str) -> dict[str, Any]:
     reviewer's decisions, usage over all runs, and the activity log."""
     from prism_cli.core.session import report_with_decisions
 
-    info = session_summary(sessions, sid)
     meta = sessions.require(sid)
+    report, decisions = sessions.report(sid), sessions.decisions(sid)
+    info = _summary(sessions, meta, report, decisions)
     settings = dict(meta.settings)
     settings.pop("framework_text", None)  # long; the digest names it
     info["settings"] = settings
-    report = sessions.report(sid)
     findings = (
-        report_with_decisions(report, sessions.decisions(sid))["documents"][0]["findings"]
-        if report
-        else []
+        report_with_decisions(report, decisions)["documents"][0]["findings"] if report else []
     )
     info["findings"] = [
         {k: f.get(k) for k in ("id", "section_id", "severity", "type", "status", "title")}

@@ -298,39 +298,26 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         console.info(f"note: {note}")
     _emit(console, fmt, opts, outcome.report, reviews)
     if opts.push:
-        _push(console, opts, outcome.report, reviews, sessions)
+        _push(console, opts, reviews, sessions)
     return worst_exit_code(*codes)
 
 
 def _push(
-    console: Console,
-    opts: ReviewOptions,
-    report: JSONObject,
-    reviews: list[DocumentReview],
-    sessions: Sessions,
+    console: Console, opts: ReviewOptions, reviews: list[DocumentReview], sessions: Sessions
 ) -> None:
-    from prism_cli import export
+    """Export each document's session (as ``prism export`` does) to ``--push``."""
+    from prism_cli.service import export_session
 
     assert opts.push is not None
-    for review, doc in zip(reviews, report["documents"], strict=True):
-        single = {**report, "documents": [doc]}
-        activity = sessions.activity(review.session_id) if sessions is not None else []
-        chat = sessions.chat(review.session_id) if sessions is not None else []
-        files = export.build_files(
-            single,
-            docx=Path(review.document.path).read_bytes(),
-            activity=activity,
-            chat=chat,
-            only_accepted=opts.only_accepted,
-        )
-        where = export.write(
-            files,
+    for review in reviews:
+        where = export_session(
+            sessions,
+            review.session_id,
             opts.push,
-            export.folder_name(review.document.path),
+            only_accepted=opts.only_accepted,
             kms_key=opts.sse_kms_key,
+            warn=console.warn,
         )
-        if sessions is not None:
-            sessions.log(review.session_id, "exported", where)
         console.info(f"pushed {where}")
 
 

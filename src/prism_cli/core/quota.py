@@ -141,7 +141,7 @@ class ModelQuota:
         self._episode_open = False
         self._episode_repeats = 0
         self._last_throttle = float("-inf")
-        self._resets: deque[float] = deque(maxlen=4)
+        self._crossings: deque[float] = deque(maxlen=4)
         """For the last episodes of throttling: 1 when a clock boundary of the period fell
         between the last throttle and the call accepted after it, else 0."""
         self.window_since: float | None = None
@@ -334,8 +334,8 @@ class ModelQuota:
         crossed = math.floor((call.start + offset) / period) > math.floor(
             (self._last_throttle + offset) / period
         )
-        self._resets.append(1.0 if crossed else 0.0)
-        recent = list(self._resets)
+        self._crossings.append(1.0 if crossed else 0.0)
+        recent = list(self._crossings)
         if recent[-2:] != [1.0, 1.0] and sum(recent) < 3:
             return
         per_window = max(self.measured or 0.0, self.rate or 0.0) * period
@@ -407,7 +407,7 @@ class ModelQuota:
             # Refused far below what windows took before: not a clock window after all (or
             # the quota changed). Back to the continuously refilled model.
             self.window = None
-            self._resets.clear()
+            self._crossings.clear()
             return
         # Bedrock refused what ``before`` + this hold would have been: the quota is below
         # that, and at least the most a window held with Bedrock accepting it. Windows go

@@ -412,7 +412,14 @@ class Sessions:
         meta.updated = now_iso(self._clock())
         self._put(self._key(meta.id, "meta"), meta.as_dict())
 
-    def new(self, session_id: str, document: DocumentInfo, settings: dict[str, Any]) -> SessionMeta:
+    def new(
+        self,
+        session_id: str,
+        document: DocumentInfo,
+        settings: dict[str, Any],
+        *,
+        fresh_run: bool = False,
+    ) -> SessionMeta:
         now = now_iso(self._clock())
         meta = SessionMeta(
             validate_session_id(session_id),
@@ -422,6 +429,7 @@ class Sessions:
             document,
             settings,
             {},
+            fresh_run,
         )
         self.save(meta)
         return meta
