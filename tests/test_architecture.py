@@ -151,3 +151,18 @@ def test_the_cli_has_no_any() -> None:
         if "Any" in line.replace("JSONObject", "")
     ]
     assert offenders == []
+
+
+def test_nothing_imports_click() -> None:
+    """typer ships its own copy of click; a plain `pip install prism` has no `click`."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "src").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if (
+            isinstance(node, ast.Import)
+            and any(a.name.split(".")[0] == "click" for a in node.names)
+        )
+        or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "click")
+    ]
+    assert offenders == []

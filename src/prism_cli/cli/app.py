@@ -8,7 +8,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 
 from prism_cli import __version__
@@ -51,16 +50,14 @@ def root(
 
 
 def _app(
-    ctx: typer.Context | click.Context | None = None,
+    ctx: typer.Context,
     *,
     store: str | None = None,
     quiet: bool = False,
     verbose: bool = False,
 ) -> Application:
     """The :class:`Application` a command works with (config from the root callback)."""
-    if ctx is None:
-        ctx = click.get_current_context(silent=True)
-    config = ctx.find_root().obj if ctx is not None else None
+    config = ctx.find_root().obj
     return Application(
         Console(quiet=quiet, verbose=verbose),
         config if isinstance(config, dict) else {},
@@ -362,15 +359,16 @@ app.add_typer(sessions_app, name="sessions")
 
 
 @sessions_app.command("list")
-def sessions_list(store: StoreOption = None, fmt: ListFormat = None) -> None:
+def sessions_list(ctx: typer.Context, store: StoreOption = None, fmt: ListFormat = None) -> None:
     """List sessions, most recently updated first."""
     from prism_cli.cli.sessions import run_list
 
-    raise typer.Exit(run_list(_app(store=store), fmt.value if fmt else None))
+    raise typer.Exit(run_list(_app(ctx, store=store), fmt.value if fmt else None))
 
 
 @sessions_app.command("show")
 def sessions_show(
+    ctx: typer.Context,
     session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
     store: StoreOption = None,
     fmt: ListFormat = None,
@@ -378,22 +376,24 @@ def sessions_show(
     """Statistics and recent activity of one session."""
     from prism_cli.cli.sessions import run_show
 
-    raise typer.Exit(run_show(_app(store=store), session, fmt.value if fmt else None))
+    raise typer.Exit(run_show(_app(ctx, store=store), session, fmt.value if fmt else None))
 
 
 @sessions_app.command("delete")
 def sessions_delete(
+    ctx: typer.Context,
     session: Annotated[list[str], typer.Argument(help="Session ids or reviewed .docx files.")],
     store: StoreOption = None,
 ) -> None:
     """Delete sessions (refused while one is being reviewed)."""
     from prism_cli.cli.sessions import run_delete
 
-    raise typer.Exit(run_delete(_app(store=store), session))
+    raise typer.Exit(run_delete(_app(ctx, store=store), session))
 
 
 @sessions_app.command("prune")
 def sessions_prune(
+    ctx: typer.Context,
     older_than: Annotated[
         str, typer.Option("--older-than", help="Age like 30d, 12h, 2w.", show_default=False)
     ],
@@ -403,11 +403,12 @@ def sessions_prune(
     """Delete sessions not updated for a while."""
     from prism_cli.cli.sessions import run_prune
 
-    raise typer.Exit(run_prune(_app(store=store), older_than, dry_run))
+    raise typer.Exit(run_prune(_app(ctx, store=store), older_than, dry_run))
 
 
 @app.command()
 def feedback(
+    ctx: typer.Context,
     session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
     action: Annotated[str, typer.Argument(help="accept, reject, reopen or add.")],
     items: Annotated[
@@ -432,13 +433,21 @@ def feedback(
 
     raise typer.Exit(
         run_feedback(
-            _app(store=store), session, action, list(items or []), section, severity, kind, title
+            _app(ctx, store=store),
+            session,
+            action,
+            list(items or []),
+            section,
+            severity,
+            kind,
+            title,
         )
     )
 
 
 @app.command("export")
 def export_cmd(
+    ctx: typer.Context,
     session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
     to: Annotated[
         str, typer.Option("--to", help="A directory or s3://bucket/prefix.", show_default=False)
@@ -465,7 +474,7 @@ def export_cmd(
     from prism_cli.cli.sessions import run_export
 
     raise typer.Exit(
-        run_export(_app(store=store), session, to, only_accepted, sse_kms_key, list(fmt or []))
+        run_export(_app(ctx, store=store), session, to, only_accepted, sse_kms_key, list(fmt or []))
     )
 
 
