@@ -503,10 +503,14 @@ class ReviewService:
             counts = parallel(lambda run: run.interrupted(), runs)
             done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
             ids = [run.sid for run in runs]
-            named = ", ".join(ids) if len(ids) <= 3 else f"{len(ids)} sessions"
+            named = (
+                f"session{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+                if len(ids) <= 3
+                else f"{len(ids)} sessions"
+            )
             raise Interrupted(
-                f"interrupted: {done} of {total} sections are saved (session "
-                f"{named}); run the same command again to resume"
+                f"interrupted: {done} of {total} sections are saved ({named}); "
+                "run the same command again to resume"
             ) from None
         finally:
             if in_main:
