@@ -11,7 +11,10 @@ boto3, against the fake server of tests/ with a per-call latency:
   ``--tpm`` quota tokens per ``--window`` seconds, refilled continuously (``--quota bucket``)
   or reset every window (``--quota window``, clock aligned, like a per-minute quota). Prints
   the achieved quota-token rate against the quota's rate (ratio; target >= 0.90) and the share
-  of calls answered 429 (target <= 10%).
+  of calls answered 429 (target <= 10%). The limit a clock window sets is counted in whole
+  calls, from the moment the first call reaches the server: what is left of the first window,
+  then as many calls per window as leave room for one more hold. ``-v`` prints when each 429
+  came and how many calls each window accepted.
 * ``requests``: a request quota (``--rpm`` calls per ``--window`` seconds), as before.
 * ``storm``: a two-model chain whose first model answers every call with a 429, timed against
   the same run without that model (target: the storm costs <= 10% more time).
@@ -112,10 +115,10 @@ def lost(results: list[Any], total: int) -> int:
 def tokens(args: argparse.Namespace) -> None:
     fake = new_fake(args)
     fake.tpm, fake.tpm_mode = args.tpm, args.quota
-    phase = time.time() % args.window  # where in its clock window the run starts
     run_started = time.monotonic()
     elapsed, results, engine = run(fake, [SONNET], args)
     fake.stop()
+    phase = fake.request_times[0] % args.window  # where in its clock window the run starts
     total = args.docs * args.sections
     answered = [b for m, b in fake.calls()]
     accepted = len(answered) - fake.throttled
@@ -126,9 +129,20 @@ def tokens(args: argparse.Namespace) -> None:
     # (and never faster than `concurrency` calls per latency).
     quota_time = max(0.0, settled - args.tpm) / rate + args.latency
     if args.quota == "window":
-        # A clock window gives its tokens once: the first one (whatever is left of it when
-        # the run starts) and then one window's worth per window.
-        quota_time = max(0.0, settled - args.tpm) / rate + (args.window - phase)
+        # A clock window gives its tokens once, from its start: the first one (whatever is
+        # left of it when the run starts), then one window's worth per window. In whole
+        # calls: a window takes another call while what it holds leaves room for a hold
+        # (input + maxTokens), so it takes at most m calls; the last window's calls run at
+        # once, as many at a time as its holds allow.
+        body = answered[0]
+        hold = fake.input_tokens(body) + body["inferenceConfig"]["maxTokens"]
+        m = int((args.tpm - hold) // per_call) + 1
+        rest = max(0, accepted - m)
+        windows = -(-rest // m)
+        last = rest - (windows - 1) * m if windows else 0
+        at_once = max(1, min(args.concurrency, args.tpm // hold))
+        quota_time = (args.window - phase) + max(0, windows - 1) * args.window
+        quota_time += -(-last // at_once) * args.latency if windows else args.latency
     concurrency_time = -(-total // args.concurrency) * args.latency
     ideal = max(quota_time, concurrency_time)
     share = fake.throttled / max(len(answered), 1)
@@ -146,6 +160,18 @@ def tokens(args: argparse.Namespace) -> None:
             "  429s at (s from start / window phase): "
             + ", ".join(f"{t - start_wall:.1f}/{t % args.window:.2f}" for t in fake.throttle_times)
         )
+        # Calls Bedrock accepted, per clock window of the run.
+        throttled = sorted(fake.throttle_times)
+        per_window: dict[int, int] = {}
+        for t in fake.request_times:
+            if throttled and abs(throttled[0] - t) < 0.05:
+                throttled.pop(0)
+                continue
+            k = int(t // args.window)
+            per_window[k] = per_window.get(k, 0) + 1
+        first = min(per_window, default=0)
+        print("  calls accepted per window: " + " ".join(
+            str(per_window.get(k, 0)) for k in range(first, max(per_window, default=0) + 1)))  # fmt: skip
     learned = engine.quotas.items()
     for _m, q in learned:
         if q.window_since is not None:

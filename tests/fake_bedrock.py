@@ -263,6 +263,7 @@ class FakeBedrock:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.throttled = 0
         self.throttle_times: list[float] = []
+        self.request_times: list[float] = []
         """Wall-clock instants of token-quota throttles."""
         self.tokens_served = 0
         """Input + output tokens of every successful answer (what an account would be billed)."""
@@ -350,6 +351,7 @@ class FakeBedrock:
         body = json.loads(raw or b"{}")
         with self._lock:
             self.requests.append((model_id, operation, body))
+            self.request_times.append(time.time())
         if not handler.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
             self._error(handler, Err("UnrecognizedClientException", 403, "missing signature"))
             return

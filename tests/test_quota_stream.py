@@ -151,10 +151,50 @@ def test_a_spent_window_waits_for_the_next_one() -> None:
     assert q.admit(second) == 0.0  # 10k: both fit
     third = q.reserve(1000, 4000)
     assert q.admit(third) > 0  # the window is spent; only a refund could make room
-    q.on_throttle(second)  # and Bedrock says so
+    q.on_throttle(second)  # and Bedrock says so: the quota is below 10k
+    assert q.window.quota == 5000.0  # the most this window took with Bedrock accepting it
+    q.on_success(first, 1000, 200)  # gives back 2k of its hold: 2k + 5k still do not fit
     assert q.admit(third) == pytest.approx(4.01, abs=0.01)  # until the next window
     clock.now = 5.02
     assert q.admit(third) == 0.0
+
+
+def test_calls_that_fit_only_wait_for_the_calls_queued_before_them() -> None:
+    from prism_cli.core.quota import _Window
+
+    clock = Clock()
+    q = quota(clock, capacity=5.0, wall=clock)
+    q.rate = 4000.0
+    q.window = _Window(5.0, 0.0, 12_000.0)
+    clock.now = 4.0
+    q.window.roll(clock.now)
+    q.window.used = 12_000.0  # spent: everyone waits for the next window
+    tickets = [q.reserve(1000, 4000) for _ in range(3)]
+    assert all(q.admit(t) > 0.9 for t in tickets)
+    clock.now = 5.01
+    # The last in line looks first. Behind two calls it does not fit (15k), but alone it
+    # would: it looks again at once instead of sleeping through the window.
+    assert 0 < q.admit(tickets[2]) <= 0.05
+    assert q.admit(tickets[0]) == 0.0
+    assert 0 < q.admit(tickets[2]) <= 0.05
+    assert q.admit(tickets[1]) == 0.0
+    assert q.admit(tickets[2]) >= 0.1  # now spent: until the next window or a refund
+
+
+def test_a_call_started_at_a_window_s_very_end_counts_in_the_next_window_too() -> None:
+    from prism_cli.core.quota import _Window
+
+    clock = Clock()
+    q = quota(clock, capacity=5.0, wall=clock)
+    q.rate = 2000.0
+    q.window = _Window(5.0, 0.0, 10_000.0)
+    clock.now = 4.95  # it may reach Bedrock after the boundary
+    late = q.reserve(1000, 4000)
+    assert q.admit(late) == 0.0
+    clock.now = 5.01
+    first, second = q.reserve(1000, 4000), q.reserve(1000, 4000)
+    assert q.admit(first) == 0.0
+    assert q.admit(second) > 0  # 5k carried + 5k: the next window holds no more
 
 
 def test_a_throttle_on_one_model_never_slows_another() -> None:

@@ -20,6 +20,14 @@ not use when it ends. What is learned is the bucket's refill rate:
   before any success sets nothing (nothing can be measured; the call backs off), so an early
   429 never collapses the rate. Once measured, the rate grows only slowly, and only while it
   is what holds calls back.
+* A quota that resets on the clock (a per-minute window) is recognised by where its throttling
+  ends: for the last periods that saw throttling, whether the period's last episode ended
+  with a clock boundary between its last throttle and the next accepted call. Two such
+  periods in a row (or three of four) switch to a window: each one is spent from its start,
+  bounded above by the lowest level Bedrock refused and below by the highest it accepted; a
+  refusal lowers the bound but calls go on as the window's calls give back what they did not
+  use, and a call started at a window's very end counts in the next one too (it may reach
+  Bedrock there). A refusal far below what windows took goes back to the bucket.
 * A model that throttles every call (a "storm": several throttles in a row over at least
   ``storm_span`` seconds, no success, and no call of it in flight long enough to have been
   accepted) is set aside for a cooldown that doubles while it lasts; after it, one probe call
@@ -38,6 +46,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+_EDGE = 0.1
+"""Seconds before a window's end within which a call may reach Bedrock in the next one."""
 
 
 @dataclass
@@ -61,12 +72,14 @@ class _Window:
     used: float = 0.0
     throttled: bool = False
     waited: bool = False
-    exhausted: bool = False
     accepted: float = 0.0
     """The most a window has held with Bedrock accepting it (a lower bound of the quota)."""
     refused: float = float("inf")
     """The least a window would have held when Bedrock refused (an upper bound)."""
     windows: int = 0
+    carry: float = 0.0
+    """Holds of calls started so close to the window's end that Bedrock may count them in
+    the next window: the next window starts with them."""
 
     def roll(self, now: float) -> None:
         start = self.phase + math.floor((now - self.phase) / self.period) * self.period
@@ -78,8 +91,9 @@ class _Window:
         if self.start != float("-inf") and self.waited and not self.throttled:
             # The window held calls back and Bedrock refused none: there may be more.
             self.quota = min(self.quota * 1.03, self.refused - 1.0)
-        self.start, self.used = start, 0.0
-        self.throttled = self.waited = self.exhausted = False
+        carried = self.carry if start == self.start + self.period else 0.0
+        self.start, self.used, self.carry = start, carried, 0.0
+        self.throttled = self.waited = False
 
 
 class ModelQuota:
@@ -133,6 +147,8 @@ class ModelQuota:
         self._ids = 0
         self._ledger: deque[tuple[float, float]] = deque()
         """(time, tokens taken from Bedrock's bucket): + hold at an accepted start, - refund."""
+        self._done: deque[tuple[float, float]] = deque(maxlen=256)
+        """(start, tokens settled) of the last calls answered."""
         self._empty: deque[float] = deque()
         """Instants Bedrock's bucket was known empty (throttles), oldest first."""
         self._accepted = 0.0
@@ -141,9 +157,10 @@ class ModelQuota:
         self._episode_open = False
         self._episode_repeats = 0
         self._last_throttle = float("-inf")
-        self._crossings: deque[float] = deque(maxlen=4)
-        """For the last episodes of throttling: 1 when a clock boundary of the period fell
-        between the last throttle and the call accepted after it, else 0."""
+        self._crossings: dict[int, float] = {}
+        """For the last periods (by clock) that saw throttling: 1 when the period's last
+        episode ended with a clock boundary between its last throttle and the call accepted
+        after it (the quota reset on the clock), else 0 (it refilled within the period)."""
         self.window_since: float | None = None
         self.window: _Window | None = None
         """Set once throttling episodes end in step with ``capacity`` seconds (a clock window)."""
@@ -242,18 +259,25 @@ class ModelQuota:
         window = self.window
         assert window is not None
         window.roll(now)
+        # Calls start in order: this one when it fits after every call queued before it
+        # (those then still fit when they look again).
         ahead = self._ahead(ticket)
-        fits = window.used + ahead + call.hold <= window.quota or window.used == 0.0
-        if ahead == 0.0 and fits and not window.exhausted:
+        fits = window.used + ahead + call.hold <= window.quota
+        first = ahead == 0.0 and window.used == 0.0  # a window admits at least one call
+        if fits or (first and not window.throttled):
             window.used += call.hold
             call.level = window.used
+            if window.start + window.period - now < _EDGE:
+                window.carry += call.hold
             self._start(ticket, call, now)
             return 0.0
         window.waited = True
         self._last_wait = now
+        if window.used + call.hold <= window.quota:
+            return 0.02  # it fits once the calls queued before it start: any moment now
         until = window.start + window.period - now + 0.01
-        refunds = any(c.start >= window.start for c in self._calls.values())
-        return max(0.01, min(until, 0.1) if refunds and not window.exhausted else until)
+        refunds = any(window.start <= c.start <= now for c in self._calls.values())
+        return max(0.01, min(until, 0.1) if refunds else until)
 
     def _start(self, ticket: int, call: _Call, now: float) -> None:
         call.start = now
@@ -295,6 +319,7 @@ class ModelQuota:
                 ratio = input_tokens / call.input_estimate
                 self._input_scale = 0.7 * self._input_scale + 0.3 * ratio
             if call is not None:
+                self._done.append((call.start, actual))
                 self._ledger.append((call.start, call.hold))
                 self._ledger.append((now, actual - call.hold))
                 self._accepted += actual
@@ -331,20 +356,35 @@ class ModelQuota:
         # boundary; a continuously refilled one rarely has one in so short a gap.
         period = self.capacity
         offset = self._wall() - now
-        crossed = math.floor((call.start + offset) / period) > math.floor(
-            (self._last_throttle + offset) / period
-        )
-        self._crossings.append(1.0 if crossed else 0.0)
-        recent = list(self._crossings)
+        throttled_in = math.floor((self._last_throttle + offset) / period)
+        crossed = math.floor((call.start + offset) / period) > throttled_in
+        # Episodes that end within their period (calls gave back what they held) say nothing
+        # against a clock window as long as the period's last one ends at a boundary.
+        self._crossings[throttled_in] = max(self._crossings.get(throttled_in, 0.0), crossed)
+        recent = [self._crossings[k] for k in sorted(self._crossings)[-4:]]
+        for old in sorted(self._crossings)[:-4]:
+            del self._crossings[old]
         if recent[-2:] != [1.0, 1.0] and sum(recent) < 3:
             return
         per_window = max(self.measured or 0.0, self.rate or 0.0) * period
         if per_window <= 0:
             return
-        # Measurements over windows that were not all spent are low: start above them and let
-        # the first refusal bound the quota (the highest level Bedrock accepted below it).
-        self.window = _Window(period, (-offset) % period, 1.5 * per_window)
-        self.window.roll(now)
+        window = _Window(period, (-offset) % period, per_window)
+        window.roll(now)
+        # What each window took (the calls started in it, as settled): the windows that ended
+        # in a refusal took about the quota. Start from the most any window took, or above
+        # the measured rate (measurements over windows not all spent are low) and let the
+        # first refusal bound it.
+        took: dict[float, float] = {}
+        for start, actual in self._done:
+            first = window.phase + math.floor((start - window.phase) / period) * period
+            took[first] = took.get(first, 0.0) + actual
+        window.used = took.pop(window.start, 0.0) + sum(
+            c.hold for c in self._calls.values() if window.start <= c.start <= now
+        )
+        window.quota = max(took.values()) if took else 1.15 * per_window
+        window.accepted = window.quota
+        self.window = window
         self.window_since = now
         self.rate = self.window.quota / period
 
@@ -414,7 +454,8 @@ class ModelQuota:
         # by in whole calls: settle on the highest level known to be accepted.
         window.refused = min(window.refused, window.used + call.hold)
         window.quota = max(min(window.accepted, window.refused - 1.0), before, call.hold)
-        window.throttled = window.exhausted = True
+        # Calls of this window that end give back what they did not use: more may fit then.
+        window.throttled = True
         if self.rate is not None:
             self.rate = window.quota / window.period
 
