@@ -79,16 +79,15 @@ def build_files(
 def reviewed_docx(
     docx: bytes, findings: Sequence[dict[str, Any]], *, only_accepted: bool = False
 ) -> bytes:
-    from prism_cli.word.annotate import annotate
+    from prism_cli.word.annotate import reviewed_copy
 
     chosen = [
         Finding.model_validate(f) for f in findings if in_reviewed_copy(f["status"], only_accepted)
     ]
     with tempfile.TemporaryDirectory(prefix="prism-export-") as tmp:
-        source, target = Path(tmp) / "source.docx", Path(tmp) / "reviewed.docx"
+        source = Path(tmp) / "source.docx"
         source.write_bytes(docx)
-        annotate(source, target, chosen)
-        return target.read_bytes()
+        return reviewed_copy(source, chosen)[0]
 
 
 def write(files: dict[str, bytes], target: str, folder: str, *, kms_key: str | None = None) -> str:
@@ -104,6 +103,8 @@ def _write_dir(files: dict[str, bytes], root: Path, folder: str) -> str:
     import os
     import shutil
 
+    from prism_cli.outputs import publish_dir
+
     final = root / folder
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -117,6 +118,7 @@ def _write_dir(files: dict[str, bytes], root: Path, folder: str) -> str:
             path.write_bytes(data)
         if final.exists():
             raise InputError(str(final), "already exists")
+        publish_dir(staging)  # mkdtemp made it private: the umask's modes, as any new folder
         os.replace(staging, final)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -377,15 +377,13 @@ def _emit(
         for review, doc in zip(reviews, report["documents"], strict=True):
             single = {**report, "documents": [doc]}
             target = opts.output / (Path(review.document.path).stem + EXTENSIONS[fmt])
-            _write_text(target, render(fmt, single, opts.fail_on))
-            console.info(f"wrote {target}")
+            _write_text(console, target, render(fmt, single, opts.fail_on))
         return
     if opts.output is not None:
         target = opts.output
         if target.is_dir():
             target = target / (Path(reviews[0].document.path).stem + EXTENSIONS[fmt])
-        _write_text(target, render(fmt, report, opts.fail_on))
-        console.info(f"wrote {target}")
+        _write_text(console, target, render(fmt, report, opts.fail_on))
         return
     if fmt == "table":
         from prism_cli.reports import table
@@ -396,19 +394,12 @@ def _emit(
     console.write(render(fmt, report, opts.fail_on))
 
 
-def _write_text(target: Path, text: str) -> None:
-    import os
-    import tempfile
+def _write_text(console: Console, target: Path, text: str) -> None:
+    from prism_cli import outputs
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from exc
+    outputs.write_text(target, text)
+    if not outputs.is_stdout(target):
+        console.info(f"wrote {target}")
 
 
 def _write_reviewed_copies(
@@ -418,18 +409,24 @@ def _write_reviewed_copies(
     only_accepted: bool = False,
 ) -> None:
     from prism_cli.core.findings import in_reviewed_copy
+    from prism_cli.outputs import is_stdout
     from prism_cli.word.annotate import annotate
 
     several = len(reviews) > 1
+    if output is not None and is_stdout(output) and several:
+        raise UsageError("-o - writes one reviewed copy; give a folder for several documents")
     for review in reviews:
         source = Path(review.document.path)
         name = f"{source.stem}.reviewed.docx"
         if output is None:
             target = Path.cwd() / name
+        elif is_stdout(output):
+            target = output
         elif output.is_dir() or several or str(output).endswith(("/", "\\")):
             target = output / name
         else:
             target = output
         chosen = [f for f in review.findings if in_reviewed_copy(f.status, only_accepted)]
         count = annotate(source, target, chosen)
-        console.info(f"wrote {target} ({count} comments)")
+        if not is_stdout(target):
+            console.info(f"wrote {target} ({count} comments)")

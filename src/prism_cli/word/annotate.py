@@ -1,16 +1,15 @@
 """Write a reviewed copy of a document: one real Word comment per finding.
 
-Each comment is anchored on the paragraph holding the finding's quote (its locator), or on the
-section heading when there is no quote; the author is "prism" and the text starts with the
-severity. python-docx writes the comments part and escapes every character, so ``&``, ``<``
+Each comment spans exactly the words a finding quotes (runs are split at the quote's ends,
+keeping their formatting; see :mod:`prism_cli.word.anchor`), or the section heading when there
+is no quote or it is not found. The author is "prism" ("Reviewer" for a reviewer's own
+finding) and the text starts with the severity. python-docx writes the comments part and escapes every character, so ``&``, ``<``
 and emoji are safe; characters XML cannot hold at all (control codes) are dropped.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from prism_cli.errors import InputError
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 AUTHOR = "prism"
 INITIALS = "PR"
+REVIEWER = "Reviewer"
+REVIEWER_INITIALS = "R"
 
 
 def comment_text(f: Finding) -> str:
@@ -44,11 +45,24 @@ def _runs_for(paragraph: Any) -> list[Any]:
     return [paragraph.add_run("")]
 
 
-def annotate(source: Path, target: Path, findings: Sequence[Finding]) -> int:
-    """Write ``target``; returns the number of comments added. Atomic: no partial file."""
+_SPAN = 60
+"""Paragraphs searched for a quote, from the one it was found in (a table's cells, a list)."""
+
+
+def _author(f: Finding) -> tuple[str, str]:
+    return (REVIEWER, REVIEWER_INITIALS) if f.source == "reviewer" else (AUTHOR, INITIALS)
+
+
+def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int]:
+    """The document with one comment per finding, and the number of comments added."""
+    import io
+
     import docx
     from docx.oxml.ns import qn
     from docx.text.paragraph import Paragraph
+    from docx.text.run import Run
+
+    from prism_cli.word.anchor import quote_range
 
     try:
         document = docx.Document(str(source))
@@ -61,18 +75,24 @@ def annotate(source: Path, target: Path, findings: Sequence[Finding]) -> int:
         locator = finding.locator if finding.locator is not None else 0
         if not paragraphs:
             paragraphs = [document.add_paragraph("")._p]
-        element = paragraphs[min(max(locator, 0), len(paragraphs) - 1)]
-        paragraph = Paragraph(element, document._body)
-        document.add_comment(
-            _runs_for(paragraph), text=comment_text(finding), author=AUTHOR, initials=INITIALS
-        )
+        at = min(max(locator, 0), len(paragraphs) - 1)
+        paragraph = Paragraph(paragraphs[at], document._body)
+        span = quote_range(paragraphs[at : at + _SPAN], finding.quote) if finding.quote else None
+        # No quote, or not found: the paragraph it points to (the section heading).
+        runs = [Run(r, paragraph) for r in span] if span is not None else _runs_for(paragraph)
+        author, initials = _author(finding)
+        document.add_comment(runs, text=comment_text(finding), author=author, initials=initials)
         added += 1
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".docx", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        document.save(str(tmp_path))
-        shutil.move(str(tmp_path), str(target))
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue(), added
+
+
+def annotate(source: Path, target: Path | str, findings: Sequence[Finding]) -> int:
+    """Write the reviewed copy to ``target`` (``-``: standard output); returns the number of
+    comments added. A file is replaced atomically: never a partial one."""
+    from prism_cli.outputs import write_bytes
+
+    data, added = reviewed_copy(source, findings)
+    write_bytes(target, data)
     return added

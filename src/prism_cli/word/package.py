@@ -6,7 +6,8 @@ Everything here assumes hostile input:
 * zip bombs are refused from the central directory *before* anything is inflated (total size,
   per-part size, compression ratio), and every part is streamed with a hard cap in case the
   directory lies;
-* XML is parsed with no DTD, no entity resolution, no network and no huge-tree mode;
+* XML is parsed without loading a DTD, resolving entities, the network or huge-tree mode:
+  a part that declares a DTD is read with its entity references left as they are;
 * Strict OOXML namespaces are rewritten to the transitional ones the rest of the code knows.
 
 Library exceptions (zipfile, lxml, OSError) are translated to :class:`InputError` here.
@@ -146,11 +147,8 @@ class Package:
             raise InputError(str(self.path), f"malformed XML in {name}: {exc}") from exc
         if root is None:
             raise InputError(str(self.path), f"empty XML part {name}")
-        docinfo = root.getroottree().docinfo
-        if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-            raise InputError(
-                str(self.path), f"XML part {name} declares a DTD, which Word never writes"
-            )
+        # A DTD (Word never writes one; other tools may) is read but never used: its entities
+        # stay unexpanded references, nothing is loaded, no file or network is touched.
         return root
 
     def related_part(self, source: str, rel_type_suffix: str) -> str | None:
