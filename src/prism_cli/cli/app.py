@@ -11,9 +11,12 @@ from typing import Annotated, NoReturn
 import typer
 
 from prism_cli import __version__
+from prism_cli.cli import helpstyle
 from prism_cli.cli.application import Application
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_INTERRUPTED, PrismError
+
+helpstyle.apply()
 
 app = typer.Typer(
     name="prism",
@@ -21,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -42,11 +46,94 @@ def root(
     ] = False,
 ) -> None:
     """Review Word documents with Claude on Amazon Bedrock."""
-    from prism_cli.cli.config import default_map, find_config, load_config
+    from prism_cli.cli.config import check_config, default_map, find_config, load_config
+    from prism_cli.errors import ConfigError
 
-    config = load_config(find_config())
-    ctx.default_map = default_map(config)
+    command = ctx.invoked_subcommand or ""
+    path = find_config()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        if command not in NO_CONFIG:
+            raise
+        Console().warn(f"{exc} (ignored: prism {command} uses no configuration)")
+        config = {}
+    options, groups, params = _options(ctx)
+    if path is not None and config:
+        console = Console()
+        for where, what, hint in check_config(path, config, options):
+            console.warn(f"{where}: {what}{hint} (ignored)")
+        if command in options:
+            _check_values(ctx, path, config, command, options[command], params[command])
+    ctx.default_map = default_map(config, options, groups)
     ctx.obj = config
+
+
+ENV_EPILOG = (
+    "Every option can also be set as `PRISM_<OPTION>` (`PRISM_FAIL_ON=medium`) or in prism.toml "
+    '(`[review] fail_on = "medium"`); the command line wins, then the environment, then the file.'
+)
+
+NO_CONFIG = {"sections"}
+"""Commands that read nothing from prism.toml: a broken one is a warning for them."""
+
+
+def _options(
+    ctx: typer.Context,
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]], dict[str, dict[str, object]]]:
+    """For each command: config key -> parameter name, the subcommands of groups, and config
+    key -> the option itself (to check values)."""
+    options: dict[str, dict[str, str]] = {}
+    groups: dict[str, list[str]] = {}
+    params: dict[str, dict[str, object]] = {}
+    commands: dict[str, object] = getattr(ctx.command, "commands", {})
+    for name, command in commands.items():
+        subs: dict[str, object] = getattr(command, "commands", None) or {}
+        keys: dict[str, str] = {}
+        found: dict[str, object] = {}
+        for each in list(subs.values()) or [command]:
+            for param in getattr(each, "params", []):
+                longs = [o for o in param.opts if o.startswith("--")]
+                if param.param_type_name != "option" or not longs or not param.name:
+                    continue
+                key = longs[0][2:].replace("-", "_")
+                keys[key], found[key] = param.name, param
+        options[name], params[name] = keys, found
+        if subs:
+            groups[name] = list(subs)
+    return options, groups, params
+
+
+def _check_values(
+    ctx: typer.Context,
+    path: Path,
+    config: dict[str, object],
+    command: str,
+    keys: dict[str, str],
+    params: dict[str, object],
+) -> None:
+    """A value the command's option would refuse names the file, line and key."""
+    from prism_cli.cli.config import line_of
+    from prism_cli.errors import ConfigError
+
+    table = config.get(command)
+    for scope in (None, command):
+        values = config if scope is None else table
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if isinstance(value, dict) or key not in keys:
+                continue
+            param = params[key]
+            try:
+                runtime = getattr(param, "get_runtime_param")()  # noqa: B009
+                runtime.coerce(value, param=param, ctx=ctx)
+            except (typer.BadParameter, ValueError, TypeError) as exc:
+                line = line_of(path.read_text("utf-8"), scope, key)
+                where = f"{path}:{line}" if line else str(path)
+                section = f" in [{scope}]" if scope else ""
+                reason = str(getattr(exc, "message", None) or exc).removeprefix("Value error, ")
+                raise ConfigError(f"{where}: {key} = {value!r}{section}: {reason}") from None
 
 
 def _app(
@@ -74,12 +161,16 @@ class SectionsFormat(str, Enum):
 @app.command()
 def sections(
     paths: Annotated[
-        list[str], typer.Argument(help="Files, directories or globs.", show_default=False)
+        list[str],
+        typer.Argument(metavar="PATH", help="Files, directories or globs.", show_default=False),
     ],
     fmt: Annotated[
         SectionsFormat | None,
         typer.Option(
-            "--format", "-f", help="Output format [default: table on a terminal, else json]."
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table, json or markdown (default: table on a terminal, else json).",
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
@@ -108,43 +199,77 @@ class FailOn(str, Enum):
     never = "never"
 
 
-@app.command()
+@app.command(epilog=ENV_EPILOG)
 def review(
     ctx: typer.Context,
     paths: Annotated[
-        list[str], typer.Argument(help="Files, directories or globs.", show_default=False)
+        list[str],
+        typer.Argument(metavar="PATH", help="Files, directories or globs.", show_default=False),
     ],
     model: Annotated[
         list[str] | None,
         typer.Option(
             "--model",
             "-m",
+            metavar="MODEL",
+            rich_help_panel="Model",
             envvar="PRISM_MODEL",
+            show_envvar=False,
             help="Model id or catalog key; repeat to set the fallback chain.",
         ),
     ] = None,
     region: Annotated[
-        str | None, typer.Option(envvar="PRISM_REGION", help="AWS region (default: AWS config).")
+        str | None,
+        typer.Option(
+            metavar="REGION",
+            rich_help_panel="Model",
+            envvar="PRISM_REGION",
+            show_envvar=False,
+            help="AWS region (default: AWS config).",
+        ),
     ] = None,
     profile: Annotated[
-        str | None, typer.Option(envvar="PRISM_PROFILE", help="AWS profile.")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            rich_help_panel="Model",
+            envvar="PRISM_PROFILE",
+            show_envvar=False,
+            help="AWS profile.",
+        ),
     ] = None,
     offline: Annotated[
         bool,
         typer.Option(
-            envvar="PRISM_OFFLINE", help="Built-in rules only: no AWS call, no credential lookup."
+            "--offline",
+            metavar="",
+            rich_help_panel="Review",
+            envvar="PRISM_OFFLINE",
+            show_envvar=False,
+            help="Built-in rules only: no AWS call, no credential lookup.",
         ),
     ] = False,
     no_rules: Annotated[
-        bool, typer.Option("--no-rules", envvar="PRISM_NO_RULES", help="Skip the built-in rules.")
+        bool,
+        typer.Option(
+            "--no-rules",
+            metavar="",
+            rich_help_panel="Review",
+            envvar="PRISM_NO_RULES",
+            show_envvar=False,
+            help="Skip the built-in rules.",
+        ),
     ] = False,
     fmt: Annotated[
         ReviewFormat | None,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
+            rich_help_panel="Output",
             envvar="PRISM_FORMAT",
-            help="Report format [default: table on a terminal, else json].",
+            show_envvar=False,
+            help="table, json, markdown, sarif, junit, github or docx (default: table on a terminal, else json).",
         ),
     ] = None,
     output: Annotated[
@@ -152,20 +277,30 @@ def review(
         typer.Option(
             "--output",
             "-o",
+            metavar="PATH",
+            rich_help_panel="Output",
             envvar="PRISM_OUTPUT",
+            show_envvar=False,
             help="Write to a file, or a directory for several documents.",
         ),
     ] = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(
-            envvar="PRISM_FAIL_ON", help="Exit 1 when a finding is at or above this severity."
+            metavar="LEVEL",
+            rich_help_panel="Output",
+            envvar="PRISM_FAIL_ON",
+            show_envvar=False,
+            help="Exit 1 on a finding at or above it: high, medium, low or never.",
         ),
     ] = FailOn.high,
     concurrency: Annotated[
         int,
         typer.Option(
+            metavar="N",
+            rich_help_panel="Model",
             envvar="PRISM_CONCURRENCY",
+            show_envvar=False,
             min=1,
             max=64,
             help="Sections reviewed at once (adapts to throttling).",
@@ -174,88 +309,165 @@ def review(
     thinking: Annotated[
         bool,
         typer.Option(
-            "--thinking/--no-thinking",
+            "--thinking",
+            metavar="",
+            rich_help_panel="Model",
             envvar="PRISM_THINKING",
+            show_envvar=False,
             help="Extended thinking: adaptive on 4.6+ models, a token budget on older ones.",
         ),
     ] = False,
     effort: Annotated[
         str | None,
         typer.Option(
+            metavar="LEVEL",
+            rich_help_panel="Model",
             envvar="PRISM_EFFORT",
+            show_envvar=False,
             help="Thinking effort for adaptive models: low, medium, high, xhigh or max.",
         ),
     ] = None,
     thinking_budget: Annotated[
         int | None,
         typer.Option(
+            metavar="TOKENS",
+            rich_help_panel="Model",
             envvar="PRISM_THINKING_BUDGET",
+            show_envvar=False,
             help="Thinking budget in tokens (>= 1024) for budget-thinking models (4.5 and older).",
         ),
     ] = None,
     framework: Annotated[
         Path | None,
-        typer.Option(envvar="PRISM_FRAMEWORK", help="Review framework (TOML checklist)."),
+        typer.Option(
+            metavar="PATH",
+            rich_help_panel="Review",
+            envvar="PRISM_FRAMEWORK",
+            show_envvar=False,
+            help="Review framework (TOML checklist).",
+        ),
     ] = None,
     guidelines: Annotated[
         Path | None,
-        typer.Option(envvar="PRISM_GUIDELINES", help="Extra guidelines (md, txt or docx)."),
+        typer.Option(
+            metavar="PATH",
+            rich_help_panel="Review",
+            envvar="PRISM_GUIDELINES",
+            show_envvar=False,
+            help="Extra guidelines (md, txt or docx).",
+        ),
     ] = None,
     min_confidence: Annotated[
         float,
         typer.Option(
-            envvar="PRISM_MIN_CONFIDENCE", help="Drop model findings below this confidence."
+            metavar="0-1",
+            rich_help_panel="Review",
+            envvar="PRISM_MIN_CONFIDENCE",
+            show_envvar=False,
+            help="Drop model findings below this confidence.",
         ),
     ] = 0.8,
     max_tokens: Annotated[
-        int, typer.Option(envvar="PRISM_MAX_TOKENS", help="Max output tokens per call.")
+        int,
+        typer.Option(
+            metavar="N",
+            rich_help_panel="Model",
+            envvar="PRISM_MAX_TOKENS",
+            show_envvar=False,
+            help="Max output tokens per call.",
+        ),
     ] = 4096,
     temperature: Annotated[
         float,
         typer.Option(
+            metavar="T",
+            rich_help_panel="Model",
             envvar="PRISM_TEMPERATURE",
+            show_envvar=False,
             help="Temperature, sent only to models that take one and only when not thinking.",
         ),
     ] = 0.7,
     store: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
+            rich_help_panel="Session",
             envvar="PRISM_STORE",
+            show_envvar=False,
             help="Session store: file:///dir, redis://host:port/db or s3://bucket/prefix "
-            "[default: the user data dir].",
+            "(default: the user data dir).",
         ),
     ] = None,
     session: Annotated[
         str | None,
         typer.Option(
-            envvar="PRISM_SESSION", help="Session id [default: from the document's content]."
+            metavar="ID",
+            rich_help_panel="Session",
+            envvar="PRISM_SESSION",
+            show_envvar=False,
+            help="Session id (default: from the document's content).",
         ),
     ] = None,
     fresh: Annotated[
         bool,
-        typer.Option(help="Start the session over: no stored or cached result is reused."),
+        typer.Option(
+            "--fresh",
+            metavar="",
+            rich_help_panel="Session",
+            help="Start the session over: no stored or cached result is reused.",
+        ),
     ] = False,
     wait: Annotated[
         bool,
         typer.Option(
-            envvar="PRISM_WAIT", help="Wait for another process reviewing the same session."
+            "--wait",
+            metavar="",
+            rich_help_panel="Session",
+            envvar="PRISM_WAIT",
+            show_envvar=False,
+            help="Wait for another process reviewing the same session.",
         ),
     ] = False,
     push: Annotated[
         str | None,
-        typer.Option(envvar="PRISM_PUSH", help="Also export the results to s3://bucket/prefix."),
+        typer.Option(
+            metavar="URL",
+            rich_help_panel="Output",
+            envvar="PRISM_PUSH",
+            show_envvar=False,
+            help="Also export the results to s3://bucket/prefix.",
+        ),
     ] = None,
     sse_kms_key: Annotated[
         str | None,
-        typer.Option(envvar="PRISM_SSE_KMS_KEY", help="KMS key for --push (default: AES256)."),
+        typer.Option(
+            metavar="KEY",
+            rich_help_panel="Output",
+            envvar="PRISM_SSE_KMS_KEY",
+            show_envvar=False,
+            help="KMS key for --push (default: AES256).",
+        ),
     ] = None,
     only_accepted: Annotated[
         bool,
-        typer.Option(help="Reviewed docx: only the findings accepted with `prism feedback`."),
+        typer.Option(
+            "--only-accepted",
+            metavar="",
+            rich_help_panel="Output",
+            help="Reviewed docx: only the findings accepted with `prism feedback`.",
+        ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", metavar="", rich_help_panel="Output", help="Only errors on stderr."
+        ),
+    ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", metavar="", rich_help_panel="Output", help="More detail on stderr."
+        ),
     ] = False,
 ) -> None:
     """Review documents against a framework with Claude on Bedrock (or --offline rules).
@@ -301,12 +513,25 @@ def models(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", "-m", envvar="PRISM_MODEL", help="Chain to resolve instead of the default."
+            "--model",
+            "-m",
+            metavar="MODEL",
+            envvar="PRISM_MODEL",
+            show_envvar=False,
+            help="Chain to resolve instead of the default.",
         ),
     ] = None,
-    region: Annotated[str | None, typer.Option(envvar="PRISM_REGION", help="AWS region.")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REGION", envvar="PRISM_REGION", show_envvar=False, help="AWS region."
+        ),
+    ] = None,
     profile: Annotated[
-        str | None, typer.Option(envvar="PRISM_PROFILE", help="AWS profile.")
+        str | None,
+        typer.Option(
+            metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Send each model a tiny request and report access.")
@@ -318,7 +543,8 @@ def models(
         bool, typer.Option("--all", help="Every model of the catalog, not only the chain.")
     ] = False,
     fmt: Annotated[
-        SectionsFormat | None, typer.Option("--format", "-f", help="table or json.")
+        SectionsFormat | None,
+        typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown."),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
@@ -346,11 +572,16 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
+        metavar="URL",
         envvar="PRISM_STORE",
-        help="Session store URL [default: the user data dir].",
+        show_envvar=False,
+        help="Session store URL (default: the user data dir).",
     ),
 ]
-ListFormat = Annotated[SectionsFormat | None, typer.Option("--format", "-f", help="table or json.")]
+ListFormat = Annotated[
+    SectionsFormat | None,
+    typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown."),
+]
 
 sessions_app = typer.Typer(
     help="Manage stored review sessions.", no_args_is_help=True, add_completion=False
@@ -369,7 +600,9 @@ def sessions_list(ctx: typer.Context, store: StoreOption = None, fmt: ListFormat
 @sessions_app.command("show")
 def sessions_show(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
+    session: Annotated[
+        str, typer.Argument(metavar="SESSION", help="Session id or the reviewed .docx.")
+    ],
     store: StoreOption = None,
     fmt: ListFormat = None,
 ) -> None:
@@ -382,7 +615,9 @@ def sessions_show(
 @sessions_app.command("delete")
 def sessions_delete(
     ctx: typer.Context,
-    session: Annotated[list[str], typer.Argument(help="Session ids or reviewed .docx files.")],
+    session: Annotated[
+        list[str], typer.Argument(metavar="SESSION", help="Session ids or reviewed .docx files.")
+    ],
     store: StoreOption = None,
 ) -> None:
     """Delete sessions (refused while one is being reviewed)."""
@@ -395,7 +630,10 @@ def sessions_delete(
 def sessions_prune(
     ctx: typer.Context,
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Age like 30d, 12h, 2w.", show_default=False)
+        str,
+        typer.Option(
+            "--older-than", metavar="AGE", help="Age like 30d, 12h, 2w.", show_default=False
+        ),
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list them.")] = False,
     store: StoreOption = None,
@@ -409,20 +647,33 @@ def sessions_prune(
 @app.command()
 def feedback(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
-    action: Annotated[str, typer.Argument(help="accept, reject, reopen or add.")],
+    session: Annotated[
+        str, typer.Argument(metavar="SESSION", help="Session id or the reviewed .docx.")
+    ],
+    action: Annotated[str, typer.Argument(metavar="ACTION", help="accept, reject, reopen or add.")],
     items: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Finding ids (accept/reject/reopen) or the text (add).", show_default=False
+            metavar="ITEM",
+            help="Finding ids (accept/reject/reopen) or the text (add).",
+            show_default=False,
         ),
     ] = None,
-    section: Annotated[str | None, typer.Option(help="add: the section id (s3) or title.")] = None,
-    severity: Annotated[str, typer.Option(help="add: high, medium or low.")] = "medium",
+    section: Annotated[
+        str | None, typer.Option(metavar="SECTION", help="add: the section id (s3) or title.")
+    ] = None,
+    severity: Annotated[
+        str, typer.Option(metavar="LEVEL", help="add: high, medium or low.")
+    ] = "medium",
     kind: Annotated[
-        str, typer.Option("--type", help="add: critical, important, suggestion or positive.")
+        str,
+        typer.Option(
+            "--type", metavar="TYPE", help="add: critical, important, suggestion or positive."
+        ),
     ] = "important",
-    title: Annotated[str, typer.Option(help="add: a title [default: the text's first line].")] = "",
+    title: Annotated[
+        str, typer.Option(metavar="TEXT", help="add: a title (default: the text's first line).")
+    ] = "",
     store: StoreOption = None,
 ) -> None:
     """Record the reviewer's decisions: accept or reject findings, or add your own.
@@ -448,29 +699,41 @@ def feedback(
 @app.command("export")
 def export_cmd(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id or the reviewed .docx.")],
+    session: Annotated[
+        str, typer.Argument(metavar="SESSION", help="Session id or the reviewed .docx.")
+    ],
     to: Annotated[
-        str, typer.Option("--to", help="A directory or s3://bucket/prefix.", show_default=False)
+        str,
+        typer.Option(
+            "--to", metavar="DEST", help="A directory or s3://bucket/prefix.", show_default=False
+        ),
     ],
     only_accepted: Annotated[
-        bool, typer.Option(help="reviewed.docx: only accepted findings.")
+        bool, typer.Option("--only-accepted", help="reviewed.docx: only accepted findings.")
     ] = False,
     sse_kms_key: Annotated[
         str | None,
-        typer.Option(envvar="PRISM_SSE_KMS_KEY", help="KMS key for S3 (default: AES256)."),
+        typer.Option(
+            metavar="KEY",
+            envvar="PRISM_SSE_KMS_KEY",
+            show_envvar=False,
+            help="KMS key for S3 (default: AES256).",
+        ),
     ] = None,
     fmt: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="Also write the report as sarif, junit or github (repeatable); "
             "report.json and report.md are always written.",
         ),
     ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Write a session's results to a folder <UTC time>_<document>/ in DIR or on S3."""
+    """Write a session's results to a folder `<UTC time>_<document>_<id>/` in DEST (a directory
+    or S3)."""
     from prism_cli.cli.sessions import run_export
 
     raise typer.Exit(

@@ -109,11 +109,17 @@ def load_framework(path: Path | None) -> Framework:
         text = resources.files("prism_cli.frameworks").joinpath("default.toml").read_text("utf-8")
         return parse_framework(text)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read framework: {exc.strerror or exc}") from exc
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise InputError(
-            str(path), f"cannot read framework: {getattr(exc, 'strerror', None) or exc}"
-        ) from exc
+            str(path), "not a TOML framework file (a Word file? --guidelines takes those)"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not a TOML framework file (it is not UTF-8 text)") from None
     try:
         return parse_framework(text)
     except FrameworkError as exc:
