@@ -37,7 +37,8 @@ def test_a_bad_value_names_the_file_line_and_key_not_an_env_var(tmp_path: Path) 
     line = result.stderr.strip()
     assert line.startswith(f"error: {tmp_path / 'prism.toml'}:3: fail_on = 'severe' in [review]")
     assert "'high', 'medium', 'low', 'never'" in line
-    assert "env var" not in result.stderr and "PRISM_FAIL_ON" not in result.stderr
+    assert "env var" not in result.stderr
+    assert "PRISM_FAIL_ON" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -53,7 +54,8 @@ def test_a_broken_config_stops_review_but_not_sections(tmp_path: Path) -> None:
     setup(tmp_path, "[review\nfail_on = \n")
     result = run_prism("sections", "plan.docx", "-f", "json", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert "warning:" in result.stderr and "prism.toml" in result.stderr
+    assert "warning:" in result.stderr
+    assert "prism.toml" in result.stderr
     assert json.loads(result.stdout)
     result = run_prism("review", "plan.docx", "--offline", cwd=tmp_path)
     assert result.code == 4

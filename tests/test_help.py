@@ -37,5 +37,6 @@ def test_review_help_is_grouped_and_short() -> None:
     assert len(out.splitlines()) <= 90  # about two screens
     for metavar in ("MODEL", "PATH", "URL", "ID", "N", "LEVEL"):
         assert re.search(rf"\s{metavar}\s", out), metavar
-    assert "PRISM_<OPTION>" in out and "[review] fail_on" in out  # said once, at the end
+    assert "PRISM_<OPTION>" in out  # said once, at the end
+    assert "[review] fail_on" in out
     assert "Report format ." not in out

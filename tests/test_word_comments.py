@@ -112,7 +112,8 @@ def test_each_comment_spans_exactly_its_quote(tmp_path: Path) -> None:
     # Splitting kept each part's formatting, and no text was lost or doubled.
     runs = formatting(data)
     assert ("very", True) in runs
-    assert ("are ", False) in runs and (" high", False) in runs
+    assert ("are ", False) in runs
+    assert (" high", False) in runs
     text = "".join(t for t, _ in runs)
     assert "The budget is TBD until the board\u2019s meeting in spring." in text
     assert "Costs are very high this year." in text

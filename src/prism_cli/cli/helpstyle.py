@@ -28,5 +28,5 @@ def apply() -> None:
     def argument(self: core.TyperArgument, ctx: object) -> str | None:
         return None  # its name (the metavar) is shown already
 
-    core.TyperOption.display_type_rich = option  # type: ignore[method-assign,assignment]
+    core.TyperOption.display_type_rich = option  # type: ignore[method-assign]
     core.TyperArgument.display_type_rich = argument  # type: ignore[method-assign,assignment]
