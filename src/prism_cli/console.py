@@ -29,6 +29,8 @@ class Console:
         self._stderr = stderr or sys.stderr
         self._rich_out: RichConsole | None = None
         self._rich_err: RichConsole | None = None
+        self.live: RichConsole | None = None
+        """While a live display (progress) owns the terminal, lines go through it, above it."""
 
     @property
     def no_color(self) -> bool:
@@ -67,23 +69,36 @@ class Console:
         self.rich_out().print(renderable)
 
     # -- stderr: diagnostics -------------------------------------------------------------
+    def _line(self, text: str) -> None:
+        live = self.live
+        if live is not None:
+            live.print(text, markup=False, highlight=False)
+            return
+        self._stderr.write(f"{text}\n")
+        self._stderr.flush()
+
     def error(self, message: str) -> None:
         """One line ``error: ...``; never suppressed by --quiet."""
         line = " ".join(message.splitlines()) or "unknown error"
-        self._stderr.write(f"error: {line}\n")
-        self._stderr.flush()
+        self._line(f"error: {line}")
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self._stderr.write(f"warning: {message}\n")
-            self._stderr.flush()
+            self._line(f"warning: {message}")
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self._stderr.write(f"{message}\n")
-            self._stderr.flush()
+            self._line(message)
+
+    def note(self, message: str) -> None:
+        """Prose for a person: on a terminal it wraps at words, at the terminal's width."""
+        if self.quiet:
+            return
+        if self.stderr_is_tty and self.live is None:
+            self.rich_err().print(message, markup=False, highlight=False)
+            return
+        self._line(message)
 
     def debug(self, message: str) -> None:
         if self.verbose and not self.quiet:
-            self._stderr.write(f"debug: {message}\n")
-            self._stderr.flush()
+            self._line(f"debug: {message}")

@@ -6,6 +6,7 @@ and ``core.report``.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -142,53 +143,130 @@ def load_guidelines(path: Path | None) -> str:
 
 
 class _Progress:
-    """Per-document progress bars on a terminal; nothing when piped or quiet."""
+    """What a run shows while it works, on stderr.
 
-    def __init__(self, console: Console, enabled: bool) -> None:
-        self.enabled = enabled
+    On a terminal: one overall bar (sections done of all, calls, elapsed) and a line per
+    document in flight, which goes when the document is done; the names give way first on a
+    narrow terminal, never the bar and count. Without a terminal (CI logs): a plain line every
+    ``interval`` seconds, so a long run shows life and nothing else. Nothing with --quiet.
+    """
+
+    SHOWN = 4
+    """Documents in flight shown below the overall bar."""
+
+    def __init__(self, console: Console, *, interval: float = 30.0) -> None:
+        self.console = console
+        self.live = console.stderr_is_tty and not console.quiet
+        self.plain = not console.stderr_is_tty and not console.quiet
+        self.interval = interval
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskID] = {}
+        self._left: dict[str, int] = {}
+        self._names: dict[str, str] = {}
+        self._totals: dict[str, int] = {}
         self._progress: Progress | None = None
-        if enabled:
+        self._overall: TaskID | None = None
+        self.done = self.total = self.calls = self.documents = self.finished = 0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._started = time.monotonic()
+        if self.live:
             from rich.progress import (
                 BarColumn,
-                MofNCompleteColumn,
                 Progress,
                 TextColumn,
                 TimeElapsedColumn,
             )
+            from rich.table import Column
 
             self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[model]}"),
-                TextColumn("{task.fields[tokens]} tok"),
-                TimeElapsedColumn(),
+                TextColumn(
+                    "{task.description}",
+                    table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=4),
+                ),
+                BarColumn(bar_width=16),
+                TextColumn(
+                    "{task.completed}/{task.total} sections", table_column=Column(no_wrap=True)
+                ),
+                TextColumn("{task.fields[calls]}", table_column=Column(no_wrap=True)),
+                TimeElapsedColumn(table_column=Column(no_wrap=True)),
                 console=console.rich_err(),
-                transient=False,
+                transient=True,
+                expand=True,
             )
 
     def __enter__(self) -> _Progress:
         if self._progress is not None:
             self._progress.start()
+            self._overall = self._progress.add_task("reviewing", total=0, calls="")
+            self.console.live = self._progress.console
+        elif self.plain:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
         if self._progress is not None:
+            self.console.live = None
             self._progress.stop()
 
-    def add(self, key: str, name: str, total: int) -> None:
-        if self._progress is not None:
-            self._tasks[key] = self._progress.add_task(name, total=total, model="", tokens=0)
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.console.info(self.line())
 
-    def advance(self, key: str, model: str | None, tokens: int) -> None:
-        if self._progress is None:
-            return
+    def line(self) -> str:
+        elapsed = int(time.monotonic() - self._started)
+        return (
+            f"prism: {self.done}/{self.total} sections, "
+            f"{self.finished}/{self.documents} documents, {self.calls} calls, "
+            f"{elapsed // 60}m{elapsed % 60:02d}s"
+        )
+
+    def add(self, key: str, name: str, total: int) -> None:
         with self._lock:
-            task = self._tasks[key]
-            current = self._progress.tasks[task].fields.get("tokens", 0)
-            self._progress.update(task, advance=1, model=model or "", tokens=current + tokens)
+            self.total += total
+            self.documents += 1
+            self._left[key] = total
+            self._names[key] = Path(name).name
+            self._totals[key] = total
+            if self._progress is not None and self._overall is not None:
+                self._progress.update(self._overall, total=self.total)
+            if not total:
+                self.finished += 1
+
+    def advance(self, key: str, calls: int) -> None:
+        with self._lock:
+            self.done += 1
+            self.calls += calls
+            self._left[key] = self._left.get(key, 1) - 1
+            if self._left[key] == 0:
+                self.finished += 1
+            if self._progress is None or self._overall is None:
+                return
+            self._progress.update(
+                self._overall,
+                advance=1,
+                description=f"{self.finished}/{self.documents} docs",
+                calls=f"{self.calls} calls",
+            )
+            # A document shows once its sections are coming back, until it is done; a few
+            # at a time.
+            task = self._tasks.get(key)
+            if task is None and self._left[key] > 0 and len(self._tasks) < self.SHOWN:
+                total = self._totals[key]
+                task = self._progress.add_task(
+                    f"  {self._names[key]}",
+                    total=total,
+                    completed=total - self._left[key] - 1,
+                    calls="",
+                )
+                self._tasks[key] = task
+            if task is not None:
+                self._progress.update(task, advance=1)
+                if self._left[key] == 0:
+                    self._progress.remove_task(task)
+                    del self._tasks[key]
 
 
 def run_review(app: Application, opts: ReviewOptions) -> int:
@@ -250,18 +328,17 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     notes: list[str] = []
     if not opts.offline:
         reviewer, prices, notes = _make_reviewer(app, opts, guidelines)
-    show = console.stderr_is_tty and not console.quiet
-    with _Progress(console, show) as progress:
+    interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
+    with _Progress(console, interval=interval) as progress:
 
         def started(key: str, name: str, total: int, reused: int) -> None:
             progress.add(key, name, total)
             for _ in range(reused):
-                progress.advance(key, "cached", 0)
+                progress.advance(key, 0)
 
         def section_done(key: str, result: SectionResult) -> None:
-            tokens = sum(u.input_tokens + u.output_tokens for u in result.usage.values())
-            progress.advance(key, result.model, tokens)
-            if result.status == "failed" and not show:
+            progress.advance(key, sum(u.calls for u in result.usage.values()))
+            if result.status == "failed" and not progress.live:
                 console.warn(
                     f"{Path(key).name}: section {result.section_id} not reviewed: {result.error}"
                 )
@@ -301,7 +378,12 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         if at_or_above(live, opts.fail_on):
             codes.append(EXIT_FINDINGS)
     for note in outcome.notes:
-        console.info(f"note: {note}")
+        # A model the region does not offer is skipped the same way on every run: say so
+        # with -v only. Everything else the run learned is said every time.
+        if ": not offered in " in note:
+            console.debug(f"note: {note}")
+        else:
+            console.note(f"note: {note}")
     _emit(console, fmt, opts, outcome.report, reviews)
     if opts.push:
         _push(console, opts, reviews, sessions)
@@ -394,7 +476,7 @@ def _emit(
     if fmt == "table":
         from prism_cli.reports import table
 
-        for renderable in table.render(report):
+        for renderable in table.render(report, verbose=console.verbose):
             console.render(renderable)
         return
     console.write(render(fmt, report, opts.fail_on))
