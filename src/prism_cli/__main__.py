@@ -1,3 +1,3 @@
-from prism_cli.cli.app import main
+from prism_cli.cli.entry import main
 
 main()

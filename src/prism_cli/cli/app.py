@@ -11,20 +11,19 @@ from typing import Annotated, NoReturn
 import typer
 
 from prism_cli import __version__
-from prism_cli.cli import helpstyle
 from prism_cli.cli.application import Application
+from prism_cli.cli.entry import COMMANDS, SUMMARY
+from prism_cli.cli.helpstyle import PanelCommand
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_INTERRUPTED, PrismError
 
-helpstyle.apply()
-
 app = typer.Typer(
     name="prism",
-    help="Review Word documents with Claude on Amazon Bedrock.",
+    help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -69,9 +68,11 @@ def root(
     ctx.obj = config
 
 
+SHORT = dict(COMMANDS)
+
 ENV_EPILOG = (
-    "Every option can also be set as `PRISM_<OPTION>` (`PRISM_FAIL_ON=medium`) or in prism.toml "
-    '(`[review] fail_on = "medium"`); the command line wins, then the environment, then the file.'
+    "Every option can also be set as PRISM_<OPTION> (PRISM_FAIL_ON=medium) or in prism.toml "
+    '([review] fail_on = "medium"); the command line wins, then the environment, then the file.'
 )
 
 NO_CONFIG = {"sections"}
@@ -158,7 +159,7 @@ class SectionsFormat(str, Enum):
     markdown = "markdown"
 
 
-@app.command()
+@app.command(cls=PanelCommand, short_help=SHORT["sections"])
 def sections(
     paths: Annotated[
         list[str],
@@ -199,7 +200,7 @@ class FailOn(str, Enum):
     never = "never"
 
 
-@app.command(epilog=ENV_EPILOG)
+@app.command(epilog=ENV_EPILOG, cls=PanelCommand, short_help=SHORT["review"])
 def review(
     ctx: typer.Context,
     paths: Annotated[
@@ -507,7 +508,7 @@ def review(
     raise typer.Exit(run_review(application, options))
 
 
-@app.command()
+@app.command(cls=PanelCommand, short_help=SHORT["models"])
 def models(
     ctx: typer.Context,
     model: Annotated[
@@ -586,10 +587,10 @@ ListFormat = Annotated[
 sessions_app = typer.Typer(
     help="Manage stored review sessions.", no_args_is_help=True, add_completion=False
 )
-app.add_typer(sessions_app, name="sessions")
+app.add_typer(sessions_app, name="sessions", short_help=SHORT["sessions"])
 
 
-@sessions_app.command("list")
+@sessions_app.command("list", cls=PanelCommand)
 def sessions_list(ctx: typer.Context, store: StoreOption = None, fmt: ListFormat = None) -> None:
     """List sessions, most recently updated first."""
     from prism_cli.cli.sessions import run_list
@@ -597,7 +598,7 @@ def sessions_list(ctx: typer.Context, store: StoreOption = None, fmt: ListFormat
     raise typer.Exit(run_list(_app(ctx, store=store), fmt.value if fmt else None))
 
 
-@sessions_app.command("show")
+@sessions_app.command("show", cls=PanelCommand)
 def sessions_show(
     ctx: typer.Context,
     session: Annotated[
@@ -612,7 +613,7 @@ def sessions_show(
     raise typer.Exit(run_show(_app(ctx, store=store), session, fmt.value if fmt else None))
 
 
-@sessions_app.command("delete")
+@sessions_app.command("delete", cls=PanelCommand)
 def sessions_delete(
     ctx: typer.Context,
     session: Annotated[
@@ -626,7 +627,7 @@ def sessions_delete(
     raise typer.Exit(run_delete(_app(ctx, store=store), session))
 
 
-@sessions_app.command("prune")
+@sessions_app.command("prune", cls=PanelCommand)
 def sessions_prune(
     ctx: typer.Context,
     older_than: Annotated[
@@ -644,7 +645,7 @@ def sessions_prune(
     raise typer.Exit(run_prune(_app(ctx, store=store), older_than, dry_run))
 
 
-@app.command()
+@app.command(cls=PanelCommand, short_help=SHORT["feedback"])
 def feedback(
     ctx: typer.Context,
     session: Annotated[
@@ -678,7 +679,9 @@ def feedback(
 ) -> None:
     """Record the reviewer's decisions: accept or reject findings, or add your own.
 
-    prism feedback ID accept s2-m1 s3-r1 | prism feedback ID add --section s3 --severity high "text"
+    \b
+    prism feedback ID accept s2-m1 s3-r1
+    prism feedback ID add --section s3 --severity high "text"
     """
     from prism_cli.cli.sessions import run_feedback
 
@@ -696,7 +699,7 @@ def feedback(
     )
 
 
-@app.command("export")
+@app.command("export", cls=PanelCommand, short_help=SHORT["export"])
 def export_cmd(
     ctx: typer.Context,
     session: Annotated[
@@ -732,7 +735,7 @@ def export_cmd(
     ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Write a session's results to a folder `<UTC time>_<document>_<id>/` in DEST (a directory
+    """Write a session's results to a folder <UTC time>_<document>_<id>/ in DEST (a directory
     or S3)."""
     from prism_cli.cli.sessions import run_export
 
@@ -745,7 +748,7 @@ def main() -> NoReturn:
     """Entry point: click handles usage errors (exit 2); prism's own errors are mapped here."""
     console = Console()
     try:
-        app()
+        app(prog_name="prism")
     except PrismError as exc:
         console.error(str(exc))
         sys.exit(exc.exit_code)

@@ -1,32 +1,46 @@
-"""How help shows an option's value. typer 0.29 labels every parameter with its Python type
-(``<bool>`` on flags, ``<list[str]>`` on arguments); prism's help shows the metavar a command
-declares (``PATH``, ``ID``, ``N``), and nothing for a flag or beside an argument's name. Applied once, when the app is built."""
+"""Help as plain text, options grouped by panel.
+
+Help is printed by click's plain formatter (typer's rich help imports rich and markdown-it,
+which tripled the time ``prism --help`` takes): it wraps at the terminal's width, shows the
+metavars a command declares (``PATH``, ``ID``, ``N``) and none on flags. :class:`PanelCommand`
+groups options under the ``rich_help_panel`` each declares ("Model options:", "Output
+options:", ...), in the order they first appear, with ``-h``/``--help`` last.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from typer import core
-
-_applied = False
+from typer import _click, core
 
 
-def apply() -> None:
-    global _applied
-    if _applied:
-        return
-    _applied = True
-    option_type: Callable[[core.TyperOption, object], str | None] = (
-        core.TyperOption.display_type_rich  # type: ignore[assignment]
-    )
-
-    def option(self: core.TyperOption, ctx: object) -> str | None:
-        if getattr(self, "is_flag", False):
-            return None
-        return option_type(self, ctx)
-
-    def argument(self: core.TyperArgument, ctx: object) -> str | None:
-        return None  # its name (the metavar) is shown already
-
-    core.TyperOption.display_type_rich = option  # type: ignore[method-assign]
-    core.TyperArgument.display_type_rich = argument  # type: ignore[method-assign,assignment]
+class PanelCommand(core.TyperCommand):
+    def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        arguments: list[tuple[str, str]] = []
+        panels: dict[str, list[tuple[str, str]]] = {}
+        general: list[tuple[str, str]] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                # Its metavar and help: typer adds the Python type (``<list[str]>``).
+                name = getattr(param, "metavar", None) or (param.name or "").upper()
+                many = "..." if param.nargs == -1 else ""
+                text = getattr(param, "help", None) or ""
+                if param.required:
+                    text += "  [required]"
+                arguments.append((name + many, text))
+                continue
+            panel = getattr(param, "rich_help_panel", None)
+            if panel:
+                panels.setdefault(str(panel), []).append(record)
+            else:
+                general.append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        for name, rows in panels.items():
+            with formatter.section(f"{name} options"):
+                formatter.write_dl(rows)
+        if general:
+            with formatter.section("Options" if not panels else "Other options"):
+                formatter.write_dl(general)

@@ -373,10 +373,9 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     if outcome.no_usable_model:
         console.error(f"no usable model in the chain ({outcome.no_usable_model})")
         codes.append(EXIT_CONFIG)
-    for review in reviews:
-        live = [f for f in review.findings if f.status != "rejected"]
-        if at_or_above(live, opts.fail_on):
-            codes.append(EXIT_FINDINGS)
+    live = [f for review in reviews for f in review.findings if f.status != "rejected"]
+    if at_or_above(live, opts.fail_on):
+        codes.append(EXIT_FINDINGS)
     for note in outcome.notes:
         # A model the region does not offer is skipped the same way on every run: say so
         # with -v only. Everything else the run learned is said every time.
@@ -385,9 +384,26 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         else:
             console.note(f"note: {note}")
     _emit(console, fmt, opts, outcome.report, reviews)
+    _say_fail_on(console, opts.fail_on, live)
     if opts.push:
         _push(console, opts, reviews, sessions)
     return worst_exit_code(*codes)
+
+
+def _say_fail_on(console: Console, fail_on: str, findings: list[Finding]) -> None:
+    """One line on what --fail-on makes of these findings (the exit code is for CI)."""
+    from prism_cli.core.findings import at_or_above
+
+    def counted(level: str) -> str:
+        hits = len(at_or_above(findings, level))
+        return f"{hits} finding{'s' if hits != 1 else ''} at or above {level}"
+
+    if fail_on != "never" and at_or_above(findings, fail_on):
+        console.info(f"exit 1: {counted(fail_on)} (--fail-on {fail_on}; never: always exit 0)")
+    elif fail_on == "never" and at_or_above(findings, "high"):
+        console.info(
+            f"with --fail-on high (the default, for CI) this run would exit 1: {counted('high')}"
+        )
 
 
 def _push(

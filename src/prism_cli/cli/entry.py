@@ -1,0 +1,52 @@
+"""The ``prism`` entry point. ``prism --version`` and ``prism --help`` answer here, without
+importing typer or anything a command needs; everything else goes to :mod:`prism_cli.cli.app`.
+The command list is declared once, here: the app uses the same summaries (a test checks that
+both print the same help)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SUMMARY = "Review Word documents with Claude on Amazon Bedrock."
+COMMANDS = (
+    ("sections", "Show the sections found in documents (no model call)."),
+    ("review", "Review documents with Claude on Bedrock, or --offline rules."),
+    ("models", "Show the model chain for a region; --check tests access."),
+    ("feedback", "Accept or reject findings, or add your own."),
+    ("export", "Write a session's results to a folder or to S3."),
+    ("sessions", "List, show, delete and prune stored sessions."),
+)
+
+
+def help_text() -> str:
+    width = max(len(name) for name, _ in COMMANDS)
+    lines = [
+        "Usage: prism [OPTIONS] COMMAND [ARGS]...",
+        "",
+        f"  {SUMMARY}",
+        "",
+        "Options:",
+        "  --version   Show the version and exit.",
+        "  -h, --help  Show this message and exit.",
+        "",
+        "Commands:",
+        *(f"  {name.ljust(width)}  {summary}" for name, summary in COMMANDS),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not os.environ.get("PRISM_SLOW_HELP"):
+        if args == ["--version"]:
+            from prism_cli import __version__
+
+            sys.stdout.write(f"prism {__version__}\n")
+            sys.exit(0)
+        if args in ([], ["--help"], ["-h"]):
+            sys.stdout.write(help_text())
+            sys.exit(0 if args else 2)  # no command at all is a usage error, as click says
+    from prism_cli.cli.app import main as run
+
+    run()
