@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from docbuilder import W_NS, make_docx, p, r
@@ -133,3 +137,58 @@ def test_the_document_reopens_with_every_comment(tmp_path: Path) -> None:
     comments = list(reopened.comments)
     assert [c.author for c in comments] == ["prism", "Reviewer"]
     assert reopened.paragraphs[1].text == "Alpha beta gamma"
+
+
+def test_an_accepted_finding_carries_the_reviewer_s_reply(tmp_path: Path) -> None:
+    import docx
+
+    source = make_docx(tmp_path / "d.docx", p("Scope", style="Heading1") + p("Budget is TBD."))
+    accepted = finding("a", "TBD", 1).model_copy(update={"status": "accepted"})
+    data, added = reviewed_copy(source, [accepted, finding("b", "Budget", 1)])
+    assert added == 2
+    reopened = docx.Document(io.BytesIO(data))
+    comments = {c.comment_id: c for c in reopened.comments}
+    assert [(c.author, c.text) for c in comments.values()][1] == (
+        "Reviewer",
+        "Accepted by the reviewer.",
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        extended = etree.fromstring(zf.read("word/commentsExtended.xml"))
+        comments_xml = etree.fromstring(zf.read("word/comments.xml"))
+        types = zf.read("[Content_Types].xml").decode()
+    assert "word/commentsExtended.xml" in names
+    assert "commentsExtended+xml" in types
+    w14 = "{http://schemas.microsoft.com/office/word/2010/wordml}paraId"
+    w15 = "{http://schemas.microsoft.com/office/word/2012/wordml}"
+    para = {
+        c.get(f"{W}id"): c.findall(f"{W}p")[-1].get(w14) for c in comments_xml.iter(f"{W}comment")
+    }
+    links = {e.get(f"{w15}paraId"): e.get(f"{w15}paraIdParent") for e in extended}
+    assert links[para["1"]] == para["0"]  # the reply's parent is the accepted finding
+    assert links[para["0"]] is None
+    assert links[para["2"]] is None  # an open finding has no reply
+    assert spans(data)["1"] == "TBD"  # the reply spans the same words
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_copy_with_every_comment(tmp_path: Path) -> None:
+    body = (
+        p("Scope", style="Heading1")
+        + p(runs=r("Costs are ") + r("very", bold=True) + r(" high this year."))
+        + p(runs=r("See the ") + hyperlink("policy page") + r(" for details."))
+    )
+    source = make_docx(tmp_path / "d.docx", body)
+    accepted = finding("a", "are very high", 1).model_copy(update={"status": "accepted"})
+    data, _ = reviewed_copy(source, [accepted, finding("b", "policy page", 2), finding("c", "", 0)])
+    copy = tmp_path / "copy.docx"
+    copy.write_bytes(data)
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "odt", "--outdir", str(tmp_path), str(copy)],
+        capture_output=True, timeout=180, check=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    with zipfile.ZipFile(tmp_path / "copy.odt") as zf:
+        content = zf.read("content.xml").decode()
+    assert content.count("<office:annotation ") + content.count("<office:annotation>") == 4
+    assert "Accepted by the reviewer." in content

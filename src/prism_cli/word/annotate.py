@@ -71,6 +71,7 @@ def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int
     body = document.element.body
     paragraphs = list(body.iter(qn("w:p")))
     added = 0
+    threads: list[tuple[str, str | None]] = []
     for finding in findings:
         locator = finding.locator if finding.locator is not None else 0
         if not paragraphs:
@@ -81,11 +82,76 @@ def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int
         # No quote, or not found: the paragraph it points to (the section heading).
         runs = [Run(r, paragraph) for r in span] if span is not None else _runs_for(paragraph)
         author, initials = _author(finding)
-        document.add_comment(runs, text=comment_text(finding), author=author, initials=initials)
+        comment = document.add_comment(
+            runs, text=comment_text(finding), author=author, initials=initials
+        )
         added += 1
+        if finding.status == "accepted" and finding.source != "reviewer":
+            # The reviewer's decision, as a reply in the comment's thread.
+            reply = document.add_comment(
+                runs, text=ACCEPTED, author=REVIEWER, initials=REVIEWER_INITIALS
+            )
+            threads.append((_para_id(comment), _para_id(reply)))
+        else:
+            threads.append((_para_id(comment), None))
+    if any(reply for _, reply in threads):
+        _add_comments_extended(document, threads)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue(), added
+
+
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
+CT_COMMENTS_EXTENDED = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.commentsExtended+xml"
+)
+RT_COMMENTS_EXTENDED = "http://schemas.microsoft.com/office/2011/relationships/commentsExtended"
+ACCEPTED = "Accepted by the reviewer."
+
+
+def _para_id(comment: Any) -> str:
+    """Word links a reply to its comment by the ``w14:paraId`` of their last paragraphs."""
+    from docx.oxml.ns import qn
+
+    paragraph = comment._comment_elm.findall(qn("w:p"))[-1]
+    para_id = f"{0x10000000 + comment.comment_id:08X}"  # unique per comment, below 0x80000000
+    paragraph.set(f"{{{W14}}}paraId", para_id)
+    return para_id
+
+
+def _add_comments_extended(document: Any, threads: list[tuple[str, str | None]]) -> None:
+    """The part that makes replies replies (python-docx writes comments, not threads)."""
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    entries = []
+    for parent, reply in threads:
+        entries.append(f'<w15:commentEx w15:paraId="{parent}" w15:done="0"/>')
+        if reply is not None:
+            entries.append(
+                f'<w15:commentEx w15:paraId="{reply}" w15:paraIdParent="{parent}" w15:done="0"/>'
+            )
+    for rel in document.part.rels.values():
+        if rel.reltype == RT_COMMENTS_EXTENDED and not rel.is_external:
+            # The document's own threads are kept; ours are added to them.
+            existing = rel.target_part
+            blob = existing.blob
+            end = blob.rfind(b"</w15:commentsEx>")
+            if end >= 0:
+                existing._blob = blob[:end] + "".join(entries).encode() + blob[end:]
+                return
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w15:commentsEx xmlns:w15="{W15}">' + "".join(entries) + "</w15:commentsEx>"
+    )
+    part = Part(
+        PackURI("/word/commentsExtended.xml"),
+        CT_COMMENTS_EXTENDED,
+        xml.encode("utf-8"),
+        document.part.package,
+    )
+    document.part.relate_to(part, RT_COMMENTS_EXTENDED)
 
 
 def annotate(source: Path, target: Path | str, findings: Sequence[Finding]) -> int:
