@@ -192,3 +192,13 @@ def test_libreoffice_opens_the_copy_with_every_comment(tmp_path: Path) -> None:
         content = zf.read("content.xml").decode()
     assert content.count("<office:annotation ") + content.count("<office:annotation>") == 4
     assert "Accepted by the reviewer." in content
+
+
+def test_new_comments_never_take_over_a_broken_copy_s_old_ranges(tmp_path: Path) -> None:
+    # A body with comment ranges whose comments are missing (what a broken tool wrote).
+    orphan = '<w:commentRangeStart w:id="7"/>' + r("Old range") + '<w:commentRangeEnd w:id="7"/>'
+    source = make_docx(tmp_path / "d.docx", p("Scope", style="Heading1") + p(runs=orphan))
+    data, _ = reviewed_copy(source, [finding("a", "range", 1)])
+    got = spans(data)
+    assert got["7"] == "Old range"  # untouched
+    assert got["8"] == "range"  # ours, numbered after it

@@ -72,6 +72,7 @@ def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int
     paragraphs = list(body.iter(qn("w:p")))
     added = 0
     threads: list[tuple[str, str | None]] = []
+    placeholder = _reserve_marker_ids(document) if findings else None
     for finding in findings:
         locator = finding.locator if finding.locator is not None else 0
         if not paragraphs:
@@ -94,6 +95,8 @@ def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int
             threads.append((_para_id(comment), _para_id(reply)))
         else:
             threads.append((_para_id(comment), None))
+    if placeholder is not None:
+        placeholder.getparent().remove(placeholder)
     if any(reply for _, reply in threads):
         _add_comments_extended(document, threads)
     buffer = io.BytesIO()
@@ -108,6 +111,29 @@ CT_COMMENTS_EXTENDED = (
 )
 RT_COMMENTS_EXTENDED = "http://schemas.microsoft.com/office/2011/relationships/commentsExtended"
 ACCEPTED = "Accepted by the reviewer."
+
+
+def _reserve_marker_ids(document: Any) -> Any:
+    """python-docx numbers a new comment after the comments part's ids; a body may also hold
+    range markers of comments that part lacks (a broken copy): number after those too, so a
+    new comment never takes over an old range. Returns a placeholder to remove afterwards."""
+    from docx.oxml.ns import qn
+    from docx.oxml.parser import OxmlElement
+
+    used = [
+        int(x)
+        for x in document.element.body.xpath(
+            ".//w:commentRangeStart/@w:id | .//w:commentRangeEnd/@w:id"
+            " | .//w:commentReference/@w:id"
+        )
+        if str(x).isdigit()
+    ]
+    if not used:
+        return None
+    comments = document.comments._comments_elm
+    placeholder = OxmlElement("w:comment", {qn("w:id"): str(max(used))})
+    comments.append(placeholder)
+    return placeholder
 
 
 def _para_id(comment: Any) -> str:
