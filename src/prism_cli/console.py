@@ -51,10 +51,16 @@ class Console:
             self._rich_out = RichConsole(file=self._stdout, no_color=self.no_color, soft_wrap=False)
         return self._rich_out
 
-    def rich_err(self) -> RichConsole:
-        if self._rich_err is None:
-            from rich.console import Console as RichConsole
+    def rich_err(self, *, margin: int = 0) -> RichConsole:
+        """stderr as a rich console; ``margin`` columns narrower than the terminal."""
+        from rich.console import Console as RichConsole
 
+        if margin:
+            width = RichConsole(file=self._stderr).width
+            return RichConsole(
+                file=self._stderr, no_color=self.no_color, width=max(20, width - margin)
+            )
+        if self._rich_err is None:
             self._rich_err = RichConsole(file=self._stderr, no_color=self.no_color)
         return self._rich_err
 

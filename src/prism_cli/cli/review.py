@@ -190,7 +190,9 @@ class _Progress:
                 ),
                 TextColumn("{task.fields[calls]}", table_column=Column(no_wrap=True)),
                 TimeElapsedColumn(table_column=Column(no_wrap=True)),
-                console=console.rich_err(),
+                # Two columns short of the terminal: the "^C" a terminal echoes on Ctrl-C then
+                # stays on the bar's line, and the bar is erased cleanly when the run stops.
+                console=console.rich_err(margin=2),
                 transient=True,
                 expand=True,
             )
