@@ -313,7 +313,9 @@ def test_sessions_feedback_export_and_only_accepted(bedrock: FakeBedrock, tmp_pa
     assert code == 1, err
     with zipfile.ZipFile(target) as z:
         comments = z.read("word/comments.xml").decode()
-    assert comments.count("<w:comment ") == 3
+    replies = comments.count("Accepted by the reviewer.")
+    assert comments.count("<w:comment ") - replies == 3  # one per accepted finding
+    assert replies == 2  # the reviewer's reply on each accepted model finding
     assert "No owner &amp; no date for the fix &lt;yet&gt; 🙂" in comments
 
     exported = run_prism("export", sid, "--to", str(tmp_path / "out"), env=env)
