@@ -264,6 +264,8 @@ class FakeBedrock:
         self.throttled = 0
         self.throttle_times: list[float] = []
         self.request_times: list[float] = []
+        self.stream_delay = 0.0
+        """Seconds between the frames of a ConverseStream answer."""
         """Wall-clock instants of token-quota throttles."""
         self.tokens_served = 0
         """Input + output tokens of every successful answer (what an account would be billed)."""
@@ -643,9 +645,15 @@ class FakeBedrock:
         handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
-        for frame in self._frames(response):
-            handler.wfile.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
-        handler.wfile.write(b"0\r\n\r\n")
+        try:
+            for frame in self._frames(response):
+                handler.wfile.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
+                handler.wfile.flush()
+                if self.stream_delay:
+                    time.sleep(self.stream_delay)
+            handler.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading (an answer cancelled)
 
     def _frames(self, response: dict[str, Any]) -> Iterator[bytes]:
         if "stream_error" in response:  # {"stream_error": [code, message], "text": "..."}

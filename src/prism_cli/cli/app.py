@@ -699,6 +699,78 @@ def feedback(
     )
 
 
+class ChatFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command(cls=PanelCommand, short_help=SHORT["chat"], epilog=ENV_EPILOG)
+def chat(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SESSION|DOCX]",
+            help="Session id or document (default: the most recent session).",
+            show_default=False,
+        ),
+    ] = None,
+    ask: Annotated[
+        str | None,
+        typer.Option("--ask", metavar="TEXT", help="Answer this question and exit."),
+    ] = None,
+    fmt: Annotated[
+        ChatFormat,
+        typer.Option("--format", "-f", metavar="FORMAT", help="text or json (one per answer)."),
+    ] = ChatFormat.text,
+    section: Annotated[
+        str | None,
+        typer.Option(metavar="N", help="Start with this section in focus (number or title)."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            envvar="PRISM_MODEL",
+            show_envvar=False,
+            help="Model id or catalog key; repeat to set the fallback chain.",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REGION", envvar="PRISM_REGION", show_envvar=False, help="AWS region."
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."
+        ),
+    ] = None,
+    store: StoreOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
+    ] = False,
+) -> None:
+    """Talk about a document and its review: answers grounded in its sections and findings,
+    streamed, kept in the session. --ask, or questions on stdin, answer without a terminal."""
+    from prism_cli.cli.chat import ChatOptions, run_chat
+
+    options = ChatOptions(
+        target=target,
+        ask=ask,
+        fmt=fmt.value,
+        region=region,
+        profile=profile,
+        models=list(model or []),
+        section=section,
+    )
+    raise typer.Exit(run_chat(_app(ctx, store=store, verbose=verbose), options))
+
+
 @app.command("export", cls=PanelCommand, short_help=SHORT["export"])
 def export_cmd(
     ctx: typer.Context,

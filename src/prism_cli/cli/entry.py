@@ -14,6 +14,7 @@ COMMANDS = (
     ("review", "Review documents with Claude on Bedrock, or --offline rules."),
     ("models", "Show the model chain for a region; --check tests access."),
     ("feedback", "Accept or reject findings, or add your own."),
+    ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("export", "Write a session's results to a folder or to S3."),
     ("sessions", "List, show, delete and prune stored sessions."),
 )

@@ -11,7 +11,8 @@ Layout (every value is an envelope, see :func:`encode`)::
     sessions/<id>/results/<sid>     one section's result, written as soon as it finishes
     sessions/<id>/report            the last report of this session (one document)
     sessions/<id>/decisions         accepted / rejected finding ids, the reviewer's own findings
-    sessions/<id>/chat              chat history
+    sessions/<id>/threads/<ns>-<r>  a chat thread started (``/clear``); the newest is current
+    sessions/<id>/turns/<thread>/<ns>-<r>  one chat turn, written when it completes
     sessions/<id>/log/<ns>-<rand>   one activity entry per key (no read-modify-write races)
     cache/<key>                     a finished section result, shared by every session
     leases/<id>                     who is reviewing the session now
@@ -619,8 +620,33 @@ class Sessions:
             self.store.release(key, owner)
 
     def chat(self, session_id: str) -> list[Any]:
-        payload = self._get(self._key(session_id, "chat"))
-        return list(payload.get("messages", [])) if isinstance(payload, dict) else []
+        """The turns of the session's current chat thread, oldest first (as dicts)."""
+        return self.turns(session_id, self.thread(session_id))
+
+    # chat: one key per turn and per thread, so two terminals on one session lose nothing
+    def thread(self, session_id: str) -> str:
+        """The current chat thread: the newest one started (``main`` before any)."""
+        started = self.store.children(self._key(session_id, "threads") + "/")
+        return started[-1] if started else "main"
+
+    def new_thread(self, session_id: str) -> str:
+        now = self._clock()
+        name = f"{int(now.timestamp() * 1_000_000):017d}-{self._unique()}"
+        self._put(self._key(session_id, "threads", name), {"started": now_iso(now)})
+        return name
+
+    def add_turn(self, session_id: str, thread: str, turn: dict[str, Any]) -> None:
+        now = self._clock()
+        stamp = f"{int(now.timestamp() * 1_000_000):017d}-{self._unique()}"
+        self._put(self._key(session_id, "turns", thread, stamp), {**turn, "at": now_iso(now)})
+
+    def turns(self, session_id: str, thread: str) -> list[dict[str, Any]]:
+        out = []
+        for key in self.store.list(self._key(session_id, "turns", thread) + "/"):
+            payload = self._get(key)
+            if isinstance(payload, dict):
+                out.append(payload)
+        return out
 
     # activity
     def log(

@@ -1,0 +1,264 @@
+"""Chat about a session's document and review: the application layer every chat front end uses.
+
+It opens (or creates) the session, rebuilds the document's sections from the stored copy,
+grounds each question (:mod:`prism_cli.core.chat`), streams the answer through the model
+engine (its fallback chain applies before the first token), checks the citations, and writes
+each turn to the store as its own entry the moment it completes (a partial one too, when the
+answer breaks off). Decisions go through the same :class:`Sessions` calls as ``prism feedback``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.core.chat import ChatSection, Citation, Turn, citations, ground
+from prism_cli.core.ports import (
+    ModelCallError,
+    ModelChosen,
+    StreamUsage,
+    TextDelta,
+    Usage,
+)
+from prism_cli.core.requests import Ask
+from prism_cli.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.core.engine import ModelEngine
+    from prism_cli.core.report import PriceLookup
+    from prism_cli.core.session import Sessions
+
+
+@dataclass
+class Answered:
+    """A finished (or broken-off) answer, as stored."""
+
+    turn: Turn
+    citations: list[Citation]
+    fallback: tuple[str, ...] = ()
+    """Models passed over before the one that answered."""
+    error: str | None = None
+    """What broke the answer off mid-stream (the partial answer is kept)."""
+
+
+@dataclass
+class Chunk:
+    text: str
+
+
+@dataclass
+class Chosen:
+    model: str
+    passed: tuple[str, ...]
+
+
+ChatEvent = Chunk | Chosen | Answered
+
+
+@dataclass
+class ChatService:
+    sessions: Sessions
+    session_id: str
+    sections: list[ChatSection]
+    engine: ModelEngine | None = None
+    prices: PriceLookup = field(default=lambda _m: None)
+    budget: int = 24_000
+    max_tokens: int = 2_048
+    focus: str | None = None
+    thread: str = "main"
+    spent: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        sessions: Sessions,
+        ref: str | None,
+        *,
+        engine: ModelEngine | None = None,
+        prices: PriceLookup = lambda _m: None,
+    ) -> ChatService:
+        """The session of ``ref`` (an id or a document; a document with none gets one), or
+        the most recently updated session when ``ref`` is None."""
+        from prism_cli.service import resolve_session
+
+        if ref is None:
+            newest = sorted(
+                (m for sid in sessions.ids() if (m := sessions.load(sid)) is not None),
+                key=lambda m: m.updated,
+            )
+            if not newest:
+                raise UsageError("no session yet: give a document (prism chat report.docx)")
+            sid = newest[-1].id
+        elif ref.lower().endswith((".docx", ".docm", ".dotx", ".dotm")) and Path(ref).is_file():
+            sid = _session_for_document(sessions, Path(ref))
+        else:
+            sid = resolve_session(sessions, ref)
+        service = cls(sessions, sid, _sections(sessions, sid), engine=engine, prices=prices)
+        service.thread = sessions.thread(sid)
+        return service
+
+    # -- what the chat knows ---------------------------------------------------------------
+    def history(self) -> list[Turn]:
+        return [Turn.from_dict(t) for t in self.sessions.turns(self.session_id, self.thread)]
+
+    def findings(self) -> list[dict[str, Any]]:
+        from prism_cli.core.session import report_with_decisions
+
+        report = self.sessions.report(self.session_id)
+        if report is None:
+            return []
+        decided = report_with_decisions(report, self.sessions.decisions(self.session_id))
+        return [f for doc in decided.get("documents", []) for f in doc.get("findings", [])]
+
+    def section(self, ref: str) -> ChatSection:
+        """A section by number (``3``, ``§3``, ``s3``) or by (part of) its title."""
+        key = ref.strip().lstrip("§").casefold()
+        for s in self.sections:
+            if key in (str(s.number), s.id.casefold()):
+                return s
+        for s in self.sections:
+            if key and key in s.title.casefold():
+                return s
+        raise UsageError(f"no section {ref!r} (see /sections)")
+
+    def clear(self) -> str:
+        """Start a new thread; the old one stays in the store."""
+        self.thread = self.sessions.new_thread(self.session_id)
+        return self.thread
+
+    # -- asking ----------------------------------------------------------------------------
+    def ask(self, question: str) -> Generator[ChatEvent, None, None]:
+        """Stream the answer to ``question``: :class:`Chosen`, then :class:`Chunk`s, then one
+        :class:`Answered` (after it is stored). Errors before the first token propagate."""
+        if self.engine is None:
+            raise UsageError("chat needs a model: run it without --offline")
+        grounding = ground(
+            question,
+            self.sections,
+            self.findings(),
+            self.history(),
+            focus=self.focus,
+            budget=self.budget,
+        )
+        system = grounding.system
+        ask = Ask(
+            system=lambda _structured: system,
+            messages=grounding.messages,
+            max_tokens=self.max_tokens,
+            schema=None,
+            cacheable=True,
+            estimated_input_tokens=grounding.tokens,
+        )
+        text: list[str] = []
+        model: str | None = None
+        passed: tuple[str, ...] = ()
+        usage = Usage()
+        error: str | None = None
+        try:
+            for event in self.engine.stream(ask):
+                if isinstance(event, ModelChosen):
+                    model, passed = event.model_id, tuple(event.passed_over)
+                    yield Chosen(event.model_id, passed)
+                elif isinstance(event, TextDelta):
+                    text.append(event.text)
+                    yield Chunk(event.text)
+                elif isinstance(event, StreamUsage):
+                    usage.add(event.usage)
+        except ModelCallError as exc:
+            if model is None:
+                raise
+            error = exc.message
+        except KeyboardInterrupt:
+            if model is None:
+                raise
+            error = "cancelled"
+        answer = "".join(text)
+        from prism_cli.core.report import cost_usd
+
+        cost = cost_usd({model: usage}, self.prices) if model else 0.0
+        self.spent.add(usage)
+        self.cost += cost
+        turn = Turn(
+            question,
+            answer,
+            model,
+            tuple(grounding.sections_used),
+            {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+            },
+            round(cost, 6),
+            status="partial" if error else "complete",
+        )
+        self.sessions.add_turn(self.session_id, self.thread, turn.as_dict())
+        yield Answered(turn, citations(answer, self.sections), passed, error)
+
+    def ask_all(self, question: str, on_text: Callable[[str], None] = lambda _t: None) -> Answered:
+        answered: Answered | None = None
+        for event in self.ask(question):
+            if isinstance(event, Chunk):
+                on_text(event.text)
+            elif isinstance(event, Answered):
+                answered = event
+        assert answered is not None
+        return answered
+
+
+def _session_for_document(sessions: Sessions, path: Path) -> str:
+    """The document's session; a new one (sections read, nothing reviewed) when it has none."""
+    from prism_cli.core.report import DocumentReview
+    from prism_cli.core.sections import split_sections
+    from prism_cli.core.session import DocumentInfo, SectionInfo
+    from prism_cli.service import assign_session_ids
+    from prism_cli.word.reader import read_document
+
+    data = path.read_bytes()
+    sid = sessions.session_of_document(hashlib.sha256(data).hexdigest())
+    if sid is not None:
+        return sid
+    document = read_document(path)
+    review = DocumentReview(document, split_sections(document.blocks))
+    assign_session_ids([review], None)
+    sid = review.session_id
+    info = DocumentInfo(
+        str(path.resolve()),
+        path.name,
+        document.sha256,
+        tuple(
+            SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator) for s in review.sections
+        ),
+    )
+    sessions.new(sid, info, {})
+    sessions.put_document(sid, data)
+    sessions.log(sid, "started", f"{path.name}: {len(review.sections)} sections (chat)")
+    return sid
+
+
+def _sections(sessions: Sessions, sid: str) -> list[ChatSection]:
+    """The session's sections with their text, from its stored copy of the document."""
+    import tempfile
+
+    from prism_cli.core.sections import split_sections
+    from prism_cli.word.reader import read_document
+
+    meta = sessions.require(sid)
+    data = sessions.get_document(sid)
+    path = Path(meta.document.path)
+    if data is None and path.is_file():
+        data = path.read_bytes()
+    if data is None:
+        raise InputError(meta.document.path, "the session holds no copy of the document")
+    with tempfile.TemporaryDirectory(prefix="prism-chat-") as tmp:
+        copy = Path(tmp) / (meta.document.name or "document.docx")
+        copy.write_bytes(data)
+        document = read_document(copy)
+    return [
+        ChatSection(n, s.id, s.title, s.text)
+        for n, s in enumerate(split_sections(document.blocks), 1)
+    ]

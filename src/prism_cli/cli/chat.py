@@ -1,0 +1,115 @@
+"""``prism chat``: parse, build the chat service, render. The conversation itself (grounding,
+streaming, fallback, persistence, decisions) is :mod:`prism_cli.chat_service`'s."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prism_cli.cli.application import Application
+from prism_cli.console import Console
+from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.chat_service import Answered, ChatService
+
+
+@dataclass
+class ChatOptions:
+    target: str | None
+    ask: str | None
+    fmt: str
+    region: str | None
+    profile: str | None
+    models: list[str]
+    section: str | None
+
+
+def open_chat(app: Application, opts: ChatOptions) -> ChatService:
+    from prism_cli.bedrock.setup import open_engine
+    from prism_cli.chat_service import ChatService
+    from prism_cli.core.requests import Thinking
+
+    sessions = app.sessions
+    setup = open_engine(
+        region=opts.region,
+        profile=opts.profile,
+        models=opts.models,
+        overrides=app.catalog_overrides,
+        thinking=Thinking(False, None, None),
+    )
+    for detail in setup.details:
+        app.console.debug(detail)
+    service = ChatService.open(
+        sessions, opts.target, engine=setup.engine, prices=setup.catalog.prices
+    )
+    if opts.section:
+        service.focus = service.section(opts.section).id
+    return service
+
+
+def _record(answered: Answered) -> dict[str, object]:
+    turn = answered.turn
+    return {
+        "answer": turn.answer,
+        "model": turn.model,
+        "sections_used": list(turn.sections_used),
+        "citations": [
+            {"text": c.text, "section_id": c.section_id, "valid": c.section_id is not None}
+            for c in answered.citations
+        ],
+        "usage": turn.usage,
+        "cost_usd": turn.cost_usd,
+        "status": turn.status,
+        "error": answered.error,
+    }
+
+
+def answer_plainly(console: Console, service: ChatService, question: str, fmt: str) -> int:
+    """One question, one answer, no terminal needed; exit 3 when the answer broke off."""
+    if fmt == "json":
+        answered = service.ask_all(question)
+        console.write(json.dumps(_record(answered), ensure_ascii=False))
+    else:
+        out = sys.stdout
+
+        def show(text: str) -> None:
+            out.write(text)
+            out.flush()
+
+        answered = service.ask_all(question, show)
+        out.write("\n")
+        out.flush()
+        _after(console, answered)
+    return EXIT_INCOMPLETE if answered.error else EXIT_OK
+
+
+def _after(console: Console, answered: Answered) -> None:
+    if answered.fallback:
+        console.info(f"answered by {answered.turn.model} ({', '.join(answered.fallback)} passed)")
+    bad = [c.text for c in answered.citations if c.section_id is None]
+    if bad:
+        console.warn(f"the answer cites sections that do not exist: {', '.join(bad)}")
+    if answered.error:
+        console.warn(f"the answer broke off ({answered.error}); ask again to retry")
+
+
+def run_chat(app: Application, opts: ChatOptions) -> int:
+    if opts.fmt not in ("text", "json"):
+        raise UsageError("--format must be text or json")
+    console = app.console
+    service = open_chat(app, opts)
+    if opts.ask is not None:
+        return answer_plainly(console, service, opts.ask, opts.fmt)
+    if not sys.stdin.isatty():
+        worst = EXIT_OK
+        for line in sys.stdin:
+            question = line.strip()
+            if question:
+                worst = max(worst, answer_plainly(console, service, question, opts.fmt))
+        return worst
+    from prism_cli.cli.repl import Repl
+
+    return Repl(app, service).run()

@@ -1,0 +1,252 @@
+"""The interactive side of ``prism chat``: a line editor (prompt_toolkit) with history and
+completion, answers streamed as Markdown (rich), slash commands. Everything it does to the
+session goes through :class:`~prism_cli.chat_service.ChatService` and :class:`Sessions`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prism_cli.cli.application import Application
+from prism_cli.errors import EXIT_OK, PrismError, UsageError
+
+if TYPE_CHECKING:
+    from prompt_toolkit.completion import Completer
+
+    from prism_cli.chat_service import Answered, ChatService
+
+COMMANDS = {
+    "/help": "this list",
+    "/sections": "the document's sections",
+    "/section": "N or title: focus on a section (its text goes first)",
+    "/findings": "[high|medium|low]: the review's findings",
+    "/accept": "ID...: accept findings (as prism feedback)",
+    "/reject": "ID...: reject findings",
+    "/note": "TEXT: your own finding on the section in focus",
+    "/export": "DIR or s3://...: export the session",
+    "/retry": "ask the last question again",
+    "/cost": "tokens and cost so far",
+    "/history": "the conversation so far",
+    "/clear": "start a new thread (the old one is kept)",
+    "/exit": "leave (Ctrl-D too)",
+}
+
+
+class Repl:
+    def __init__(self, app: Application, service: ChatService) -> None:
+        self.app = app
+        self.service = service
+        self.console = app.console.rich_out()
+        self.last_question: str | None = None
+        self.model = "-"
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> int:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.key_binding import KeyBindings
+
+        bindings = KeyBindings()
+
+        @bindings.add("escape", "enter")
+        def _newline(event: object) -> None:
+            event.current_buffer.insert_text("\n")  # type: ignore[attr-defined]
+
+        session: PromptSession[str] = PromptSession(
+            history=FileHistory(str(self._history_file())),
+            completer=self._completer(),
+            key_bindings=bindings,
+            bottom_toolbar=self._status,
+            complete_while_typing=False,
+        )
+        self._welcome()
+        while True:
+            try:
+                line = session.prompt("› ")
+            except KeyboardInterrupt:
+                continue  # a line being typed is dropped; the session goes on
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                if line.startswith("/"):
+                    if self._command(line):
+                        break
+                else:
+                    self._ask(line)
+            except PrismError as exc:
+                self.console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_OK
+
+    def _history_file(self) -> object:
+        from pathlib import Path
+
+        from platformdirs import user_data_dir
+
+        folder = Path(user_data_dir("prism"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / "chat-history"
+
+    def _completer(self) -> Completer:
+        from prompt_toolkit.completion import WordCompleter
+
+        words = list(COMMANDS)
+        words += [s.title for s in self.service.sections]
+        words += [str(f.get("id")) for f in self.service.findings()]
+        return WordCompleter(words, ignore_case=True, sentence=True)
+
+    def _status(self) -> str:
+        spent = self.service.spent
+        focus = f" · focus {self.service.focus}" if self.service.focus else ""
+        return (
+            f" {self.model} · {spent.input_tokens} in / {spent.output_tokens} out tokens · "
+            f"${self.service.cost:.4f}{focus} · /help"
+        )
+
+    def _welcome(self) -> None:
+        service = self.service
+        meta = service.sessions.require(service.session_id)
+        self.console.print(
+            f"[bold]{meta.document.name}[/bold] · session {service.session_id} · "
+            f"{len(service.sections)} sections · {len(service.findings())} findings",
+            highlight=False,
+        )
+        earlier = service.history()[-3:]
+        if earlier:
+            self.console.print("[dim]earlier in this thread:[/dim]")
+            for turn in earlier:
+                self.console.print(f"[dim]› {turn.question}[/dim]", highlight=False)
+                self.console.print(f"[dim]{_short(turn.answer)}[/dim]", highlight=False)
+
+    # -- asking ----------------------------------------------------------------------------
+    def _ask(self, question: str) -> None:
+        from rich.live import Live
+        from rich.markdown import Markdown
+
+        from prism_cli.chat_service import Answered, Chosen, Chunk
+
+        self.last_question = question
+        text = ""
+        answered: Answered | None = None
+        events = self.service.ask(question)
+        with Live(
+            Markdown(""), console=self.console, refresh_per_second=8, vertical_overflow="visible"
+        ) as live:
+            try:
+                for event in events:
+                    if isinstance(event, Chosen):
+                        self.model = event.model
+                        if event.passed:
+                            live.console.print(
+                                f"[dim]answered by {event.model} ({', '.join(event.passed)} "
+                                "passed)[/dim]",
+                                highlight=False,
+                            )
+                    elif isinstance(event, Chunk):
+                        text += event.text
+                        live.update(Markdown(text))
+                    elif isinstance(event, Answered):
+                        answered = event
+            except KeyboardInterrupt:
+                # Cancel the answer, not the session: the partial answer is stored.
+                try:
+                    last = events.throw(KeyboardInterrupt)
+                    answered = last if isinstance(last, Answered) else answered
+                except (KeyboardInterrupt, StopIteration):
+                    pass
+        if answered is not None:
+            self._footer(answered)
+
+    def _footer(self, answered: Answered) -> None:
+        cited = [
+            f"[green]{c.text}[/green]" if c.section_id else f"[red]{c.text} (no such section)[/red]"
+            for c in answered.citations
+        ]
+        if cited:
+            self.console.print("[dim]cited:[/dim] " + " ".join(cited), highlight=False)
+        if answered.error:
+            self.console.print(
+                f"[yellow]the answer broke off ({answered.error}); /retry asks again[/yellow]",
+                highlight=False,
+            )
+
+    # -- slash commands --------------------------------------------------------------------
+    def _command(self, line: str) -> bool:
+        """Run a slash command; True to leave."""
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        service = self.service
+        sessions = service.sessions
+        if name in ("/exit", "/quit"):
+            return True
+        if name == "/help":
+            for command, what in COMMANDS.items():
+                self.console.print(f"  [bold]{command}[/bold] {what}", highlight=False)
+        elif name == "/sections":
+            for s in service.sections:
+                mark = "›" if s.id == service.focus else " "
+                self.console.print(f" {mark} §{s.number} {s.title}", highlight=False)
+        elif name == "/section":
+            section = service.section(rest)
+            service.focus = section.id
+            self.console.print(f"focus: §{section.number} {section.title}", highlight=False)
+        elif name == "/findings":
+            for f in service.findings():
+                if rest and f.get("severity") != rest:
+                    continue
+                self.console.print(
+                    f"  {f.get('severity'):6} {f.get('id')}  {f.get('title')} "
+                    f"[dim]({f.get('status', 'open')})[/dim]",
+                    highlight=False,
+                )
+        elif name in ("/accept", "/reject"):
+            from prism_cli.core.session import Decision
+
+            ids = rest.split()
+            if not ids:
+                raise UsageError(f"{name} ID...: give finding ids (see /findings)")
+            sessions.decide(service.session_id, Decision(name[1:]), ids)
+            self.console.print(f"{name[1:]}ed {len(ids)} finding(s)", highlight=False)
+        elif name == "/note":
+            if not service.focus:
+                raise UsageError("/note needs a section in focus: /section N first")
+            if not rest:
+                raise UsageError("/note TEXT")
+            finding = sessions.add_finding(service.session_id, service.focus, rest)
+            self.console.print(f"added {finding['id']}", highlight=False)
+        elif name == "/export":
+            from prism_cli.service import export_session
+
+            if not rest:
+                raise UsageError("/export DIR or s3://bucket/prefix")
+            where = export_session(
+                sessions, service.session_id, rest, warn=lambda m: self.console.print(m)
+            )
+            self.console.print(f"exported to {where}", highlight=False)
+        elif name == "/retry":
+            if self.last_question is None:
+                raise UsageError("nothing to retry yet")
+            self._ask(self.last_question)
+        elif name == "/cost":
+            spent = service.spent
+            self.console.print(
+                f"{spent.input_tokens} in / {spent.output_tokens} out tokens, "
+                f"cache {spent.cache_read_tokens} read · ${service.cost:.4f}",
+                highlight=False,
+            )
+        elif name == "/history":
+            for turn in service.history():
+                self.console.print(f"[bold]› {turn.question}[/bold]", highlight=False)
+                self.console.print(_short(turn.answer, 400), highlight=False)
+        elif name == "/clear":
+            service.clear()
+            self.console.print("new thread (the old one is kept)", highlight=False)
+        else:
+            raise UsageError(f"unknown command {name} (see /help)")
+        return False
+
+
+def _short(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

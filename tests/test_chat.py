@@ -1,0 +1,214 @@
+"""``prism chat`` as users run it: --ask, questions on stdin, JSON, a real terminal session
+(pexpect), fallback before the first token, a broken-off answer, two terminals at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_prism
+from docbuilder import make_docx, p
+from fake_bedrock import FakeBedrock
+
+SONNET = "us.anthropic.claude-sonnet-5-5"
+OPUS = "us.anthropic.claude-opus-5-5"
+
+
+def doc(tmp_path: Path) -> Path:
+    body = (
+        p("Summary", style="Heading1") + p("Payments were sent twice on Monday.")
+        + p("Root Cause", style="Heading1") + p("The legacy cron entry ran after the failover.")
+        + p("Actions", style="Heading1") + p("Remove the cron entry. Owner TBD.")
+    )  # fmt: skip
+    return make_docx(tmp_path / "incident.docx", body)
+
+
+def answer(text: str) -> dict[str, object]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 900, "outputTokens": 40, "totalTokens": 940},
+    }
+
+
+def chat(tmp_path: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = run_prism("chat", *args, "--region", "us-east-1", cwd=tmp_path, stdin=stdin)
+    return result.code, result.stdout, result.stderr
+
+
+def turns(tmp_path: Path) -> list[dict[str, object]]:
+    from prism_cli.stores.service import open_sessions
+
+    sessions = open_sessions(None)
+    (sid,) = sessions.ids()
+    return sessions.turns(sid, sessions.thread(sid))
+
+
+def test_ask_answers_grounded_and_keeps_the_turn(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.queue(SONNET, answer("The cron entry ran twice [§2 Root Cause]."))
+    code, out, err = chat(tmp_path, str(path), "--ask", "Which cron entry ran?")
+    assert code == 0, err
+    assert out.strip() == "The cron entry ran twice [§2 Root Cause]."
+    _, operation, body = bedrock.requests[-1]
+    assert operation == "converse_stream"
+    sent = json.dumps(body)
+    assert "legacy cron entry" in sent  # the relevant section went with the question
+    assert "<document_section" in sent  # fenced as untrusted text
+    (turn,) = turns(tmp_path)
+    assert turn["question"] == "Which cron entry ran?"
+    assert turn["sections_used"][0] == "s2"
+
+
+def test_json_per_answer_and_citations_checked(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.queue(SONNET, answer("See [§2 Root Cause] and [§9 Appendix]."))
+    code, out, err = chat(tmp_path, str(path), "--ask", "cause?", "-f", "json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert set(record) >= {"answer", "model", "sections_used", "usage", "cost_usd"}
+    assert record["model"] == SONNET
+    assert [(c["section_id"], c["valid"]) for c in record["citations"]] == [
+        ("s2", True),
+        (None, False),
+    ]
+    assert record["cost_usd"] > 0
+
+
+def test_questions_on_stdin_are_answered_one_by_one(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.queue(SONNET, answer("First."), answer("Second."))
+    code, out, err = chat(tmp_path, str(path), stdin="one?\n\ntwo?\n")
+    assert code == 0, err
+    assert out.split() == ["First.", "Second."]
+    assert [t["question"] for t in turns(tmp_path)] == ["one?", "two?"]
+    # The next question carries the conversation so far.
+    bedrock.queue(SONNET, answer("Third."))
+    chat(tmp_path, "--ask", "three?")  # no argument: the most recent session
+    messages = bedrock.requests[-1][2]["messages"]
+    assert [m["content"][0]["text"] for m in messages[:4]] == ["one?", "First.", "two?", "Second."]
+
+
+def test_the_chain_applies_before_the_first_token(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.access_denied.add(SONNET)
+    bedrock.queue(OPUS, answer("From Opus."))
+    code, out, err = chat(tmp_path, str(path), "--ask", "who?", "-f", "json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == OPUS
+
+
+def test_an_answer_broken_off_mid_stream_is_kept(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.queue(
+        SONNET, {"stream_error": ["modelStreamErrorException", "lost"], "text": "Half an"}
+    )
+    code, out, err = chat(tmp_path, str(path), "--ask", "what?")
+    assert code == 3
+    assert out.strip() == "Half an"
+    assert "broke off" in err
+    (turn,) = turns(tmp_path)
+    assert (turn["answer"], turn["status"]) == ("Half an", "partial")
+
+
+def test_two_terminals_on_one_session_lose_no_turn(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    chat(tmp_path, str(path), "--ask", "first")  # creates the session
+    env = dict(os.environ)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "prism_cli", "chat", "--region", "us-east-1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=env,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for n, proc in enumerate(procs):  # both ask at once ...
+        assert proc.stdin is not None
+        proc.stdin.write("\n".join(f"q{n}-{i}" for i in range(4)) + "\n")
+        proc.stdin.close()
+    for proc in procs:  # ... and every turn of both is kept
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+    assert len(turns(tmp_path)) == 1 + 8
+
+
+def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    path = doc(tmp_path)
+    reviewed = run_prism("review", str(path), "--region", "us-east-1", "-f", "json", cwd=tmp_path)
+    assert reviewed.code in (0, 1), reviewed.stderr
+    bedrock.queue(SONNET, answer("It ran twice [§2 Root Cause]."), answer("An owner is missing."))
+    env = {
+        **os.environ,
+        "COLUMNS": "100",
+        "LINES": "30",
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
+
+    def spawn() -> object:
+        return pexpect.spawn(
+            sys.executable, ["-m", "prism_cli", "chat", str(path), "--region", "us-east-1"],
+            cwd=str(tmp_path), env=env, encoding="utf-8", timeout=30, dimensions=(30, 100),
+        )  # fmt: skip
+
+    child = spawn()
+    child.expect("incident.docx")
+    child.expect("›")
+    child.sendline("why twice?")
+    child.expect("It ran twice")
+    child.expect("cited:")
+    child.expect("›")
+    child.sendline("/section 3")
+    child.expect("focus: §3 Actions")
+    child.expect("›")
+    child.sendline("/accept s3-r-placeholder-1")
+    child.expect("accepted 1 finding")
+    child.expect("›")
+    child.sendline("what is missing?")
+    child.expect("An owner is missing")
+    child.expect("›")
+    # Ctrl-C while an answer streams cancels the answer, not the session.
+    bedrock.stream_delay = 0.3
+    bedrock.queue(SONNET, answer("A slow answer that streams in many small pieces " * 3))
+    child.sendline("slow?")
+    child.expect("A slow")
+    child.sendintr()
+    child.expect("›")
+    bedrock.stream_delay = 0.0
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    # Reopened, the conversation is there, and the decision is prism feedback's.
+    child = spawn()
+    child.expect("earlier in this thread")
+    child.expect("what is missing")
+    child.expect("›")
+    child.sendline("/findings high")
+    child.expect("accepted")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    statuses = [t["status"] for t in turns(tmp_path)]
+    assert statuses[:2] == ["complete", "complete"]
+    assert statuses[2] == "partial"
+
+
+def test_the_review_s_findings_and_decisions_go_with_the_question(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    path = doc(tmp_path)
+    assert run_prism("review", str(path), "--region", "us-east-1", "-f", "json", cwd=tmp_path).code
+    assert run_prism("feedback", str(path), "accept", "s3-r-placeholder-1", cwd=tmp_path).code == 0
+    code, _, err = chat(tmp_path, str(path), "--ask", "what is left open?")
+    assert code == 0, err
+    sent = json.dumps(bedrock.requests[-1][2])
+    assert "s3-r-placeholder-1 [high, accepted]" in sent
