@@ -137,8 +137,9 @@ def test_two_terminals_on_one_session_lose_no_turn(bedrock: FakeBedrock, tmp_pat
         proc.stdin.write("\n".join(f"q{n}-{i}" for i in range(4)) + "\n")
         proc.stdin.close()
     for proc in procs:  # ... and every turn of both is kept
-        proc.communicate(timeout=120)
-        assert proc.returncode == 0
+        assert proc.stdout is not None
+        proc.stdout.read()
+        assert proc.wait(timeout=120) == 0
     assert len(turns(tmp_path)) == 1 + 8
 
 
