@@ -170,6 +170,15 @@ def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
     child.expect("It ran twice")
     child.expect("cited:")
     child.expect("›")
+    child.sendline("/model claude-opus-5-5")
+    child.expect("models: us.anthropic.claude-opus-5-5")
+    child.expect("›")
+    bedrock.queue(OPUS, answer("Opus says hello."))
+    child.sendline("hello?")
+    child.expect("Opus says hello")
+    child.expect("›")
+    child.sendline("/model claude-sonnet-5-5")
+    child.expect("›")
     child.sendline("/section 3")
     child.expect("focus: §3 Actions")
     child.expect("›")
@@ -196,11 +205,11 @@ def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
     child.expect("›")
     child.sendline("/findings high")
     child.expect("accepted")
+    child.expect("›")
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     statuses = [t["status"] for t in turns(tmp_path)]
-    assert statuses[:2] == ["complete", "complete"]
-    assert statuses[2] == "partial"
+    assert statuses == ["complete", "complete", "complete", "partial"]
 
 
 def test_the_review_s_findings_and_decisions_go_with_the_question(

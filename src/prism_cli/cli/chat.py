@@ -13,6 +13,7 @@ from prism_cli.console import Console
 from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService
 
 
@@ -27,21 +28,28 @@ class ChatOptions:
     section: str | None
 
 
-def open_chat(app: Application, opts: ChatOptions) -> ChatService:
+def engine_for(app: Application, opts: ChatOptions, models: list[str]) -> EngineSetup:
+    """The model engine chat talks through (``/model`` builds another one)."""
     from prism_cli.bedrock.setup import open_engine
-    from prism_cli.chat_service import ChatService
     from prism_cli.core.requests import Thinking
 
-    sessions = app.sessions
     setup = open_engine(
         region=opts.region,
         profile=opts.profile,
-        models=opts.models,
+        models=models,
         overrides=app.catalog_overrides,
         thinking=Thinking(False, None, None),
     )
     for detail in setup.details:
         app.console.debug(detail)
+    return setup
+
+
+def open_chat(app: Application, opts: ChatOptions) -> ChatService:
+    from prism_cli.chat_service import ChatService
+
+    sessions = app.sessions
+    setup = engine_for(app, opts, opts.models)
     service = ChatService.open(
         sessions, opts.target, engine=setup.engine, prices=setup.catalog.prices
     )
@@ -112,4 +120,4 @@ def run_chat(app: Application, opts: ChatOptions) -> int:
         return worst
     from prism_cli.cli.repl import Repl
 
-    return Repl(app, service).run()
+    return Repl(app, service, lambda models: engine_for(app, opts, models)).run()

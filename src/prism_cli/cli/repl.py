@@ -10,8 +10,11 @@ from prism_cli.cli.application import Application
 from prism_cli.errors import EXIT_OK, PrismError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from prompt_toolkit.completion import Completer
 
+    from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService
 
 COMMANDS = {
@@ -23,6 +26,7 @@ COMMANDS = {
     "/reject": "ID...: reject findings",
     "/note": "TEXT: your own finding on the section in focus",
     "/export": "DIR or s3://...: export the session",
+    "/model": "ID...: answer with these models from now on (a fallback chain)",
     "/retry": "ask the last question again",
     "/cost": "tokens and cost so far",
     "/history": "the conversation so far",
@@ -32,9 +36,15 @@ COMMANDS = {
 
 
 class Repl:
-    def __init__(self, app: Application, service: ChatService) -> None:
+    def __init__(
+        self,
+        app: Application,
+        service: ChatService,
+        engine_for: Callable[[list[str]], EngineSetup] | None = None,
+    ) -> None:
         self.app = app
         self.service = service
+        self.engine_for = engine_for
         self.console = app.console.rich_out()
         self.last_question: str | None = None
         self.model = "-"
@@ -224,6 +234,13 @@ class Repl:
                 sessions, service.session_id, rest, warn=lambda m: self.console.print(m)
             )
             self.console.print(f"exported to {where}", highlight=False)
+        elif name == "/model":
+            if not rest or self.engine_for is None:
+                raise UsageError("/model ID...: a model id or catalog key (see prism models)")
+            setup = self.engine_for(rest.split())
+            service.engine, service.prices = setup.engine, setup.catalog.prices
+            chain = ", ".join(m.model_id for m in setup.engine.chain)
+            self.console.print(f"models: {chain}", highlight=False)
         elif name == "/retry":
             if self.last_question is None:
                 raise UsageError("nothing to retry yet")
