@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run_prism
 from docbuilder import make_docx, p
-from fake_bedrock import FakeBedrock
+from fake_bedrock import Err, FakeBedrock
 
 SONNET = "us.anthropic.claude-sonnet-5-5"
 OPUS = "us.anthropic.claude-opus-5-5"
@@ -206,10 +206,19 @@ def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
     child.sendline("/findings high")
     child.expect("accepted")
     child.expect("›")
+    # Throttled: a countdown instead of silence, then the answer
+    # (the first call of this process: the quota has learned nothing yet).
+    bedrock.queue(
+        SONNET, Err("ThrottlingException", 429, "Too many tokens"), answer("After a wait.")
+    )
+    child.sendline("busy?")
+    child.expect("asking again in")
+    child.expect("After a wait")
+    child.expect("›")
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
     statuses = [t["status"] for t in turns(tmp_path)]
-    assert statuses == ["complete", "complete", "complete", "partial"]
+    assert statuses == ["complete", "complete", "complete", "partial", "complete"]
 
 
 def test_the_review_s_findings_and_decisions_go_with_the_question(

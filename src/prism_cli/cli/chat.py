@@ -13,8 +13,11 @@ from prism_cli.console import Console
 from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService
+    from prism_cli.core.engine import EngineEvent
 
 
 @dataclass
@@ -28,6 +31,20 @@ class ChatOptions:
     section: str | None
 
 
+class Relay:
+    """Engine events, to whoever listens now (the REPL counts a throttling wait down)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[EngineEvent], None]] = []
+
+    def __call__(self, event: EngineEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+
+RELAY = Relay()
+
+
 def engine_for(app: Application, opts: ChatOptions, models: list[str]) -> EngineSetup:
     """The model engine chat talks through (``/model`` builds another one)."""
     from prism_cli.bedrock.setup import open_engine
@@ -39,6 +56,7 @@ def engine_for(app: Application, opts: ChatOptions, models: list[str]) -> Engine
         models=models,
         overrides=app.catalog_overrides,
         thinking=Thinking(False, None, None),
+        on_event=RELAY,
     )
     for detail in setup.details:
         app.console.debug(detail)
@@ -120,4 +138,4 @@ def run_chat(app: Application, opts: ChatOptions) -> int:
         return worst
     from prism_cli.cli.repl import Repl
 
-    return Repl(app, service, lambda models: engine_for(app, opts, models)).run()
+    return Repl(app, service, lambda models: engine_for(app, opts, models), RELAY).run()

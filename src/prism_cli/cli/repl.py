@@ -13,9 +13,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from prompt_toolkit.completion import Completer
+    from rich.text import Text
 
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService
+    from prism_cli.cli.chat import Relay
+    from prism_cli.core.engine import EngineEvent
 
 COMMANDS = {
     "/help": "this list",
@@ -41,10 +44,12 @@ class Repl:
         app: Application,
         service: ChatService,
         engine_for: Callable[[list[str]], EngineSetup] | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.engine_for = engine_for
+        self.relay = relay
         self.console = app.console.rich_out()
         self.last_question: str | None = None
         self.model = "-"
@@ -143,6 +148,15 @@ class Repl:
         with Live(
             Markdown(""), console=self.console, refresh_per_second=8, vertical_overflow="visible"
         ) as live:
+
+            def waiting(event: EngineEvent) -> None:
+                # Throttled: a countdown until the call may go, instead of silence.
+                if event.kind == "wait" and not text:
+                    countdown = _Countdown(event.model or "the model", float(event.detail))
+                    live.update(countdown, refresh=True)
+
+            if self.relay is not None:
+                self.relay.listeners.append(waiting)
             try:
                 for event in events:
                     if isinstance(event, Chosen):
@@ -165,6 +179,9 @@ class Repl:
                     answered = last if isinstance(last, Answered) else answered
                 except (KeyboardInterrupt, StopIteration):
                     pass
+            finally:
+                if self.relay is not None:
+                    self.relay.listeners.remove(waiting)
         if answered is not None:
             self._footer(answered)
 
@@ -262,6 +279,22 @@ class Repl:
         else:
             raise UsageError(f"unknown command {name} (see /help)")
         return False
+
+
+class _Countdown:
+    def __init__(self, model: str, seconds: float) -> None:
+        import time
+
+        self.model = model
+        self.until = time.monotonic() + seconds
+
+    def __rich__(self) -> Text:
+        import time
+
+        from rich.text import Text
+
+        left = max(0.0, self.until - time.monotonic())
+        return Text(f"throttled by {self.model}: asking again in {left:.0f}s", style="dim")
 
 
 def _short(text: str, limit: int = 160) -> str:

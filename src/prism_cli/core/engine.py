@@ -277,8 +277,12 @@ class ModelEngine:
         quota = self.quotas[model_id]
         ticket = quota.reserve(_input_estimate(built.body), built.max_tokens)
         moved_on = self._moved_on(model, model_id)
+        announced = False
         try:
             while (wait := quota.admit(ticket)) > 0:
+                if wait >= 1.0 and not announced:
+                    announced = True  # a caller may show it (chat counts it down)
+                    self._emit("wait", model_id, f"{wait:.1f}")
                 seen = quota.settled_calls
 
                 def interrupt(seen: int = seen) -> bool:
@@ -510,6 +514,8 @@ class ModelEngine:
                 # The model's quota now paces its calls: queue there again instead of
                 # sleeping past the moment it refills (a clock window would go unused).
                 delay = min(delay, self.rng.uniform(0, 0.25))
+            if err.kind is ErrorKind.THROTTLED:
+                emit("wait", model_id, f"{delay:.1f}")
             waited = self._wait(delay, self._moved_on(model, model_id))
             if waited and failures < self.policy.attempts_per_model:
                 return True, model_id, failures
