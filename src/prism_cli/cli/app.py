@@ -153,6 +153,17 @@ def _app(
     )
 
 
+RegionOption = Annotated[
+    str | None,
+    typer.Option(metavar="REGION", envvar="PRISM_REGION", show_envvar=False, help="AWS region."),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
+
+
 class SectionsFormat(str, Enum):
     table = "table"
     json = "json"
@@ -522,18 +533,8 @@ def models(
             help="Chain to resolve instead of the default.",
         ),
     ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            metavar="REGION", envvar="PRISM_REGION", show_envvar=False, help="AWS region."
-        ),
-    ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."
-        ),
-    ] = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
     check: Annotated[
         bool, typer.Option("--check", help="Send each model a tiny request and report access.")
     ] = False,
@@ -547,9 +548,7 @@ def models(
         SectionsFormat | None,
         typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown."),
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Show the fallback chain resolved for the region: the id called, lifecycle, price,
     request rules and where each fact came from; --check tests access to each model."""
@@ -738,22 +737,10 @@ def chat(
             help="Model id or catalog key; repeat to set the fallback chain.",
         ),
     ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            metavar="REGION", envvar="PRISM_REGION", show_envvar=False, help="AWS region."
-        ),
-    ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."
-        ),
-    ] = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
     store: StoreOption = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="More detail on stderr.")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Talk about a document and its review: answers grounded in its sections and findings,
     streamed, kept in the session. --ask, or questions on stdin, answer without a terminal."""
