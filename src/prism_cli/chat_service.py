@@ -214,7 +214,7 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     """The document's session; a new one (sections read, nothing reviewed) when it has none."""
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.sections import split_sections
-    from prism_cli.core.session import DocumentInfo, SectionInfo
+    from prism_cli.core.session import DocumentInfo
     from prism_cli.service import assign_session_ids
     from prism_cli.word.reader import read_document
 
@@ -226,14 +226,7 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     review = DocumentReview(document, split_sections(document.blocks))
     assign_session_ids([review], None)
     sid = review.session_id
-    info = DocumentInfo(
-        str(path.resolve()),
-        path.name,
-        document.sha256,
-        tuple(
-            SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator) for s in review.sections
-        ),
-    )
+    info = DocumentInfo.of(str(path.resolve()), path.name, document.sha256, review.sections)
     sessions.new(sid, info, {})
     sessions.put_document(sid, data)
     sessions.log(sid, "started", f"{path.name}: {len(review.sections)} sections (chat)")

@@ -27,7 +27,6 @@ from prism_cli.core.session import (
     REUSABLE,
     CorruptEntry,
     DocumentInfo,
-    SectionInfo,
     SessionMeta,
     Sessions,
     SessionStatus,
@@ -211,14 +210,8 @@ class SessionRun:
                 f"session {sid} holds another document ({meta.document.name}); "
                 "use --fresh to start it over for this one"
             )
-        document_info = DocumentInfo(
-            str(Path(doc.path).resolve()),
-            self.name,
-            doc.sha256,
-            tuple(
-                SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator)
-                for s in self.review.sections
-            ),
+        document_info = DocumentInfo.of(
+            str(Path(doc.path).resolve()), self.name, doc.sha256, self.review.sections
         )
         settings = service.settings.as_record()
         resuming_fresh = meta is not None and meta.fresh_run

@@ -161,6 +161,17 @@ ProfileOption = Annotated[
     str | None,
     typer.Option(metavar="NAME", envvar="PRISM_PROFILE", show_envvar=False, help="AWS profile."),
 ]
+ModelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        envvar="PRISM_MODEL",
+        show_envvar=False,
+        help="Model id or catalog key; repeat to set the fallback chain.",
+    ),
+]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
 
 
@@ -522,17 +533,7 @@ def review(
 @app.command(cls=PanelCommand, short_help=SHORT["models"])
 def models(
     ctx: typer.Context,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="MODEL",
-            envvar="PRISM_MODEL",
-            show_envvar=False,
-            help="Chain to resolve instead of the default.",
-        ),
-    ] = None,
+    model: ModelOption = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
     check: Annotated[
@@ -726,17 +727,7 @@ def chat(
         str | None,
         typer.Option(metavar="N", help="Start with this section in focus (number or title)."),
     ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="MODEL",
-            envvar="PRISM_MODEL",
-            show_envvar=False,
-            help="Model id or catalog key; repeat to set the fallback chain.",
-        ),
-    ] = None,
+    model: ModelOption = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
     store: StoreOption = None,

@@ -158,10 +158,16 @@ def _strip_fences(text: str) -> str:
     return match.group(1) if match else text
 
 
-def _norm(text: str) -> str:
-    return " ".join(
-        text.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').split()
-    ).casefold()
+STRAIGHT_QUOTES = str.maketrans({"\u2019": "'", "\u201c": '"', "\u201d": '"'})
+"""Curly quotes a model may straighten (or not) when it quotes the document."""
+
+
+def normalize(text: str) -> str:
+    """How quotes are matched: curly quotes straightened, whitespace collapsed, case folded."""
+    return " ".join(text.translate(STRAIGHT_QUOTES).split()).casefold()
+
+
+_norm = normalize
 
 
 def quote_in_text(quote: str, text: str) -> bool:

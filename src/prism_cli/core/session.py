@@ -89,6 +89,16 @@ class DocumentInfo:
             tuple(SectionInfo.from_dict(s) for s in data.get("sections", [])),
         )
 
+    @classmethod
+    def of(cls, path: str, name: str, sha256: str, sections: Iterable[Any]) -> DocumentInfo:
+        """From a document's path and its split sections (``core.document.Section``)."""
+        return cls(
+            path,
+            name,
+            sha256,
+            tuple(SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator) for s in sections),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,

@@ -3,7 +3,7 @@
 Word anchors a comment on whole runs (``w:commentRangeStart`` before the first,
 ``w:commentRangeEnd`` after the last), so the runs are split at the quote's first and last
 character; each part keeps the run's formatting. The quote is matched as the findings module
-matches it (whitespace collapsed, curly quotes straightened, case folded) over the visible text
+matches it (:func:`~prism_cli.core.findings.normalize`) (whitespace collapsed, curly quotes straightened, case folded) over the visible text
 of the paragraph it was found in and the ones after it: across runs, formatting changes,
 hyperlinks, tracked insertions and paragraph breaks. Deleted text (``w:del``) is not visible and
 is skipped.
@@ -17,18 +17,15 @@ from typing import Any
 
 from docx.oxml.ns import qn
 
+from prism_cli.core.findings import STRAIGHT_QUOTES, normalize
+
 W_R = qn("w:r")
 W_T = qn("w:t")
 W_RPR = qn("w:rPr")
 _HIDDEN = {qn("w:del"), qn("w:moveFrom")}
 _CHARS = {qn("w:tab"): "\t", qn("w:ptab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n"}
 _CHARS[qn("w:noBreakHyphen")] = "-"
-_STRAIGHT = str.maketrans({"\u2019": "'", "\u201c": '"', "\u201d": '"'})
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.translate(_STRAIGHT).split()).casefold()
 
 
 def _piece(child: Any) -> str:
@@ -92,7 +89,7 @@ def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None
     """Split runs so that ``quote`` is exactly a run range in ``paragraphs`` (searched in order,
     as one text with a break between paragraphs); returns its (first, last) ``w:r``, or None
     when the quote is not there."""
-    wanted = _norm(quote)
+    wanted = normalize(quote)
     if not wanted:
         return None
     where: list[tuple[Any, int] | None] = []  # for each raw character: its run and offset
@@ -108,7 +105,7 @@ def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None
     norm: list[str] = []
     index: list[int] = []
     space = True
-    for i, char in enumerate("".join(raw).translate(_STRAIGHT)):
+    for i, char in enumerate("".join(raw).translate(STRAIGHT_QUOTES)):
         if char.isspace():
             if not space:
                 norm.append(" ")
