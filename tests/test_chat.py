@@ -182,6 +182,10 @@ def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
     child.sendline("/section 3")
     child.expect("focus: §3 Actions")
     child.expect("›")
+    child.sendline("/review")
+    child.expect("stored review reused")
+    child.expect("s3-r-placeholder-1")
+    child.expect("›")
     child.sendline("/accept s3-r-placeholder-1")
     child.expect("accepted 1 finding")
     child.expect("›")
@@ -231,3 +235,59 @@ def test_the_review_s_findings_and_decisions_go_with_the_question(
     assert code == 0, err
     sent = json.dumps(bedrock.requests[-1][2])
     assert "s3-r-placeholder-1 [high, accepted]" in sent
+
+
+def _chat_service(path: Path) -> object:
+    from prism_cli.chat_service import ChatService
+    from prism_cli.cli.review import load_framework
+    from prism_cli.service import RunSettings, make_reviewer
+    from prism_cli.stores.service import open_sessions
+
+    service = ChatService.open(open_sessions(None), str(path))
+    service.reviewer_for = lambda settings: make_reviewer(
+        settings, region="us-east-1", profile=None
+    )
+    service.default_settings = RunSettings(framework=load_framework(None))
+    return service
+
+
+def test_review_in_chat_reviews_the_section_in_focus_and_keeps_the_rest(
+    bedrock: FakeBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = doc(tmp_path)
+    assert run_prism("review", str(path), "--region", "us-east-1", cwd=tmp_path).code == 1
+    calls = len(bedrock.requests)
+    service = _chat_service(path)
+    service.focus = "s2"
+    done = service.review_focus()
+    assert (done.status, len(bedrock.requests)) == ("cached", calls)  # no call paid twice
+    done = service.review_focus(again=True)
+    assert done.status == "reviewed" and len(bedrock.requests) == calls + 1
+    assert "legacy cron entry" in json.dumps(bedrock.requests[-1][2])
+    report = service.sessions.report(service.session_id)
+    statuses = [s["status"] for s in report["documents"][0]["sections"]]
+    assert statuses == ["cached", "reviewed", "cached"]
+    assert {f["section_id"] for f in report["documents"][0]["findings"]} >= {"s1", "s3"}
+    assert service.sessions.require(service.session_id).status.value == "complete"
+
+
+def test_review_in_chat_of_a_never_reviewed_document(
+    bedrock: FakeBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = doc(tmp_path)
+    service = _chat_service(path)
+    assert service.findings() == []
+    service.focus = "s3"
+    done = service.review_focus()
+    assert done.status == "reviewed" and len(bedrock.requests) == 1
+    assert done.findings and all(f.section_id == "s3" for f in done.findings)
+    assert {f["id"] for f in service.findings()} >= {f.id for f in done.findings}
+    report = service.sessions.report(service.session_id)
+    statuses = [s["status"] for s in report["documents"][0]["sections"]]
+    assert statuses == ["skipped", "skipped", "reviewed"]
+    assert service.sessions.require(service.session_id).status.value == "incomplete"
+    # prism review then reviews the other two only.
+    assert run_prism("review", str(path), "--region", "us-east-1", cwd=tmp_path).code == 1
+    assert len(bedrock.requests) == 3

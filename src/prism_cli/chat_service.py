@@ -27,9 +27,15 @@ from prism_cli.core.requests import Ask
 from prism_cli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    from prism_cli.core.document import Document
     from prism_cli.core.engine import ModelEngine
+    from prism_cli.core.findings import Finding
+    from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.session import Sessions
+    from prism_cli.service import RunSettings
+
+    ReviewerFactory = Callable[[RunSettings], tuple[Reviewer, PriceLookup, list[str]]]
 
 
 @dataclass
@@ -59,6 +65,18 @@ ChatEvent = Chunk | Chosen | Answered
 
 
 @dataclass
+class SectionReviewed:
+    """What ``/review`` made of one section."""
+
+    section: ChatSection
+    status: str
+    """reviewed, cached (a stored review of the same settings) or failed."""
+    findings: list[Finding]
+    model: str | None = None
+    error: str | None = None
+
+
+@dataclass
 class ChatService:
     sessions: Sessions
     session_id: str
@@ -71,6 +89,13 @@ class ChatService:
     thread: str = "main"
     spent: Usage = field(default_factory=Usage)
     cost: float = 0.0
+    document: Document | None = None
+    """The session's document (from its stored copy), for ``/review``."""
+    reviewer_for: ReviewerFactory | None = None
+    """Builds the reviewer a session's settings call for (``/review``)."""
+    default_settings: RunSettings | None = None
+    """The settings ``/review`` uses for a session that was never reviewed."""
+    _reviewer: tuple[str, tuple[Reviewer, PriceLookup, list[str]]] | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -98,7 +123,11 @@ class ChatService:
             sid = _session_for_document(sessions, Path(ref))
         else:
             sid = resolve_session(sessions, ref)
-        service = cls(sessions, sid, _sections(sessions, sid), engine=engine, prices=prices)
+        document = _document(sessions, sid)
+        sections = [
+            ChatSection(n, s.id, s.title, s.text) for n, s in enumerate(_split(document), 1)
+        ]
+        service = cls(sessions, sid, sections, engine=engine, prices=prices, document=document)
         service.thread = sessions.thread(sid)
         return service
 
@@ -130,6 +159,58 @@ class ChatService:
         """Start a new thread; the old one stays in the store."""
         self.thread = self.sessions.new_thread(self.session_id)
         return self.thread
+
+    # -- reviewing ---------------------------------------------------------------------------
+    def review_focus(self, *, again: bool = False) -> SectionReviewed:
+        """Review the section in focus now, through the review service: the session's other
+        sections keep their results, the stored report and findings are updated, and a
+        stored review of the same settings is reused unless ``again``."""
+        from prism_cli.core.report import DocumentReview
+        from prism_cli.core.rules import run_rules
+        from prism_cli.service import ReviewService, RunSettings
+
+        if self.focus is None:
+            raise UsageError("/review reviews the section in focus: /section N first")
+        if self.document is None or self.reviewer_for is None:
+            raise UsageError("/review needs a model: run chat without --offline")
+        meta = self.sessions.require(self.session_id)
+        settings = self.default_settings
+        if meta.settings.get("framework_text"):
+            settings = RunSettings.from_record(meta.settings)
+        if settings is None:
+            raise UsageError("/review: the session has no review settings")
+        shaping = settings.shaping()
+        if self._reviewer is None or self._reviewer[0] != shaping:
+            self._reviewer = (shaping, self.reviewer_for(settings))
+        reviewer, prices, notes = self._reviewer[1]
+        review = DocumentReview(self.document, _split(self.document))
+        review.session_id = self.session_id
+        rules = run_rules(self.document, review.sections, settings.framework)
+        service = ReviewService(
+            self.sessions,
+            settings,
+            reviewer=reviewer,
+            prices=prices,
+            notes=notes,
+            only={self.document.path: {self.focus}},
+            again=again,
+        )
+        service.run([review], {self.document.path: rules})
+        section = self.section(self.focus)
+        result = review.results.get(self.focus)
+        usage = result.usage if result else {}
+        from prism_cli.core.report import cost_usd
+
+        for model_usage in usage.values():
+            self.spent.add(model_usage)
+        self.cost += cost_usd(usage, prices)
+        return SectionReviewed(
+            section,
+            result.status if result else "failed",
+            [f for f in review.findings if f.section_id == self.focus],
+            result.model if result else None,
+            result.error if result else "not reviewed",
+        )
 
     # -- asking ----------------------------------------------------------------------------
     def ask(self, question: str) -> Generator[ChatEvent, None, None]:
@@ -233,11 +314,17 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     return sid
 
 
-def _sections(sessions: Sessions, sid: str) -> list[ChatSection]:
-    """The session's sections with their text, from its stored copy of the document."""
+def _split(document: Document) -> list[Any]:
+    from prism_cli.core.sections import split_sections
+
+    return list(split_sections(document.blocks))
+
+
+def _document(sessions: Sessions, sid: str) -> Document:
+    """The session's document, read from its stored copy (its path is the original's)."""
+    import dataclasses
     import tempfile
 
-    from prism_cli.core.sections import split_sections
     from prism_cli.word.reader import read_document
 
     meta = sessions.require(sid)
@@ -251,7 +338,4 @@ def _sections(sessions: Sessions, sid: str) -> list[ChatSection]:
         copy = Path(tmp) / (meta.document.name or "document.docx")
         copy.write_bytes(data)
         document = read_document(copy)
-    return [
-        ChatSection(n, s.id, s.title, s.text)
-        for n, s in enumerate(split_sections(document.blocks), 1)
-    ]
+    return dataclasses.replace(document, path=meta.document.path)

@@ -188,6 +188,8 @@ class SessionRun:
         self.reused = 0
         self.usage: dict[str, Usage] = {}
         self._lock = threading.Lock()
+        self.only: set[str] | None = service.only.get(review.document.path)
+        """The sections this run reviews (None: all); the rest keep what the session holds."""
 
     @property
     def name(self) -> str:
@@ -241,6 +243,14 @@ class SessionRun:
         for section in self.review.sections:
             key = self.keys[section.id]
             data = stored.get(section.id)
+            if self.only is not None and section.id not in self.only:
+                # Not this run's to review: the session's result stands, whatever made it.
+                if data is not None and data.get("status") in REUSABLE:
+                    self._reuse(section, data)
+                continue
+            if self.only is not None and self.service.again:
+                todo.append(section)
+                continue
             if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
                 data = None if fresh else self._cached(key)
                 if data is not None:
@@ -250,19 +260,22 @@ class SessionRun:
             if data is None:
                 todo.append(section)
                 continue
-            result = result_from_dict(data, section.id)
-            result.usage = {}
-            if result.status != "skipped":  # an empty section stays skipped
-                result.status = "cached"
-            for finding in result.findings:  # the cache may come from another document
-                finding.locator = locator_for(section, finding.quote)
-            self.review.results[section.id] = result
-            self.reused += 1
+            self._reuse(section, data)
         if self.reused:
             sessions.log(
                 sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
             )
         return todo
+
+    def _reuse(self, section: Section, data: dict[str, Any]) -> None:
+        result = result_from_dict(data, section.id)
+        result.usage = {}
+        if result.status != "skipped":  # an empty section stays skipped
+            result.status = "cached"
+        for finding in result.findings:  # the cache may come from another document
+            finding.locator = locator_for(section, finding.quote)
+        self.review.results[section.id] = result
+        self.reused += 1
 
     def _stored(self) -> dict[str, dict[str, Any]]:
         sessions, sid = self.sessions, self.sid
@@ -337,10 +350,11 @@ class SessionRun:
         review, sessions, sid = self.review, self.sessions, self.sid
         combine_findings(review, rule_findings)
         failed = sum(1 for r in review.results.values() if r.status == "failed")
+        missing = len(review.sections) - len(review.results)
         if self.service.offline:
             status = SessionStatus.OFFLINE
         else:
-            status = SessionStatus.INCOMPLETE if failed else SessionStatus.COMPLETE
+            status = SessionStatus.INCOMPLETE if failed or missing else SessionStatus.COMPLETE
         meta = sessions.update(sid, status=status, usage=self.usage, end_fresh=True)
         # The stored report is the session's: usage accumulated over its runs, no decisions
         # (they are applied when it is read).
@@ -351,7 +365,7 @@ class SessionRun:
         sessions.log(
             sid,
             "finished",
-            f"{len(review.sections) - failed} of {len(review.sections)} sections "
+            f"{len(review.sections) - failed - missing} of {len(review.sections)} sections "
             f"{'read offline' if self.service.offline else 'reviewed'}, "
             f"{len(review.findings)} findings",
         )
@@ -382,7 +396,12 @@ class ReviewService:
         fresh: bool = False,
         wait: bool = False,
         hooks: Hooks | None = None,
+        only: dict[str, set[str]] | None = None,
+        again: bool = False,
     ) -> None:
+        """``only`` maps a document's path to the sections to review (chat's ``/review``,
+        a worker's job); its other sections keep the session's results. ``again`` reviews
+        those sections anew instead of reusing a stored result."""
         self.sessions = sessions
         self.settings = settings
         self.reviewer = reviewer
@@ -392,6 +411,8 @@ class ReviewService:
         self.fresh = fresh
         self.wait = wait
         self.hooks = hooks or Hooks()
+        self.only = only or {}
+        self.again = again
 
     def run(
         self,
@@ -508,6 +529,43 @@ class ReviewService:
         finally:
             if in_main:
                 signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def make_reviewer(
+    settings: RunSettings,
+    *,
+    region: str | None,
+    profile: str | None,
+    overrides: dict[str, Any] | None = None,
+    concurrency: int = 4,
+    on_event: Callable[[Any], None] = lambda _event: None,
+) -> tuple[Reviewer, PriceLookup, list[str]]:
+    """The reviewer a run's settings call for (the chain, thinking, sampling), on Bedrock:
+    what ``prism review`` builds from its options and chat's ``/review`` from the session."""
+    from prism_cli.bedrock.setup import open_engine
+    from prism_cli.core.pipeline import Reviewer, ReviewSettings
+    from prism_cli.core.requests import Thinking
+
+    setup = open_engine(
+        region=region,
+        profile=profile,
+        models=list(settings.models),
+        overrides=overrides,
+        thinking=Thinking(settings.thinking, settings.effort, settings.thinking_budget),
+        on_event=on_event,
+    )
+    reviewer = Reviewer(
+        setup.engine,
+        ReviewSettings(
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            min_confidence=settings.min_confidence,
+            concurrency=concurrency,
+            guidelines=settings.guidelines,
+        ),
+    )
+    reviewer.details = setup.details
+    return reviewer, setup.catalog.prices, setup.notes
 
 
 # -- reading and exporting sessions ------------------------------------------------------------

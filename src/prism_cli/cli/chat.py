@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService
     from prism_cli.core.engine import EngineEvent
+    from prism_cli.core.pipeline import Reviewer
+    from prism_cli.core.report import PriceLookup
+    from prism_cli.service import RunSettings
 
 
 @dataclass
@@ -73,6 +76,28 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
     )
     if opts.section:
         service.focus = service.section(opts.section).id
+
+    def reviewer_for(settings: RunSettings) -> tuple[Reviewer, PriceLookup, list[str]]:
+        from prism_cli.service import make_reviewer
+
+        reviewer, prices, notes = make_reviewer(
+            settings,
+            region=opts.region,
+            profile=opts.profile,
+            overrides=app.catalog_overrides,
+            on_event=RELAY,
+        )
+        for detail in reviewer.details:
+            app.console.debug(detail)
+        return reviewer, prices, notes
+
+    from prism_cli.cli.review import load_framework
+    from prism_cli.service import RunSettings
+
+    service.reviewer_for = reviewer_for
+    service.default_settings = RunSettings(
+        framework=load_framework(None), models=tuple(opts.models)
+    )
     return service
 
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "/accept": "ID...: accept findings (as prism feedback)",
     "/reject": "ID...: reject findings",
     "/note": "TEXT: your own finding on the section in focus",
+    "/review": "[again]: review the section in focus now (a stored review is reused)",
     "/export": "DIR or s3://...: export the session",
     "/model": "ID...: answer with these models from now on (a fallback chain)",
     "/retry": "ask the last question again",
@@ -106,9 +107,13 @@ class Repl:
     def _completer(self) -> Completer:
         from prompt_toolkit.completion import WordCompleter
 
-        words = list(COMMANDS)
-        words += [s.title for s in self.service.sections]
-        words += [str(f.get("id")) for f in self.service.findings()]
+        titles = [s.title for s in self.service.sections]
+
+        def words() -> list[str]:
+            # Read at each completion: /review and /note add findings during the session.
+            ids = [str(f.get("id")) for f in self.service.findings()]
+            return [*COMMANDS, *titles, *ids]
+
         return WordCompleter(words, ignore_case=True, sentence=True)
 
     def _status(self) -> str:
@@ -185,6 +190,35 @@ class Repl:
         if answered is not None:
             self._footer(answered)
 
+    def _review(self, *, again: bool) -> None:
+        service = self.service
+        if service.focus is None:
+            raise UsageError("/review reviews the section in focus: /section N first")
+        section = service.section(service.focus)
+        with self.console.status(f"reviewing §{section.number} {section.title}…"):
+            done = service.review_focus(again=again)
+        if done.status == "failed":
+            self.console.print(
+                f"[yellow]§{section.number} not reviewed: {done.error}[/yellow]", highlight=False
+            )
+            return
+        how = (
+            "stored review reused (/review again asks anew)"
+            if done.status == "cached"
+            else (f"reviewed by {done.model}")
+        )
+        count = len(done.findings)
+        self.console.print(
+            f"§{section.number} {section.title}: {count} finding{'s' if count != 1 else ''} "
+            f"[dim]({how})[/dim]",
+            highlight=False,
+        )
+        for f in done.findings:
+            self.console.print(
+                f"  {f.severity:6} {f.id}  {f.title} [dim]({f.status})[/dim]",
+                highlight=False,
+            )
+
     def _footer(self, answered: Answered) -> None:
         cited = [
             f"[green]{c.text}[/green]" if c.section_id else f"[red]{c.text} (no such section)[/red]"
@@ -242,6 +276,10 @@ class Repl:
                 raise UsageError("/note TEXT")
             finding = sessions.add_finding(service.session_id, service.focus, rest)
             self.console.print(f"added {finding['id']}", highlight=False)
+        elif name == "/review":
+            if rest not in ("", "again"):
+                raise UsageError("/review [again]")
+            self._review(again=rest == "again")
         elif name == "/export":
             from prism_cli.service import export_session
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer, SectionResult
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
+    from prism_cli.service import RunSettings
 
 FORMATS = REVIEW_FORMATS
 FAIL_ON = ("high", "medium", "low", "never")
@@ -329,7 +330,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     prices: PriceLookup = _no_prices
     notes: list[str] = []
     if not opts.offline:
-        reviewer, prices, notes = _make_reviewer(app, opts, guidelines)
+        reviewer, prices, notes = _make_reviewer(app, opts, settings)
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     with _Progress(console, interval=interval) as progress:
 
@@ -432,36 +433,26 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
 
 
 def _make_reviewer(
-    app: Application, opts: ReviewOptions, guidelines: str
+    app: Application, opts: ReviewOptions, settings: RunSettings
 ) -> tuple[Reviewer, PriceLookup, list[str]]:
+    from prism_cli.service import make_reviewer
+
     console = app.console
-    from prism_cli.bedrock.setup import open_engine
-    from prism_cli.core.pipeline import Reviewer, ReviewSettings
-    from prism_cli.core.requests import Thinking
-
-    settings = ReviewSettings(
-        max_tokens=opts.max_tokens,
-        temperature=opts.temperature,
-        min_confidence=opts.min_confidence,
-        concurrency=opts.concurrency,
-        guidelines=guidelines,
-    )
-
-    setup = open_engine(
+    reviewer, prices, notes = make_reviewer(
+        settings,
         region=opts.region,
         profile=opts.profile,
-        models=opts.models,
         overrides=app.catalog_overrides,
-        thinking=Thinking(opts.thinking, opts.effort, opts.thinking_budget),
+        concurrency=opts.concurrency,
         on_event=lambda event: (
             console.debug(f"{event.model}: {event.detail}")
             if event.kind in ("adapt", "remap", "set_aside")
             else None
         ),
     )
-    for detail in setup.details:
+    for detail in reviewer.details:
         console.debug(detail)
-    return Reviewer(setup.engine, settings), setup.catalog.prices, setup.notes
+    return reviewer, prices, notes
 
 
 def _emit(

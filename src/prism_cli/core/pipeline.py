@@ -129,6 +129,8 @@ class Reviewer:
         self.engine = engine
         self.settings = settings
         self.on_event = on_event
+        self.details: list[str] = []
+        """For ``-v``: where the chain's facts came from."""
 
     @property
     def chain(self) -> list[ResolvedModel]:
