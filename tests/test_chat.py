@@ -65,6 +65,18 @@ def test_ask_answers_grounded_and_keeps_the_turn(bedrock: FakeBedrock, tmp_path:
     assert turn["sections_used"][0] == "s2"
 
 
+def test_the_document_is_the_cached_prefix(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    body = p("Scope", style="Heading1") + p("The settlement batch runs nightly. " * 300)
+    path = make_docx(tmp_path / "long.docx", body + p("Owners", style="Heading1") + p("Ops."))
+    bedrock.queue(SONNET, answer("Nightly [§1 Scope]."), answer("Ops [§2 Owners]."))
+    assert chat(tmp_path, str(path), "--ask", "When does it run?")[0] == 0
+    assert chat(tmp_path, str(path), "--ask", "Who owns it?")[0] == 0
+    systems = [body["system"] for _, _, body in bedrock.requests[-2:]]
+    assert systems[0] == systems[1]  # the same prefix for both questions ...
+    assert systems[0][-1] == {"cachePoint": {"type": "default"}}  # ... marked for the cache
+    assert "settlement batch runs nightly" in systems[0][0]["text"]
+
+
 def test_json_per_answer_and_citations_checked(bedrock: FakeBedrock, tmp_path: Path) -> None:
     path = doc(tmp_path)
     bedrock.queue(SONNET, answer("See [§2 Root Cause] and [§9 Appendix]."))

@@ -232,8 +232,7 @@ class ChatService:
             messages=grounding.messages,
             max_tokens=self.max_tokens,
             schema=None,
-            cacheable=True,
-            estimated_input_tokens=grounding.tokens,
+            cacheable=True,  # the prefix: instructions, outline, the document when it fits
         )
         text: list[str] = []
         model: str | None = None

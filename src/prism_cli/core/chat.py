@@ -2,10 +2,12 @@
 
 Pure. A request is grounded in, by priority:
 
-1. the instructions and the document's outline (stable: the prompt-cache prefix);
-2. the section in focus (``/section``), then the sections most relevant to the question, ranked
-   by BM25 over their titles and text, then the others in order, as far as the budget goes
-   (a short document goes whole), each fenced as untrusted document text;
+1. the instructions and the document's outline (stable: the prompt-cache prefix); a document
+   that fits goes whole into this prefix, so every question after the first reads it from the
+   cache;
+2. otherwise the section in focus (``/section``), then the sections most relevant to the
+   question, ranked by BM25 over their titles and text, then the others in order, as far as
+   the budget goes, each fenced as untrusted document text;
 3. the review's findings and the reviewer's decisions;
 4. the conversation so far, newest turns kept first (the oldest are trimmed).
 
@@ -124,7 +126,8 @@ def rank(question: str, sections: Sequence[ChatSection]) -> list[tuple[float, Ch
 @dataclass
 class Grounding:
     system: str
-    """Instructions and outline: the same for every question (cached)."""
+    """Instructions and outline, and the whole document when it fits: the same for every
+    question (the prompt-cache prefix)."""
     messages: list[dict[str, Any]]
     sections_used: list[str]
     tokens: int
@@ -160,17 +163,27 @@ def ground(
     for _score, section in rank(question, sections):
         if section not in chosen:
             chosen.append(section)
-    # Then the rest in document order, as far as the budget goes: a short document goes whole.
+    # Then the rest in document order, as far as the budget goes.
     chosen += [s for s in sections if s not in chosen]
+    whole = "".join(_fence(s, estimate_tokens(s.text) + 64) for s in sections)
     parts: list[str] = []
     used: list[str] = []
-    for section in chosen:
-        if share < 64:
-            break
-        fenced = _fence(section, share)
-        parts.append(fenced)
-        used.append(section.id)
-        share -= estimate_tokens(fenced)
+    if sections and estimate_tokens(whole) <= share:
+        # The document goes whole, in order, into the stable prefix (cached across questions);
+        # the question says which section is in focus.
+        system += f"\n\nThe document:\n{whole}"
+        left -= estimate_tokens(whole)
+        used = [s.id for s in chosen]
+        if focus and focus in by_id:
+            parts.append(f"(The analyst is looking at §{by_id[focus].number} {by_id[focus].title}.)\n")
+    else:
+        for section in chosen:
+            if share < 64:
+                break
+            fenced = _fence(section, share)
+            parts.append(fenced)
+            used.append(section.id)
+            share -= estimate_tokens(fenced)
     context = "".join(parts)
     left -= estimate_tokens(context)
     # Findings and decisions, within 15% of the budget.
@@ -181,7 +194,7 @@ def ground(
     ]
     review = _cut("\n".join(lines), min(left, budget * 15 // 100)) if lines else ""
     left -= estimate_tokens(review)
-    content = (context or "(no section matched the question)\n") + (
+    content = context + (
         f"\nThe review's findings (id [severity, decision] section: title):\n{review}\n"
         if review
         else ""
