@@ -175,7 +175,9 @@ def ground(
         left -= estimate_tokens(whole)
         used = [s.id for s in chosen]
         if focus and focus in by_id:
-            parts.append(f"(The analyst is looking at §{by_id[focus].number} {by_id[focus].title}.)\n")
+            parts.append(
+                f"(The analyst is looking at §{by_id[focus].number} {by_id[focus].title}.)\n"
+            )
     else:
         for section in chosen:
             if share < 64:
