@@ -275,7 +275,8 @@ def test_review_in_chat_reviews_the_section_in_focus_and_keeps_the_rest(
     done = service.review_focus()
     assert (done.status, len(bedrock.requests)) == ("cached", calls)  # no call paid twice
     done = service.review_focus(again=True)
-    assert done.status == "reviewed" and len(bedrock.requests) == calls + 1
+    assert done.status == "reviewed"
+    assert len(bedrock.requests) == calls + 1
     assert "legacy cron entry" in json.dumps(bedrock.requests[-1][2])
     report = service.sessions.report(service.session_id)
     statuses = [s["status"] for s in report["documents"][0]["sections"]]
@@ -293,8 +294,10 @@ def test_review_in_chat_of_a_never_reviewed_document(
     assert service.findings() == []
     service.focus = "s3"
     done = service.review_focus()
-    assert done.status == "reviewed" and len(bedrock.requests) == 1
-    assert done.findings and all(f.section_id == "s3" for f in done.findings)
+    assert done.status == "reviewed"
+    assert len(bedrock.requests) == 1
+    assert done.findings
+    assert all(f.section_id == "s3" for f in done.findings)
     assert {f["id"] for f in service.findings()} >= {f.id for f in done.findings}
     report = service.sessions.report(service.session_id)
     statuses = [s["status"] for s in report["documents"][0]["sections"]]

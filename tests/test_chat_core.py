@@ -58,7 +58,8 @@ def test_a_document_that_fits_is_the_stable_prefix_whatever_the_question() -> No
     assert all(f'number="{n}"' in first.system for n in range(1, 13))
     assert "<document_section" not in second.messages[-1]["content"][0]["text"]
     assert "looking at §4 Chapter 4" in second.messages[-1]["content"][0]["text"]
-    assert second.sections_used[0] == "s4" and len(second.sections_used) == 12
+    assert second.sections_used[0] == "s4"
+    assert len(second.sections_used) == 12
 
 
 def test_bm25_prefers_the_section_about_the_question() -> None:

@@ -98,7 +98,20 @@ def test_no_credentials_is_exit_4(tmp_path: Path) -> None:
     )
     assert result.code == 4
     assert result.stderr.startswith("error: no AWS credentials found")
+    assert "--offline" in result.stderr  # review has a way out ...
     assert "Traceback" not in result.stderr
+    chat = run_prism(
+        "chat",
+        str(doc(tmp_path)),
+        "--ask",
+        "why?",
+        "--region",
+        "us-east-1",
+        env={"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+    )
+    assert chat.code == 4
+    assert chat.stderr.startswith("error: no AWS credentials found")
+    assert "--offline" not in chat.stderr  # ... chat has none
 
 
 def test_bad_input_is_exit_2_and_others_still_reviewed(

@@ -71,6 +71,44 @@ def test_a_throttle_before_any_success_does_not_collapse_the_rate() -> None:
     assert q.admit(second) == 0.0
 
 
+def test_a_lone_caller_throttled_after_a_few_calls_waits_seconds_not_minutes() -> None:
+    # A chat: three questions a few seconds apart, then a 429. What was accepted (3 x 5k
+    # over ~a minute) says the rate is at least ~230 tokens/s: a 5k hold would wait ~20 s,
+    # and more with the episode open. One caller waiting searches upwards meanwhile.
+    clock = Clock()
+    q = quota(clock)
+    for _ in range(3):
+        t = q.reserve(1000, 4000)
+        assert q.admit(t) == 0.0
+        clock.now += 2.0
+        q.on_success(t, 1000, 200)
+        clock.now += 3.0
+    t = q.reserve(1000, 4000)
+    assert q.admit(t) == 0.0
+    clock.now += 0.1
+    q.on_throttle(t)
+    assert q.rate is not None
+    t = q.reserve(1000, 4000)
+    first = q.admit(t)
+    assert first > 5.0  # the first estimate is low ...
+    waited = 0.0
+    while (wait := q.admit(t)) > 0 and waited < 600:
+        step = min(wait, 0.5)  # as the engine polls
+        clock.now += step
+        waited += step
+    assert waited < 8.0  # ... and the wait is seconds
+    # Two callers waiting (a batch) still wait for the bucket, as before.
+    q2 = quota(clock)
+    q2.rate, q2.level = 100.0, 0.0
+    q2._episode_open = True
+    a, b = q2.reserve(1000, 4000), q2.reserve(1000, 4000)
+    assert q2.admit(a) == pytest.approx(q2.admit(a), rel=0.01)
+    clock.now += 5.0
+    q2.admit(a)
+    assert q2.rate == 100.0
+    del b
+
+
 def simulate(mode: str, seconds: float = 60.0) -> tuple[ModelQuota, int, int, float]:
     """A batch against a simulated Bedrock token quota of 10k tokens/s (holds input +
     maxTokens, settles to input + output x 5), in fake time. Returns the quota, calls,

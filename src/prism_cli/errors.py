@@ -10,6 +10,7 @@ translate library exceptions (zipfile, lxml, botocore, redis, ...) at their boun
     │   └── FrameworkError    exit 2  a framework file that is not usable
     ├── InputError            exit 2  a document that cannot be read (carries the path)
     ├── ConfigError           exit 4  configuration, credentials, access
+    │   ├── NoCredentials     exit 4  no AWS credentials to be found
     │   ├── CatalogError      exit 4  the model catalog or a [models.X] override is malformed
     │   ├── ModelAccessError  exit 4  no usable model in the chain
     │   ├── StoreError        exit 4  store unreachable, denied or corrupted (core.ports)
@@ -69,6 +70,10 @@ class InputError(PrismError):
 
 class ConfigError(PrismError):
     exit_code = EXIT_CONFIG
+
+
+class NoCredentials(ConfigError):
+    """No AWS credentials anywhere boto3 looks (a command may add its own way out)."""
 
 
 class ModelAccessError(ConfigError):

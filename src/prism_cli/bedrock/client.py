@@ -23,7 +23,7 @@ from prism_cli.core.ports import (
     ToolInputDelta,
     Usage,
 )
-from prism_cli.errors import ConfigError, UsageError
+from prism_cli.errors import ConfigError, NoCredentials, UsageError
 
 READ_TIMEOUT = 600
 CONNECT_TIMEOUT = 10
@@ -128,8 +128,8 @@ def make_session(region: str | None, profile: str | None) -> tuple[Any, str]:
     except botocore.exceptions.BotoCoreError as exc:
         raise ConfigError(f"AWS credentials could not be loaded: {exc}") from exc
     if credentials is None and not _bearer_token_set():
-        raise ConfigError(
-            "no AWS credentials found: set AWS_PROFILE, run `aws configure`, or use --offline"
+        raise NoCredentials(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure`"
         )
     return session, resolved
 

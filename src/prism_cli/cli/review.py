@@ -22,6 +22,7 @@ from prism_cli.errors import (
     EXIT_INPUT,
     EXIT_OK,
     InputError,
+    NoCredentials,
     PrismError,
     SessionBusy,
     UsageError,
@@ -330,7 +331,10 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     prices: PriceLookup = _no_prices
     notes: list[str] = []
     if not opts.offline:
-        reviewer, prices, notes = _make_reviewer(app, opts, settings)
+        try:
+            reviewer, prices, notes = _make_reviewer(app, opts, settings)
+        except NoCredentials as exc:
+            raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     with _Progress(console, interval=interval) as progress:
 

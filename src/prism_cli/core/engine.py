@@ -277,11 +277,14 @@ class ModelEngine:
         quota = self.quotas[model_id]
         ticket = quota.reserve(_input_estimate(built.body), built.max_tokens)
         moved_on = self._moved_on(model, model_id)
-        announced = False
+        announced: float | None = None  # when the announced wait ends
         try:
             while (wait := quota.admit(ticket)) > 0:
-                if wait >= 1.0 and not announced:
-                    announced = True  # a caller may show it (chat counts it down)
+                now = self._clock()
+                if wait >= 1.0 and (announced is None or abs(now + wait - announced) > 2.0):
+                    # A caller may show it (chat counts it down); said again when the
+                    # estimate moves (the quota learns while the call waits).
+                    announced = now + wait
                     self._emit("wait", model_id, f"{wait:.1f}")
                 seen = quota.settled_calls
 

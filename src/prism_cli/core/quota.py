@@ -393,7 +393,7 @@ class ModelQuota:
             return
         dt = min(5.0, now - self._last_growth)
         self._last_growth = now
-        if self._episode_open:
+        if self._episode_open and not self._lone_caller():
             return  # the bucket is known empty and nothing was accepted since: wait, not grow
         if not self._queue and now - self._last_wait > 1.0:
             return  # the rate is not what holds calls back: no reason to raise it
@@ -406,6 +406,13 @@ class ModelQuota:
             # (a low measurement, or a quota raised meanwhile, is found in seconds, not hours).
             self._refill(now)
             self.rate *= 1.0 + self.increase * dt * min((quiet / self.probe_after) ** 2, 4.0)
+
+    def _lone_caller(self) -> bool:
+        """One call waiting and none in flight (a chat, the tail of a run): the search for the
+        rate goes on while it waits, so a low first estimate (a handful of calls accepted
+        over a minute's worth of quota) costs seconds, not the minutes it implies; a 429
+        closes in on the rate as it does for a batch."""
+        return len(self._queue) == 1 and all(c.start == float("inf") for c in self._calls.values())
 
     # -- learning from throttles -----------------------------------------------------------
     def on_throttle(self, ticket: int) -> bool:
