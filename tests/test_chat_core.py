@@ -80,3 +80,30 @@ def test_citations_are_checked_against_the_real_sections() -> None:
 
 def test_estimates_are_rough_but_monotonic() -> None:
     assert estimate_tokens("a" * 400) > estimate_tokens("a" * 40)
+
+
+def test_the_line_editor_completes_what_each_command_takes() -> None:
+    from types import SimpleNamespace
+
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from prism_cli.cli.repl import _Completer
+
+    findings = [{"id": "s2-me3e8f3", "title": "Say who"}, {"id": "s3-r-placeholder-1"}]
+    service = SimpleNamespace(
+        sections=[ChatSection(1, "s1", "Summary", ""), ChatSection(2, "s2", "Root Cause", "")],
+        findings=lambda: findings,
+    )
+    completer = _Completer(service)  # type: ignore[arg-type]
+
+    def complete(line: str) -> list[str]:
+        got = completer.get_completions(Document(line), CompleteEvent(completion_requested=True))
+        return [c.text for c in got]
+
+    assert complete("/re") == ["/reject", "/review", "/retry"]
+    assert complete("/accept s2-m") == ["s2-me3e8f3"]
+    assert complete("/accept s2-me3e8f3 s") == ["s3-r-placeholder-1"]  # not twice
+    assert complete("/section Root C") == ["Root Cause"]
+    assert complete("/findings h") == ["high"]
+    assert complete("plain question") == []

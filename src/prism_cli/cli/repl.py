@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# Imported by `prism chat` on a terminal only: the line editor may load at import.
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
 from prism_cli.cli.application import Application
 from prism_cli.errors import EXIT_OK, PrismError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
-    from prompt_toolkit.completion import Completer
     from rich.text import Text
 
     from prism_cli.bedrock.setup import EngineSetup
@@ -105,16 +108,7 @@ class Repl:
         return folder / "chat-history"
 
     def _completer(self) -> Completer:
-        from prompt_toolkit.completion import WordCompleter
-
-        titles = [s.title for s in self.service.sections]
-
-        def words() -> list[str]:
-            # Read at each completion: /review and /note add findings during the session.
-            ids = [str(f.get("id")) for f in self.service.findings()]
-            return [*COMMANDS, *titles, *ids]
-
-        return WordCompleter(words, ignore_case=True, sentence=True)
+        return _Completer(self.service)
 
     def _status(self) -> str:
         spent = self.service.spent
@@ -317,6 +311,43 @@ class Repl:
         else:
             raise UsageError(f"unknown command {name} (see /help)")
         return False
+
+
+class _Completer(Completer):
+    """Slash commands; then what each takes: section numbers and titles, finding ids (read at
+    each completion: /review and /note add findings), severities."""
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+
+    def get_completions(self, document: Document, _event: CompleteEvent) -> Iterator[Completion]:
+        line: str = document.text_before_cursor
+        if not line.startswith("/"):
+            return
+        name, space, rest = line.partition(" ")
+        if not space:
+            for command in COMMANDS:
+                if command.startswith(name):
+                    yield Completion(command, -len(name), display_meta=COMMANDS[command])
+            return
+        if name == "/section":
+            key = rest.casefold()
+            for s in self.service.sections:
+                if s.title.casefold().startswith(key) or str(s.number) == key:
+                    yield Completion(s.title, -len(rest), display_meta=f"§{s.number}")
+        elif name in ("/accept", "/reject"):
+            word = rest.rsplit(" ", 1)[-1]
+            typed = set(rest.split())
+            for f in self.service.findings():
+                fid = str(f.get("id"))
+                if fid.startswith(word) and fid not in typed:
+                    yield Completion(fid, -len(word), display_meta=str(f.get("title", ""))[:40])
+        elif name == "/findings":
+            for level in ("high", "medium", "low"):
+                if level.startswith(rest):
+                    yield Completion(level, -len(rest))
+        elif name == "/review" and "again".startswith(rest):
+            yield Completion("again", -len(rest))
 
 
 class _Countdown:
