@@ -24,7 +24,7 @@ from prism_cli.core.ports import (
     Usage,
 )
 from prism_cli.core.requests import Ask
-from prism_cli.errors import InputError, UsageError
+from prism_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Document
@@ -123,7 +123,9 @@ class ChatService:
             sid = _session_for_document(sessions, Path(ref))
         else:
             sid = resolve_session(sessions, ref)
-        document = _document(sessions, sid)
+        from prism_cli.service import stored_document
+
+        document = stored_document(sessions, sid)
         sections = [
             ChatSection(n, s.id, s.title, s.text) for n, s in enumerate(_split(document), 1)
         ]
@@ -317,24 +319,3 @@ def _split(document: Document) -> list[Any]:
     from prism_cli.core.sections import split_sections
 
     return list(split_sections(document.blocks))
-
-
-def _document(sessions: Sessions, sid: str) -> Document:
-    """The session's document, read from its stored copy (its path is the original's)."""
-    import dataclasses
-    import tempfile
-
-    from prism_cli.word.reader import read_document
-
-    meta = sessions.require(sid)
-    data = sessions.get_document(sid)
-    path = Path(meta.document.path)
-    if data is None and path.is_file():
-        data = path.read_bytes()
-    if data is None:
-        raise InputError(meta.document.path, "the session holds no copy of the document")
-    with tempfile.TemporaryDirectory(prefix="prism-chat-") as tmp:
-        copy = Path(tmp) / (meta.document.name or "document.docx")
-        copy.write_bytes(data)
-        document = read_document(copy)
-    return dataclasses.replace(document, path=meta.document.path)

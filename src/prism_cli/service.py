@@ -38,7 +38,7 @@ from prism_cli.core.session import (
 from prism_cli.errors import InputError, Interrupted, UsageError
 
 if TYPE_CHECKING:
-    from prism_cli.core.document import Section
+    from prism_cli.core.document import Document, Section
     from prism_cli.core.pipeline import Reviewer
 
 
@@ -539,6 +539,7 @@ def make_reviewer(
     overrides: dict[str, Any] | None = None,
     concurrency: int = 4,
     on_event: Callable[[Any], None] = lambda _event: None,
+    make_quota: Callable[..., Any] | None = None,
 ) -> tuple[Reviewer, PriceLookup, list[str]]:
     """The reviewer a run's settings call for (the chain, thinking, sampling), on Bedrock:
     what ``prism review`` builds from its options and chat's ``/review`` from the session."""
@@ -553,6 +554,7 @@ def make_reviewer(
         overrides=overrides,
         thinking=Thinking(settings.thinking, settings.effort, settings.thinking_budget),
         on_event=on_event,
+        make_quota=make_quota,
     )
     reviewer = Reviewer(
         setup.engine,
@@ -566,6 +568,116 @@ def make_reviewer(
     )
     reviewer.details = setup.details
     return reviewer, setup.catalog.prices, setup.notes
+
+
+def stored_document(sessions: Sessions, sid: str) -> Document:
+    """The session's document, read from its stored copy (its path is the original's): what
+    chat and workers review, with no local file needed."""
+    import dataclasses
+    import tempfile
+
+    from prism_cli.word.reader import read_document
+
+    meta = sessions.require(sid)
+    data = sessions.get_document(sid)
+    path = Path(meta.document.path)
+    if data is None and path.is_file():
+        data = path.read_bytes()
+    if data is None:
+        raise InputError(meta.document.path, "the session holds no copy of the document")
+    with tempfile.TemporaryDirectory(prefix="prism-") as tmp:
+        copy = Path(tmp) / (meta.document.name or "document.docx")
+        copy.write_bytes(data)
+        document = read_document(copy)
+    return dataclasses.replace(document, path=meta.document.path)
+
+
+ReviewerFor = Callable[[RunSettings], tuple["Reviewer", PriceLookup, list[str]]]
+
+
+def review_stored_section(
+    sessions: Sessions, sid: str, section_id: str, reviewer_for: ReviewerFor
+) -> SectionResult | None:
+    """Review one section of a stored session, rebuilt from the store alone (a worker's job).
+    None when the session already holds its result for these settings (nothing is paid
+    twice, whoever asks again)."""
+    from prism_cli.core.sections import split_sections
+
+    meta = sessions.require(sid)
+    settings = RunSettings.from_record(meta.settings)
+    document = stored_document(sessions, sid)
+    review = DocumentReview(document, split_sections(document.blocks))
+    review.session_id = sid
+    section = next((s for s in review.sections if s.id == section_id), None)
+    if section is None:
+        raise InputError(meta.document.path, f"no section {section_id} in the stored document")
+    reviewer, prices, notes = reviewer_for(settings)
+    service = ReviewService(sessions, settings, reviewer=reviewer, prices=prices, notes=notes)
+    run = SessionRun(service, review)
+    key = run.keys[section_id]
+    try:
+        stored = sessions.result(sid, section_id)
+    except CorruptEntry:
+        stored = None
+    if stored and stored.get("cache_key") == key and stored.get("status") in REUSABLE:
+        return None
+    cached = run._cached(key)
+    if cached is not None:
+        sessions.put_result(sid, result_from_dict(cached, section_id), key, cache=False)
+        sessions.log(sid, "cached", "unchanged section reused", section=section_id)
+        return None
+    ctx = DocumentContext(document.path, review.sections, settings.framework)
+    result = reviewer.review_section(ctx, section)
+    run.record(result)
+    return result
+
+
+def finish_stored(
+    sessions: Sessions,
+    sid: str,
+    prices: PriceLookup,
+    *,
+    rules: bool,
+    usage_of: set[str] | None = None,
+    fallbacks: Sequence[dict[str, Any]] = (),
+) -> DocumentReview:
+    """Finish a session from what the store holds (the end of a queued batch): its results,
+    rule findings, the report, the status; a section with no result is reported failed.
+    ``usage_of``: the sections whose usage this batch adds to the session's."""
+    from prism_cli.core.rules import run_rules
+    from prism_cli.core.sections import split_sections
+
+    meta = sessions.require(sid)
+    settings = RunSettings.from_record(meta.settings)
+    document = stored_document(sessions, sid)
+    review = DocumentReview(document, split_sections(document.blocks))
+    review.session_id = sid
+    service = ReviewService(sessions, settings, reviewer=None, prices=prices)
+    service.offline = False
+    run = SessionRun(service, review)
+    present = set(sessions.result_ids(sid))
+    for section in review.sections:
+        data = None
+        if section.id in present:
+            try:
+                data = sessions.result(sid, section.id)
+            except CorruptEntry:
+                data = None
+        if data is None:
+            review.results[section.id] = SectionResult(
+                section.id, "failed", error="not reviewed: its job failed or was cancelled"
+            )
+            continue
+        result = result_from_dict(data, section.id)
+        for finding in result.findings:
+            finding.locator = locator_for(section, finding.quote)
+        if usage_of is not None and section.id in usage_of:
+            for model, usage in result.usage.items():
+                run.usage.setdefault(model, Usage()).add(usage)
+        review.results[section.id] = result
+    found = run_rules(document, review.sections, settings.framework) if rules else []
+    run.finish(found, prices, [], fallbacks)
+    return review
 
 
 # -- reading and exporting sessions ------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from prism_cli.core.catalog import Availability, Catalog, strip_geography
 from prism_cli.core.engine import EngineEvent, ModelEngine
 from prism_cli.core.fallback import RetryPolicy
+from prism_cli.core.quota import ModelQuota
 from prism_cli.core.requests import Thinking
 from prism_cli.errors import ModelAccessError
 
@@ -61,6 +62,7 @@ def open_engine(
     policy: RetryPolicy | None = None,
     discovery: bool = True,
     on_event: Callable[[EngineEvent], None] = lambda _event: None,
+    make_quota: Callable[..., ModelQuota] | None = None,
 ) -> EngineSetup:
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import BedrockClient, make_session, runtime_client
@@ -94,6 +96,7 @@ def open_engine(
         remap=remap,
         suggest=catalog.suggest,
         on_event=on_event,
+        make_quota=make_quota,
     )
     notes.extend(thinking_notes(engine, thinking))
     return EngineSetup(engine, catalog, resolved_region, available, notes, details)

@@ -451,6 +451,26 @@ def review(
             help="Wait for another process reviewing the same session.",
         ),
     ] = False,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            rich_help_panel="Queue",
+            envvar="PRISM_QUEUE",
+            show_envvar=False,
+            help="Enqueue the sections on redis://... for `prism worker`s; needs a shared "
+            "--store (redis:// or s3://).",
+        ),
+    ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            metavar="",
+            rich_help_panel="Queue",
+            help="With --queue: print the batch id and exit (`prism batch wait ID`).",
+        ),
+    ] = False,
     push: Annotated[
         str | None,
         typer.Option(
@@ -525,9 +545,110 @@ def review(
         push=push,
         sse_kms_key=sse_kms_key,
         only_accepted=only_accepted,
+        queue=queue,
+        no_wait=no_wait,
     )
     application = _app(ctx, store=store, quiet=quiet, verbose=verbose)
     raise typer.Exit(run_review(application, options))
+
+
+QueueOption = Annotated[
+    str,
+    typer.Option(
+        metavar="URL",
+        envvar="PRISM_QUEUE",
+        show_envvar=False,
+        help="The queue: redis://host:port/db.",
+    ),
+]
+
+
+@app.command(cls=PanelCommand, short_help=SHORT["worker"], epilog=ENV_EPILOG)
+def worker(
+    ctx: typer.Context,
+    queue: QueueOption,
+    burst: Annotated[
+        bool, typer.Option("--burst", metavar="", help="Stop when the queue is empty.")
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            metavar="N", min=1, max=64, help="Worker processes on this machine (one call each)."
+        ),
+    ] = 1,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run queued review jobs (from `prism review --queue`) until stopped.
+
+    Any number of workers on any machines share one Bedrock quota per model, kept in the
+    queue's Redis. SIGTERM or Ctrl-C: the call in flight finishes, the rest stays queued.
+    """
+    from prism_cli.cli.queue import run_worker
+
+    application = _app(ctx, verbose=verbose)
+    raise typer.Exit(run_worker(application, queue, burst, concurrency, region, profile))
+
+
+batch_app = typer.Typer(
+    help="Follow or cancel a queued review (`prism review --queue ... --no-wait`).",
+    no_args_is_help=True,
+)
+app.add_typer(batch_app, name="batch", short_help=SHORT["batch"])
+
+
+@batch_app.command("status", cls=PanelCommand)
+def batch_status(
+    ctx: typer.Context, batch_id: Annotated[str, typer.Argument(metavar="ID")], queue: QueueOption
+) -> None:
+    """Sections done, failed and left, per document."""
+    from prism_cli.cli.queue import run_batch
+
+    raise typer.Exit(run_batch(_app(ctx), "status", batch_id, queue))
+
+
+@batch_app.command("wait", cls=PanelCommand)
+def batch_wait(
+    ctx: typer.Context,
+    batch_id: Annotated[str, typer.Argument(metavar="ID")],
+    queue: QueueOption,
+    fmt: Annotated[
+        ReviewFormat | None,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", help="The report's format, as for review."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="PATH", help="Write the report to a file."),
+    ] = None,
+    fail_on: Annotated[FailOn, typer.Option(metavar="LEVEL", help="As for review.")] = FailOn.high,
+) -> None:
+    """Wait until every section is done, then print the report as `prism review` does."""
+    from prism_cli.cli.queue import run_batch
+
+    raise typer.Exit(
+        run_batch(
+            _app(ctx),
+            "wait",
+            batch_id,
+            queue,
+            fmt=fmt.value if fmt else None,
+            output=output,
+            fail_on=fail_on.value,
+        )
+    )
+
+
+@batch_app.command("cancel", cls=PanelCommand)
+def batch_cancel(
+    ctx: typer.Context, batch_id: Annotated[str, typer.Argument(metavar="ID")], queue: QueueOption
+) -> None:
+    """Cancel the sections not started yet (those running finish)."""
+    from prism_cli.cli.queue import run_batch
+
+    raise typer.Exit(run_batch(_app(ctx), "cancel", batch_id, queue))
 
 
 @app.command(cls=PanelCommand, short_help=SHORT["models"])

@@ -17,6 +17,8 @@ COMMANDS = (
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("export", "Write a session's results to a folder or to S3."),
     ("sessions", "List, show, delete and prune stored sessions."),
+    ("worker", "Run queued review jobs (prism review --queue) until stopped."),
+    ("batch", "Follow or cancel a queued review: status, wait, cancel."),
 )
 
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer, SectionResult
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
-    from prism_cli.service import RunSettings
+    from prism_cli.service import RunOutcome, RunSettings
 
 FORMATS = REVIEW_FORMATS
 FAIL_ON = ("high", "medium", "low", "never")
@@ -72,6 +72,8 @@ class ReviewOptions:
     push: str | None = None
     sse_kms_key: str | None = None
     only_accepted: bool = False
+    queue: str | None = None
+    no_wait: bool = False
 
 
 def _validate(opts: ReviewOptions) -> None:
@@ -274,7 +276,6 @@ class _Progress:
 
 
 def run_review(app: Application, opts: ReviewOptions) -> int:
-    from prism_cli.core.findings import at_or_above
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.rules import run_rules
     from prism_cli.core.sections import split_sections
@@ -325,6 +326,10 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         max_tokens=opts.max_tokens,
         temperature=opts.temperature,
     )
+    if opts.queue:
+        from prism_cli.cli.queue import review_queued
+
+        return review_queued(app, opts, fmt, reviews, settings, codes)
     # The store first: an unreachable one stops the run before anything is written.
     sessions = app.sessions
     reviewer: Reviewer | None = None
@@ -375,11 +380,26 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
                 raise
             raise SessionBusy(f"{exc}; rerun with --wait to wait for it") from exc
         console.debug(f"review took {time.monotonic() - started_at:.1f}s")
-    if outcome.failed:
-        codes.append(EXIT_INCOMPLETE)
     if outcome.no_usable_model:
         console.error(f"no usable model in the chain ({outcome.no_usable_model})")
         codes.append(EXIT_CONFIG)
+    return conclude(app, opts, fmt, outcome, sessions, codes)
+
+
+def conclude(
+    app: Application,
+    opts: ReviewOptions,
+    fmt: str,
+    outcome: RunOutcome,
+    sessions: Sessions,
+    codes: list[int],
+) -> int:
+    """The end of a run, local or queued: exit code, notes, the report, --push."""
+    from prism_cli.core.findings import at_or_above
+
+    console, reviews = app.console, outcome.reviews
+    if outcome.failed:
+        codes.append(EXIT_INCOMPLETE)
     live = [f for review in reviews for f in review.findings if f.status != "rejected"]
     if at_or_above(live, opts.fail_on):
         codes.append(EXIT_FINDINGS)

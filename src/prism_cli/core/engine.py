@@ -41,7 +41,7 @@ from prism_cli.core.ports import (
     StreamUsage,
     Usage,
 )
-from prism_cli.core.quota import QuotaBook
+from prism_cli.core.quota import ModelQuota, QuotaBook
 from prism_cli.core.requests import Adaptation, Ask, Built, Thinking, adaptation_for, build_request
 from prism_cli.errors import EngineFailure, OutputError, Stopped
 
@@ -137,6 +137,7 @@ class ModelEngine:
         thinking: Thinking = Thinking(),
         policy: RetryPolicy | None = None,
         quotas: QuotaBook | None = None,
+        make_quota: Callable[..., ModelQuota] | None = None,
         remap: Callable[[str], str | None] = lambda _model_id: None,
         suggest: Callable[[str], str | None] = lambda _model_id: None,
         rng: random.Random | None = None,
@@ -158,6 +159,7 @@ class ModelEngine:
         self.quotas = quotas or QuotaBook(
             tpm=lambda m: found.tpm if (found := info(m)) else None,
             burndown=lambda m: found.burndown if (found := info(m)) else 5.0,
+            make=make_quota,
         )
         self.remap = remap
         self.suggest = suggest

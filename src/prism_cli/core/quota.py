@@ -577,8 +577,12 @@ class QuotaBook:
         tpm: Callable[[str], float | None] = lambda _m: None,
         burndown: Callable[[str], float] = lambda _m: 5.0,
         clock: Callable[[], float] = time.monotonic,
+        make: Callable[..., ModelQuota] | None = None,
         **options: float,
     ) -> None:
+        """``make`` builds each model's quota (default :class:`ModelQuota`; workers share
+        theirs through Redis)."""
+        self._make = make or ModelQuota
         self._tpm = tpm
         self._burndown = burndown
         self._clock = clock
@@ -590,7 +594,7 @@ class QuotaBook:
         with self._lock:
             quota = self._quotas.get(model_id)
             if quota is None:
-                quota = ModelQuota(
+                quota = self._make(
                     model_id,
                     tpm=self._tpm(model_id),
                     burndown=self._burndown(model_id),

@@ -1,0 +1,187 @@
+"""``prism review --queue``, ``prism worker`` and ``prism batch``: parse, call
+:mod:`prism_cli.jobs`, render. The queue's logic (batches, jobs, the shared quota) is there."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.cli.application import Application
+from prism_cli.errors import EXIT_INTERRUPTED, EXIT_OK, Interrupted, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.cli.review import ReviewOptions
+    from prism_cli.core.report import DocumentReview, PriceLookup
+    from prism_cli.core.session import Sessions
+    from prism_cli.jobs import Batch
+    from prism_cli.service import RunOutcome, RunSettings
+
+POLL = 0.5
+
+
+def review_queued(
+    app: Application,
+    opts: ReviewOptions,
+    fmt: str,
+    reviews: list[DocumentReview],
+    settings: RunSettings,
+    codes: list[int],
+) -> int:
+    from prism_cli import jobs
+    from prism_cli.stores.url import mask_url
+
+    if opts.offline:
+        raise UsageError("--offline makes no model call: it has nothing to queue")
+    store_url = jobs.require_shared_store(app.store_url)
+    assert opts.queue is not None
+    connection = jobs.queue_connection(opts.queue)
+    sessions = app.sessions
+    batch = jobs.submit(
+        sessions,
+        connection,
+        opts.queue,
+        store_url,
+        reviews,
+        settings,
+        fresh=opts.fresh,
+        rules=opts.rules,
+    )
+    console = app.console
+    console.info(
+        f"batch {batch.id}: {batch.total} sections queued on {mask_url(opts.queue)} "
+        f"({len(reviews)} documents)"
+    )
+    if opts.no_wait:
+        console.write(batch.id)
+        console.info(f"follow it: prism batch wait {batch.id} --queue {mask_url(opts.queue)}")
+        return EXIT_OK
+    outcome = follow(app, connection, sessions, batch, opts.queue)
+    from prism_cli.cli.review import conclude
+
+    return conclude(app, opts, fmt, outcome, sessions, codes)
+
+
+def follow(
+    app: Application, connection: Any, sessions: Sessions, batch: Batch, queue_url: str
+) -> RunOutcome:
+    """Show the batch's progress until every section is stored or failed; then collect."""
+    import os
+
+    from prism_cli import jobs
+    from prism_cli.cli.review import _Progress
+    from prism_cli.core.report import build_report
+    from prism_cli.service import RunOutcome
+    from prism_cli.stores.url import mask_url
+
+    console = app.console
+    interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
+    try:
+        with _Progress(console, interval=interval) as shown:
+            seen: dict[str, int] = {}
+            for doc in batch.documents:
+                shown.add(doc["session"], doc["name"], len(doc["sections"]))
+                seen[doc["session"]] = 0
+            while True:
+                state = jobs.progress(sessions, connection, batch)
+                for sid, (count, _total) in state.by_session.items():
+                    for _ in range(count - seen.get(sid, 0)):
+                        shown.advance(sid, 0)
+                    seen[sid] = count
+                if state.finished:
+                    break
+                time.sleep(POLL)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following batch {batch.id}; its jobs go on: "
+            f"prism batch wait {batch.id} --queue {mask_url(queue_url)}"
+        ) from None
+    for where, why in sorted(state.errors.items()):
+        console.warn(f"section {where} not reviewed: {why}")
+    prices = _prices(app)
+    reviews = jobs.collect(connection, sessions, batch, prices)
+    failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
+    report = build_report(reviews, prices)
+    for review, doc in zip(reviews, report["documents"], strict=True):
+        usage = (sessions.report(review.session_id) or {}).get("documents", [{}])[0].get("usage")
+        if usage:
+            doc["usage"] = usage
+    return RunOutcome(reviews, report, [], [], failed)
+
+
+def _prices(app: Application) -> PriceLookup:
+    from prism_cli.bedrock.catalog import load_catalog
+
+    return load_catalog(app.catalog_overrides).prices
+
+
+def run_worker(
+    app: Application,
+    queue_url: str,
+    burst: bool,
+    concurrency: int,
+    region: str | None,
+    profile: str | None,
+) -> int:
+    from prism_cli import jobs
+    from prism_cli.bedrock.client import make_session
+    from prism_cli.stores.url import mask_url
+
+    console = app.console
+    jobs.queue_connection(queue_url)  # reachable, or exit 4 now
+    make_session(region, profile)  # credentials and region, or exit 4 now
+    settings: dict[str, Any] = {
+        "queue_url": queue_url,
+        "region": region,
+        "profile": profile,
+        "overrides": app.catalog_overrides,
+        "verbose": console.verbose,
+    }
+    console.info(
+        f"prism worker: {concurrency} process{'es' if concurrency > 1 else ''} on "
+        f"{mask_url(queue_url)}{' until the queue is empty' if burst else ''}"
+    )
+    if concurrency == 1:
+        jobs.work(jobs.WorkerContext(**settings, say=console.debug), burst=burst)
+        return EXIT_OK
+    code = jobs.work_many(settings, concurrency, burst=burst)
+    return EXIT_OK if code in (0, -15, -2) else EXIT_INTERRUPTED
+
+
+def run_batch(
+    app: Application,
+    action: str,
+    batch_id: str,
+    queue_url: str,
+    *,
+    fmt: str | None = None,
+    output: Path | None = None,
+    fail_on: str = "high",
+) -> int:
+    from prism_cli import jobs
+    from prism_cli.stores.service import open_sessions
+
+    console = app.console
+    connection = jobs.queue_connection(queue_url)
+    batch = jobs.Batch.load(connection, batch_id)
+    sessions = open_sessions(batch.store)
+    if action == "cancel":
+        count = jobs.cancel(connection, batch, sessions)
+        console.info(f"batch {batch.id}: {count} queued sections cancelled; running ones finish")
+        return EXIT_OK
+    if action == "status":
+        state = jobs.progress(sessions, connection, batch)
+        for doc in batch.documents:
+            count, total = state.by_session[doc["session"]]
+            console.write(f"{doc['name']}  session {doc['session']}  {count}/{total} sections")
+        left = state.total - state.done - state.failed
+        console.write(
+            f"batch {batch.id}: {state.done} of {state.total} sections done, "
+            f"{state.failed} failed, {left} left{' (cancelled)' if batch.cancelled else ''}"
+        )
+        return EXIT_OK
+    from prism_cli.cli.review import ReviewOptions, conclude
+
+    outcome = follow(app, connection, sessions, batch, queue_url)
+    opts = ReviewOptions(paths=[], fmt=fmt, output=output, fail_on=fail_on, rules=batch.rules)
+    return conclude(app, opts, app.output_format(fmt), outcome, sessions, [EXIT_OK])

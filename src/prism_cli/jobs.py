@@ -1,0 +1,483 @@
+"""Queued reviews on RQ: batches of section jobs, workers that run them, one shared quota.
+
+``prism review --queue URL`` prepares each document's session in the shared store (as a
+local run does: stored results and the results cache are reused), then enqueues one RQ job
+per section still to review and records the batch in the store. A ``prism worker`` runs the
+jobs: each rebuilds its section from the session alone (document, settings) through the
+review service, reviews it through the model engine with the quota shared in the queue's
+Redis, and records the result the moment it is done. The job that stores a document's last
+section finishes its session (rules, report, status); whoever waits collects the reports.
+
+Failures: a job that raises is retried with backoff (RQ ``Retry``); a worker killed mid-job
+stops renewing its job's heartbeat, so the job is found abandoned within seconds and retried
+by any other worker; a section already stored is never reviewed again (the job checks first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.core.pipeline import Reviewer, SectionResult
+    from prism_cli.core.report import DocumentReview, PriceLookup
+    from prism_cli.core.session import Sessions
+    from prism_cli.service import RunSettings
+
+QUEUE = "prism"
+HEARTBEAT = 3.0
+"""Seconds between a running job's heartbeats; missing for ``HEARTBEAT_TTL``, it is abandoned."""
+HEARTBEAT_TTL = 12
+JOB_TIMEOUT = 1800
+RETRIES = (2, 10, 30)
+
+
+def queue_connection(url: str) -> Any:
+    """The queue's Redis (``redis://``/``rediss://``), checked reachable."""
+    import redis
+
+    from prism_cli.stores.url import mask_url
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"--queue takes a Redis URL (redis://host:6379/0), not {mask_url(url)}")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=60)
+        client.ping()
+    except (ValueError, redis.RedisError) as exc:
+        raise ConfigError(f"queue {mask_url(url)}: cannot reach it: {exc}") from exc
+    return client
+
+
+def require_shared_store(store_url: str | None) -> str:
+    if not store_url or not store_url.startswith(("redis://", "rediss://", "s3://")):
+        raise UsageError(
+            "--queue needs sessions in a shared store that every worker reaches: "
+            "add --store redis://... or --store s3://bucket/prefix"
+        )
+    return store_url
+
+
+# -- batches -------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """A queued run, kept in the queue's Redis (``prism:batch:<id>``): its store, documents,
+    sessions and jobs. ``prism batch`` needs the queue URL only."""
+
+    id: str
+    store: str
+    rules: bool
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    """[{"session", "path", "name", "sections": [enqueued section ids]}]"""
+    jobs: dict[str, str] = field(default_factory=dict)
+    """job id -> "<session>/<section>"."""
+    created: float = field(default_factory=time.time)
+    cancelled: bool = False
+
+    def save(self, connection: Any) -> None:
+        connection.set(f"prism:batch:{self.id}", json.dumps(self.__dict__), ex=30 * 86400)
+
+    @classmethod
+    def load(cls, connection: Any, batch_id: str) -> Batch:
+        data = connection.get(f"prism:batch:{batch_id}")
+        if data is None:
+            raise UsageError(f"no batch {batch_id} in this queue (batches are kept 30 days)")
+        return cls(**json.loads(data))
+
+    @property
+    def total(self) -> int:
+        return sum(len(d["sections"]) for d in self.documents)
+
+
+def submit(
+    sessions: Sessions,
+    connection: Any,
+    queue_url: str,
+    store_url: str,
+    reviews: list[DocumentReview],
+    settings: RunSettings,
+    *,
+    fresh: bool = False,
+    rules: bool = True,
+) -> Batch:
+    """Prepare each document's session and enqueue its sections still to review."""
+    from rq import Queue, Retry
+
+    from prism_cli.service import ReviewService, SessionRun
+    from prism_cli.stores.service import parallel
+
+    service = ReviewService(sessions, settings, reviewer=None, fresh=fresh)
+    service.offline = False
+    runs = [SessionRun(service, review) for review in reviews]
+    todo = parallel(lambda run: run.prepare(), runs)
+    batch = Batch(f"b{uuid.uuid4().hex[:11]}", store_url, rules)
+    queue = Queue(QUEUE, connection=connection)
+    jobs = []
+    for run, sections in zip(runs, todo, strict=True):
+        batch.documents.append(
+            {
+                "session": run.sid,
+                "path": run.review.document.path,
+                "name": run.name,
+                "sections": [s.id for s in sections],
+            }
+        )
+        for section in sections:
+            job_id = f"prism-{batch.id}-{run.sid}-{section.id}"
+            batch.jobs[job_id] = f"{run.sid}/{section.id}"
+            jobs.append(
+                Queue.prepare_data(
+                    "prism_cli.jobs.section_job",
+                    args=(store_url, batch.id, run.sid, section.id),
+                    job_id=job_id,
+                    timeout=JOB_TIMEOUT,
+                    result_ttl=86400,
+                    failure_ttl=7 * 86400,
+                    retry=Retry(max=len(RETRIES), interval=list(RETRIES)),
+                    description=f"review {run.name} {section.id}",
+                )
+            )
+    batch.save(connection)  # before the jobs: a worker finishing a session reads the batch
+    if jobs:
+        queue.enqueue_many(jobs)
+    # A document with nothing left to review is finished now.
+    for doc in batch.documents:
+        if not doc["sections"]:
+            finish_once(connection, sessions, batch, doc["session"])
+    return batch
+
+
+@dataclass
+class Progress:
+    done: int
+    failed: int
+    total: int
+    by_session: dict[str, tuple[int, int]]
+    """session -> (sections stored or failed, sections enqueued)."""
+    errors: dict[str, str]
+    """"<session>/<section>" -> why its job failed for good."""
+
+    @property
+    def finished(self) -> bool:
+        return self.done + self.failed >= self.total
+
+
+def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
+    """Where the batch stands; requeues jobs whose worker died (their heartbeat stopped)."""
+    from rq import Queue
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+    queue = Queue(QUEUE, connection=connection)
+    StartedJobRegistry(queue=queue).cleanup()
+    failed_ids = set(FailedJobRegistry(queue=queue).get_job_ids())
+    errors: dict[str, str] = {}
+    for job_id in failed_ids & set(batch.jobs):
+        errors[batch.jobs[job_id]] = _failure(connection, job_id)
+    if batch.cancelled:
+        from rq.registry import CanceledJobRegistry
+
+        for job_id in set(CanceledJobRegistry(queue=queue).get_job_ids()) & set(batch.jobs):
+            errors[batch.jobs[job_id]] = "cancelled"
+    done = failed = 0
+    by_session: dict[str, tuple[int, int]] = {}
+    for doc in batch.documents:
+        stored = set(sessions.result_ids(doc["session"]))
+        wanted = doc["sections"]
+        ok = sum(1 for s in wanted if s in stored)
+        bad = sum(1 for s in wanted if s not in stored and f"{doc['session']}/{s}" in errors)
+        done, failed = done + ok, failed + bad
+        by_session[doc["session"]] = (ok + bad, len(wanted))
+    return Progress(done, failed, batch.total, by_session, errors)
+
+
+def _failure(connection: Any, job_id: str) -> str:
+    from rq.job import Job
+
+    try:
+        result = Job.fetch(job_id, connection=connection).latest_result()
+        text = (result.exc_string or "") if result is not None else ""
+    except Exception:
+        text = ""
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "the job failed"
+
+
+def cancel(connection: Any, batch: Batch, sessions: Sessions) -> int:
+    """Cancel the batch's jobs not started yet; started ones finish. Returns how many."""
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    cancelled = 0
+    for job_id in batch.jobs:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            if job.get_status() in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                job.cancel()
+                cancelled += 1
+        except (NoSuchJobError, InvalidJobOperation):
+            continue
+    batch.cancelled = True
+    batch.save(connection)
+    return cancelled
+
+
+def finish_once(
+    connection: Any,
+    sessions: Sessions,
+    batch: Batch,
+    sid: str,
+    prices: PriceLookup | None = None,
+) -> bool:
+    """Finish a session of the batch (report, status) once, whoever gets there first."""
+    from prism_cli.service import finish_stored
+
+    flag = f"prism:batch:{batch.id}:finished:{sid}"
+    if not connection.set(flag, os.getpid(), nx=True, ex=30 * 86400):
+        return False  # someone else did (or does)
+    doc = next(d for d in batch.documents if d["session"] == sid)
+    finish_stored(
+        sessions,
+        sid,
+        prices or (lambda _m: None),
+        rules=batch.rules,
+        usage_of=set(doc["sections"]),
+    )
+    return True
+
+
+def collect(
+    connection: Any, sessions: Sessions, batch: Batch, prices: PriceLookup
+) -> list[DocumentReview]:
+    """Every document of a finished batch, as its session now holds it (the reports)."""
+    from prism_cli.core.findings import Finding
+    from prism_cli.core.pipeline import SectionResult
+    from prism_cli.core.report import DocumentReview
+    from prism_cli.core.sections import split_sections
+    from prism_cli.core.session import result_from_dict
+    from prism_cli.service import stored_document
+
+    for doc in batch.documents:
+        finish_once(connection, sessions, batch, doc["session"], prices)
+    reviews = []
+    for doc in batch.documents:
+        sid = doc["session"]
+        document = stored_document(sessions, sid)
+        review = DocumentReview(document, split_sections(document.blocks))
+        review.session_id = sid
+        for section in review.sections:
+            data = sessions.result(sid, section.id)
+            review.results[section.id] = (
+                result_from_dict(data, section.id)
+                if data is not None
+                else SectionResult(section.id, "failed", error="not reviewed")
+            )
+            if section.id not in doc["sections"] and review.results[section.id].status != "failed":
+                review.results[section.id].status = "cached"
+                review.results[section.id].usage = {}
+        report = sessions.report(sid) or {"documents": [{"findings": []}]}
+        review.findings = [
+            Finding.model_validate(f)
+            for f in sessions.apply(
+                sid, [Finding.model_validate(f) for f in report["documents"][0].get("findings", [])]
+            )
+        ]
+        reviews.append(review)
+    return reviews
+
+
+# -- the job -------------------------------------------------------------------------------
+@dataclass
+class WorkerContext:
+    """What a worker process brings to its jobs: AWS settings, the shared quota, and what it
+    built once (sessions per store, a reviewer per run settings)."""
+
+    queue_url: str
+    region: str | None = None
+    profile: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    verbose: bool = False
+    say: Callable[[str], None] = lambda _m: None
+    _sessions: dict[str, Sessions] = field(default_factory=dict)
+    _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sessions(self, store_url: str) -> Sessions:
+        from prism_cli.stores.service import open_sessions
+
+        with self._lock:
+            if store_url not in self._sessions:
+                self._sessions[store_url] = open_sessions(store_url)
+            return self._sessions[store_url]
+
+    def reviewer_for(self, settings: RunSettings) -> tuple[Reviewer, PriceLookup, list[str]]:
+        from prism_cli.service import make_reviewer
+        from prism_cli.stores.redis_quota import shared_quotas
+
+        key = settings.shaping()
+        with self._lock:
+            if key not in self._reviewers:
+                self._reviewers[key] = make_reviewer(
+                    settings,
+                    region=self.region,
+                    profile=self.profile,
+                    overrides=self.overrides,
+                    concurrency=1,
+                    make_quota=shared_quotas(self.queue_url),
+                )
+            return self._reviewers[key]
+
+
+_CONTEXT: WorkerContext | None = None
+
+
+def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str:
+    """One RQ job: review one section of a stored session; finish the session when it was the
+    last. Idempotent: a section already stored is not reviewed again."""
+    from prism_cli.service import review_stored_section
+
+    context = _CONTEXT
+    if context is None:
+        raise RuntimeError("section_job runs in a prism worker")
+    sessions = context.sessions(store_url)
+    result = review_stored_section(sessions, sid, section_id, context.reviewer_for)
+    status = "stored already" if result is None else result.status
+    context.say(f"{sid} {section_id}: {status}")
+    from rq import get_current_job
+
+    job = get_current_job()
+    connection = job.connection if job is not None else queue_connection(context.queue_url)
+    batch = Batch.load(connection, batch_id)
+    doc = next((d for d in batch.documents if d["session"] == sid), None)
+    if doc is not None:
+        stored = set(sessions.result_ids(sid))
+        if all(s in stored for s in doc["sections"]):
+            _, prices, _ = context.reviewer_for(_settings(sessions, sid))
+            if finish_once(connection, sessions, batch, sid, prices):
+                context.say(f"{sid}: finished")
+    return status
+
+
+def _settings(sessions: Sessions, sid: str) -> RunSettings:
+    from prism_cli.service import RunSettings
+
+    return RunSettings.from_record(sessions.require(sid).settings)
+
+
+def result_status(result: SectionResult | None) -> str:
+    return "stored already" if result is None else result.status
+
+
+# -- the worker ----------------------------------------------------------------------------
+def _worker_class() -> type:
+    from rq.worker import SimpleWorker, WorkerStatus
+
+    class HeartbeatWorker(SimpleWorker):
+        """Runs jobs in its own process (the engine and its quota live on between jobs) and
+        renews the running job's heartbeat every few seconds, so a worker killed mid-job
+        leaves a job found abandoned within ``HEARTBEAT_TTL`` seconds."""
+
+        def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+            return HEARTBEAT_TTL
+
+        def execute_job(self, job: Any, queue: Any) -> None:
+            execution = self.prepare_execution(job)
+            stop = threading.Event()
+
+            def beat() -> None:
+                while not stop.wait(HEARTBEAT):
+                    try:
+                        self.maintain_heartbeats(job, execution)
+                    except Exception:  # a missed beat is retried; the job goes on
+                        continue
+
+            beating = threading.Thread(target=beat, name="prism-heartbeat", daemon=True)
+            beating.start()
+            try:
+                self.perform_job(job, queue, execution)
+            finally:
+                stop.set()
+                beating.join()
+            self.set_state(WorkerStatus.IDLE)
+
+    return HeartbeatWorker
+
+
+def work(context: WorkerContext, *, burst: bool) -> None:
+    """Run one worker until stopped (SIGTERM/SIGINT: the job in flight finishes; the rest stay
+    queued) or, with ``burst``, until the queue is empty. Outlives Redis restarts."""
+    import redis
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    global _CONTEXT
+    _CONTEXT = context
+    worker_class = _worker_class()
+    stopping = threading.Event()
+    while True:
+        try:
+            connection = queue_connection(context.queue_url)
+            queue = Queue(QUEUE, connection=connection)
+            worker = worker_class([queue], connection=connection)
+
+            def sweep(queue: Any = queue, stopping: threading.Event = stopping) -> None:
+                # Abandoned jobs (a worker killed mid-job) go back to the queue quickly.
+                while not stopping.wait(HEARTBEAT):
+                    try:
+                        StartedJobRegistry(queue=queue).cleanup()
+                    except Exception:
+                        continue
+
+            sweeper = threading.Thread(target=sweep, name="prism-sweep", daemon=True)
+            sweeper.start()
+            worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
+            return
+        except (redis.ConnectionError, redis.TimeoutError, ConfigError) as exc:
+            if burst:
+                raise ConfigError(f"queue lost: {exc}") from exc
+            context.say(f"queue unreachable ({exc}); trying again in 2s")
+            time.sleep(2.0)
+        finally:
+            stopping.set()
+            stopping = threading.Event()
+
+
+def work_many(settings: dict[str, Any], count: int, *, burst: bool) -> int:
+    """``--concurrency N``: N worker processes; SIGTERM/SIGINT reach each (warm shutdown).
+    ``settings`` are a :class:`WorkerContext`'s (queue_url, region, profile, overrides)."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_child, args=(settings, burst), daemon=False) for _ in range(count)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max((c.exitcode or 0) for c in children)
+
+
+def _child(settings: dict[str, Any], burst: bool) -> None:
+    import sys
+
+    def say(message: str) -> None:
+        if settings.get("verbose"):
+            print(f"prism worker {os.getpid()}: {message}", file=sys.stderr, flush=True)
+
+    work(WorkerContext(**settings, say=say), burst=burst)
