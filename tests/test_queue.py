@@ -1,0 +1,173 @@
+"""Queued reviews as a team runs them: a real redis-server, ``prism worker`` processes, a
+``prism review --queue`` over several documents, the fake Bedrock; a worker killed mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_prism
+from docbuilder import make_docx, p
+from fake_bedrock import FakeBedrock
+
+
+def documents(folder: Path, count: int = 3, sections: int = 4) -> Path:
+    folder.mkdir()
+    for d in range(count):
+        body = "".join(
+            p(f"Part {d}.{i}", style="Heading1") + p(f"Text of part {d}.{i}: the batch ran.")
+            for i in range(sections)
+        )
+        make_docx(folder / f"doc{d}.docx", body)
+    return folder
+
+
+def queue_url(redis_url: str) -> str:
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/1"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def worker(queue: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--region", "us-east-1",
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def calls(bedrock: FakeBedrock) -> int:
+    return len(bedrock.calls("converse"))
+
+
+def test_two_workers_one_killed_mid_run_and_the_batch_completes(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs")
+    bedrock.latency = 0.6
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    batch = submitted.stdout.strip()
+    assert batch.startswith("b")
+    status = run_prism("batch", "status", batch, "--queue", queue)
+    assert "0 of 12 sections done" in status.stdout, status.stderr
+    first, second = worker(queue), worker(queue)
+    try:
+        deadline = time.monotonic() + 60
+        while calls(bedrock) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        in_flight_before = calls(bedrock)
+        first.send_signal(signal.SIGKILL)  # mid-job: the fake answers after 0.6 s
+        first.wait(10)
+        waited = run_prism(
+            "batch", "wait", batch, "--queue", queue, "-f", "json", "--fail-on", "never",
+            timeout=180,
+        )  # fmt: skip
+        assert waited.code == 0, waited.stderr
+        report = json.loads(waited.stdout)
+        statuses = [s["status"] for d in report["documents"] for s in d["sections"]]
+        assert statuses == ["reviewed"] * 12
+        assert report["summary"]["findings"] > 0
+        # Every section once, plus at most the call in flight when the worker was killed.
+        assert 12 <= calls(bedrock) <= 13, in_flight_before
+        second.send_signal(signal.SIGTERM)  # graceful: idle, so it stops at once
+        assert second.wait(30) == 0
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+    # The sessions are complete in the shared store: a plain review pays nothing more.
+    again = run_prism(
+        "review", str(docs), "--store", redis_url, "--region", "us-east-1", "-f", "json",
+        "--fail-on", "never",
+    )  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert 12 <= calls(bedrock) <= 13
+    assert {s["status"] for d in json.loads(again.stdout)["documents"] for s in d["sections"]} == {
+        "cached"
+    }
+
+
+def test_review_follows_the_batch_and_sigterm_finishes_the_job_in_flight(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=6)
+    bedrock.latency = 0.8
+    proc = worker(queue)
+    try:
+        deadline = time.monotonic() + 60
+        review = subprocess.Popen(
+            [sys.executable, "-m", "prism_cli", "review", str(docs), "--store", redis_url,
+             "--queue", queue, "--region", "us-east-1", "-f", "json", "--fail-on", "never"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        while calls(bedrock) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)  # warm shutdown: the section in flight is stored
+        assert proc.wait(30) == 0
+        stored_after_stop = calls(bedrock)
+        assert stored_after_stop < 6
+        # The rest stayed queued: another worker (burst) takes it and the review completes.
+        rest = worker(queue, "--burst")
+        assert rest.wait(90) == 0, rest.stderr.read() if rest.stderr else ""
+        out, err = review.communicate(timeout=60)
+        assert review.returncode == 0, err
+        report = json.loads(out)
+        assert [s["status"] for s in report["documents"][0]["sections"]] == ["reviewed"] * 6
+        assert calls(bedrock) == 6
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_queue_needs_a_shared_store(tmp_path: Path, redis_url: str) -> None:
+    docs = documents(tmp_path / "docs", count=1, sections=1)
+    result = run_prism(
+        "review", str(docs), "--queue", queue_url(redis_url), "--region", "us-east-1",
+        env={"PRISM_STORE": ""},
+    )  # fmt: skip
+    assert result.code == 2
+    assert "shared store" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_worker_without_its_queue_says_so(tmp_path: Path) -> None:
+    result = run_prism("worker", "--queue", "redis://127.0.0.1:1/0", "--region", "us-east-1")
+    assert result.code == 4
+    assert "cannot reach" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_cancel_leaves_started_sections_and_drops_the_rest(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=5)
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    batch = submitted.stdout.strip()
+    cancelled = run_prism("batch", "cancel", batch, "--queue", queue)
+    assert cancelled.code == 0, cancelled.stderr
+    assert "5 queued sections cancelled" in cancelled.stderr
+    waited = run_prism("batch", "wait", batch, "--queue", queue, "-f", "json")
+    assert waited.code == 3, waited.stderr  # incomplete: nothing was reviewed
+    statuses = {s["status"] for s in json.loads(waited.stdout)["documents"][0]["sections"]}
+    assert statuses == {"failed"}
+    assert calls(bedrock) == 0
