@@ -295,7 +295,11 @@ def shared_quotas(url: str) -> Callable[..., ModelQuota]:
 
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
 
+    # Bedrock's quotas are per minute; benches against a fake with a shorter period say so.
+    period = float(os.environ.get("PRISM_QUOTA_PERIOD") or 60.0)
+
     def make(model_id: str, **kw: Any) -> ModelQuota:
+        kw.setdefault("capacity", period)
         return SharedQuota(model_id, client, **kw)
 
     return make
