@@ -1,6 +1,6 @@
 """Scale-out of queued reviews: sections per second for 1, 2 and 4 ``prism worker`` processes.
 
-    python bench/scale.py [--scenario latency|quota|all] [--docs 4] [--sections 12]
+    python bench/scale.py [--scenario latency|quota|all] [--docs 8] [--sections 12]
                           [--latency 0.5] [--workers 1,2,4]
 
 A real redis-server (queue at db 1, sessions at db 0) and the fake Bedrock of tests/ run
@@ -190,7 +190,7 @@ def quota(args: argparse.Namespace, redis_url: str, tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", choices=["latency", "quota", "all"], default="latency")
-    parser.add_argument("--docs", type=int, default=4)
+    parser.add_argument("--docs", type=int, default=8)
     parser.add_argument("--sections", type=int, default=12)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--workers", default="1,2,4")

@@ -307,7 +307,19 @@ class WorkerContext:
     say: Callable[[str], None] = lambda _m: None
     _sessions: dict[str, Sessions] = field(default_factory=dict)
     _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
+    read: dict[str, Any] = field(default_factory=dict)
+    """What jobs read of each session (document, settings), for its next jobs."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settings(self) -> dict[str, Any]:
+        """What a worker process of ``--concurrency N`` is started with (picklable)."""
+        return {
+            "queue_url": self.queue_url,
+            "region": self.region,
+            "profile": self.profile,
+            "overrides": self.overrides,
+            "verbose": self.verbose,
+        }
 
     def sessions(self, store_url: str) -> Sessions:
         from prism_cli.stores.service import open_sessions
@@ -347,7 +359,7 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     if context is None:
         raise RuntimeError("section_job runs in a prism worker")
     sessions = context.sessions(store_url)
-    result = review_stored_section(sessions, sid, section_id, context.reviewer_for)
+    result = review_stored_section(sessions, sid, section_id, context.reviewer_for, context.read)
     status = "stored already" if result is None else result.status
     context.say(f"{sid} {section_id}: {status}")
     from rq import get_current_job

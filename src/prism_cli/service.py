@@ -596,17 +596,31 @@ ReviewerFor = Callable[[RunSettings], tuple["Reviewer", PriceLookup, list[str]]]
 
 
 def review_stored_section(
-    sessions: Sessions, sid: str, section_id: str, reviewer_for: ReviewerFor
+    sessions: Sessions,
+    sid: str,
+    section_id: str,
+    reviewer_for: ReviewerFor,
+    read: dict[str, tuple[RunSettings, Document, list[Section]]] | None = None,
 ) -> SectionResult | None:
     """Review one section of a stored session, rebuilt from the store alone (a worker's job).
     None when the session already holds its result for these settings (nothing is paid
-    twice, whoever asks again)."""
+    twice, whoever asks again). ``read`` keeps what was read of each session's document and
+    settings for the next job of the same session."""
     from prism_cli.core.sections import split_sections
 
     meta = sessions.require(sid)
-    settings = RunSettings.from_record(meta.settings)
-    document = stored_document(sessions, sid)
-    review = DocumentReview(document, split_sections(document.blocks))
+    known = f"{sid}:{meta.document.sha256}:{json.dumps(meta.settings, sort_keys=True)}"
+    if read is not None and known in read:
+        settings, document, sections = read[known]
+    else:
+        settings = RunSettings.from_record(meta.settings)
+        document = stored_document(sessions, sid)
+        sections = list(split_sections(document.blocks))
+        if read is not None:
+            if len(read) > 64:
+                read.clear()
+            read[known] = (settings, document, sections)
+    review = DocumentReview(document, sections)
     review.session_id = sid
     section = next((s for s in review.sections if s.id == section_id), None)
     if section is None:

@@ -64,7 +64,16 @@ def root(
             console.warn(f"{where}: {what}{hint} (ignored)")
         if command in options:
             _check_values(ctx, path, config, command, options[command], params[command])
-    ctx.default_map = default_map(config, options, groups)
+    defaults = default_map(config, options, groups)
+    for name, found in params.items():
+        table = defaults.get(name)
+        if not isinstance(table, dict):
+            continue
+        for param in found.values():
+            value = table.get(getattr(param, "name", ""))
+            if getattr(param, "multiple", False) and isinstance(value, str):
+                table[getattr(param, "name", "")] = [value]  # format = "json" is one of them
+    ctx.default_map = defaults
     ctx.obj = config
 
 
@@ -126,6 +135,8 @@ def _check_values(
             if isinstance(value, dict) or key not in keys:
                 continue
             param = params[key]
+            if getattr(param, "multiple", False) and isinstance(value, str):
+                value = [value]  # format = "json": one of a repeatable option
             try:
                 runtime = getattr(param, "get_runtime_param")()  # noqa: B009
                 runtime.coerce(value, param=param, ctx=ctx)
@@ -284,7 +295,7 @@ def review(
         ),
     ] = False,
     fmt: Annotated[
-        ReviewFormat | None,
+        list[ReviewFormat] | None,
         typer.Option(
             "--format",
             "-f",
@@ -292,7 +303,28 @@ def review(
             rich_help_panel="Output",
             envvar="PRISM_FORMAT",
             show_envvar=False,
-            help="table, json, markdown, sarif, junit, github or docx (default: table on a terminal, else json).",
+            help="table, json, markdown, sarif, junit, github or docx (default: table on a "
+            "terminal, else json); repeat for several, with -o DIR.",
+        ),
+    ] = None,
+    annotate_level: Annotated[
+        FailOn | None,
+        typer.Option(
+            metavar="LEVEL",
+            rich_help_panel="Output",
+            envvar="PRISM_ANNOTATE_LEVEL",
+            show_envvar=False,
+            help="-f github: annotate findings at or above it (default: --fail-on).",
+        ),
+    ] = None,
+    base_dir: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            rich_help_panel="Output",
+            envvar="PRISM_BASE_DIR",
+            show_envvar=False,
+            help="SARIF and annotation paths are relative to it (default: the git top level).",
         ),
     ] = None,
     output: Annotated[
@@ -527,7 +559,10 @@ def review(
         profile=profile,
         offline=offline,
         rules=not no_rules,
-        fmt=fmt.value if fmt else None,
+        fmt=fmt[0].value if fmt and len(fmt) == 1 else None,
+        formats=[f.value for f in fmt or []],
+        annotate_level=annotate_level.value if annotate_level else None,
+        base_dir=base_dir,
         output=output,
         fail_on=fail_on.value,
         concurrency=concurrency,
@@ -582,7 +617,7 @@ def worker(
 ) -> None:
     """Run queued review jobs (from `prism review --queue`) until stopped.
 
-    Any number of workers on any machines share one Bedrock quota per model, kept in the
+    Workers on as many machines as you like share one Bedrock quota per model, kept in the
     queue's Redis. SIGTERM or Ctrl-C: the call in flight finishes, the rest stays queued.
     """
     from prism_cli.cli.queue import run_worker

@@ -12,13 +12,13 @@ SUMMARY = "Review Word documents with Claude on Amazon Bedrock."
 COMMANDS = (
     ("sections", "Show the sections found in documents (no model call)."),
     ("review", "Review documents with Claude on Bedrock, or --offline rules."),
+    ("worker", "Run queued review jobs (prism review --queue) until stopped."),
     ("models", "Show the model chain for a region; --check tests access."),
     ("feedback", "Accept or reject findings, or add your own."),
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("export", "Write a session's results to a folder or to S3."),
-    ("sessions", "List, show, delete and prune stored sessions."),
-    ("worker", "Run queued review jobs (prism review --queue) until stopped."),
     ("batch", "Follow or cancel a queued review: status, wait, cancel."),
+    ("sessions", "List, show, delete and prune stored sessions."),
 )
 
 

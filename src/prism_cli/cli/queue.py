@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prism_cli.cli.application import Application
 from prism_cli.errors import EXIT_INTERRUPTED, EXIT_OK, Interrupted, UsageError
 
 if TYPE_CHECKING:
+    from redis import Redis
+
     from prism_cli.cli.review import ReviewOptions
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.jobs import Batch
     from prism_cli.service import RunOutcome, RunSettings
 
-POLL = 0.5
+POLL = 0.2
 
 
 def review_queued(
@@ -63,7 +65,7 @@ def review_queued(
 
 
 def follow(
-    app: Application, connection: Any, sessions: Sessions, batch: Batch, queue_url: str
+    app: Application, connection: Redis, sessions: Sessions, batch: Batch, queue_url: str
 ) -> RunOutcome:
     """Show the batch's progress until every section is stored or failed; then collect."""
     import os
@@ -130,21 +132,17 @@ def run_worker(
     console = app.console
     jobs.queue_connection(queue_url)  # reachable, or exit 4 now
     make_session(region, profile)  # credentials and region, or exit 4 now
-    settings: dict[str, Any] = {
-        "queue_url": queue_url,
-        "region": region,
-        "profile": profile,
-        "overrides": app.catalog_overrides,
-        "verbose": console.verbose,
-    }
+    context = jobs.WorkerContext(
+        queue_url, region, profile, app.catalog_overrides, console.verbose, say=console.debug
+    )
     console.info(
         f"prism worker: {concurrency} process{'es' if concurrency > 1 else ''} on "
         f"{mask_url(queue_url)}{' until the queue is empty' if burst else ''}"
     )
     if concurrency == 1:
-        jobs.work(jobs.WorkerContext(**settings, say=console.debug), burst=burst)
+        jobs.work(context, burst=burst)
         return EXIT_OK
-    code = jobs.work_many(settings, concurrency, burst=burst)
+    code = jobs.work_many(context.settings(), concurrency, burst=burst)
     return EXIT_OK if code in (0, -15, -2) else EXIT_INTERRUPTED
 
 

@@ -29,7 +29,7 @@ from prism_cli.errors import (
     worst_exit_code,
 )
 from prism_cli.inputs import expand_paths
-from prism_cli.reports import EXTENSIONS, REVIEW_FORMATS, render
+from prism_cli.reports import EXTENSIONS, REGISTRY, REVIEW_FORMATS, render
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer, SectionResult
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
+    from prism_cli.reports.ci import Base
     from prism_cli.service import RunOutcome, RunSettings
 
 FORMATS = REVIEW_FORMATS
@@ -74,11 +75,22 @@ class ReviewOptions:
     only_accepted: bool = False
     queue: str | None = None
     no_wait: bool = False
+    formats: list[str] = field(default_factory=list)
+    """Several ``-f`` (each to its own file in ``-o DIR``); one is ``fmt``."""
+    annotate_level: str | None = None
+    base_dir: Path | None = None
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    """Documents that could not be read: in every report format."""
+    framework_record: dict[str, object] | None = None
 
 
 def _validate(opts: ReviewOptions) -> None:
     if opts.fmt is not None and opts.fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    if len(opts.formats) > 1:
+        out = opts.output
+        if out is None or (out.exists() and not out.is_dir()) or str(out) == "-":
+            raise UsageError("several --format need -o DIR (each format is written there)")
     if opts.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     if not 0.0 <= opts.min_confidence <= 1.0:
@@ -290,11 +302,17 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     framework = load_framework(opts.framework)
     guidelines = load_guidelines(opts.guidelines)
 
+    opts.framework_record = {
+        "name": framework.name,
+        "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
+    }
+
     codes = [EXIT_OK]
     expanded = expand_paths(opts.paths)
     for err in expanded.errors:
         console.error(str(err))
         codes.append(EXIT_INPUT)
+        opts.unreadable.append({"path": err.path, "error": err.reason})
     reviews: list[DocumentReview] = []
     for path in expanded.paths:
         try:
@@ -302,10 +320,17 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         except PrismError as exc:
             console.error(str(exc))
             codes.append(exc.exit_code)
+            reason = exc.reason if isinstance(exc, InputError) else str(exc)
+            opts.unreadable.append({"path": str(path), "error": reason})
             continue
         reviews.append(DocumentReview(document, split_sections(document.blocks)))
     if not reviews:
-        return worst_exit_code(*codes)
+        # Nothing to review: the report says so, in every format asked for.
+        from prism_cli.core.report import build_report
+        from prism_cli.service import RunOutcome
+
+        outcome = RunOutcome([], build_report([], _no_prices), [])
+        return conclude(app, opts, fmt, outcome, None, codes)
     assign_session_ids(reviews, opts.session)
 
     rule_findings: dict[str, list[Finding]] = {}
@@ -391,13 +416,17 @@ def conclude(
     opts: ReviewOptions,
     fmt: str,
     outcome: RunOutcome,
-    sessions: Sessions,
+    sessions: Sessions | None,
     codes: list[int],
 ) -> int:
     """The end of a run, local or queued: exit code, notes, the report, --push."""
     from prism_cli.core.findings import at_or_above
 
     console, reviews = app.console, outcome.reviews
+    if opts.unreadable:
+        outcome.report["summary"]["unreadable"] = list(opts.unreadable)
+    if opts.framework_record:
+        outcome.report["framework"] = opts.framework_record
     if outcome.failed:
         codes.append(EXIT_INCOMPLETE)
     live = [f for review in reviews for f in review.findings if f.status != "rejected"]
@@ -410,9 +439,11 @@ def conclude(
             console.debug(f"note: {note}")
         else:
             console.note(f"note: {note}")
-    _emit(console, fmt, opts, outcome.report, reviews)
+    base = _base(opts)
+    for each in opts.formats if len(opts.formats) > 1 else [fmt]:
+        _emit(console, each, opts, outcome.report, reviews, base, several=len(opts.formats) > 1)
     _say_fail_on(console, opts.fail_on, live)
-    if opts.push:
+    if opts.push and sessions is not None:
         _push(console, opts, reviews, sessions)
     return worst_exit_code(*codes)
 
@@ -479,15 +510,63 @@ def _make_reviewer(
     return reviewer, prices, notes
 
 
+def _base(opts: ReviewOptions) -> Base:
+    """What CI paths are relative to: --base-dir, else the git top level, else the cwd."""
+    import os
+    import subprocess
+
+    from prism_cli.reports.ci import Base
+
+    cwd = os.getcwd()
+    if opts.base_dir is not None:
+        return Base(str(opts.base_dir.resolve()), cwd)
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return Base(cwd, cwd)
+    root = top.stdout.strip()
+    return Base(root if top.returncode == 0 and root else cwd, cwd)
+
+
 def _emit(
     console: Console,
     fmt: str,
     opts: ReviewOptions,
     report: JSONObject,
     reviews: list[DocumentReview],
+    base: Base | None = None,
+    *,
+    several: bool = False,
 ) -> None:
+    def text(report: JSONObject) -> str:
+        return render(fmt, report, opts.fail_on, base=base, annotate_level=opts.annotate_level)
+
     if fmt == "docx":
         _write_reviewed_copies(console, opts.output, reviews, opts.only_accepted)
+        return
+    if several:
+        # One file per format in -o DIR; annotations and the table go to stdout, where CI
+        # and people read them.
+        assert opts.output is not None
+        if fmt == "table":
+            from prism_cli.reports import table
+
+            for renderable in table.render(report, verbose=console.verbose):
+                console.render(renderable)
+            return
+        if fmt == "github":
+            if rendered := text(report):
+                console.write(rendered.rstrip("\n"))
+            return
+        opts.output.mkdir(parents=True, exist_ok=True)
+        name = REGISTRY[fmt].export_name or f"report{EXTENSIONS[fmt]}"
+        _write_text(console, opts.output / name, text(report))
         return
     if (
         opts.output is not None
@@ -498,13 +577,15 @@ def _emit(
         for review, doc in zip(reviews, report["documents"], strict=True):
             single = {**report, "documents": [doc]}
             target = opts.output / (Path(review.document.path).stem + EXTENSIONS[fmt])
-            _write_text(console, target, render(fmt, single, opts.fail_on))
+            _write_text(console, target, text(single))
         return
     if opts.output is not None:
         target = opts.output
-        if target.is_dir():
-            target = target / (Path(reviews[0].document.path).stem + EXTENSIONS[fmt])
-        _write_text(console, target, render(fmt, report, opts.fail_on))
+        if target.is_dir() or str(target).endswith(("/", "\\")):
+            target.mkdir(parents=True, exist_ok=True)
+            stem = Path(reviews[0].document.path).stem if reviews else "report"
+            target = target / (stem + EXTENSIONS[fmt])
+        _write_text(console, target, text(report))
         return
     if fmt == "table":
         from prism_cli.reports import table
@@ -512,7 +593,9 @@ def _emit(
         for renderable in table.render(report, verbose=console.verbose):
             console.render(renderable)
         return
-    console.write(render(fmt, report, opts.fail_on))
+    rendered = text(report)
+    if rendered:
+        console.write(rendered.rstrip("\n"))
 
 
 def _write_text(console: Console, target: Path, text: str) -> None:

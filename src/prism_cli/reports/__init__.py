@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prism_cli.reports.ci import Base
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,17 @@ EXPORT_FORMATS = tuple(n for n, f in REGISTRY.items() if f.export_name)
 EXTENSIONS = {n: f.extension for n, f in REGISTRY.items()}
 
 
-def render(fmt: str, report: dict[str, Any], fail_on: str = "high") -> str:
-    """The report as text in ``fmt`` (table is rendered without colour, 120 columns)."""
+def render(
+    fmt: str,
+    report: dict[str, Any],
+    fail_on: str = "high",
+    *,
+    base: Base | None = None,
+    annotate_level: str | None = None,
+) -> str:
+    """The report as text in ``fmt`` (table is rendered without colour, 120 columns).
+    ``base``: the repository root CI paths are relative to; ``annotate_level``: the lowest
+    severity GitHub annotations show (default: ``fail_on``, or high with ``never``)."""
     import json
 
     if fmt == "json":
@@ -52,7 +64,7 @@ def render(fmt: str, report: dict[str, Any], fail_on: str = "high") -> str:
     if fmt == "sarif":
         from prism_cli.reports import sarif
 
-        return sarif.render(report)
+        return sarif.render(report, base)
     if fmt == "junit":
         from prism_cli.reports import junit
 
@@ -60,7 +72,8 @@ def render(fmt: str, report: dict[str, Any], fail_on: str = "high") -> str:
     if fmt == "github":
         from prism_cli.reports import github
 
-        return github.render(report)
+        level = annotate_level or (fail_on if fail_on != "never" else "high")
+        return github.render(report, base, level)
     from io import StringIO
 
     from rich.console import Console as RichConsole

@@ -1,8 +1,13 @@
-"""GitHub Actions workflow commands: one annotation line per finding."""
+"""GitHub Actions workflow commands: one annotation per finding at or above a level (GitHub
+shows only about ten per type per step), with repository-relative ``file=``; an ``::error``
+for every unreadable document and every section no model could review."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from prism_cli.core.findings import SEVERITY_ORDER
+from prism_cli.reports import ci
 
 COMMANDS = {"high": "error", "medium": "warning", "low": "notice"}
 
@@ -15,23 +20,31 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: dict[str, Any], base: ci.Base | None = None, level: str = "low") -> str:
+    limit = SEVERITY_ORDER.get(level, -1)
     lines = []
+    for bad in report["summary"].get("unreadable", []):
+        lines.append(
+            f"::error file={_prop(ci.display_path(bad['path'], base))},"
+            f"title={_prop('prism: document not reviewed')}::{_data(bad['error'])}"
+        )
     for doc in report["documents"]:
+        file = _prop(ci.display_path(doc["path"], base))
         for sec in doc["sections"]:
             if sec["status"] == "failed":
                 lines.append(
-                    f"::error file={_prop(doc['path'])},title={_prop('prism: section not reviewed')}::{_data(sec['title'] + ': ' + (sec['error'] or ''))}"
+                    f"::error file={file},title={_prop('prism: section not reviewed')}::"
+                    f"{_data(sec['title'] + ': ' + (sec['error'] or ''))}"
                 )
         for f in doc["findings"]:
-            if f["status"] == "rejected":
+            if f["status"] == "rejected" or SEVERITY_ORDER[f["severity"]] > limit:
                 continue
             title = _prop("prism [" + f["severity"] + "] " + f["title"])
             message = f["description"] + (
                 f" Suggestion: {f['suggestion']}" if f["suggestion"] else ""
             )
             lines.append(
-                f"::{COMMANDS[f['severity']]} file={_prop(doc['path'])},line={(f.get('locator') or 0) + 1},"
+                f"::{COMMANDS[f['severity']]} file={file},line={(f.get('locator') or 0) + 1},"
                 f"title={title}::{_data(message)}"
             )
     return "\n".join(lines) + ("\n" if lines else "")

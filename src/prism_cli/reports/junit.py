@@ -51,6 +51,14 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
             suite.set(key, str(value))
         for key in totals:
             totals[key] += counts[key]
+    for bad in report["summary"].get("unreadable", []):
+        suite = ET.SubElement(root, "testsuite", name=bad["path"], tests="1", failures="0")
+        suite.set("errors", "1")
+        suite.set("skipped", "0")
+        case = ET.SubElement(suite, "testcase", classname=bad["path"], name="read the document")
+        ET.SubElement(case, "error", message=bad["error"], type="unreadable")
+        totals["tests"] += 1
+        totals["errors"] += 1
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)

@@ -16,6 +16,10 @@ def render(report: dict[str, Any]) -> str:
         f"{s['failed']} failed. Findings: {sev['high']} high, {sev['medium']} medium, {sev['low']} low. "
         f"Model calls: {s['usage']['calls']}, estimated cost ${s['usage']['cost_usd']:.4f}."
     )
+    unreadable = s.get("unreadable", [])
+    if unreadable:
+        out += ["", "## Not reviewed", ""]
+        out += [f"- ⚠️ `{bad['path']}`: {bad['error']}" for bad in unreadable]
     for doc in report["documents"]:
         out += ["", f"## {doc['path']}", ""]
         titles = {sec["id"]: sec["title"] for sec in doc["sections"]}

@@ -1,5 +1,8 @@
-"""SARIF 2.1.0 for code-scanning tools. A Word file has no lines: ``startLine`` is the number of
-the paragraph (its locator + 1) the finding is anchored on."""
+"""SARIF 2.1.0 for code scanning. A Word file has no lines: ``startLine`` is the number of the
+paragraph (its locator + 1) the finding is anchored on. Paths are relative to the repository
+(``%SRCROOT%``), fingerprints survive edits elsewhere in a document, rule ids come from a fixed
+set (:mod:`prism_cli.reports.ci`). Unreadable documents and sections no model could review are
+tool execution notifications."""
 
 from __future__ import annotations
 
@@ -7,29 +10,39 @@ import json
 from typing import Any
 
 from prism_cli import __version__
+from prism_cli.reports import ci
 
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
 
 
-def _rule_id(f: dict[str, Any]) -> str:
-    if f.get("rule"):
-        return f"prism/rules/{f['rule']}"
-    return "prism/model/" + "-".join(f["category"].lower().split()) or "prism/model/general"
-
-
-def render(report: dict[str, Any]) -> str:
+def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results = []
+    notifications: list[dict[str, Any]] = []
+    checkpoints = ci.checkpoints(report)
     for doc in report["documents"]:
+        where = ci.artifact(doc["path"], base)
         titles = {s["id"]: s["title"] for s in doc["sections"]}
+        for sec in doc["sections"]:
+            if sec["status"] == "failed":
+                notifications.append(
+                    {
+                        "level": "error",
+                        "message": {
+                            "text": f"section {sec['title']!r} not reviewed: {sec['error'] or ''}"
+                        },
+                        "locations": [{"physicalLocation": {"artifactLocation": where}}],
+                    }
+                )
         for f in doc["findings"]:
             if f["status"] == "rejected":
                 continue
-            rid = _rule_id(f)
-            rules.setdefault(rid, {"id": rid, "shortDescription": {"text": f["category"] or rid}})
+            rid, about = ci.rule(f, checkpoints)
+            rules.setdefault(rid, {"id": rid, "shortDescription": {"text": about}})
             text = f["title"] + ". " + f["description"]
             if f["suggestion"]:
                 text += " Suggestion: " + f["suggestion"]
+            section = titles.get(f["section_id"], f["section_id"])
             results.append(
                 {
                     "ruleId": rid,
@@ -38,22 +51,19 @@ def render(report: dict[str, Any]) -> str:
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": {"uri": doc["path"]},
+                                "artifactLocation": where,
                                 "region": {
                                     "startLine": (f.get("locator") or 0) + 1,
                                     **({"snippet": {"text": f["quote"]}} if f["quote"] else {}),
                                 },
                             },
-                            "logicalLocations": [
-                                {
-                                    "name": titles.get(f["section_id"], f["section_id"]),
-                                    "kind": "section",
-                                }
-                            ],
+                            "logicalLocations": [{"name": section, "kind": "section"}],
                         }
                     ],
-                    "partialFingerprints": {"prismFinding/v1": f"{doc['sha256'][:16]}:{f['id']}"},
+                    "partialFingerprints": {"prismFinding/v2": ci.fingerprint(f, section)},
                     "properties": {
+                        "id": f["id"],
+                        "category": f["category"],
                         "severity": f["severity"],
                         "type": f["type"],
                         "confidence": f["confidence"],
@@ -63,21 +73,41 @@ def render(report: dict[str, Any]) -> str:
                     },
                 }
             )
+    for bad in report["summary"].get("unreadable", []):
+        notifications.append(
+            {
+                "level": "error",
+                "message": {"text": f"not reviewed: {bad['error']}"},
+                "locations": [
+                    {"physicalLocation": {"artifactLocation": ci.artifact(bad["path"], base)}}
+                ],
+            }
+        )
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "prism",
+                "version": __version__,
+                "informationUri": "https://github.com/prism-cli/prism",
+                "rules": list(rules.values()),
+            }
+        },
+        "invocations": [
+            {
+                "executionSuccessful": not notifications,
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "results": results,
+    }
+    if base is not None:
+        root = base.root.replace("\\", "/").rstrip("/") + "/"
+        from urllib.parse import quote
+
+        run["originalUriBaseIds"] = {ci.SRCROOT: {"uri": "file://" + quote(root, safe="/")}}
     sarif = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "prism",
-                        "version": __version__,
-                        "informationUri": "https://github.com/prism-cli/prism",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "results": results,
-            }
-        ],
+        "runs": [run],
     }
     return json.dumps(sarif, indent=2, ensure_ascii=False)

@@ -1,0 +1,104 @@
+"""What the CI formats (SARIF, GitHub annotations, JUnit) share: where a document is, relative
+to the repository, and stable identities for findings and rules.
+
+Pure: the base directory (``--base-dir``, else git's top level) is found by the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from prism_cli.core.findings import normalize
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+SRCROOT = "%SRCROOT%"
+
+
+@dataclass(frozen=True)
+class Base:
+    """The repository root paths are relative to, and the directory relative report paths
+    (as the user gave them) start from."""
+
+    root: str
+    cwd: str
+
+    def absolute(self, path: str) -> str:
+        full = path.replace("\\", "/")
+        if not posixpath.isabs(full):
+            full = posixpath.join(self.cwd.replace("\\", "/"), full)
+        return posixpath.normpath(full)
+
+
+def relative(path: str, base: Base | None) -> str | None:
+    """``path`` relative to the repository root, with forward slashes; None outside it."""
+    if base is None:
+        return None
+    full = base.absolute(path)
+    root = posixpath.normpath(base.root.replace("\\", "/")).rstrip("/")
+    if not full.startswith(root + "/"):
+        return None
+    return full[len(root) + 1 :]
+
+
+def artifact(path: str, base: Base | None) -> dict[str, str]:
+    """A SARIF artifactLocation: repository-relative and percent-encoded, with uriBaseId,
+    as code scanning needs; an absolute file URI for a document outside the repository."""
+    rel = relative(path, base)
+    if rel is not None:
+        return {"uri": quote(rel, safe="/"), "uriBaseId": SRCROOT}
+    full = base.absolute(path) if base else posixpath.normpath(path.replace("\\", "/"))
+    if posixpath.isabs(full):
+        return {"uri": "file://" + quote(full, safe="/")}
+    return {"uri": quote(full, safe="/")}
+
+
+def display_path(path: str, base: Base | None) -> str:
+    """The path CI shows (GitHub's ``file=``): repository-relative when it can be."""
+    return relative(path, base) or path
+
+
+def fingerprint(f: dict[str, Any], section_title: str) -> str:
+    """Stable across edits elsewhere in the document: the section's title and the finding's
+    own content (rule or title, and quote), never the document's hash or position."""
+    basis = "\x1f".join(
+        (
+            normalize(section_title),
+            f.get("rule") or "",
+            normalize(f.get("title") or ""),
+            normalize(f.get("quote") or ""),
+        )
+    )
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+
+
+def rule(f: dict[str, Any], checkpoints: dict[str, str]) -> tuple[str, str]:
+    """(rule id, its short description) from a fixed set: a built-in rule, a checkpoint of the
+    framework the finding refers to, or the finding's type; never the model's free text."""
+    if f.get("source") == "rules" and f.get("rule"):
+        name = _SLUG.sub("-", str(f["rule"]).lower()).strip("-") or "rule"
+        return f"prism/rules/{name}", f"Built-in rule {name}"
+    for ref in f.get("framework_refs") or []:
+        key = str(ref).strip()
+        if key in checkpoints:
+            return f"prism/framework/{key}", checkpoints[key]
+    if f.get("source") == "reviewer":
+        return "prism/reviewer", "A reviewer's own finding"
+    kind = f.get("type") if f.get("type") in TYPES else "suggestion"
+    return f"prism/model/{kind}", TYPES[str(kind)]
+
+
+TYPES = {
+    "critical": "A critical problem the model found",
+    "important": "An important problem the model found",
+    "suggestion": "A suggestion from the model",
+    "positive": "Something done well",
+}
+
+
+def checkpoints(report: dict[str, Any]) -> dict[str, str]:
+    framework = report.get("framework") or {}
+    return {str(c["id"]): str(c.get("title") or c["id"]) for c in framework.get("checkpoints", [])}
