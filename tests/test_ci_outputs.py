@@ -1,0 +1,172 @@
+"""CI outputs a code-scanning or CI owner can rely on: stable fingerprints, bounded rule ids,
+repository-relative paths, bad inputs reported everywhere, several formats in one run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from conftest import run_prism
+from docbuilder import make_docx, p
+from fake_bedrock import FakeBedrock
+
+RULE_IDS = re.compile(
+    r"^prism/(rules/[a-z0-9-]+|framework/P\d+|model/(critical|important|suggestion|positive)"
+    r"|reviewer)$"
+)
+
+
+def incident(path: Path, summary: str = "Payments were sent twice on Monday.") -> Path:
+    body = (
+        p("Summary", style="Heading1") + p(summary)
+        + p("Root Cause", style="Heading1") + p("The legacy cron entry ran after the failover.")
+        + p("Actions", style="Heading1") + p("Remove the cron entry. Owner TBD.")
+    )  # fmt: skip
+    return make_docx(path, body)
+
+
+def sarif(*args: str, cwd: Path) -> dict[str, Any]:
+    result = run_prism("review", *args, "-f", "sarif", "--region", "us-east-1", cwd=cwd)
+    assert result.code in (0, 1), result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def fingerprints(report: dict[str, Any], section: str) -> set[str]:
+    return {
+        r["partialFingerprints"]["prismFinding/v2"]
+        for r in report["runs"][0]["results"]
+        if r["locations"][0]["logicalLocations"][0]["name"] == section
+    }
+
+
+def test_fingerprints_survive_an_edit_elsewhere(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    before = sarif(str(incident(tmp_path / "a.docx")), cwd=tmp_path)
+    edited = incident(tmp_path / "a.docx", "Payments were sent twice on Monday and Tuesday.")
+    after = sarif(str(edited), cwd=tmp_path)
+    for section in ("Root Cause", "Actions"):
+        assert fingerprints(before, section)
+        assert fingerprints(before, section) == fingerprints(after, section)
+    # The edited section's model finding quotes the new text: a new alert, honestly.
+    assert fingerprints(before, "Summary") != fingerprints(after, "Summary")
+
+
+def test_rule_ids_come_from_a_fixed_set(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    def odd(_model: str, _body: dict[str, Any], text: str) -> list[dict[str, Any]]:
+        base = {
+            "severity": "low", "type": "suggestion", "title": "Clarify", "description": "d",
+            "quote": text.split("\n")[0][:30], "confidence": 0.95, "framework_refs": [],
+        }  # fmt: skip
+        return [
+            {**base, "category": "Consider clarifying this point (category 476)."},
+            {**base, "category": "", "title": "Empty category"},
+            {**base, "category": "x", "title": "Refers to P3", "framework_refs": ["P3"]},
+            {**base, "category": "y", "title": "Refers to nothing", "framework_refs": ["Q99"]},
+        ]
+
+    bedrock.findings = odd
+    run = sarif(str(incident(tmp_path / "a.docx")), cwd=tmp_path)["runs"][0]
+    ids = {r["ruleId"] for r in run["results"]}
+    assert ids
+    assert all(RULE_IDS.match(i) for i in ids), ids
+    assert "prism/framework/P3" in ids
+    assert "prism/model/suggestion" in ids
+    described = {r["id"]: r["shortDescription"]["text"] for r in run["tool"]["driver"]["rules"]}
+    assert set(described) == ids
+    assert all(text for text in described.values())
+
+
+def test_paths_are_relative_to_the_repository_and_encoded(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "docs" / "Q3 plans").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    doc = incident(repo / "docs" / "Q3 plans" / "incident #1.docx")
+    # Run from a subfolder, with a relative path: the URI is still from the repository root.
+    run = sarif("Q3 plans/incident #1.docx", cwd=repo / "docs")["runs"][0]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "docs/Q3%20plans/incident%20%231.docx", "uriBaseId": "%SRCROOT%"}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].endswith("/repo/")
+    github = run_prism(
+        "review", str(doc), "-f", "github", "--annotate-level", "low", "--region", "us-east-1",
+        cwd=repo,
+    )  # fmt: skip
+    assert "file=docs/Q3 plans/incident #1.docx," in github.stdout
+    # --base-dir wins over git.
+    run = sarif(str(doc), "--base-dir", str(repo / "docs"), cwd=repo)["runs"][0]
+    uri = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "Q3%20plans/incident%20%231.docx"
+
+
+def test_bad_inputs_are_in_every_format_and_the_file_is_written(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.docx").write_bytes(b"not a zip at all")
+    good = incident(tmp_path / "good.docx")
+    out = tmp_path / "out"
+    result = run_prism(
+        "review", str(good), str(tmp_path / "broken.docx"), str(tmp_path / "missing.docx"),
+        "-f", "sarif", "-f", "junit", "-f", "json", "-f", "github", "-o", str(out),
+        "--annotate-level", "high", "--region", "us-east-1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 2, result.stderr  # unreadable input wins over findings
+    assert sorted(f.name for f in out.iterdir()) == ["report.json", "report.sarif", "report.xml"]
+    report = json.loads((out / "report.json").read_text())
+    assert {Path(b["path"]).name for b in report["summary"]["unreadable"]} == {
+        "broken.docx",
+        "missing.docx",
+    }
+    run = json.loads((out / "report.sarif").read_text())["runs"][0]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert {n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for n in notes} >= {
+        "broken.docx",
+        "missing.docx",
+    }
+    assert run["invocations"][0]["executionSuccessful"] is False
+    junit = ET.fromstring((out / "report.xml").read_text())
+    errors = [e.get("message") for e in junit.iter("error")]
+    assert len(errors) == 2
+    assert junit.get("errors") == "2"
+    annotations = result.stdout.splitlines()
+    assert sum(1 for a in annotations if a.startswith("::error ") and "not reviewed" in a) == 2
+
+
+def test_every_input_bad_still_writes_the_report(tmp_path: Path) -> None:
+    (tmp_path / "broken.docx").write_bytes(b"junk")
+    target = tmp_path / "report.sarif"
+    result = run_prism(
+        "review", str(tmp_path / "broken.docx"), "-f", "sarif", "-o", str(target), "--offline",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.code == 2
+    run = json.loads(target.read_text())["runs"][0]
+    assert run["results"] == []
+    assert run["invocations"][0]["toolExecutionNotifications"]
+
+
+def test_several_formats_need_a_folder(tmp_path: Path) -> None:
+    good = incident(tmp_path / "good.docx")
+    result = run_prism("review", str(good), "-f", "sarif", "-f", "json", "--offline", cwd=tmp_path)
+    assert result.code == 2
+    assert "-o DIR" in result.stderr
+
+
+def test_github_annotations_at_or_above_a_level(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    good = incident(tmp_path / "good.docx")
+
+    def annotations(*extra: str) -> list[str]:
+        result = run_prism(
+            "review", str(good), "-f", "github", "--region", "us-east-1", *extra, cwd=tmp_path
+        )
+        return result.stdout.splitlines()
+
+    default = annotations()  # --fail-on high
+    assert default
+    assert all(a.startswith("::error ") for a in default)
+    medium = annotations("--fail-on", "medium")
+    assert any(a.startswith("::warning ") for a in medium)
+    assert len(annotations("--annotate-level", "low")) >= len(medium) > len(default)
