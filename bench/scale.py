@@ -85,8 +85,19 @@ def run_batch(redis_url: str, folder: Path, workers: int, env: dict[str, str]) -
         redis.Redis.from_url(f"{redis_url}/{db}").flushdb()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--region", "us-east-1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "prism_cli",
+                "worker",
+                "--queue",
+                queue,
+                "--region",
+                "us-east-1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for _ in range(workers)
     ]

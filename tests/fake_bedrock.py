@@ -255,6 +255,8 @@ class FakeBedrock:
         self.tpm_mode = "bucket"
         self.output_tokens = 120
         self.always_throttle: set[str] = set()
+        self.no_count_tokens: set[str] = set()
+        """Base ids whose CountTokens is refused (as for models launched with profiles only)."""
         self.control_plane = "ok"
         self.hidden_profiles: set[str] = set()
         self.refused: list[tuple[str, str, str]] = []
@@ -342,7 +344,30 @@ class FakeBedrock:
             self._calls.append(now)
             return False
 
+    def _count_tokens(self, handler: BaseHTTPRequestHandler, model_id: str, raw: bytes) -> None:
+        """CountTokens: bare base ids of the models that allow it; profiles are refused."""
+        body = json.loads(raw or b"{}")
+        with self._lock:
+            self.requests.append((model_id, "count_tokens", body))
+        if model_id.split(".")[0] in ("us", "eu", "apac", "jp", "au", "global") or (
+            model_id in self.no_count_tokens
+        ):
+            self._error(
+                handler,
+                Err(
+                    "ValidationException", 400, "The provided model doesn't support counting tokens"
+                ),
+            )
+            return
+        converse = body.get("input", {}).get("converse", {})
+        self._json(handler, 200, {"inputTokens": self.input_tokens(converse)})
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        counting = re.match(r"^/model/(.+)/count-tokens$", handler.path)
+        if counting:
+            length = int(handler.headers.get("Content-Length", "0"))
+            self._count_tokens(handler, unquote(counting.group(1)), handler.rfile.read(length))
+            return
         match = re.match(r"^/model/(.+)/(converse|converse-stream)$", handler.path)
         length = int(handler.headers.get("Content-Length", "0"))
         raw = handler.rfile.read(length)

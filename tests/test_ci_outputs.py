@@ -170,3 +170,33 @@ def test_github_annotations_at_or_above_a_level(bedrock: FakeBedrock, tmp_path: 
     medium = annotations("--fail-on", "medium")
     assert any(a.startswith("::warning ") for a in medium)
     assert len(annotations("--annotate-level", "low")) >= len(medium) > len(default)
+
+
+def test_dry_run_estimates_before_any_call(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    doc = incident(tmp_path / "a.docx")
+
+    def dry(*extra: str) -> dict[str, Any]:
+        result = run_prism(
+            "review", str(doc), "--dry-run", "-f", "json", "--region", "us-east-1", *extra,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert result.code == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    estimate = dry()
+    summary = estimate["summary"]
+    assert (summary["to_review"], summary["calls"]) == (3, 3)
+    assert summary["input_tokens_counted"] == 3  # CountTokens, on the bare base id
+    assert {m for m, _op, _b in bedrock.requests} == {"anthropic.claude-sonnet-5-5"}
+    assert bedrock.calls() == []  # no model call ...
+    sessions = run_prism("sessions", "list", "-f", "json", cwd=tmp_path)
+    assert json.loads(sessions.stdout)["sessions"] == []  # ... and no session written
+    assert summary["cost_usd"] > 0
+    assert summary["max_cost_usd"] > summary["cost_usd"]
+    assert list(estimate["models"]) == ["us.anthropic.claude-sonnet-5-5"]
+    # A model that does not allow CountTokens: estimated from the request's size.
+    bedrock.no_count_tokens.add("anthropic.claude-sonnet-5-5")
+    assert dry()["summary"]["input_tokens_estimated"] == 3
+    # After a review, what the session holds is not counted again.
+    assert run_prism("review", str(doc), "--region", "us-east-1", cwd=tmp_path).code == 1
+    assert dry()["summary"]["to_review"] == 0

@@ -59,3 +59,48 @@ def expand_paths(args: list[str]) -> Expanded:
         else:
             result.errors.append(InputError(arg, "no such file or directory"))
     return result
+
+
+def changed_documents(ref: str, args: list[str]) -> list[Path]:
+    """Documents changed since ``ref`` (git): what the working tree holds that differs from
+    where this branch left ``ref`` (its merge base), plus untracked documents; deleted ones
+    are left out. With ``args``, only those under them. Paths as the cwd sees them."""
+    import os
+    import subprocess
+
+    from prism_cli.errors import UsageError
+
+    def git(*argv: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *argv], capture_output=True, text=True, timeout=60, check=False
+            )
+        except OSError as exc:
+            raise UsageError(f"--changed-since needs git: {exc.strerror or exc}") from exc
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise UsageError(f"--changed-since {ref}: {why}")
+        return done.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    try:
+        base = git("merge-base", ref, "HEAD").strip() or ref
+    except UsageError:
+        base = ref  # no common history (a shallow clone): compare with the ref itself
+    names = git("diff", "--name-only", "-z", "--diff-filter=d", base, "--").split("\0")
+    names += git("ls-files", "--others", "--exclude-standard", "-z").split("\0")
+    under = [Path(a).resolve() for a in args]
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for name in names:
+        if not name:
+            continue
+        path = (top / name).resolve()
+        if path in seen or not _is_document(path) or not path.is_file():
+            continue
+        if under and not any(path == u or u in path.parents for u in under):
+            continue
+        seen.add(path)
+        found.append(Path(os.path.relpath(path)))
+    return sorted(found)

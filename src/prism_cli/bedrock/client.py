@@ -179,6 +179,23 @@ class BedrockClient:
         content = raw.get("output", {}).get("message", {}).get("content", []) or []
         return ModelResponse(list(content), stop, _usage(raw.get("usage")))
 
+    def count_tokens(self, model_id: str, request: dict[str, Any]) -> int | None:
+        """CountTokens (free) for a Converse request; None where the model or the role does
+        not allow it (Bedrock takes bare base ids only, and not every Claude model)."""
+        import botocore.exceptions
+
+        converse = {
+            key: request[key]
+            for key in ("messages", "system", "toolConfig", "additionalModelRequestFields")
+            if key in request
+        }
+        try:
+            raw = self._client.count_tokens(modelId=model_id, input={"converse": converse})
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            return None
+        tokens = raw.get("inputTokens")
+        return int(tokens) if isinstance(tokens, int) else None
+
     def stream(self, model_id: str, request: dict[str, Any]) -> Iterator[StreamEvent]:
         """ConverseStream as typed events: text, tool input, reasoning, usage, stop."""
         import botocore.exceptions

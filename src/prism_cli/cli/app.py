@@ -237,9 +237,13 @@ class FailOn(str, Enum):
 def review(
     ctx: typer.Context,
     paths: Annotated[
-        list[str],
-        typer.Argument(metavar="PATH", help="Files, directories or globs.", show_default=False),
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Files, directories or globs (with --changed-since: limits it to these).",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -483,6 +487,25 @@ def review(
             help="Wait for another process reviewing the same session.",
         ),
     ] = False,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            rich_help_panel="Review",
+            envvar="PRISM_CHANGED_SINCE",
+            show_envvar=False,
+            help="Only the documents changed since this git ref (a pull request's base).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            metavar="",
+            rich_help_panel="Review",
+            help="Estimate the run (sections left after the cache, tokens, dollars); no call.",
+        ),
+    ] = False,
     queue: Annotated[
         str | None,
         typer.Option(
@@ -553,7 +576,9 @@ def review(
     from prism_cli.cli.review import ReviewOptions, run_review
 
     options = ReviewOptions(
-        paths=paths,
+        paths=list(paths or []),
+        changed_since=changed_since,
+        dry_run=dry_run,
         models=list(model or []),
         region=region,
         profile=profile,

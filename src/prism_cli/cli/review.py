@@ -82,6 +82,8 @@ class ReviewOptions:
     unreadable: list[dict[str, str]] = field(default_factory=list)
     """Documents that could not be read: in every report format."""
     framework_record: dict[str, object] | None = None
+    changed_since: str | None = None
+    dry_run: bool = False
 
 
 def _validate(opts: ReviewOptions) -> None:
@@ -308,6 +310,26 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     }
 
     codes = [EXIT_OK]
+    if not opts.paths and not opts.changed_since:
+        raise UsageError("give documents to review (PATH...), or --changed-since REF")
+    if opts.dry_run and opts.offline:
+        raise UsageError("--dry-run estimates a model review: --offline makes no call to estimate")
+    if opts.changed_since:
+        from prism_cli.inputs import changed_documents
+
+        selected = changed_documents(opts.changed_since, opts.paths)
+        console.info(
+            f"{len(selected)} document{'s' if len(selected) != 1 else ''} changed since "
+            f"{opts.changed_since}"
+        )
+        if not selected:
+            # Nothing changed: a successful run, and the report (empty) is written all the same.
+            from prism_cli.core.report import build_report
+            from prism_cli.service import RunOutcome
+
+            outcome = RunOutcome([], build_report([], _no_prices), [])
+            return conclude(app, opts, fmt, outcome, None, codes)
+        opts.paths = [str(p) for p in selected]
     expanded = expand_paths(opts.paths)
     for err in expanded.errors:
         console.error(str(err))
@@ -351,6 +373,8 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         max_tokens=opts.max_tokens,
         temperature=opts.temperature,
     )
+    if opts.dry_run:
+        return _dry_run(app, opts, fmt, reviews, settings)
     if opts.queue:
         from prism_cli.cli.queue import review_queued
 
@@ -443,9 +467,83 @@ def conclude(
     for each in opts.formats if len(opts.formats) > 1 else [fmt]:
         _emit(console, each, opts, outcome.report, reviews, base, several=len(opts.formats) > 1)
     _say_fail_on(console, opts.fail_on, live)
+    _step_summary(console, outcome.report)
     if opts.push and sessions is not None:
         _push(console, opts, reviews, sessions)
     return worst_exit_code(*codes)
+
+
+def _dry_run(
+    app: Application,
+    opts: ReviewOptions,
+    fmt: str,
+    reviews: list[DocumentReview],
+    settings: RunSettings,
+) -> int:
+    """--dry-run: the estimate, and no call, no session written."""
+    import json
+
+    from prism_cli.service import estimate_run
+
+    reviewer, prices, _notes = _make_reviewer(app, opts, settings)
+    estimate = estimate_run(app.sessions, reviews, settings, reviewer, prices, fresh=opts.fresh)
+    text = json.dumps(estimate, indent=2) if fmt == "json" else _estimate_text(estimate)
+    if opts.output is not None:
+        _write_text(app.console, opts.output, text)
+    else:
+        app.console.write(text)
+    return EXIT_OK
+
+
+def _estimate_text(estimate: dict[str, object]) -> str:
+    summary = estimate["summary"]
+    assert isinstance(summary, dict)
+    documents = estimate["documents"]
+    assert isinstance(documents, list)
+    width = max([len(Path(d["path"]).name) for d in documents] + [8])
+    lines = [f"{'document':{width}}  sections  reused  to review  calls  input tokens    cost $"]
+    for d in documents:
+        lines.append(
+            f"{Path(d['path']).name:{width}}  {d['sections']:8}  {d['reused']:6}  "
+            f"{d['to_review']:9}  {d['calls']:5}  {d['input_tokens']:12}  {d['cost_usd']:8.4f}"
+        )
+    how = (
+        "counted with CountTokens"
+        if not summary["input_tokens_estimated"]
+        else "estimated (the model does not allow CountTokens)"
+        if not summary["input_tokens_counted"]
+        else f"{summary['input_tokens_counted']} calls counted, the rest estimated"
+    )
+    models = estimate["models"]
+    assert isinstance(models, dict)
+    lines += [
+        "",
+        f"{summary['to_review']} of {summary['sections']} sections to review "
+        f"({summary['reused']} reused from the session or the cache), {summary['calls']} calls.",
+        f"Input tokens {how}; output assumed {summary['output_tokens_per_call']} tokens a call "
+        f"(a quarter of --max-tokens).",
+        f"Estimated cost ${summary['cost_usd']:.4f} (at most ${summary['max_cost_usd']:.4f} if "
+        "every answer used --max-tokens; prompt caching lowers it)",
+    ]
+    for model, row in models.items():
+        lines.append(f"  {model}: {row['calls']} calls, ${row['cost_usd']:.4f}")
+    return "\n".join(lines)
+
+
+def _step_summary(console: Console, report: JSONObject) -> None:
+    """On GitHub Actions, a Markdown summary on the run's page ($GITHUB_STEP_SUMMARY)."""
+    import os
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from prism_cli.reports.markdown import summary
+
+    try:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(summary(report) + "\n")
+    except OSError as exc:
+        console.warn(f"cannot write the step summary to {target}: {exc.strerror or exc}")
 
 
 def _say_fail_on(console: Console, fail_on: str, findings: list[Finding]) -> None:

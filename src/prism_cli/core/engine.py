@@ -572,6 +572,20 @@ class ModelEngine:
         return "next"
 
     # -- streaming -------------------------------------------------------------------------
+    def count(self, ask: Ask) -> tuple[str, int, bool]:
+        """(model, input tokens, counted) for ``ask`` on the chain's first model: counted by
+        CountTokens where the model allows it (its bare base id), else estimated from the
+        request's size and the model's tokenizer. No call is paid for."""
+        model = self.chain[0]
+        adapted = frozenset(self.adapted.get(model.model_id, ()))
+        built = build_request(ask, model.info, self.thinking, adapted)
+        counter = getattr(self.port, "count_tokens", None)
+        counted = counter(model.info.base_id, built.body) if counter is not None else None
+        if counted is not None:
+            return model.model_id, counted, True
+        estimate = _input_estimate(built.body) * model.info.tokenizer_factor
+        return model.model_id, int(estimate), False
+
     def stream(self, ask: Ask) -> Iterator[StreamEvent]:
         """Stream an answer: the chain applies until the first event arrives.
 

@@ -237,6 +237,23 @@ class Reviewer:
             result.usage.setdefault(model_id, Usage()).add(usage)
         return answer
 
+    def estimate(self, ctx: DocumentContext, section: Section) -> list[tuple[str, int, bool]]:
+        """What reviewing ``section`` would send: (model, input tokens, counted) per call."""
+        paragraphs = [b.text for b in section.blocks if b.text.strip()]
+        if not paragraphs:
+            return []
+        chunks = ["\n".join(c) for c in chunk_paragraphs(paragraphs, self.settings.chunk_tokens)]
+        out = []
+        for part, text in enumerate(chunks, 1):
+            messages = [
+                {
+                    "role": "user",
+                    "content": [{"text": build_user(section, text, part, len(chunks))}],
+                }
+            ]
+            out.append(self.engine.count(self.ask(ctx, messages)))
+        return out
+
     def _event(self, result: SectionResult, event: Event) -> None:
         result.events.append(event)
         self.on_event(event)

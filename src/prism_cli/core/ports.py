@@ -97,6 +97,10 @@ class ModelPort(Protocol):
         """ConverseStream as typed events; :class:`ModelCallError` before or during it."""
         ...
 
+    def count_tokens(self, model_id: str, request: dict[str, Any]) -> int | None:
+        """The input tokens of a Converse request (CountTokens); None where not allowed."""
+        ...
+
 
 class StoreError(ConfigError):
     """A store failed (unreachable, denied, corrupted); the adapter says which in ``message``.

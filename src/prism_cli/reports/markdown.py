@@ -50,3 +50,42 @@ def render(report: dict[str, Any]) -> str:
                 out += ["", "Framework: " + ", ".join(f["framework_refs"])]
             out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def summary(report: dict[str, Any], limit: int = 30) -> str:
+    """A short Markdown summary for a CI page (``$GITHUB_STEP_SUMMARY``): the counts, what
+    could not be reviewed, and the most severe open findings as a table."""
+    s = report["summary"]
+    sev = s["findings_by_severity"]
+    out = [
+        "### prism review",
+        "",
+        f"{s['documents']} document(s), {s['sections']} section(s): {s['reviewed']} reviewed, "
+        f"{s['failed']} failed · {sev['high']} high, {sev['medium']} medium, {sev['low']} low · "
+        f"${s['usage']['cost_usd']:.4f}",
+    ]
+    problems = [f"`{b['path']}`: {b['error']}" for b in s.get("unreadable", [])]
+    for doc in report["documents"]:
+        problems += [
+            f"`{doc['path']}` § {sec['title']}: {sec['error']}"
+            for sec in doc["sections"]
+            if sec["status"] == "failed"
+        ]
+    if problems:
+        out += ["", "**Not reviewed**", ""] + [f"- ⚠️ {p}" for p in problems]
+    rows = [
+        (doc["path"], f)
+        for doc in report["documents"]
+        for f in doc["findings"]
+        if f["status"] != "rejected" and f["type"] != "positive"
+    ]
+    order = {"high": 0, "medium": 1, "low": 2}
+    rows.sort(key=lambda row: order[row[1]["severity"]])
+    if rows:
+        out += ["", "| | document | finding | id |", "|---|---|---|---|"]
+        for path, f in rows[:limit]:
+            title = f["title"].replace("|", "\\|")
+            out.append(f"| {ICONS[f['severity']]} | `{path}` | {title} | `{f['id']}` |")
+        if len(rows) > limit:
+            out.append(f"\n…and {len(rows) - limit} more in the full report.")
+    return "\n".join(out) + "\n"
