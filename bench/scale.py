@@ -98,7 +98,7 @@ def run_batch(redis_url: str, folder: Path, workers: int, env: dict[str, str]) -
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for _ in range(workers)
     ]
     connection = redis.Redis.from_url(queue)
