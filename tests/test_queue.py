@@ -171,3 +171,64 @@ def test_cancel_leaves_started_sections_and_drops_the_rest(
     statuses = {s["status"] for s in json.loads(waited.stdout)["documents"][0]["sections"]}
     assert statuses == {"failed"}
     assert calls(bedrock) == 0
+
+
+def test_redis_restarting_mid_batch_loses_nothing_stored(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    import shutil
+
+    import redis
+
+    from conftest import _free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port, data = _free_port(), tmp_path / "redis"
+    data.mkdir()
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            try:
+                redis.Redis(port=port).ping()
+                return proc
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    server = start()
+    store, queue = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    docs = documents(tmp_path / "docs", count=1, sections=6)
+    bedrock.latency = 0.5
+    submitted = run_prism(
+        "review", str(docs), "--store", store, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    proc = worker(queue)
+    try:
+        deadline = time.monotonic() + 60
+        while calls(bedrock) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.kill()  # mid-batch, mid-call
+        server.wait(10)
+        time.sleep(1.0)
+        server = start()
+        waited = run_prism(
+            "batch", "wait", submitted.stdout.strip(), "--queue", queue, "-f", "json",
+            "--fail-on", "never", timeout=180,
+        )  # fmt: skip
+        assert waited.code == 0, waited.stderr
+        sections = json.loads(waited.stdout)["documents"][0]["sections"]
+        assert [s["status"] for s in sections] == ["reviewed"] * 6
+        assert 6 <= calls(bedrock) <= 7  # at most the call in flight at the restart again
+        assert proc.poll() is None  # the worker outlived the restart
+    finally:
+        proc.kill()
+        server.kill()
