@@ -428,6 +428,7 @@ def work(context: WorkerContext, *, burst: bool) -> None:
     import redis
     from rq import Queue
     from rq.registry import StartedJobRegistry
+    from rq.scheduler import RQScheduler
 
     global _CONTEXT
     _CONTEXT = context
@@ -440,16 +441,24 @@ def work(context: WorkerContext, *, burst: bool) -> None:
             worker = worker_class([queue], connection=connection)
 
             def sweep(queue: Any = queue, stopping: threading.Event = stopping) -> None:
-                # Abandoned jobs (a worker killed mid-job) go back to the queue quickly.
+                # Abandoned jobs (a worker killed mid-job) go back to the queue, and retries
+                # due after their backoff are enqueued, every few seconds, by whichever
+                # worker holds RQ's scheduler lock. (Not RQ's scheduler process: it dies with
+                # a Redis restart and a new one starts only at the next maintenance, minutes
+                # later.)
+                scheduler: Any = RQScheduler([queue], connection=queue.connection)
                 while not stopping.wait(HEARTBEAT):
                     try:
                         StartedJobRegistry(queue=queue).cleanup()
+                        if scheduler.acquire_locks():
+                            scheduler.enqueue_scheduled_jobs()
+                            scheduler.release_locks()
                     except Exception:
                         continue
 
             sweeper = threading.Thread(target=sweep, name="prism-sweep", daemon=True)
             sweeper.start()
-            worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
+            worker.work(burst=burst, logging_level="WARNING")
             return
         except (redis.ConnectionError, redis.TimeoutError, ConfigError) as exc:
             if burst:
