@@ -232,3 +232,32 @@ def test_redis_restarting_mid_batch_loses_nothing_stored(
     finally:
         proc.kill()
         server.kill()
+
+
+def test_worker_concurrency_runs_several_processes(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=4)
+    bedrock.latency = 3.0
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    # A starting rate for the model: no ramp-up from two calls in flight.
+    (tmp_path / "prism.toml").write_text("[models.claude-sonnet-5-5]\ntpm = 10000000\n")
+    done = run_prism(
+        "worker", "--queue", queue, "--burst", "--concurrency", "4", "--region", "us-east-1",
+        cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert "4 processes" in done.stderr
+    assert calls(bedrock) == 4
+    # Four 3-second calls side by side, not one after another (that would spread them 9 s).
+    timed = zip(bedrock.requests, bedrock.request_times, strict=True)
+    starts = [t for (_m, op, _b), t in timed if op == "converse"]
+    assert max(starts) - min(starts) < 3.0
+    assert (
+        "0 left" in run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue).stdout
+    )
