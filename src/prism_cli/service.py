@@ -748,7 +748,7 @@ def review_stored_section(
         stored = None
     if stored and stored.get("cache_key") == key and stored.get("status") in REUSABLE:
         return None
-    cached = run._cached(key)
+    cached = None if meta.fresh_run else run._cached(key)  # --fresh: no cached answer
     if cached is not None:
         sessions.put_result(sid, result_from_dict(cached, section_id), key, cache=False)
         sessions.log(sid, "cached", "unchanged section reused", section=section_id)

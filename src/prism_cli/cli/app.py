@@ -239,8 +239,8 @@ def review(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[PATH]...",
-            help="Files, directories or globs (with --changed-since: limits it to these).",
+            metavar="PATH",
+            help="Files, directories or globs.",
             show_default=False,
         ),
     ] = None,
@@ -318,7 +318,7 @@ def review(
             rich_help_panel="Output",
             envvar="PRISM_ANNOTATE_LEVEL",
             show_envvar=False,
-            help="-f github: annotate findings at or above it (default: --fail-on).",
+            help="-f github: findings at or above it (default: --fail-on).",
         ),
     ] = None,
     base_dir: Annotated[
@@ -328,7 +328,7 @@ def review(
             rich_help_panel="Output",
             envvar="PRISM_BASE_DIR",
             show_envvar=False,
-            help="SARIF and annotation paths are relative to it (default: the git top level).",
+            help="CI paths are relative to it (default: git top level).",
         ),
     ] = None,
     output: Annotated[
@@ -494,7 +494,7 @@ def review(
             rich_help_panel="Review",
             envvar="PRISM_CHANGED_SINCE",
             show_envvar=False,
-            help="Only the documents changed since this git ref (a pull request's base).",
+            help="Only documents changed since this git ref.",
         ),
     ] = None,
     dry_run: Annotated[
@@ -503,7 +503,7 @@ def review(
             "--dry-run",
             metavar="",
             rich_help_panel="Review",
-            help="Estimate the run (sections left after the cache, tokens, dollars); no call.",
+            help="Estimate sections, tokens and dollars; no call.",
         ),
     ] = False,
     queue: Annotated[
@@ -513,8 +513,7 @@ def review(
             rich_help_panel="Queue",
             envvar="PRISM_QUEUE",
             show_envvar=False,
-            help="Enqueue the sections on redis://... for `prism worker`s; needs a shared "
-            "--store (redis:// or s3://).",
+            help="Queue sections on redis://... for `prism worker`s.",
         ),
     ] = None,
     no_wait: Annotated[
@@ -523,7 +522,7 @@ def review(
             "--no-wait",
             metavar="",
             rich_help_panel="Queue",
-            help="With --queue: print the batch id and exit (`prism batch wait ID`).",
+            help="With --queue: print the batch id and exit.",
         ),
     ] = False,
     push: Annotated[
