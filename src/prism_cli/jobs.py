@@ -164,6 +164,8 @@ class Progress:
     """session -> (sections stored or failed, sections enqueued)."""
     errors: dict[str, str]
     """"<session>/<section>" -> why its job failed for good."""
+    stored: dict[str, set[str]] = field(default_factory=dict)
+    """session -> the batch's sections it holds a result for."""
 
     @property
     def finished(self) -> bool:
@@ -188,6 +190,7 @@ def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
             errors[batch.jobs[job_id]] = "cancelled"
     done = failed = 0
     by_session: dict[str, tuple[int, int]] = {}
+    have: dict[str, set[str]] = {}
     for doc in batch.documents:
         stored = set(sessions.result_ids(doc["session"]))
         wanted = doc["sections"]
@@ -195,7 +198,8 @@ def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
         bad = sum(1 for s in wanted if s not in stored and f"{doc['session']}/{s}" in errors)
         done, failed = done + ok, failed + bad
         by_session[doc["session"]] = (ok + bad, len(wanted))
-    return Progress(done, failed, batch.total, by_session, errors)
+        have[doc["session"]] = stored & set(wanted)
+    return Progress(done, failed, batch.total, by_session, errors, have)
 
 
 def _failure(connection: Any, job_id: str) -> str:

@@ -80,16 +80,21 @@ def follow(
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     try:
         with _Progress(console, interval=interval) as shown:
-            seen: dict[str, int] = {}
+            seen: dict[str, set[str]] = {}
             for doc in batch.documents:
                 shown.add(doc["session"], doc["name"], len(doc["sections"]))
-                seen[doc["session"]] = 0
+                seen[doc["session"]] = set()
             while True:
                 state = jobs.progress(sessions, connection, batch)
-                for sid, (count, _total) in state.by_session.items():
-                    for _ in range(count - seen.get(sid, 0)):
+                for sid, stored in state.stored.items():
+                    for section in sorted(stored - seen[sid]):
+                        shown.advance(sid, _calls(sessions, sid, section))
+                    seen[sid] |= stored
+                for where in state.errors:
+                    sid, _, section = where.partition("/")
+                    if sid in seen and section not in seen[sid]:
+                        seen[sid].add(section)
                         shown.advance(sid, 0)
-                    seen[sid] = count
                 if state.finished:
                     break
                 time.sleep(POLL)
@@ -109,6 +114,13 @@ def follow(
         if usage:
             doc["usage"] = usage
     return RunOutcome(reviews, report, [], [], failed)
+
+
+def _calls(sessions: Sessions, sid: str, section: str) -> int:
+    """The model calls a stored section took (for the progress line)."""
+    data = sessions.result(sid, section) or {}
+    usage = data.get("usage") or {}
+    return sum(int(u.get("calls", 0)) for u in usage.values() if isinstance(u, dict))
 
 
 def _prices(app: Application) -> PriceLookup:
