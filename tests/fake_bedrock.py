@@ -349,6 +349,12 @@ class FakeBedrock:
         body = json.loads(raw or b"{}")
         with self._lock:
             self.requests.append((model_id, "count_tokens", body))
+        if model_id in self.access_denied:
+            self._error(
+                handler,
+                Err("AccessDeniedException", 403, "You don't have access to the model."),
+            )
+            return
         if model_id.split(".")[0] in ("us", "eu", "apac", "jp", "au", "global") or (
             model_id in self.no_count_tokens
         ):

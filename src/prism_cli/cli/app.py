@@ -929,6 +929,66 @@ def chat(
     raise typer.Exit(run_chat(_app(ctx, store=store, verbose=verbose), options))
 
 
+@app.command(cls=PanelCommand, short_help=SHORT["doctor"], epilog=ENV_EPILOG)
+def doctor(
+    ctx: typer.Context,
+    store: StoreOption = None,
+    push: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            envvar="PRISM_PUSH",
+            show_envvar=False,
+            help="Also check this s3://bucket/prefix (exists, region, writable, encryption).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")
+    ] = "table",
+    offline: Annotated[
+        bool, typer.Option("--offline", metavar="", help="Skip every AWS check.")
+    ] = False,
+    model: ModelOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Check what prism needs: configuration, AWS credentials and region, each model of the
+    chain (access, lifecycle, quotas), the session store and the --push destination.
+
+    Exit 0 when every check passes or only warns, 4 when any fails.
+    """
+    from prism_cli.cli.config import find_config
+    from prism_cli.cli.doctor import run_doctor
+    from prism_cli.doctor import DoctorOptions
+
+    def from_flag(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    given = {
+        key: str(value)
+        for key, value in (("store", store), ("region", region), ("profile", profile))
+        if value is not None and from_flag(key)
+    }
+    if model and from_flag("model"):
+        given["model"] = ",".join(model)
+    application = _app(ctx, store=store)
+    path = find_config()
+    options = DoctorOptions(
+        store=store,
+        push=push,
+        region=region,
+        profile=profile,
+        models=list(model or []),
+        offline=offline,
+        config_path=str(path) if path else None,
+        config=application.config,
+        overrides=application.catalog_overrides,
+        flags=given,
+    )
+    raise typer.Exit(run_doctor(application, options, fmt))
+
+
 @app.command("export", cls=PanelCommand, short_help=SHORT["export"])
 def export_cmd(
     ctx: typer.Context,

@@ -16,6 +16,7 @@ COMMANDS = (
     ("models", "Show the model chain for a region; --check tests access."),
     ("feedback", "Accept or reject findings, or add your own."),
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
+    ("doctor", "Check credentials, models, quotas, the store and S3."),
     ("export", "Write a session's results to a folder or to S3."),
     ("batch", "Follow or cancel a queued review: status, wait, cancel."),
     ("sessions", "List, show, delete and prune stored sessions."),
@@ -50,6 +51,11 @@ def main() -> None:
         if args in ([], ["--help"], ["-h"]):
             sys.stdout.write(help_text())
             sys.exit(0 if args else 2)  # no command at all is a usage error, as click says
+    # An empty AWS_PROFILE (`export AWS_PROFILE=`) is a profile named "" to botocore, which
+    # then fails everywhere with a traceback; it means "no profile".
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        if os.environ.get(name) == "":
+            del os.environ[name]
     from prism_cli.cli.app import main as run
 
     run()

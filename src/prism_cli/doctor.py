@@ -1,0 +1,388 @@
+"""``prism doctor``: one check per part prism needs, each ok / warning / failed with a hint.
+
+Checks, in order: versions; configuration (the file and where each setting came from); the
+region and how it was found; AWS credentials (STS GetCallerIdentity: account and principal,
+never a secret); discovery (ListInferenceProfiles); every model of the chain (the id it
+resolves to, lifecycle, access, quotas from Service Quotas); the session store (a probe
+entry written, read back, deleted); the S3 destination of ``--push``. A failed check names
+the part and says how to fix it; the command exits 4 when any check failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OK, WARNING, FAILED, SKIPPED = "ok", "warning", "failed", "skipped"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+
+
+@dataclass
+class DoctorOptions:
+    store: str | None = None
+    push: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    models: list[str] = field(default_factory=list)
+    offline: bool = False
+    config_path: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
+    """Settings given as doctor's own flags (their source is "flag")."""
+
+
+SETTINGS = ("region", "profile", "store", "model", "fail_on", "format", "concurrency", "queue")
+
+
+def _settings(opts: DoctorOptions) -> Check:
+    """Where each setting a review would use comes from: flag, env, file or default."""
+    from prism_cli.stores.url import mask_url
+
+    review = opts.config.get("review") if isinstance(opts.config.get("review"), dict) else {}
+    assert isinstance(review, dict)
+    parts = []
+    for key in SETTINGS:
+        env = f"PRISM_{key.upper()}"
+        if key in opts.flags:
+            value, source = opts.flags[key], "flag"
+        elif os.environ.get(env):
+            value, source = os.environ[env], f"env {env}"
+        elif key in review or key in opts.config:
+            value, source = str(review.get(key, opts.config.get(key))), "file"
+        else:
+            continue
+        if key in ("store", "queue"):
+            value = mask_url(value)
+        parts.append(f"{key}={value} ({source})")
+    detail = ", ".join(parts) if parts else "every setting at its default"
+    return Check("settings", OK, detail)
+
+
+def _config(opts: DoctorOptions) -> Check:
+    if opts.config_path is None:
+        return Check("config", OK, "no prism.toml (looked in this folder and its parents)")
+    return Check("config", OK, f"{opts.config_path}")
+
+
+def _region(opts: DoctorOptions) -> tuple[Check, str | None]:
+    from prism_cli.bedrock.client import validate_region
+    from prism_cli.errors import PrismError
+
+    how = None
+    region = None
+    if opts.region:
+        region, how = opts.region, "--region" if "region" in opts.flags else "PRISM_REGION"
+    elif os.environ.get("AWS_REGION"):
+        region, how = os.environ["AWS_REGION"], "AWS_REGION"
+    elif os.environ.get("AWS_DEFAULT_REGION"):
+        region, how = os.environ["AWS_DEFAULT_REGION"], "AWS_DEFAULT_REGION"
+    else:
+        import boto3
+        import botocore.exceptions
+
+        try:
+            region = boto3.Session(profile_name=opts.profile).region_name
+        except botocore.exceptions.ProfileNotFound:
+            return Check(
+                "region", FAILED, f"AWS profile not found: {opts.profile}", "check --profile"
+            ), None
+        how = f"profile {opts.profile or 'default'} (~/.aws/config)"
+    if not region:
+        return Check(
+            "region", FAILED, "no region", "pass --region, set AWS_REGION or run aws configure"
+        ), None
+    try:
+        validate_region(region)
+    except PrismError as exc:
+        return Check("region", FAILED, str(exc), "pass a Bedrock region, e.g. us-east-1"), None
+    return Check("region", OK, f"{region} (from {how})"), region
+
+
+def _credentials(opts: DoctorOptions, region: str) -> tuple[Check, Any]:
+    import botocore.exceptions
+
+    from prism_cli.bedrock.client import make_session
+    from prism_cli.errors import PrismError
+
+    try:
+        session, _ = make_session(region, opts.profile)
+        creds = session.get_credentials()
+    except PrismError as exc:
+        return Check("credentials", FAILED, str(exc), "set AWS_PROFILE or run aws configure"), None
+    except botocore.exceptions.BotoCoreError as exc:
+        return Check(
+            "credentials", FAILED, f"AWS configuration: {exc}", "check AWS_PROFILE and ~/.aws"
+        ), None
+    method = getattr(creds, "method", None) or "bearer token"
+    try:
+        who = session.client("sts", region_name=region).get_caller_identity()
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        return Check(
+            "credentials",
+            FAILED,
+            f"STS refused the credentials ({code}, from {method})",
+            "the keys are wrong or expired: renew them (aws sso login, aws configure)",
+        ), None
+    except botocore.exceptions.BotoCoreError as exc:
+        return Check(
+            "credentials", FAILED, f"STS unreachable ({type(exc).__name__})", "check the network"
+        ), None
+    detail = f"account {who.get('Account')}, {who.get('Arn')} (from {method})"
+    return Check("credentials", OK, detail), session
+
+
+def _discovery(session: Any, region: str) -> Check:
+    from prism_cli.bedrock.discovery import discover
+
+    available, why = discover(session, region, refresh=True)
+    if available is None:
+        return Check(
+            "discovery",
+            WARNING,
+            why,
+            "allow bedrock:ListInferenceProfiles and bedrock:ListFoundationModels: the chain "
+            "then follows what the account can call",
+        )
+    return Check("discovery", OK, why)
+
+
+def _quotas(session: Any, region: str) -> tuple[list[dict[str, Any]] | None, str]:
+    import botocore.exceptions
+
+    try:
+        client = session.client("service-quotas", region_name=region)
+        found: list[dict[str, Any]] = []
+        for page in client.get_paginator("list_service_quotas").paginate(ServiceCode="bedrock"):
+            found.extend(page.get("Quotas", []))
+        return found, ""
+    except botocore.exceptions.ClientError as exc:
+        return None, exc.response.get("Error", {}).get("Code", "error")
+    except botocore.exceptions.BotoCoreError as exc:
+        return None, type(exc).__name__
+
+
+def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
+    from prism_cli.bedrock.catalog import load_catalog
+    from prism_cli.bedrock.client import runtime_client
+    from prism_cli.bedrock.discovery import discover
+
+    catalog = load_catalog(opts.overrides)
+    available, _ = discover(session, region)
+    chain, notes = catalog.chain(region, opts.models or None, available)
+    checks: list[Check] = []
+    if not chain:
+        return [
+            Check(
+                "models", FAILED, "no model of the chain is usable: " + "; ".join(notes),
+                "pick models offered in this region: prism models --all",
+            )
+        ]  # fmt: skip
+    runtime = runtime_client(session, region)
+    quotas, why_not = _quotas(session, region)
+    for n, model in enumerate(chain, 1):
+        info = model.info
+        name = f"model {n}"
+        lifecycle = catalog.lifecycle(info, available)
+        parts = [f"{model.model_id} ({info.name}, {model.source}, {lifecycle})"]
+        status, hint = OK, ""
+        if lifecycle != "active":
+            status = WARNING
+            hint = (
+                f"{info.name} is {lifecycle}"
+                + (f" (end of life {info.eol_date})" if info.eol_date else "")
+                + ": move to a current model (prism models)"
+            )
+        access, detail = _access(runtime, model.model_id, info.base_id)
+        parts.append(detail)
+        if access == FAILED:
+            status = FAILED
+            hint = (
+                "request access to this model in the Bedrock console (Model access) and allow "
+                "bedrock:InvokeModel on it; reviews would otherwise pay for fallbacks"
+            )
+        if quotas is not None:
+            mine = [
+                q for q in quotas
+                if info.name.lower() in str(q.get("QuotaName", "")).lower()
+                and "per minute" in str(q.get("QuotaName", "")).lower()
+            ]  # fmt: skip
+            if mine:
+                parts.append(
+                    "quotas: "
+                    + "; ".join(f"{q['QuotaName']} = {q.get('Value', 0):,.0f}" for q in mine[:3])
+                )
+        checks.append(Check(name, status, ", ".join(parts), hint))
+    if quotas is None:
+        checks.append(
+            Check(
+                "quotas",
+                WARNING,
+                f"Service Quotas not readable ({why_not})",
+                "allow servicequotas:ListServiceQuotas to see each model's tokens per minute",
+            )
+        )
+    return checks
+
+
+def _access(runtime: Any, model_id: str, base_id: str) -> tuple[str, str]:
+    """CountTokens (free) where the model allows it, else a minimal request (16 tokens)."""
+    import botocore.exceptions
+
+    try:
+        runtime.count_tokens(
+            modelId=base_id,
+            input={"converse": {"messages": [{"role": "user", "content": [{"text": "ok"}]}]}},
+        )
+        return OK, "access ok (CountTokens)"
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("AccessDeniedException", "UnrecognizedClientException"):
+            return FAILED, f"access denied ({code})"
+    except botocore.exceptions.BotoCoreError:
+        pass
+    try:
+        runtime.converse(
+            modelId=model_id,
+            messages=[{"role": "user", "content": [{"text": "Reply with: ok"}]}],
+            inferenceConfig={"maxTokens": 16},
+        )
+        return OK, "access ok (a minimal request)"
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        if code == "ThrottlingException":
+            return OK, "access ok (throttled)"
+        message = exc.response.get("Error", {}).get("Message", "")
+        return FAILED, f"{code}: {message}".rstrip(": ")
+    except botocore.exceptions.BotoCoreError as exc:
+        return FAILED, f"unreachable ({type(exc).__name__})"
+
+
+def _store(opts: DoctorOptions) -> Check:
+    from prism_cli.errors import PrismError
+    from prism_cli.stores.url import default_store_url, mask_url, open_store
+
+    url = opts.store or default_store_url()
+    shown = mask_url(url)
+    if opts.offline and url.startswith("s3://"):
+        return Check("store", SKIPPED, f"{shown} (--offline: no AWS call)")
+    try:
+        store = open_store(url)
+        store.check()
+        key = f"doctor/probe-{uuid.uuid4().hex}"
+        payload = b"prism doctor probe"
+        store.put(key, payload)
+        back = store.get(key)
+        store.delete([key])
+        gone = store.get(key) is None
+    except ValueError as exc:
+        return Check("store", FAILED, f"invalid store URL: {exc}", "see README: Stores")
+    except PrismError as exc:
+        return Check(
+            "store", FAILED, str(exc), "start the store or fix --store / PRISM_STORE / store ="
+        )
+    if back != payload or not gone:
+        return Check("store", FAILED, f"{shown}: the probe did not read back", "")
+    return Check("store", OK, f"{shown}: reachable; a probe entry written, read back, deleted")
+
+
+def _push(opts: DoctorOptions, session: Any, region: str) -> Check:
+    import botocore.exceptions
+
+    assert opts.push is not None
+    bucket, _, prefix = opts.push.removeprefix("s3://").partition("/")
+    if not opts.push.startswith("s3://") or not bucket:
+        return Check("push", FAILED, f"not an S3 URL: {opts.push}", "--push s3://bucket/prefix")
+    s3 = session.client("s3", region_name=region)
+    where = f"s3://{bucket}"
+
+    def code_of(exc: botocore.exceptions.ClientError) -> str:
+        return str(exc.response.get("Error", {}).get("Code", "error"))
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = code_of(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return Check("push", FAILED, f"{where}: no such bucket", "create it or fix --push")
+        return Check("push", FAILED, f"{where}: {code}", "allow s3:ListBucket on the bucket")
+    except botocore.exceptions.BotoCoreError as exc:
+        return Check("push", FAILED, f"{where}: unreachable ({type(exc).__name__})", "")
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+    except botocore.exceptions.ClientError:
+        location = "unknown"
+    key = f"{prefix.rstrip('/')}/.prism-doctor-{uuid.uuid4().hex}".lstrip("/")
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"probe", ServerSideEncryption="AES256")
+        s3.delete_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        return Check(
+            "push",
+            FAILED,
+            f"{where} (region {location}): cannot write ({code_of(exc)})",
+            "allow s3:PutObject and s3:DeleteObject under the prefix",
+        )
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        algo = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        encryption, status, hint = f"default encryption {algo}", OK, ""
+    except (botocore.exceptions.ClientError, KeyError, IndexError):
+        encryption, status = "no default encryption", WARNING
+        hint = "prism encrypts what it uploads; a bucket default protects everything else"
+    detail = f"{where} (region {location}): writable (a probe written, deleted), {encryption}"
+    return Check("push", status, detail, hint)
+
+
+def run_checks(
+    opts: DoctorOptions, on_check: Callable[[Check], None] = lambda _c: None
+) -> list[Check]:
+    from prism_cli import __version__
+
+    checks: list[Check] = []
+
+    def add(check: Check) -> None:
+        checks.append(check)
+        on_check(check)
+
+    add(Check("prism", OK, f"prism {__version__}, Python {sys.version.split()[0]}"))
+    add(_config(opts))
+    add(_settings(opts))
+    session: Any = None
+    region: str | None = None
+    if opts.offline:
+        add(Check("aws", SKIPPED, "--offline: region, credentials, models and S3 not checked"))
+    else:
+        region_check, region = _region(opts)
+        add(region_check)
+        if region is not None:
+            credentials, session = _credentials(opts, region)
+            add(credentials)
+        if session is not None and region is not None:
+            add(_discovery(session, region))
+            for check in _models(opts, session, region):
+                add(check)
+    add(_store(opts))
+    if opts.push:
+        if opts.offline:
+            add(Check("push", SKIPPED, "--offline: the S3 destination is not checked"))
+        elif session is None or region is None:
+            add(Check("push", SKIPPED, "no AWS credentials to check it with"))
+        else:
+            add(_push(opts, session, region))
+    return checks

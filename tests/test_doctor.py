@@ -1,0 +1,103 @@
+"""``prism doctor`` against the fake Bedrock, a real redis-server and moto's STS/S3: all ok;
+then each part broken in turn is named, exits 4, and shows no traceback and no secret."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_prism
+from fake_bedrock import FakeBedrock
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETKEY"
+
+
+@pytest.fixture
+def aws(bedrock: FakeBedrock, s3_server: str, monkeypatch: pytest.MonkeyPatch) -> FakeBedrock:
+    """STS, S3 and Service Quotas on moto; Bedrock on the fake; a recognisable secret."""
+    for service in ("STS", "S3", "SERVICE_QUOTAS"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", s3_server)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    return bedrock
+
+
+def doctor(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = run_prism("doctor", "--region", "us-east-1", *args, cwd=tmp_path, env=env)
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text
+    assert SECRET not in text
+    return result.code, text
+
+
+def line(text: str, name: str) -> str:
+    return next(row for row in text.splitlines() if row.split()[1:2] == [name])
+
+
+def test_all_ok(aws: FakeBedrock, redis_url: str, s3_bucket: str, tmp_path: Path) -> None:
+    code, text = doctor(tmp_path, "--store", redis_url, "--push", f"s3://{s3_bucket}/exports")
+    assert code == 0, text
+    assert line(text, "credentials").startswith("ok")
+    assert "account 123456789012" in line(text, "credentials")
+    assert line(text, "region").startswith("ok")
+    assert "from --region" in line(text, "region")
+    assert line(text, "store").startswith("ok")
+    assert "written, read back, deleted" in line(text, "store")
+    assert line(text, "push").split()[0] in ("ok", "warning")
+    assert "writable" in line(text, "push")
+    models = [row for row in text.splitlines() if row.split()[1:2] == ["model"]]
+    assert models
+    assert all(row.startswith("ok") for row in models)
+    assert "access ok" in models[0]
+    assert "settings" in text
+    code, out = doctor(tmp_path, "--store", redis_url, "-f", "json")
+    report = json.loads(out[: out.rindex("}") + 1])
+    assert report["ok"] is True
+    assert {c["check"] for c in report["checks"]} >= {"credentials", "store", "model 1"}
+
+
+def test_no_credentials(aws: FakeBedrock, redis_url: str, tmp_path: Path) -> None:
+    code, text = doctor(
+        tmp_path, "--store", redis_url,
+        env={"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""},
+    )  # fmt: skip
+    assert code == 4
+    assert line(text, "credentials").startswith("FAILED")
+    assert line(text, "store").startswith("ok")  # the rest is still checked
+    assert "failed: credentials" in text
+
+
+def test_the_chain_s_first_model_denied(aws: FakeBedrock, redis_url: str, tmp_path: Path) -> None:
+    aws.access_denied |= {"anthropic.claude-sonnet-5-5", "us.anthropic.claude-sonnet-5-5"}
+    code, text = doctor(tmp_path, "--store", redis_url)
+    assert code == 4
+    first = next(row for row in text.splitlines() if row.split()[1:3] == ["model", "1"])
+    assert first.startswith("FAILED")
+    assert "claude-sonnet-5-5" in first
+    assert "Model access" in text  # the hint
+    others = [row for row in text.splitlines() if row.split()[1:3] == ["model", "2"]]
+    assert others[0].startswith("ok")
+
+
+def test_the_store_down(aws: FakeBedrock, tmp_path: Path) -> None:
+    code, text = doctor(tmp_path, "--store", "redis://:hunter2@127.0.0.1:1/0")
+    assert code == 4
+    assert line(text, "store").startswith("FAILED")
+    assert "hunter2" not in text
+    assert line(text, "credentials").startswith("ok")
+
+
+def test_a_missing_bucket(aws: FakeBedrock, redis_url: str, tmp_path: Path) -> None:
+    code, text = doctor(tmp_path, "--store", redis_url, "--push", "s3://no-such-bucket-here/x")
+    assert code == 4
+    assert line(text, "push").startswith("FAILED")
+    assert "no such bucket" in line(text, "push")
+    assert "failed: push" in text
+
+
+def test_offline_skips_aws_and_says_so(redis_url: str, tmp_path: Path) -> None:
+    code, text = doctor(tmp_path, "--store", redis_url, "--offline")
+    assert code == 0, text
+    assert line(text, "aws").startswith("skipped")
+    assert not [row for row in text.splitlines() if row.split()[1:2] == ["credentials"]]
