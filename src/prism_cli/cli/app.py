@@ -506,6 +506,26 @@ def review(
             help="Estimate sections, tokens and dollars; no call.",
         ),
     ] = False,
+    log_json: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            rich_help_panel="Output",
+            envvar="PRISM_LOG_JSON",
+            show_envvar=False,
+            help="Append one JSON object per event (calls, retries, fallbacks...) to FILE.",
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            metavar="cloudwatch[:NS]",
+            rich_help_panel="Output",
+            envvar="PRISM_METRICS",
+            show_envvar=False,
+            help="Publish the run's metrics to CloudWatch (namespace: prism).",
+        ),
+    ] = None,
     queue: Annotated[
         str | None,
         typer.Option(
@@ -578,6 +598,8 @@ def review(
         paths=list(paths or []),
         changed_since=changed_since,
         dry_run=dry_run,
+        log_json=log_json,
+        metrics=metrics,
         models=list(model or []),
         region=region,
         profile=profile,

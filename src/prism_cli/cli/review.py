@@ -34,14 +34,16 @@ from prism_cli.reports import EXTENSIONS, REGISTRY, REVIEW_FORMATS, render
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from prism_cli.core.engine import EngineEvent
     from prism_cli.core.findings import Finding
     from prism_cli.core.framework import Framework
     from prism_cli.core.jsontypes import JSONObject
-    from prism_cli.core.pipeline import Reviewer, SectionResult
+    from prism_cli.core.pipeline import Event, Reviewer, SectionResult
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.reports.ci import Base
     from prism_cli.service import RunOutcome, RunSettings
+    from prism_cli.telemetry import Telemetry
 
 FORMATS = REVIEW_FORMATS
 FAIL_ON = ("high", "medium", "low", "never")
@@ -84,6 +86,8 @@ class ReviewOptions:
     framework_record: dict[str, object] | None = None
     changed_since: str | None = None
     dry_run: bool = False
+    log_json: Path | None = None
+    metrics: str | None = None
 
 
 def _validate(opts: ReviewOptions) -> None:
@@ -309,6 +313,11 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
     }
 
+    from prism_cli.telemetry import Telemetry, parse_metrics
+
+    if opts.offline and opts.metrics:
+        raise UsageError("--metrics publishes to CloudWatch: --offline makes no AWS call")
+    telemetry = Telemetry(opts.log_json, parse_metrics(opts.metrics))
     codes = [EXIT_OK]
     if not opts.paths and not opts.changed_since:
         raise UsageError("give documents to review (PATH...), or --changed-since REF")
@@ -386,18 +395,27 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     notes: list[str] = []
     if not opts.offline:
         try:
-            reviewer, prices, notes = _make_reviewer(app, opts, settings)
+            reviewer, prices, notes = _make_reviewer(app, opts, settings, telemetry)
         except NoCredentials as exc:
             raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
+    telemetry.event(
+        "run_start",
+        documents=[r.document.path for r in reviews],
+        sections=sum(len(r.sections) for r in reviews),
+        models=[m.model_id for m in reviewer.chain] if reviewer else [],
+        offline=opts.offline,
+    )
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     with _Progress(console, interval=interval) as progress:
 
         def started(key: str, name: str, total: int, reused: int) -> None:
+            telemetry.event("document", document=key, sections=total, reused=reused)
             progress.add(key, name, total)
             for _ in range(reused):
                 progress.advance(key, 0)
 
         def section_done(key: str, result: SectionResult) -> None:
+            telemetry.section_end(key, result, prices)
             progress.advance(key, sum(u.calls for u in result.usage.values()))
             if result.status == "failed" and not progress.live:
                 console.warn(
@@ -429,6 +447,26 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
                 raise
             raise SessionBusy(f"{exc}; rerun with --wait to wait for it") from exc
         console.debug(f"review took {time.monotonic() - started_at:.1f}s")
+    summary = outcome.report["summary"]
+    telemetry.event(
+        "run_end",
+        seconds=round(time.monotonic() - started_at, 3),
+        sections=summary["sections"],
+        reviewed=summary["reviewed"],
+        failed=summary["failed"],
+        findings=summary["findings"],
+        calls=summary["usage"]["calls"],
+        cost_usd=summary["usage"]["cost_usd"],
+        fallbacks=len(outcome.fallbacks),
+    )
+    if telemetry.namespace is not None:
+        from prism_cli.bedrock.client import make_session
+
+        session, region = make_session(opts.region, opts.profile)
+        published = telemetry.publish(session, region, console.warn)
+        if published:
+            console.info(f"published {published} metrics to CloudWatch ({telemetry.namespace})")
+    telemetry.close()
     if outcome.no_usable_model:
         console.error(f"no usable model in the chain ({outcome.no_usable_model})")
         codes.append(EXIT_CONFIG)
@@ -586,23 +624,36 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
 
 
 def _make_reviewer(
-    app: Application, opts: ReviewOptions, settings: RunSettings
+    app: Application,
+    opts: ReviewOptions,
+    settings: RunSettings,
+    telemetry: Telemetry | None = None,
 ) -> tuple[Reviewer, PriceLookup, list[str]]:
     from prism_cli.service import make_reviewer
 
     console = app.console
+
+    def on_event(event: EngineEvent) -> None:
+        if event.kind in ("adapt", "remap", "set_aside"):
+            console.debug(f"{event.model}: {event.detail}")
+        if telemetry is not None:
+            telemetry.engine(event)
+
     reviewer, prices, notes = make_reviewer(
         settings,
         region=opts.region,
         profile=opts.profile,
         overrides=app.catalog_overrides,
         concurrency=opts.concurrency,
-        on_event=lambda event: (
-            console.debug(f"{event.model}: {event.detail}")
-            if event.kind in ("adapt", "remap", "set_aside")
-            else None
-        ),
+        on_event=on_event,
     )
+    if telemetry is not None and telemetry.active:
+
+        def on_section(event: Event) -> None:
+            if event.kind == "section_start":
+                telemetry.section_start(event.detail, event.section_id)
+
+        reviewer.on_event = on_section
     for detail in reviewer.details:
         console.debug(detail)
     return reviewer, prices, notes

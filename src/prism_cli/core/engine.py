@@ -68,6 +68,8 @@ class EngineEvent:
     model: str | None
     detail: str
     at: float = field(default_factory=time.time)
+    data: dict[str, Any] = field(default_factory=dict)
+    """Structured facts for telemetry: a call's latency and tokens, an error's class."""
 
 
 @dataclass
@@ -208,8 +210,10 @@ class ModelEngine:
             if text not in self._notes:
                 self._notes.append(text)
 
-    def _emit(self, kind: str, model: str | None, detail: str) -> None:
-        self.on_event(EngineEvent(kind, model, detail))
+    def _emit(
+        self, kind: str, model: str | None, detail: str, data: dict[str, Any] | None = None
+    ) -> None:
+        self.on_event(EngineEvent(kind, model, detail, data=data or {}))
 
     # -- waiting ---------------------------------------------------------------------------
     def _wait(self, delay: float, interrupt: Callable[[], bool] = lambda: False) -> bool:
@@ -325,9 +329,17 @@ class ModelEngine:
         except BaseException:
             self._proven(model_id, proven=False)
             raise
+        started = time.monotonic()
         try:
             response = self.port.converse(model_id, built.body)
         except ModelCallError as err:
+            latency = time.monotonic() - started
+            self._emit(
+                "call",
+                model_id,
+                f"{err.kind.value} after {latency:.2f}s",
+                {"ok": False, "latency": latency, "error": err.kind.value},
+            )
             self._failed(model, model_id, ticket, err)
             raise _CallFailed(err, built) from err
         except BaseException:
@@ -335,6 +347,19 @@ class ModelEngine:
             self._proven(model_id, proven=False)
             raise
         usage = response.usage
+        latency = time.monotonic() - started
+        self._emit(
+            "call",
+            model_id,
+            f"{latency:.2f}s, {usage.input_tokens} in / {usage.output_tokens} out",
+            {
+                "ok": True,
+                "latency": latency,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+            },
+        )
         self._settled(model_id, ticket, usage)
         return response, built
 
@@ -419,8 +444,10 @@ class ModelEngine:
         tried: set[str] = set()
         passed: list[str] = []
 
-        def emit(kind: str, model: str | None, detail: str) -> None:
-            event = EngineEvent(kind, model, detail)
+        def emit(
+            kind: str, model: str | None, detail: str, data: dict[str, Any] | None = None
+        ) -> None:
+            event = EngineEvent(kind, model, detail, data={"attempt": attempts, **(data or {})})
             events.append(event)
             self.on_event(event)
             if on_event is not None:
@@ -495,7 +522,7 @@ class ModelEngine:
         built: Built,
         err: ModelCallError,
         failures: int,
-        emit: Callable[[str, str | None, str], None],
+        emit: Callable[..., None],
     ) -> tuple[bool, str, int]:
         """After a failed call: (call again?, the id to call, failures so far). Raises
         :class:`InputTooLong` or :class:`RequestRefused` when no model would do better."""
@@ -534,11 +561,16 @@ class ModelEngine:
         built: Built,
         err: ModelCallError,
         failures: int,
-        emit: Callable[[str, str | None, str], None],
+        emit: Callable[..., None],
     ) -> str:
         """What to do after a failed call: retry | next | adapted | remap:<id> | split | fail."""
         action = self.policy.decide(err.kind, failures + 1)
-        emit("error", model_id, f"{err.kind.value}: {err.message} -> {action.value}")
+        emit(
+            "error",
+            model_id,
+            f"{err.kind.value}: {err.message} -> {action.value}",
+            {"error": err.kind.value, "action": action.value, "failures": failures + 1},
+        )
         if action is Action.FAIL:
             adaptation = adaptation_for(err.message)
             if adaptation is None or adaptation in built.adapted:

@@ -351,6 +351,7 @@ class Reviewer:
             if self.engine.stopping:
                 return
             ctx, section = job
+            self.on_event(Event("section_start", section.id, None, ctx.key))
             on_section(ctx, self.review_section(ctx, section))
 
         pool = ThreadPoolExecutor(max_workers=max(1, workers or self.settings.concurrency))

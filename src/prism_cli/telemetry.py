@@ -1,0 +1,174 @@
+"""Run telemetry: ``--log-json FILE`` (one JSON object per event) and ``--metrics
+cloudwatch[:NAMESPACE]`` (the run's metrics, published with PutMetricData when it ends).
+
+Events: ``run_start``, ``document``, ``section_start``, ``section_end``, every model engine
+event (``call`` with latency and tokens, ``error`` with the error's class and what was done
+about it, ``wait``, ``fallback``, ``adapt``, ``remap``, ``set_aside``, ``invalid_output``) and
+``run_end``. Metrics, dimensioned by model: Calls, Errors (and by ErrorClass), Throttles,
+Fallbacks, LatencyP50 and LatencyP95, InputTokens, OutputTokens, CostUSD; for the run:
+SectionsReviewed and SectionsFailed. A failure to publish is a warning, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from prism_cli.errors import UsageError
+
+
+def parse_metrics(value: str | None) -> str | None:
+    """The CloudWatch namespace of ``--metrics cloudwatch[:NAMESPACE]``."""
+    if value is None:
+        return None
+    kind, _, namespace = value.partition(":")
+    if kind != "cloudwatch":
+        raise UsageError("--metrics takes cloudwatch or cloudwatch:NAMESPACE")
+    return namespace or "prism"
+
+
+class Telemetry:
+    def __init__(self, log_json: Path | None = None, namespace: str | None = None) -> None:
+        self.namespace = namespace
+        self._out: IO[str] | None = None
+        if log_json is not None:
+            try:
+                self._out = open(log_json, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
+            except OSError as exc:
+                raise UsageError(f"--log-json {log_json}: {exc.strerror or exc}") from exc
+        self._lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = {}
+        self.counts: dict[tuple[str, str], float] = {}
+        self.sections = {"reviewed": 0, "failed": 0}
+
+    @property
+    def active(self) -> bool:
+        return self._out is not None or self.namespace is not None
+
+    def event(self, kind: str, **fields: Any) -> None:
+        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": kind}
+        record.update({k: v for k, v in fields.items() if v is not None})
+        with self._lock:
+            if self._out is not None:
+                self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                self._out.flush()
+
+    def _count(self, metric: str, model: str, value: float = 1.0) -> None:
+        with self._lock:
+            self.counts[(metric, model)] = self.counts.get((metric, model), 0.0) + value
+
+    def engine(self, event: Any) -> None:
+        """An engine event (:class:`~prism_cli.core.engine.EngineEvent`)."""
+        data = dict(getattr(event, "data", {}) or {})
+        self.event(event.kind, model=event.model, detail=event.detail, **data)
+        model = event.model or "unknown"
+        if event.kind == "call":
+            self._count("Calls", model)
+            with self._lock:
+                self.latencies.setdefault(model, []).append(float(data.get("latency", 0.0)))
+            self._count("InputTokens", model, float(data.get("input_tokens", 0)))
+            self._count("OutputTokens", model, float(data.get("output_tokens", 0)))
+            if not data.get("ok", True):
+                self._count("Errors", model)
+                self._count(f"Errors:{data.get('error', 'other')}", model)
+                if data.get("error") == "throttled":
+                    self._count("Throttles", model)
+        elif event.kind == "fallback":
+            self._count("Fallbacks", model)
+
+    def section_start(self, document: str, section: str) -> None:
+        self.event("section_start", document=document, section=section)
+
+    def section_end(self, document: str, result: Any, prices: Callable[[str], Any]) -> None:
+        from prism_cli.core.report import cost_usd
+
+        usage = result.usage or {}
+        cost = cost_usd(usage, prices)
+        for model, used in usage.items():
+            price = cost_usd({model: used}, prices)
+            self._count("CostUSD", model, price)
+        with self._lock:
+            if result.status == "failed":
+                self.sections["failed"] += 1
+            elif result.status in ("reviewed", "cached"):
+                self.sections["reviewed"] += 1
+        self.event(
+            "section_end",
+            document=document,
+            section=result.section_id,
+            status=result.status,
+            model=result.model,
+            attempts=result.attempts,
+            input_tokens=sum(u.input_tokens for u in usage.values()),
+            output_tokens=sum(u.output_tokens for u in usage.values()),
+            cost_usd=round(cost, 6),
+            error=result.error,
+        )
+
+    # -- metrics ---------------------------------------------------------------------------
+    def metric_data(self) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        data: list[dict[str, Any]] = []
+
+        def put(name: str, value: float, unit: str, dims: dict[str, str]) -> None:
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    "Timestamp": now,
+                    "Value": float(value),
+                    "Unit": unit,
+                }
+            )
+
+        for (metric, model), value in sorted(self.counts.items()):
+            if metric.startswith("Errors:"):
+                put("Errors", value, "Count", {"Model": model, "ErrorClass": metric[7:]})
+            else:
+                unit = "None" if metric == "CostUSD" else "Count"
+                put(metric, value, unit, {"Model": model})
+        for model, values in sorted(self.latencies.items()):
+            ordered = sorted(values)
+            for name, q in (("LatencyP50", 0.5), ("LatencyP95", 0.95)):
+                at = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+                put(name, at * 1000, "Milliseconds", {"Model": model})
+        put("SectionsReviewed", self.sections["reviewed"], "Count", {})
+        put("SectionsFailed", self.sections["failed"], "Count", {})
+        return data
+
+    def publish(self, session: Any, region: str, warn: Callable[[str], None]) -> int:
+        """PutMetricData in batches; returns how many metrics were published."""
+        if self.namespace is None:
+            return 0
+        import botocore.exceptions
+
+        data = self.metric_data()
+        try:
+            client = session.client("cloudwatch", region_name=region)
+            for start in range(0, len(data), 20):
+                client.put_metric_data(
+                    Namespace=self.namespace, MetricData=data[start : start + 20]
+                )
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            warn(f"metrics not published to CloudWatch ({code}); the review is not affected")
+            return 0
+        except botocore.exceptions.BotoCoreError as exc:
+            warn(f"metrics not published to CloudWatch ({type(exc).__name__})")
+            return 0
+        return len(data)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+
+
+def elapsed_since(start: float) -> float:
+    return round(time.monotonic() - start, 3)
