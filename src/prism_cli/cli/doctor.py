@@ -21,12 +21,31 @@ def run_doctor(app: Application, opts: DoctorOptions, fmt: str) -> int:
         raise UsageError("--format must be table or json")
     console = app.console
 
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((100, 24)).columns if console.stdout_is_tty else 10_000
+    indent = " " * 22
+
     def show(check: Check) -> None:
         if fmt != "table":
             return
-        console.write(f"{MARKS[check.status]:8} {check.name:12} {check.detail}")
+        line = f"{MARKS[check.status]:8} {check.name:12} {check.detail}"
+        console.write(
+            textwrap.fill(
+                line, max(width - 1, 60), subsequent_indent=indent, break_on_hyphens=False
+            )
+        )
         if check.hint and check.status != "ok":
-            console.write(f"{'':8} {'':12} → {check.hint}")
+            hint = f"{indent}→ {check.hint}"
+            console.write(
+                textwrap.fill(
+                    hint,
+                    max(width - 1, 60),
+                    subsequent_indent=indent + "  ",
+                    break_on_hyphens=False,
+                )
+            )
 
     checks = run_checks(opts, show)
     failed = [c.name for c in checks if c.status == FAILED]
