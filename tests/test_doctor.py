@@ -97,7 +97,15 @@ def test_a_missing_bucket(aws: FakeBedrock, redis_url: str, tmp_path: Path) -> N
 
 
 def test_offline_skips_aws_and_says_so(redis_url: str, tmp_path: Path) -> None:
-    code, text = doctor(tmp_path, "--store", redis_url, "--offline")
+    (tmp_path / "prism.toml").write_text("[review]\nconcurrency = 8\n")
+    code, text = doctor(tmp_path, "--store", redis_url, "--offline", env={"PRISM_FAIL_ON": "low"})
     assert code == 0, text
+    settings = line(text, "settings")
+    assert "fail_on=low (env PRISM_FAIL_ON)" in settings
+    assert "concurrency=8 (file)" in settings
+    assert "store=redis://127.0.0.1" in settings
+    assert "(flag)" in settings
+    assert "profile=none (default)" in settings
+    assert str(tmp_path / "prism.toml") in line(text, "config")
     assert line(text, "aws").startswith("skipped")
     assert not [row for row in text.splitlines() if row.split()[1:2] == ["credentials"]]

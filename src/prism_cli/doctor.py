@@ -47,6 +47,16 @@ class DoctorOptions:
 
 
 SETTINGS = ("region", "profile", "store", "model", "fail_on", "format", "concurrency", "queue")
+DEFAULTS = {
+    "region": "AWS config",
+    "profile": "none",
+    "store": "the user data dir",
+    "model": "the catalog's chain",
+    "fail_on": "high",
+    "format": "table on a terminal, else json",
+    "concurrency": "4",
+    "queue": "none",
+}
 
 
 def _settings(opts: DoctorOptions) -> Check:
@@ -65,12 +75,11 @@ def _settings(opts: DoctorOptions) -> Check:
         elif key in review or key in opts.config:
             value, source = str(review.get(key, opts.config.get(key))), "file"
         else:
-            continue
+            value, source = DEFAULTS[key], "default"
         if key in ("store", "queue"):
             value = mask_url(value)
         parts.append(f"{key}={value} ({source})")
-    detail = ", ".join(parts) if parts else "every setting at its default"
-    return Check("settings", OK, detail)
+    return Check("settings", OK, "; ".join(parts))
 
 
 def _config(opts: DoctorOptions) -> Check:
