@@ -261,3 +261,24 @@ def test_worker_concurrency_runs_several_processes(
     assert (
         "0 left" in run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue).stdout
     )
+
+
+def test_jobs_are_retried_with_backoff(redis_url: str, tmp_path: Path) -> None:
+    import redis
+    from rq.job import Job
+
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=2)
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    connection = redis.Redis.from_url(queue)
+    ids = [k.decode().removeprefix("rq:job:") for k in connection.keys("rq:job:prism-*")]
+    assert len(ids) == 2
+    for job in (Job.fetch(i, connection=connection) for i in ids):
+        assert job.retries_left == 3
+        assert job.retry_intervals == [2, 10, 30]
+        assert job.func_name == "prism_cli.jobs.section_job"
+        assert redis_url not in str(job.description)

@@ -315,6 +315,11 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
 
     from prism_cli.telemetry import Telemetry, parse_metrics
 
+    if opts.queue and (opts.log_json or opts.metrics):
+        raise UsageError(
+            "--log-json and --metrics record this process's model calls; with --queue the "
+            "workers make them"
+        )
     if opts.offline and opts.metrics:
         raise UsageError("--metrics publishes to CloudWatch: --offline makes no AWS call")
     telemetry = Telemetry(opts.log_json, parse_metrics(opts.metrics))
