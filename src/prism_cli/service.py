@@ -570,6 +570,19 @@ def make_reviewer(
     return reviewer, setup.catalog.prices, setup.notes
 
 
+def stored_results(sessions: Sessions, sid: str) -> dict[str, dict[str, Any]]:
+    """The results a session holds, by section id; a corrupt entry counts as none."""
+    held: dict[str, dict[str, Any]] = {}
+    for section_id in sessions.result_ids(sid):
+        try:
+            data = sessions.result(sid, section_id)
+        except CorruptEntry:
+            continue
+        if data is not None:
+            held[section_id] = data
+    return held
+
+
 def plan(
     sessions: Sessions, reviews: Sequence[DocumentReview], settings: RunSettings, *, fresh: bool
 ) -> list[list[Section]]:
@@ -581,15 +594,10 @@ def plan(
         left: list[Section] = []
         meta = None if fresh else sessions.load(sid)
         same = meta is not None and meta.document.sha256 == review.document.sha256
-        present = set(sessions.result_ids(sid)) if same else set()
+        held = stored_results(sessions, sid) if same else {}
         for section in review.sections:
             key = settings.key(section.text)
-            data = None
-            if section.id in present:
-                try:
-                    data = sessions.result(sid, section.id)
-                except CorruptEntry:
-                    data = None
+            data = held.get(section.id)
             reusable = data is not None and data.get("cache_key") == key
             reusable = reusable and data is not None and data.get("status") in REUSABLE
             if not reusable and not fresh:
@@ -782,14 +790,9 @@ def finish_stored(
     service = ReviewService(sessions, settings, reviewer=None, prices=prices)
     service.offline = False
     run = SessionRun(service, review)
-    present = set(sessions.result_ids(sid))
+    held = stored_results(sessions, sid)
     for section in review.sections:
-        data = None
-        if section.id in present:
-            try:
-                data = sessions.result(sid, section.id)
-            except CorruptEntry:
-                data = None
+        data = held.get(section.id)
         if data is None:
             review.results[section.id] = SectionResult(
                 section.id, "failed", error="not reviewed: its job failed or was cancelled"
