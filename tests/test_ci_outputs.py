@@ -200,3 +200,16 @@ def test_dry_run_estimates_before_any_call(bedrock: FakeBedrock, tmp_path: Path)
     # After a review, what the session holds is not counted again.
     assert run_prism("review", str(doc), "--region", "us-east-1", cwd=tmp_path).code == 1
     assert dry()["summary"]["to_review"] == 0
+
+
+def test_fingerprints_are_unique_in_a_run(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    body = (
+        p("Notes", style="Heading1") + p("Owner TBD.")
+        + p("Notes", style="Heading1") + p("Owner TBD.")
+    )  # fmt: skip
+    twice = make_docx(tmp_path / "twice.docx", body)
+    other = incident(tmp_path / "other.docx", "Owner TBD.")
+    run = sarif(str(twice), str(other), cwd=tmp_path)["runs"][0]
+    prints = [r["partialFingerprints"]["prismFinding/v2"] for r in run["results"]]
+    assert len(prints) > 2
+    assert len(set(prints)) == len(prints)

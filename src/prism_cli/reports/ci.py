@@ -61,15 +61,18 @@ def display_path(path: str, base: Base | None) -> str:
     return relative(path, base) or path
 
 
-def fingerprint(f: dict[str, Any], section_title: str) -> str:
-    """Stable across edits elsewhere in the document: the section's title and the finding's
-    own content (rule or title, and quote), never the document's hash or position."""
+def fingerprint(f: dict[str, Any], section_title: str, where: str, occurrence: int = 0) -> str:
+    """Stable across edits elsewhere in the document: the document's path, the section's
+    title and the finding's own content (rule or title, and quote), never the document's hash
+    or position; ``occurrence`` tells apart identical findings in one document."""
     basis = "\x1f".join(
         (
+            where,
             normalize(section_title),
             f.get("rule") or "",
             normalize(f.get("title") or ""),
             normalize(f.get("quote") or ""),
+            str(occurrence) if occurrence else "",
         )
     )
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]

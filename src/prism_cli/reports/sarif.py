@@ -22,6 +22,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
     checkpoints = ci.checkpoints(report)
     for doc in report["documents"]:
         where = ci.artifact(doc["path"], base)
+        seen: dict[str, int] = {}
         titles = {s["id"]: s["title"] for s in doc["sections"]}
         for sec in doc["sections"]:
             if sec["status"] == "failed":
@@ -43,6 +44,10 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
             if f["suggestion"]:
                 text += " Suggestion: " + f["suggestion"]
             section = titles.get(f["section_id"], f["section_id"])
+            fingerprint = ci.fingerprint(f, section, where["uri"])
+            seen[fingerprint] = seen.get(fingerprint, -1) + 1
+            if seen[fingerprint]:
+                fingerprint = ci.fingerprint(f, section, where["uri"], seen[fingerprint])
             results.append(
                 {
                     "ruleId": rid,
@@ -60,7 +65,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
                             "logicalLocations": [{"name": section, "kind": "section"}],
                         }
                     ],
-                    "partialFingerprints": {"prismFinding/v2": ci.fingerprint(f, section)},
+                    "partialFingerprints": {"prismFinding/v2": fingerprint},
                     "properties": {
                         "id": f["id"],
                         "category": f["category"],
