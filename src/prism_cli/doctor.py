@@ -250,36 +250,35 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
 
 
 def _access(runtime: Any, model_id: str, base_id: str) -> tuple[str, str]:
-    """CountTokens (free) where the model allows it, else a minimal request (16 tokens)."""
+    """Access proven by a minimal request (16 tokens at most: a fraction of a cent); whether
+    CountTokens (free, what ``--dry-run`` uses) answers for the model's base id."""
     import botocore.exceptions
 
-    try:
-        runtime.count_tokens(
-            modelId=base_id,
-            input={"converse": {"messages": [{"role": "user", "content": [{"text": "ok"}]}]}},
-        )
-        return OK, "access ok (CountTokens)"
-    except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("AccessDeniedException", "UnrecognizedClientException"):
-            return FAILED, f"access denied ({code})"
-    except botocore.exceptions.BotoCoreError:
-        pass
     try:
         runtime.converse(
             modelId=model_id,
             messages=[{"role": "user", "content": [{"text": "Reply with: ok"}]}],
             inferenceConfig={"maxTokens": 16},
         )
-        return OK, "access ok (a minimal request)"
+        access = OK, "access ok"
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
-        if code == "ThrottlingException":
-            return OK, "access ok (throttled)"
         message = exc.response.get("Error", {}).get("Message", "")
-        return FAILED, f"{code}: {message}".rstrip(": ")
+        if code == "ThrottlingException":
+            access = OK, "access ok (throttled)"
+        else:
+            return FAILED, f"{code}: {message}".rstrip(": ")
     except botocore.exceptions.BotoCoreError as exc:
         return FAILED, f"unreachable ({type(exc).__name__})"
+    try:
+        runtime.count_tokens(
+            modelId=base_id,
+            input={"converse": {"messages": [{"role": "user", "content": [{"text": "ok"}]}]}},
+        )
+        counting = "CountTokens answers"
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        counting = "no CountTokens (--dry-run estimates)"
+    return access[0], f"{access[1]}, {counting}"
 
 
 def _store(opts: DoctorOptions) -> Check:
