@@ -249,7 +249,7 @@ def test_worker_concurrency_runs_several_processes(
     (tmp_path / "prism.toml").write_text("[models.claude-sonnet-5-5]\ntpm = 10000000\n")
     done = run_prism(
         "worker", "--queue", queue, "--burst", "--concurrency", "4", "--region", "us-east-1",
-        cwd=tmp_path, timeout=120,
+        "--log-json", "worker-events.jsonl", cwd=tmp_path, timeout=120,
     )  # fmt: skip
     assert done.code == 0, done.stderr
     assert "4 processes" in done.stderr
@@ -258,6 +258,10 @@ def test_worker_concurrency_runs_several_processes(
     timed = zip(bedrock.requests, bedrock.request_times, strict=True)
     starts = [t for (_m, op, _b), t in timed if op == "converse"]
     assert max(starts) - min(starts) < 3.0
+    # Every process logged its calls and sections to the one file.
+    events = [json.loads(x) for x in (tmp_path / "worker-events.jsonl").read_text().splitlines()]
+    assert sum(1 for e in events if e["event"] == "section_end") == 4
+    assert sum(1 for e in events if e["event"] == "call" and e["ok"]) == 4
     assert (
         "0 left" in run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue).stdout
     )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.service import RunSettings
+    from prism_cli.telemetry import Telemetry
 
 QUEUE = "prism"
 HEARTBEAT = 3.0
@@ -308,11 +309,14 @@ class WorkerContext:
     profile: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    log_json: str | None = None
+    """Append each job's events (calls, retries, fallbacks, the section's end) as JSON lines."""
     say: Callable[[str], None] = lambda _m: None
     _sessions: dict[str, Sessions] = field(default_factory=dict)
     _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
     read: dict[str, Any] = field(default_factory=dict)
     """What jobs read of each session (document, settings), for its next jobs."""
+    _telemetry: Telemetry | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> dict[str, Any]:
@@ -323,6 +327,7 @@ class WorkerContext:
             "profile": self.profile,
             "overrides": self.overrides,
             "verbose": self.verbose,
+            "log_json": self.log_json,
         }
 
     def sessions(self, store_url: str) -> Sessions:
@@ -333,11 +338,25 @@ class WorkerContext:
                 self._sessions[store_url] = open_sessions(store_url)
             return self._sessions[store_url]
 
+    @property
+    def telemetry(self) -> Telemetry | None:
+        if self.log_json is None:
+            return None
+        with self._lock:
+            if self._telemetry is None:
+                from pathlib import Path
+
+                from prism_cli.telemetry import Telemetry
+
+                self._telemetry = Telemetry(Path(self.log_json))
+            return self._telemetry
+
     def reviewer_for(self, settings: RunSettings) -> tuple[Reviewer, PriceLookup, list[str]]:
         from prism_cli.service import make_reviewer
         from prism_cli.stores.redis_quota import shared_quotas
 
         key = settings.shaping()
+        telemetry = self.telemetry
         with self._lock:
             if key not in self._reviewers:
                 self._reviewers[key] = make_reviewer(
@@ -347,6 +366,7 @@ class WorkerContext:
                     overrides=self.overrides,
                     concurrency=1,
                     make_quota=shared_quotas(self.queue_url),
+                    on_event=telemetry.engine if telemetry is not None else lambda _e: None,
                 )
             return self._reviewers[key]
 
@@ -366,6 +386,10 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     result = review_stored_section(sessions, sid, section_id, context.reviewer_for, context.read)
     status = "stored already" if result is None else result.status
     context.say(f"{sid} {section_id}: {status}")
+    telemetry = context.telemetry
+    if telemetry is not None and result is not None:
+        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
+        telemetry.section_end(sid, result, prices)
     from rq import get_current_job
 
     job = get_current_job()

@@ -657,6 +657,13 @@ def worker(
             metavar="N", min=1, max=64, help="Worker processes on this machine (one call each)."
         ),
     ] = 1,
+    log_json: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Append one JSON object per event (calls, retries, fallbacks, sections).",
+        ),
+    ] = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
     verbose: VerboseOption = False,
@@ -669,7 +676,7 @@ def worker(
     from prism_cli.cli.queue import run_worker
 
     application = _app(ctx, verbose=verbose)
-    raise typer.Exit(run_worker(application, queue, burst, concurrency, region, profile))
+    raise typer.Exit(run_worker(application, queue, burst, concurrency, region, profile, log_json))
 
 
 batch_app = typer.Typer(

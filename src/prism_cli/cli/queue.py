@@ -136,6 +136,7 @@ def run_worker(
     concurrency: int,
     region: str | None,
     profile: str | None,
+    log_json: Path | None = None,
 ) -> int:
     from prism_cli import jobs
     from prism_cli.bedrock.client import make_session
@@ -145,7 +146,13 @@ def run_worker(
     jobs.queue_connection(queue_url)  # reachable, or exit 4 now
     make_session(region, profile)  # credentials and region, or exit 4 now
     context = jobs.WorkerContext(
-        queue_url, region, profile, app.catalog_overrides, console.verbose, say=console.debug
+        queue_url,
+        region,
+        profile,
+        app.catalog_overrides,
+        console.verbose,
+        str(log_json.resolve()) if log_json else None,
+        say=console.debug,
     )
     console.info(
         f"prism worker: {concurrency} process{'es' if concurrency > 1 else ''} on "
