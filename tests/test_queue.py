@@ -286,3 +286,29 @@ def test_jobs_are_retried_with_backoff(redis_url: str, tmp_path: Path) -> None:
         assert job.retry_intervals == [2, 10, 30]
         assert job.func_name == "prism_cli.jobs.section_job"
         assert redis_url not in str(job.description)
+
+
+def test_a_waiter_does_not_read_a_report_a_worker_is_still_writing(redis_url: str) -> None:
+    import threading
+
+    import redis
+
+    from prism_cli import jobs
+
+    connection = redis.Redis.from_url(queue_url(redis_url))
+    batch = jobs.Batch("bwait", redis_url, True, [{"session": "s", "sections": []}])
+    flag = "prism:batch:bwait:finished:s"
+    connection.set(flag, "finishing 1234")  # a worker is finishing the session
+    done = threading.Event()
+
+    def waiter() -> None:
+        assert jobs.finish_once(connection, None, batch, "s", wait=True) is False  # type: ignore[arg-type]
+        done.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.5)
+    assert not done.is_set()  # still waiting for the worker
+    connection.set(flag, "done")
+    thread.join(5)
+    assert done.is_set()

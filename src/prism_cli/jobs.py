@@ -234,19 +234,34 @@ def cancel(connection: Any, batch: Batch, sessions: Sessions) -> int:
     return cancelled
 
 
+FINISHING_FOR = 120.0
+"""Seconds a finisher may take before a waiter stops waiting for it and finishes itself."""
+
+
 def finish_once(
     connection: Any,
     sessions: Sessions,
     batch: Batch,
     sid: str,
     prices: PriceLookup | None = None,
+    *,
+    wait: bool = False,
 ) -> bool:
-    """Finish a session of the batch (report, status) once, whoever gets there first."""
+    """Finish a session of the batch (report, status) once, whoever gets there first. With
+    ``wait``, return only once it is finished (by us or by whoever got there first): a waiter
+    must not read the report while a worker is still writing it."""
     from prism_cli.service import finish_stored
 
     flag = f"prism:batch:{batch.id}:finished:{sid}"
-    if not connection.set(flag, os.getpid(), nx=True, ex=30 * 86400):
-        return False  # someone else did (or does)
+    if not connection.set(flag, f"finishing {os.getpid()}", nx=True, ex=30 * 86400):
+        if not wait:
+            return False  # someone else did (or does)
+        deadline = time.monotonic() + FINISHING_FOR
+        while connection.get(flag) not in (b"done", None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if connection.get(flag) == b"done":
+            return False
+        # The finisher died (or the flag expired): finish here; finishing is idempotent.
     doc = next(d for d in batch.documents if d["session"] == sid)
     finish_stored(
         sessions,
@@ -255,6 +270,7 @@ def finish_once(
         rules=batch.rules,
         usage_of=set(doc["sections"]),
     )
+    connection.set(flag, "done", ex=30 * 86400)
     return True
 
 
@@ -270,7 +286,7 @@ def collect(
     from prism_cli.service import stored_document
 
     for doc in batch.documents:
-        finish_once(connection, sessions, batch, doc["session"], prices)
+        finish_once(connection, sessions, batch, doc["session"], prices, wait=True)
     reviews = []
     for doc in batch.documents:
         sid = doc["session"]
