@@ -80,6 +80,7 @@ def test_two_workers_one_killed_mid_run_and_the_batch_completes(
         report = json.loads(waited.stdout)
         statuses = [s["status"] for d in report["documents"] for s in d["sections"]]
         assert statuses == ["reviewed"] * 12
+        assert report["framework"]["checkpoints"]  # SARIF rule ids come from them
         assert report["summary"]["findings"] > 0
         # Every section once, plus at most the call in flight when the worker was killed.
         assert 12 <= calls(bedrock) <= 13, in_flight_before

@@ -201,4 +201,13 @@ def run_batch(
 
     outcome = follow(app, connection, sessions, batch, queue_url)
     opts = ReviewOptions(paths=[], fmt=fmt, output=output, fail_on=fail_on, rules=batch.rules)
+    if outcome.reviews:
+        from prism_cli.service import RunSettings
+
+        meta = sessions.require(outcome.reviews[0].session_id)
+        framework = RunSettings.from_record(meta.settings).framework
+        opts.framework_record = {
+            "name": framework.name,
+            "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
+        }
     return conclude(app, opts, app.output_format(fmt), outcome, sessions, [EXIT_OK])
