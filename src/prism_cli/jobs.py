@@ -16,6 +16,7 @@ by any other worker; a section already stored is never reviewed again (the job c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -490,7 +491,10 @@ def work(context: WorkerContext, *, burst: bool) -> None:
                 # worker holds RQ's scheduler lock. (Not RQ's scheduler process: it dies with
                 # a Redis restart and a new one starts only at the next maintenance, minutes
                 # later.)
-                scheduler: Any = RQScheduler([queue], connection=queue.connection)
+                scheduler: Any = RQScheduler(
+                    [queue], connection=queue.connection, logging_level="WARNING"
+                )
+                scheduler.log.setLevel(logging.WARNING)  # not a line per lock taken
                 while not stopping.wait(HEARTBEAT):
                     try:
                         StartedJobRegistry(queue=queue).cleanup()
