@@ -313,3 +313,42 @@ def test_a_waiter_does_not_read_a_report_a_worker_is_still_writing(redis_url: st
     connection.set(flag, "done")
     thread.join(5)
     assert done.is_set()
+
+
+def test_a_section_that_fails_for_good_still_ends_its_session(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    """No one waits for this batch: the worker finishes the session itself, the section that
+    could not be reviewed reported failed."""
+    import redis
+    from rq import Queue
+    from rq.job import Job
+
+    from prism_cli.stores.service import open_sessions
+
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=3)
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    connection = redis.Redis.from_url(queue)
+    (job_id,) = [k.decode()[len("rq:job:") :] for k in connection.keys("rq:job:prism-*-s2")]
+    job = Job.fetch(job_id, connection=connection)
+    store_url, batch_id, sid, _ = job.args
+    job.delete()
+    # The same job, for a section the document does not have, with no retry left.
+    Queue("prism", connection=connection).enqueue(
+        "prism_cli.jobs.section_job", args=(store_url, batch_id, sid, "s99"), job_id=job_id
+    )
+    done = run_prism("worker", "--queue", queue, "--burst", "--region", "us-east-1")
+    assert done.code == 0, done.stderr
+    sessions = open_sessions(redis_url)
+    assert sessions.require(sid).status.value == "incomplete"
+    report = sessions.report(sid)
+    assert report is not None
+    statuses = {s["id"]: s["status"] for s in report["documents"][0]["sections"]}
+    assert statuses == {"s1": "reviewed", "s2": "failed", "s3": "reviewed"}
+    status = run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue)
+    assert "2 of 3 sections done, 1 failed, 0 left" in status.stdout

@@ -204,6 +204,28 @@ def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
     return Progress(done, failed, batch.total, by_session, errors, have)
 
 
+def session_settled(sessions: Sessions, connection: Any, batch: Batch, sid: str) -> bool:
+    """True when every section the batch queued for session ``sid`` is stored or has failed
+    for good (its job is in the failed registry): nothing of it is pending any more."""
+    from rq import Queue
+    from rq.registry import FailedJobRegistry
+
+    doc = next((d for d in batch.documents if d["session"] == sid), None)
+    if doc is None:
+        return False
+    stored = set(sessions.result_ids(sid))
+    pending = [s for s in doc["sections"] if s not in stored]
+    if not pending:
+        return True
+    failed = set(FailedJobRegistry(queue=Queue(QUEUE, connection=connection)).get_job_ids())
+    gone = {
+        where.partition("/")[2]
+        for job_id, where in batch.jobs.items()
+        if job_id in failed and where.startswith(f"{sid}/")
+    }
+    return all(s in gone for s in pending)
+
+
 def _failure(connection: Any, job_id: str) -> str:
     from rq.job import Job
 
@@ -412,14 +434,26 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     job = get_current_job()
     connection = job.connection if job is not None else queue_connection(context.queue_url)
     batch = Batch.load(connection, batch_id)
-    doc = next((d for d in batch.documents if d["session"] == sid), None)
-    if doc is not None:
-        stored = set(sessions.result_ids(sid))
-        if all(s in stored for s in doc["sections"]):
-            _, prices, _ = context.reviewer_for(_settings(sessions, sid))
-            if finish_once(connection, sessions, batch, sid, prices):
-                context.say(f"{sid}: finished")
+    if session_settled(sessions, connection, batch, sid):
+        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
+        if finish_once(connection, sessions, batch, sid, prices):
+            context.say(f"{sid}: finished")
     return status
+
+
+def _after_failure(job: Any) -> None:
+    """A section's job failed for good: when that leaves nothing of its document pending,
+    finish the session (the section is reported failed), so a batch nobody waits for ends."""
+    context = _CONTEXT
+    if context is None or job.func_name != "prism_cli.jobs.section_job":
+        return
+    store_url, batch_id, sid, _section = job.args
+    sessions = context.sessions(store_url)
+    batch = Batch.load(job.connection, batch_id)
+    if session_settled(sessions, job.connection, batch, sid):
+        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
+        if finish_once(job.connection, sessions, batch, sid, prices):
+            context.say(f"{sid}: finished, with a section that failed")
 
 
 def _settings(sessions: Sessions, sid: str) -> RunSettings:
@@ -434,6 +468,7 @@ def result_status(result: SectionResult | None) -> str:
 
 # -- the worker ----------------------------------------------------------------------------
 def _worker_class() -> type:
+    from rq.job import JobStatus
     from rq.worker import SimpleWorker, WorkerStatus
 
     class HeartbeatWorker(SimpleWorker):
@@ -443,6 +478,15 @@ def _worker_class() -> type:
 
         def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
             return HEARTBEAT_TTL
+
+        def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
+            super().handle_job_failure(job, queue, *args, **kwargs)
+            try:
+                if job.get_status() == JobStatus.FAILED:  # no retry left
+                    _after_failure(job)
+            except Exception as exc:  # the failure is recorded; finishing is best effort
+                if _CONTEXT is not None:
+                    _CONTEXT.say(f"could not finish the session after a failed job: {exc}")
 
         def execute_job(self, job: Any, queue: Any) -> None:
             execution = self.prepare_execution(job)
