@@ -174,7 +174,7 @@ class ChatService:
         if self.focus is None:
             raise UsageError("/review reviews the section in focus: /section N first")
         if self.document is None or self.reviewer_for is None:
-            raise UsageError("/review needs a model: run chat without --offline")
+            raise UsageError("/review needs a model: this chat was opened without one")
         meta = self.sessions.require(self.session_id)
         settings = self.default_settings
         if meta.settings.get("framework_text"):
@@ -219,7 +219,7 @@ class ChatService:
         """Stream the answer to ``question``: :class:`Chosen`, then :class:`Chunk`s, then one
         :class:`Answered` (after it is stored). Errors before the first token propagate."""
         if self.engine is None:
-            raise UsageError("chat needs a model: run it without --offline")
+            raise UsageError("chat needs a model: this chat was opened without one")
         grounding = ground(
             question,
             self.sections,

@@ -2,11 +2,12 @@
 
 ``prism review --queue URL`` prepares each document's session in the shared store (as a
 local run does: stored results and the results cache are reused), then enqueues one RQ job
-per section still to review and records the batch in the store. A ``prism worker`` runs the
-jobs: each rebuilds its section from the session alone (document, settings) through the
-review service, reviews it through the model engine with the quota shared in the queue's
-Redis, and records the result the moment it is done. The job that stores a document's last
-section finishes its session (rules, report, status); whoever waits collects the reports.
+per section still to review and records the batch in the queue's Redis. A ``prism worker``
+runs the jobs: each rebuilds its section from the session alone (document, settings) through
+the review service, reviews it through the model engine with the quota shared in the queue's
+Redis, and records the result the moment it is done. The job that settles a document's last
+section (stored, or failed for good) finishes its session (rules, report, status); whoever
+waits collects the reports.
 
 Failures: a job that raises is retried with backoff (RQ ``Retry``); a worker killed mid-job
 stops renewing its job's heartbeat, so the job is found abandoned within seconds and retried
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from prism_cli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from prism_cli.core.pipeline import Reviewer, SectionResult
+    from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.service import RunSettings
@@ -102,7 +103,6 @@ class Batch:
 def submit(
     sessions: Sessions,
     connection: Any,
-    queue_url: str,
     store_url: str,
     reviews: list[DocumentReview],
     settings: RunSettings,
@@ -302,37 +302,20 @@ def collect(
 ) -> list[DocumentReview]:
     """Every document of a finished batch, as its session now holds it (the reports)."""
     from prism_cli.core.findings import Finding
-    from prism_cli.core.pipeline import SectionResult
-    from prism_cli.core.report import DocumentReview
-    from prism_cli.core.sections import split_sections
-    from prism_cli.core.session import result_from_dict
-    from prism_cli.service import stored_document
+    from prism_cli.service import stored_review
 
     for doc in batch.documents:
         finish_once(connection, sessions, batch, doc["session"], prices, wait=True)
     reviews = []
     for doc in batch.documents:
         sid = doc["session"]
-        document = stored_document(sessions, sid)
-        review = DocumentReview(document, split_sections(document.blocks))
-        review.session_id = sid
-        for section in review.sections:
-            data = sessions.result(sid, section.id)
-            review.results[section.id] = (
-                result_from_dict(data, section.id)
-                if data is not None
-                else SectionResult(section.id, "failed", error="not reviewed")
-            )
-            if section.id not in doc["sections"] and review.results[section.id].status != "failed":
-                review.results[section.id].status = "cached"
-                review.results[section.id].usage = {}
+        _settings, review = stored_review(sessions, sid)
+        for section_id, result in review.results.items():
+            if section_id not in doc["sections"] and result.status != "failed":
+                result.status, result.usage = "cached", {}  # reused, not reviewed by this batch
         report = sessions.report(sid) or {"documents": [{"findings": []}]}
-        review.findings = [
-            Finding.model_validate(f)
-            for f in sessions.apply(
-                sid, [Finding.model_validate(f) for f in report["documents"][0].get("findings", [])]
-            )
-        ]
+        found = [Finding.model_validate(f) for f in report["documents"][0].get("findings", [])]
+        review.findings = [Finding.model_validate(f) for f in sessions.apply(sid, found)]
         reviews.append(review)
     return reviews
 
@@ -356,6 +339,7 @@ class WorkerContext:
     read: dict[str, Any] = field(default_factory=dict)
     """What jobs read of each session (document, settings), for its next jobs."""
     _telemetry: Telemetry | None = None
+    _prices: PriceLookup | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> dict[str, Any]:
@@ -368,6 +352,16 @@ class WorkerContext:
             "verbose": self.verbose,
             "log_json": self.log_json,
         }
+
+    @property
+    def prices(self) -> PriceLookup:
+        """The catalog's prices (the same whatever a session's settings)."""
+        with self._lock:
+            if self._prices is None:
+                from prism_cli.bedrock.catalog import load_catalog
+
+                self._prices = load_catalog(self.overrides).prices
+            return self._prices
 
     def sessions(self, store_url: str) -> Sessions:
         from prism_cli.stores.service import open_sessions
@@ -427,17 +421,13 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     context.say(f"{sid} {section_id}: {status}")
     telemetry = context.telemetry
     if telemetry is not None and result is not None:
-        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
-        telemetry.section_end(sid, result, prices)
+        telemetry.section_end(sid, result, context.prices)
     from rq import get_current_job
 
     job = get_current_job()
     connection = job.connection if job is not None else queue_connection(context.queue_url)
-    batch = Batch.load(connection, batch_id)
-    if session_settled(sessions, connection, batch, sid):
-        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
-        if finish_once(connection, sessions, batch, sid, prices):
-            context.say(f"{sid}: finished")
+    if _finish_if_settled(context, connection, store_url, batch_id, sid):
+        context.say(f"{sid}: finished")
     return status
 
 
@@ -448,22 +438,19 @@ def _after_failure(job: Any) -> None:
     if context is None or job.func_name != "prism_cli.jobs.section_job":
         return
     store_url, batch_id, sid, _section = job.args
+    if _finish_if_settled(context, job.connection, store_url, batch_id, sid):
+        context.say(f"{sid}: finished, with a section that failed")
+
+
+def _finish_if_settled(
+    context: WorkerContext, connection: Any, store_url: str, batch_id: str, sid: str
+) -> bool:
+    """Finish the session once nothing of it is pending in the batch; True if we did."""
     sessions = context.sessions(store_url)
-    batch = Batch.load(job.connection, batch_id)
-    if session_settled(sessions, job.connection, batch, sid):
-        _, prices, _ = context.reviewer_for(_settings(sessions, sid))
-        if finish_once(job.connection, sessions, batch, sid, prices):
-            context.say(f"{sid}: finished, with a section that failed")
-
-
-def _settings(sessions: Sessions, sid: str) -> RunSettings:
-    from prism_cli.service import RunSettings
-
-    return RunSettings.from_record(sessions.require(sid).settings)
-
-
-def result_status(result: SectionResult | None) -> str:
-    return "stored already" if result is None else result.status
+    batch = Batch.load(connection, batch_id)
+    if not session_settled(sessions, connection, batch, sid):
+        return False
+    return finish_once(connection, sessions, batch, sid, context.prices)
 
 
 # -- the worker ----------------------------------------------------------------------------

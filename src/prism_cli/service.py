@@ -767,6 +767,30 @@ def review_stored_section(
     return result
 
 
+def stored_review(sessions: Sessions, sid: str) -> tuple[RunSettings, DocumentReview]:
+    """A session's run settings and document with the results it holds (findings anchored
+    again); a section with no result is failed: its job failed or was cancelled."""
+    from prism_cli.core.sections import split_sections
+
+    settings = RunSettings.from_record(sessions.require(sid).settings)
+    document = stored_document(sessions, sid)
+    review = DocumentReview(document, split_sections(document.blocks))
+    review.session_id = sid
+    held = stored_results(sessions, sid)
+    for section in review.sections:
+        data = held.get(section.id)
+        if data is None:
+            review.results[section.id] = SectionResult(
+                section.id, "failed", error="not reviewed: its job failed or was cancelled"
+            )
+            continue
+        result = result_from_dict(data, section.id)
+        for finding in result.findings:
+            finding.locator = locator_for(section, finding.quote)
+        review.results[section.id] = result
+    return settings, review
+
+
 def finish_stored(
     sessions: Sessions,
     sid: str,
@@ -780,31 +804,16 @@ def finish_stored(
     rule findings, the report, the status; a section with no result is reported failed.
     ``usage_of``: the sections whose usage this batch adds to the session's."""
     from prism_cli.core.rules import run_rules
-    from prism_cli.core.sections import split_sections
 
-    meta = sessions.require(sid)
-    settings = RunSettings.from_record(meta.settings)
-    document = stored_document(sessions, sid)
-    review = DocumentReview(document, split_sections(document.blocks))
-    review.session_id = sid
+    settings, review = stored_review(sessions, sid)
     service = ReviewService(sessions, settings, reviewer=None, prices=prices)
     service.offline = False
     run = SessionRun(service, review)
-    held = stored_results(sessions, sid)
-    for section in review.sections:
-        data = held.get(section.id)
-        if data is None:
-            review.results[section.id] = SectionResult(
-                section.id, "failed", error="not reviewed: its job failed or was cancelled"
-            )
-            continue
-        result = result_from_dict(data, section.id)
-        for finding in result.findings:
-            finding.locator = locator_for(section, finding.quote)
-        if usage_of is not None and section.id in usage_of:
-            for model, usage in result.usage.items():
-                run.usage.setdefault(model, Usage()).add(usage)
-        review.results[section.id] = result
+    for section_id in usage_of or ():
+        result = review.results.get(section_id)
+        for model, usage in (result.usage if result else {}).items():
+            run.usage.setdefault(model, Usage()).add(usage)
+    document = review.document
     found = run_rules(document, review.sections, settings.framework) if rules else []
     run.finish(found, prices, [], fallbacks)
     return review

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,7 +167,3 @@ class Telemetry:
             if self._out is not None:
                 self._out.close()
                 self._out = None
-
-
-def elapsed_since(start: float) -> float:
-    return round(time.monotonic() - start, 3)

@@ -42,7 +42,6 @@ def review_queued(
     batch = jobs.submit(
         sessions,
         connection,
-        opts.queue,
         store_url,
         reviews,
         settings,

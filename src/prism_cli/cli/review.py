@@ -506,9 +506,11 @@ def conclude(
             console.debug(f"note: {note}")
         else:
             console.note(f"note: {note}")
-    base = _base(opts)
-    for each in opts.formats if len(opts.formats) > 1 else [fmt]:
-        _emit(console, each, opts, outcome.report, reviews, base, several=len(opts.formats) > 1)
+    formats = opts.formats if len(opts.formats) > 1 else [fmt]
+    # Only the CI formats make paths repository-relative: no git call for the others.
+    base = _base(opts) if {"sarif", "github"} & set(formats) else None
+    for each in formats:
+        _emit(console, each, opts, outcome.report, reviews, base, several=len(formats) > 1)
     _say_fail_on(console, opts.fail_on, live)
     _step_summary(console, outcome.report)
     if opts.push and sessions is not None:

@@ -254,7 +254,6 @@ class SharedQuota(ModelQuota):
     def cancel(self, ticket: int, cost: float = 0.0) -> None:
         self._give_back(ticket, 0.0)
         super().cancel(ticket, cost)
-        self.rate = self.rate  # the local mirror's rate is not used
 
     def on_error(self, ticket: int) -> None:
         self._give_back(ticket, 0.0)
