@@ -107,3 +107,23 @@ def test_the_line_editor_completes_what_each_command_takes() -> None:
     assert complete("/section Root C") == ["Root Cause"]
     assert complete("/findings h") == ["high"]
     assert complete("plain question") == []
+
+
+def test_the_status_line_fits_the_terminal(monkeypatch: object) -> None:
+    from types import SimpleNamespace
+
+    from prism_cli.cli.repl import Repl
+    from prism_cli.core.ports import Usage
+
+    repl = Repl.__new__(Repl)
+    repl.model = "us.anthropic.claude-sonnet-5-5"
+    repl.service = SimpleNamespace(  # type: ignore[assignment]
+        spent=Usage(input_tokens=1904, output_tokens=240), cost=0.0095, focus="s2"
+    )
+    for columns, expected in ((100, "us.anthropic"), (60, "claude-sonnet-5-5")):
+        monkeypatch.setenv("COLUMNS", str(columns))  # type: ignore[attr-defined]
+        line = repl._status()
+        assert len(line) < columns
+        assert expected in line
+        assert "$0.0095" in line
+    assert "/help" not in line  # at 60 columns the hint goes first

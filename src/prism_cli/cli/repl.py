@@ -111,12 +111,28 @@ class Repl:
         return _Completer(self.service)
 
     def _status(self) -> str:
+        """The bottom toolbar: model, tokens, cost, focus; what does not fit the terminal's
+        width goes, least needed first (the help hint, then the focus, then the words)."""
+        import shutil
+
         spent = self.service.spent
-        focus = f" · focus {self.service.focus}" if self.service.focus else ""
-        return (
-            f" {self.model} · {spent.input_tokens} in / {spent.output_tokens} out tokens · "
-            f"${self.service.cost:.4f}{focus} · /help"
-        )
+        width = shutil.get_terminal_size((100, 24)).columns
+        cost = f"${self.service.cost:.4f}"
+        focus = f"focus {self.service.focus}" if self.service.focus else ""
+        model = self.model.split(".anthropic.", 1)[-1]  # the geography and vendor go first
+        tokens = f"{spent.input_tokens} in / {spent.output_tokens} out tokens"
+        short = f"{spent.input_tokens}/{spent.output_tokens} tok"
+        for parts in (
+            [self.model, tokens, cost, focus, "/help"],
+            [model, tokens, cost, focus, "/help"],
+            [model, tokens, cost, focus],
+            [model, short, cost, focus],
+            [model, short, cost],
+        ):
+            line = " " + " · ".join(p for p in parts if p)
+            if len(line) < width:
+                return line
+        return line
 
     def _welcome(self) -> None:
         service = self.service
