@@ -352,3 +352,36 @@ def test_a_section_that_fails_for_good_still_ends_its_session(
     assert statuses == {"s1": "reviewed", "s2": "failed", "s3": "reviewed"}
     status = run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue)
     assert "2 of 3 sections done, 1 failed, 0 left" in status.stdout
+
+
+def test_a_section_no_model_could_review_is_retried_with_backoff(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    from fake_bedrock import Err
+
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=1)
+    # Bedrock unavailable for longer than the engine's own retries: the job fails this time,
+    # and its retry (after the backoff) is answered.
+    down = Err("ServiceUnavailableException", 503, "Bedrock is unavailable")
+    bedrock.queue("us.anthropic.claude-sonnet-5-5", down, down, down)
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1", "-m", "claude-sonnet-5-5",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    proc = worker(queue)
+    try:
+        waited = run_prism(
+            "batch", "wait", submitted.stdout.strip(), "--queue", queue, "-f", "json",
+            "--fail-on", "never", timeout=120,
+        )  # fmt: skip
+        assert waited.code == 0, waited.stderr
+        sections = json.loads(waited.stdout)["documents"][0]["sections"]
+        assert [s["status"] for s in sections] == ["reviewed"]
+        assert len(bedrock.calls()) == 4  # three refused, then the retry's answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "(retried, " in err
+    assert "Traceback" not in err

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prism_cli.errors import ConfigError, UsageError
+from prism_cli.errors import ConfigError, IncompleteError, PrismError, UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer
@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     from prism_cli.core.session import Sessions
     from prism_cli.service import RunSettings
     from prism_cli.telemetry import Telemetry
+
+
+class SectionNotReviewed(IncompleteError):
+    """A section no model of the chain could review this time (throttled, unavailable...):
+    raised so RQ retries the job with backoff. Its failed result is recorded only by the last
+    attempt, so a stored result is always final."""
+
 
 QUEUE = "prism"
 HEARTBEAT = 3.0
@@ -410,21 +417,26 @@ _CONTEXT: WorkerContext | None = None
 def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str:
     """One RQ job: review one section of a stored session; finish the session when it was the
     last. Idempotent: a section already stored is not reviewed again."""
+    from rq import get_current_job
+
     from prism_cli.service import review_stored_section
 
     context = _CONTEXT
     if context is None:
         raise RuntimeError("section_job runs in a prism worker")
     sessions = context.sessions(store_url)
-    result = review_stored_section(sessions, sid, section_id, context.reviewer_for, context.read)
+    job = get_current_job()
+    retried = job is not None and bool(job.retries_left)
+    result = review_stored_section(
+        sessions, sid, section_id, context.reviewer_for, context.read, keep_failed=not retried
+    )
     status = "stored already" if result is None else result.status
     context.say(f"{sid} {section_id}: {status}")
     telemetry = context.telemetry
     if telemetry is not None and result is not None:
         telemetry.section_end(sid, result, context.prices)
-    from rq import get_current_job
-
-    job = get_current_job()
+    if result is not None and result.status == "failed" and retried:
+        raise SectionNotReviewed(f"{sid} {section_id}: {result.error}")
     connection = job.connection if job is not None else queue_connection(context.queue_url)
     if _finish_if_settled(context, connection, store_url, batch_id, sid):
         context.say(f"{sid}: finished")
@@ -465,6 +477,25 @@ def _worker_class() -> type:
 
         def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
             return HEARTBEAT_TTL
+
+        def handle_exception(self, job: Any, *exc_info: Any) -> None:
+            # An expected failure is one line, not a traceback (nor the job's arguments,
+            # which hold the store's URL); anything else is RQ's full report.
+            if len(exc_info) > 1 and isinstance(exc_info[1], PrismError):
+                import sys
+
+                from rq.job_lifecycle import call_exception_handlers
+
+                left = job.retries_left or 0
+                print(
+                    f"prism worker {os.getpid()}: {exc_info[1]}"
+                    + (f" (retried, {left} left)" if left else " (no retry left)"),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                call_exception_handlers(self._exc_handlers, job, *exc_info)
+                return
+            super().handle_exception(job, *exc_info)
 
         def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
             super().handle_job_failure(job, queue, *args, **kwargs)

@@ -722,11 +722,14 @@ def review_stored_section(
     section_id: str,
     reviewer_for: ReviewerFor,
     read: dict[str, tuple[RunSettings, Document, list[Section]]] | None = None,
+    *,
+    keep_failed: bool = True,
 ) -> SectionResult | None:
     """Review one section of a stored session, rebuilt from the store alone (a worker's job).
     None when the session already holds its result for these settings (nothing is paid
     twice, whoever asks again). ``read`` keeps what was read of each session's document and
-    settings for the next job of the same session."""
+    settings for the next job of the same session. ``keep_failed=False``: a section no model
+    could review is not recorded (the job will be retried; a stored result is final)."""
     from prism_cli.core.sections import split_sections
 
     meta = sessions.require(sid)
@@ -763,7 +766,8 @@ def review_stored_section(
         return None
     ctx = DocumentContext(document.path, review.sections, settings.framework)
     result = reviewer.review_section(ctx, section)
-    run.record(result)
+    if result.status != "failed" or keep_failed:
+        run.record(result)
     return result
 
 
