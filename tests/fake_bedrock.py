@@ -463,7 +463,13 @@ class FakeBedrock:
         max_tokens = int((body.get("inferenceConfig") or {}).get("maxTokens", rules.max_output))
         reserved = self._reserve_tokens(model_id, body, max_tokens)
         if reserved is None:
-            self._refuse(handler, model_id, throttle)
+            self._refuse(
+                handler,
+                model_id,
+                Err(
+                    "ThrottlingException", 429, "Too many tokens, please wait before trying again."
+                ),
+            )
             return
         if self.latency:
             time.sleep(self.latency)

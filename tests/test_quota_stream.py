@@ -19,7 +19,7 @@ from prism_cli.core.ports import (
     TextDelta,
     ToolInputDelta,
 )
-from prism_cli.core.quota import ModelQuota, QuotaBook
+from prism_cli.core.quota import ModelQuota, QuotaBook, QuotaLimits
 from prism_cli.core.requests import Ask
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -35,260 +35,132 @@ class Clock:
         return self.now
 
 
-def quota(clock: Clock, **kwargs: float) -> ModelQuota:
-    return ModelQuota("m", clock=clock, **kwargs)  # type: ignore[arg-type]
+def quota(clock: Clock, limits: QuotaLimits | None = None) -> ModelQuota:
+    return ModelQuota("m", clock=clock, limits=limits)
 
 
-def test_before_the_quota_is_known_calls_ramp_up_without_waiting_for_a_rate() -> None:
-    clock = Clock()
-    q = quota(clock)
-    tickets = [q.reserve(1000, 4000) for _ in range(8)]
-    assert [q.admit(t) for t in tickets[:2]] == [0.0, 0.0]
-    assert q.admit(tickets[2]) > 0  # two in flight, none answered yet
+TOKENS = "Too many tokens, please wait before trying again."
+REQUESTS = "Too many requests, please wait before trying again."
+
+
+def test_before_any_limit_is_known_calls_ramp_up_without_waiting_for_a_rate() -> None:
+    q = quota(Clock())
+    tickets = [q.reserve(1000, 4000) for _ in range(4)]
+    assert [q.admit(t) == 0.0 for t in tickets] == [True, True, False, False]
     q.on_success(tickets[0], 1000, 200)
-    assert [q.admit(t) for t in tickets[2:4]] == [0.0, 0.0]  # one answered: two more
-    assert q.rate is None
+    assert q.admit(tickets[2]) == 0.0  # one answered: more may be in flight
 
 
-def test_a_configured_quota_starts_full_and_paces_from_there() -> None:
+def test_a_known_limit_paces_from_the_first_call_in_both_dimensions() -> None:
     clock = Clock()
-    q = quota(clock, tpm=60_000.0)  # 1,000 tokens/s, a minute's worth to start with
-    tickets = [q.reserve(1000, 4000) for _ in range(12)]
-    assert [q.admit(t) for t in tickets[:12]] == [0.0] * 12  # 60k holds 12 x 5k at once
-    late = q.reserve(1000, 4000)
-    assert q.admit(late) == pytest.approx(5.0, rel=0.01)  # then one hold's worth of refill
+    q = quota(clock, QuotaLimits(rpm=60, tpm=10_000_000))
+    started = [q.admit(q.reserve(10, 10)) == 0.0 for _ in range(20)]
+    # 60 requests a minute at the 0.97 margin, the mirror holding a fifth of it: 11 at once.
+    assert started.count(True) == 11
+    waiting = q.reserve(10, 10)
+    assert 0.0 < q.admit(waiting) < 12  # a request refills every ~1 s (behind 9 queued)
 
 
-def test_a_throttle_before_any_success_does_not_collapse_the_rate() -> None:
-    clock = Clock()
-    q = quota(clock)
-    first = q.reserve(1000, 4000)
-    assert q.admit(first) == 0.0
-    clock.now = 0.05
-    q.on_throttle(first)  # the very first answer is a 429
-    assert q.rate is None  # nothing measured: no rate, no crumbs
-    second = q.reserve(1000, 4000)
-    assert q.admit(second) == 0.0
-
-
-def test_a_lone_caller_throttled_after_a_few_calls_waits_seconds_not_minutes() -> None:
-    # A chat: three questions a few seconds apart, then a 429. What was accepted (3 x 5k
-    # over ~a minute) says the rate is at least ~230 tokens/s: a 5k hold would wait ~20 s,
-    # and more with the episode open. One caller waiting searches upwards meanwhile.
+def test_a_refusal_names_its_dimension_and_only_that_limit_is_learned() -> None:
     clock = Clock()
     q = quota(clock)
-    for _ in range(3):
-        t = q.reserve(1000, 4000)
+    for _ in range(30):
+        t = q.reserve(1000, 1000)
         assert q.admit(t) == 0.0
-        clock.now += 2.0
-        q.on_success(t, 1000, 200)
-        clock.now += 3.0
+        clock.now += 0.5
+        q.on_success(t, 1000, 100)
+    refused = q.reserve(1000, 1000)
+    assert q.admit(refused) == 0.0
+    q.on_throttle(refused, REQUESTS)
+    state = q.snapshot()
+    assert state.requests.limit is not None
+    assert state.tokens.limit is None
+    # 30 accepted in 15 s, from a bucket that started full: 0.97 x 30 x 60 / 75.
+    assert state.requests.limit == pytest.approx(23.28)
+
+
+def test_a_refusal_before_anything_was_accepted_sets_no_limit() -> None:
+    q = quota(Clock())
     t = q.reserve(1000, 4000)
     assert q.admit(t) == 0.0
-    clock.now += 0.1
-    q.on_throttle(t)
-    assert q.rate is not None
-    t = q.reserve(1000, 4000)
-    first = q.admit(t)
-    assert first > 5.0  # the first estimate is low ...
-    waited = 0.0
-    while (wait := q.admit(t)) > 0 and waited < 600:
-        step = min(wait, 0.5)  # as the engine polls
-        clock.now += step
-        waited += step
-    assert waited < 8.0  # ... and the wait is seconds
-    # Two callers waiting (a batch) still wait for the bucket, as before.
-    q2 = quota(clock)
-    q2.rate, q2.level = 100.0, 0.0
-    q2._episode_open = True
-    a, b = q2.reserve(1000, 4000), q2.reserve(1000, 4000)
-    assert q2.admit(a) == pytest.approx(q2.admit(a), rel=0.01)
-    clock.now += 5.0
-    q2.admit(a)
-    assert q2.rate == 100.0
-    del b
+    q.on_throttle(t, TOKENS)
+    assert not q.paced()  # the call backs off; nothing would pace the run at a crawl
+    assert q.admit(q.reserve(1000, 4000)) == 0.0
 
 
-def simulate(mode: str, seconds: float = 60.0) -> tuple[ModelQuota, int, int, float]:
-    """A batch against a simulated Bedrock token quota of 10k tokens/s (holds input +
-    maxTokens, settles to input + output x 5), in fake time. Returns the quota, calls,
-    throttles, and the quota tokens accepted per second after the first 10 s."""
+def test_a_learned_limit_never_falls_below_one_call() -> None:
+    """The stall of December 2026: a learned rate whose whole minute was smaller than one
+    call's hold admitted nothing, for ever. Every wait is now a finite refill."""
     clock = Clock()
-    rate, capacity, window = 10_000.0, 50_000.0, 5.0
-    # The quota's period (a minute on Bedrock) and a wall clock its windows are aligned on.
-    q = quota(clock, capacity=window, wall=clock)
-    level, reset = capacity, 0.0
-    waiting: list[int] = []
-    running: list[tuple[float, int, float]] = []  # (ends at, ticket, hold)
-    calls = throttles = 0
-    accepted_late = 0.0
-    step = 0.01
-    while clock.now < seconds:
-        clock.now += step
-        if mode == "bucket":
-            level = min(capacity, level + rate * step)
-        elif clock.now - reset >= window:
-            level, reset = capacity, reset + window
-        for end, ticket, hold in [r for r in running if r[0] <= clock.now]:
-            running.remove((end, ticket, hold))
-            level += hold - (1000 + 300 * 5)
-            q.on_success(ticket, 1000, 300)
-            if clock.now > 10:
-                accepted_late += 1000 + 300 * 5
-        while len(waiting) + len(running) < 16:
-            waiting.append(q.reserve(1000, 4000))
-        for ticket in list(waiting):
-            if q.admit(ticket) > 0:
-                continue
-            waiting.remove(ticket)
-            calls += 1
-            if level >= 5000:
-                level -= 5000
-                running.append((clock.now + 0.5, ticket, 5000))
-            else:
-                throttles += 1
-                q.on_throttle(ticket)
-    return q, calls, throttles, accepted_late / (seconds - 10)
+    q = quota(clock)
+    for _ in range(8):
+        t = q.reserve(2000, 4000)
+        assert q.admit(t) == 0.0
+        q.on_success(t, 2000, 300)
+    for _ in range(20):  # refusal after refusal, well spaced: each one an episode
+        clock.now += 5.0
+        t = q.reserve(2000, 4000)
+        while (wait := q.admit(t)) > 0:
+            assert wait <= 60.0
+            clock.now += wait
+        q.on_throttle(t, TOKENS)
+        if q.snapshot().episode:
+            ok = q.reserve(2000, 4000)
+            while (wait := q.admit(ok)) > 0:
+                clock.now += wait
+            q.on_success(ok, 2000, 300)
+    state = q.snapshot()
+    assert state.tokens.limit is not None
+    assert state.tokens.limit >= 6000
+    t = q.reserve(2000, 4000)
+    wait = q.admit(t)
+    assert wait <= 60.0  # never a wait on something nothing will change
 
 
-def test_learns_the_token_rate_of_a_continuously_refilled_quota() -> None:
-    q, calls, throttles, achieved = simulate("bucket")
-    assert q.measured == pytest.approx(10_000, rel=0.05)
-    assert achieved >= 0.95 * 10_000  # the quota's rate, nearly all of it
-    assert throttles <= 0.05 * calls
-
-
-def test_finds_a_clock_window_and_spends_each_window_from_its_start() -> None:
-    # Throttling episodes that end right after a clock boundary of the quota's period, again
-    # and again: the quota resets on the clock. Each window's tokens are then spent from its
-    # start, and a refusal bounds the window's quota (the highest level Bedrock accepted).
-    q, calls, throttles, achieved = simulate("window", seconds=240)
-    assert q.window is not None
-    assert q.window.period == 5.0
-    assert q.window.phase == pytest.approx(0.0, abs=0.05)
-    assert 45_000 <= q.window.quota <= 55_000  # 50k a window, plus what calls give back
-    assert achieved >= 0.85 * 10_000
-    assert throttles <= 0.05 * calls
-
-
-def test_a_continuously_refilled_quota_is_never_taken_for_a_clock_window() -> None:
-    q, _, _, _ = simulate("bucket", seconds=300)
-    assert q.window is None
-
-
-def test_a_spent_window_waits_for_the_next_one() -> None:
-    from prism_cli.core.quota import _Window
-
+def test_a_refused_window_spaces_its_tries_out_without_lowering_the_limit_again() -> None:
     clock = Clock()
-    q = quota(clock, capacity=5.0, wall=clock)
-    q.rate = 1000.0
-    q.window = _Window(5.0, 0.0, 10_000.0)
-    clock.now = 1.0
-    first, second = q.reserve(1000, 4000), q.reserve(1000, 4000)
-    assert q.admit(first) == 0.0
-    assert q.admit(second) == 0.0  # 10k: both fit
-    third = q.reserve(1000, 4000)
-    assert q.admit(third) > 0  # the window is spent; only a refund could make room
-    q.on_throttle(second)  # and Bedrock says so: the quota is below 10k
-    assert q.window.quota == 5000.0  # the most this window took with Bedrock accepting it
-    q.on_success(first, 1000, 200)  # gives back 2k of its hold: 2k + 5k still do not fit
-    assert q.admit(third) == pytest.approx(4.01, abs=0.01)  # until the next window
-    clock.now = 5.02
-    assert q.admit(third) == 0.0
+    q = quota(clock, QuotaLimits(tpm=60_000))
+    limit = q.snapshot().tokens.limit
+    t = q.reserve(1000, 1000)
+    assert q.admit(t) == 0.0
+    q.on_throttle(t, TOKENS)  # a window spent by someone else
+    waits = []
+    for _ in range(3):
+        t = q.reserve(1000, 1000)
+        while (wait := q.admit(t)) > 0:
+            waits.append(wait)
+            clock.now += wait
+        q.on_throttle(t, TOKENS)
+    assert q.snapshot().tokens.limit == pytest.approx(limit * 0.95)  # lowered once
+    assert waits == sorted(waits)
+    assert waits[-1] > 4 * waits[0]
 
 
-def test_calls_that_fit_only_wait_for_the_calls_queued_before_them() -> None:
-    from prism_cli.core.quota import _Window
-
-    clock = Clock()
-    q = quota(clock, capacity=5.0, wall=clock)
-    q.rate = 4000.0
-    q.window = _Window(5.0, 0.0, 12_000.0)
-    clock.now = 4.0
-    q.window.roll(clock.now)
-    q.window.used = 12_000.0  # spent: everyone waits for the next window
-    tickets = [q.reserve(1000, 4000) for _ in range(3)]
-    assert all(q.admit(t) > 0.9 for t in tickets)
-    clock.now = 5.01
-    # The last in line looks first. Behind two calls it does not fit (15k), but alone it
-    # would: it looks again at once instead of sleeping through the window.
-    assert 0 < q.admit(tickets[2]) <= 0.05
-    assert q.admit(tickets[0]) == 0.0
-    assert 0 < q.admit(tickets[2]) <= 0.05
-    assert q.admit(tickets[1]) == 0.0
-    assert q.admit(tickets[2]) >= 0.1  # now spent: until the next window or a refund
-
-
-def test_a_call_started_at_a_window_s_very_end_counts_in_the_next_window_too() -> None:
-    from prism_cli.core.quota import _Window
-
-    clock = Clock()
-    q = quota(clock, capacity=5.0, wall=clock)
-    q.rate = 2000.0
-    q.window = _Window(5.0, 0.0, 10_000.0)
-    clock.now = 4.95  # it may reach Bedrock after the boundary
-    late = q.reserve(1000, 4000)
-    assert q.admit(late) == 0.0
-    clock.now = 5.01
-    first, second = q.reserve(1000, 4000), q.reserve(1000, 4000)
-    assert q.admit(first) == 0.0
-    assert q.admit(second) > 0  # 5k carried + 5k: the next window holds no more
-
-
-def test_a_throttle_on_one_model_never_slows_another() -> None:
+def test_a_throttle_on_one_scope_never_slows_another() -> None:
     clock = Clock()
     book = QuotaBook(clock=clock)
-    a, b = book["model-a"], book["model-b"]
-    tickets = [a.reserve(1000, 4000) for _ in range(2)]
-    for ticket in tickets:
-        a.admit(ticket)
-    clock.now = 0.1
-    a.on_success(tickets[0], 1000, 200)
-    a.on_throttle(tickets[1])
-    assert a.rate is not None
-    assert b.rate is None
-    others = [b.reserve(1000, 4000) for _ in range(2)]
-    assert [b.admit(t) for t in others] == [0.0, 0.0]
+    assert book["us.anthropic.m"] is book["eu.anthropic.m"]  # one cross-region quota
+    assert book["global.anthropic.m"] is not book["us.anthropic.m"]
+    t = book["us.anthropic.m"].reserve(1, 1)
+    book["us.anthropic.m"].on_throttle(t, TOKENS)
+    assert book["us.anthropic.other"].admit(book["us.anthropic.other"].reserve(1, 1)) == 0.0
 
 
 def test_a_storm_sets_the_model_aside_then_one_probe_decides() -> None:
     clock = Clock()
-    q = quota(clock, aside_for=30.0)
-    for n in range(3):
-        clock.now = n * 0.1
-        ticket = q.reserve(1000, 4000)
-        q.admit(ticket)
-        q.on_throttle(ticket)
+    q = quota(clock)
+    aside = False
+    for _ in range(6):
+        t = q.reserve(10, 10)
+        q.admit(t)
+        clock.now += 0.1
+        aside = q.on_throttle(t, TOKENS) or aside
+    assert aside
     assert q.is_aside()
     assert not q.usable()
-    clock.now = 31.0
-    assert q.usable()  # one probe ...
-    assert not q.usable()  # ... at a time
-    ticket = q.reserve(1000, 4000)
-    q.admit(ticket)
-    assert q.on_throttle(ticket)  # the probe throttled: a longer cooldown
-    clock.now = 62.0
+    clock.now += 31
+    assert q.usable()
     assert not q.usable()
-    clock.now = 92.0
-    assert q.usable()
-    ticket = q.reserve(1000, 4000)
-    q.admit(ticket)
-    q.on_success(ticket, 100, 10)
-    assert q.usable()
-    assert not q.is_aside()
-
-
-def test_throttles_while_accepted_calls_are_in_flight_are_not_a_storm() -> None:
-    clock = Clock()
-    q = quota(clock)
-    accepted = q.reserve(1000, 4000)
-    q.admit(accepted)  # still running a second later
-    clock.now = 1.0
-    for _ in range(5):
-        ticket = q.reserve(1000, 4000)
-        q.admit(ticket)
-        assert not q.on_throttle(ticket)
-    assert q.usable()
 
 
 def stream_client() -> BedrockClient:

@@ -1,22 +1,27 @@
-"""One Bedrock quota for every worker: the engine's limiter kept in a real Redis (Lua)."""
+"""One Bedrock quota for every worker: the engine's limiter, its state in a real Redis."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import pytest
 import redis as redis_lib
 
-from prism_cli.stores.redis_quota import SharedQuota
+from prism_cli.core.quota import ModelQuota, QuotaLimits, QuotaRules
+from prism_cli.stores.redis_quota import RedisCell
+
+RULES = QuotaRules(burst=1.0, margin=1.0)
 
 
-def quota(url: str, **kw: float) -> SharedQuota:
-    return SharedQuota("m", redis_lib.Redis.from_url(url), **kw)  # type: ignore[arg-type]
+def quota(url: str, limits: QuotaLimits | None = None, owner: str = "w") -> ModelQuota:
+    cell = RedisCell(redis_lib.Redis.from_url(url), "prism:quota:cross-region:m")
+    return ModelQuota("m", cell=cell, limits=limits, rules=RULES, owner=owner)
 
 
-def test_a_configured_quota_is_one_bucket_for_every_worker(redis_url: str) -> None:
-    # 60k tokens a minute, a full bucket to start: twelve 5k holds in all, whoever asks.
-    a, b = quota(redis_url, tpm=60_000), quota(redis_url, tpm=60_000)
+def test_a_known_quota_is_one_bucket_for_every_worker(redis_url: str) -> None:
+    # 60k tokens a minute (a full bucket to start): twelve 5k holds in all, whoever asks.
+    limits = QuotaLimits(tpm=60_000)
+    a, b = quota(redis_url, limits, "a"), quota(redis_url, limits, "b")
     admitted = []
     for q in (a, b) * 7:
         ticket = q.reserve(1000, 4000)
@@ -24,12 +29,22 @@ def test_a_configured_quota_is_one_bucket_for_every_worker(redis_url: str) -> No
     assert admitted.count(True) == 12
     assert admitted[-2:] == [False, False]  # both workers wait now, not just one
     late = b.reserve(1000, 4000)
-    assert 3.0 < b.admit(late) <= 5.5  # one hold's worth of refill at 1k tokens/s
+    # Behind b's own waiting call: two holds' worth of refill at 1k tokens/s.
+    assert 8.0 < b.admit(late) <= 10.5
+
+
+def test_requests_and_tokens_are_both_paced_for_every_worker(redis_url: str) -> None:
+    limits = QuotaLimits(rpm=3, tpm=1_000_000)
+    a, b = quota(redis_url, limits, "a"), quota(redis_url, limits, "b")
+    started = [q.admit(q.reserve(10, 10)) == 0.0 for q in (a, b, a, b)]
+    assert started == [True, True, True, False]  # three requests a minute, whoever asks
+    # Behind b's own waiting call: two requests refill in 40 s.
+    assert 35 < b.admit(b.reserve(10, 10)) <= 40.5
 
 
 def test_what_one_worker_learns_every_worker_keeps_to(redis_url: str) -> None:
-    a, b = quota(redis_url), quota(redis_url)
-    # Unknown rate: calls ramp up, counted over both workers.
+    a, b = quota(redis_url, owner="a"), quota(redis_url, owner="b")
+    # Unknown limits: calls ramp up, counted over both workers.
     tickets = [(q, q.reserve(1000, 4000)) for q in (a, b, a, b)]
     started = [q.admit(t) == 0.0 for q, t in tickets]
     assert started == [True, True, False, False]  # two in flight before anything is answered
@@ -39,18 +54,18 @@ def test_what_one_worker_learns_every_worker_keeps_to(redis_url: str) -> None:
     # A throttle on one worker binds the quota for both.
     (q1, t1), (q2, t2) = tickets[2], tickets[3]
     q2.on_success(t2, 1000, 200)
-    q1.on_throttle(t1)
+    q1.on_throttle(t1, "Too many tokens, please wait before trying again.")
     assert a.rate is not None
-    state = redis_lib.Redis.from_url(redis_url).hgetall("prism:quota:m")
-    assert float(state[b"rate"]) == pytest.approx(a.rate)
+    stored = json.loads(redis_lib.Redis.from_url(redis_url).get("prism:quota:cross-region:m"))
+    assert stored["tokens"]["limit"] * 1 == a.rate * 60
+    assert stored["requests"]["limit"] is None  # the refusal named tokens
     waiting = b.reserve(1000, 4000)
     assert b.admit(waiting) > 0.5  # the other worker waits for the shared bucket
 
 
-def test_workers_share_the_quota_in_a_batch(tmp_path: Path, redis_url: str) -> None:
-    """Throttles and settled tokens of one worker teach the other (the measurement is the
-    sum of both): after an episode both hold the same rate, whatever each saw."""
-    a, b = quota(redis_url, tpm=6_000), quota(redis_url, tpm=6_000)
+def test_workers_share_one_state_whatever_each_saw(tmp_path: Path, redis_url: str) -> None:
+    limits = QuotaLimits(tpm=6_000)
+    a, b = quota(redis_url, limits, "a"), quota(redis_url, limits, "b")
     for q in (a, b):
         t = q.reserve(100, 400)
         assert q.admit(t) == 0.0

@@ -110,6 +110,8 @@ class ErrorKind(str, Enum):
     INVALID = "invalid_request"
     CONNECTION = "connection"
     NO_CREDENTIALS = "no_credentials"
+    ACCOUNT_SETTING = "account_setting"
+    """Bedrock refuses the model until an account setting changes (data retention mode)."""
 
 
 class ModelCallError(PrismError):

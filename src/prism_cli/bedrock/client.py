@@ -43,6 +43,7 @@ _CODES = {
     "InvalidSignatureException": ErrorKind.NO_CREDENTIALS,
     "ExpiredTokenException": ErrorKind.NO_CREDENTIALS,
 }
+_RETENTION = re.compile(r"data retention", re.IGNORECASE)
 _INVALID_ID = re.compile(r"model identifier is invalid", re.IGNORECASE)
 _NEEDS_PROFILE = re.compile(r"on-demand throughput|inference profile", re.IGNORECASE)
 _TOO_LONG = re.compile(
@@ -56,6 +57,8 @@ def classify(code: str, message: str) -> ErrorKind:
     if code in ("ValidationException", "validationException"):
         if _INVALID_ID.search(message):
             return ErrorKind.INVALID_MODEL
+        if _RETENTION.search(message):
+            return ErrorKind.ACCOUNT_SETTING
         if _NEEDS_PROFILE.search(message):
             return ErrorKind.NEEDS_PROFILE
         if _TOO_LONG.search(message):

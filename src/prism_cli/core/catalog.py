@@ -53,6 +53,9 @@ class ModelInfo:
     eol_date: str | None = None
     released: str | None = None
     tpm: float | None = None
+    """Known tokens per minute of this model's quota (config); else read or learned."""
+    rpm: float | None = None
+    """Known requests per minute (config); else read from Service Quotas or learned."""
     known: bool = True
     """False for an id the catalog does not know (it got the ``[unknown]`` rules)."""
 

@@ -9,7 +9,11 @@ every call needs and no caller should copy:
   cooldown (throttling every call);
 * each model's request rules (:mod:`core.requests`) and the adaptations learned when Bedrock
   refuses a field, remembered for the run;
-* per-model token quotas (:class:`QuotaBook`);
+* quotas in requests and tokens per (model, scope) (:class:`QuotaBook`), paced from known limits
+  or learned from 429s; a waiting call says so (``wait`` events) and ends at once on stop;
+* outcomes that are not failures of a section: a safety refusal (``stopReason`` refusal) is
+  recorded and the next model tried; an account setting a model needs (data retention) sets
+  that model aside for the run with one line saying what to change;
 * stopping: after :meth:`ModelEngine.stop` no call starts and every wait (first-call gate, rate
   slot, backoff) ends at once with :class:`Stopped`; calls in flight finish;
 * usage per model id, and one note per model set aside (why, and which model took over).
@@ -27,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from prism_cli.core.catalog import ModelInfo, ResolvedModel, strip_geography
 from prism_cli.core.fallback import Action, RetryPolicy
@@ -41,7 +45,7 @@ from prism_cli.core.ports import (
     StreamUsage,
     Usage,
 )
-from prism_cli.core.quota import ModelQuota, QuotaBook
+from prism_cli.core.quota import ModelQuota, QuotaBook, QuotaLimits, QuotaRules
 from prism_cli.core.requests import Adaptation, Ask, Built, Thinking, adaptation_for, build_request
 from prism_cli.errors import EngineFailure, OutputError, Stopped
 
@@ -58,6 +62,44 @@ class RequestRefused(EngineFailure):
 
 class ChainExhausted(EngineFailure):
     """No model of the chain produced an answer; ``str()`` says the last error."""
+
+
+REFUSED = "refused by the model"
+"""Why a section failed when every model refused it on safety grounds."""
+
+
+def is_refusal(stop_reason: str) -> bool:
+    """A safety refusal returned as a normal answer (Anthropic's ``refusal``; Converse's spelling
+    is not documented, so any stop reason naming a refusal)."""
+    return "refus" in stop_reason.lower()
+
+
+class Timer(Protocol):
+    """The engine's time: what it reads and how it waits. Tests drive it in virtual time."""
+
+    def now(self) -> float: ...
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """Wait on ``cond`` (held) up to ``timeout`` seconds or until notified."""
+        ...
+
+    def notify_all(self, cond: threading.Condition) -> None:
+        """Wake every waiter of ``cond`` (held)."""
+        ...
+
+
+class RealTimer:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        cond.wait(min(max(timeout, 0.0), 0.25))
+
+    def notify_all(self, cond: threading.Condition) -> None:
+        cond.notify_all()
 
 
 @dataclass
@@ -145,7 +187,18 @@ class ModelEngine:
         rng: random.Random | None = None,
         on_event: Callable[[EngineEvent], None] = lambda _event: None,
         clock: Callable[[], float] = time.monotonic,
+        timer: Timer | None = None,
+        limits: Callable[[str], QuotaLimits | None] | None = None,
+        rules: QuotaRules | None = None,
+        throttle_attempts: int = 12,
     ) -> None:
+        """``limits`` gives the known quota of a model id (Service Quotas, config); ``timer``
+        replaces the clock and the waits (a simulation's virtual time). ``throttle_attempts``:
+        how many 429s a chunk takes on the last usable model before it fails (the quota paces
+        the calls meanwhile; with another model to go to, ``policy`` decides as for any error).
+        """
+        self.timer: Timer = timer or RealTimer(clock)
+        clock = self.timer.now
         self.port = port
         self.chain = list(chain)
         self.thinking = thinking
@@ -158,11 +211,25 @@ class ModelEngine:
         def info(model_id: str) -> ModelInfo | None:
             return infos.get(model_id) or infos.get(strip_geography(model_id))
 
+        def known(model_id: str) -> QuotaLimits | None:
+            given = limits(model_id) if limits is not None else None
+            if given is not None:
+                return given
+            found = info(model_id)
+            if found is not None and (found.tpm or found.rpm):
+                return QuotaLimits(found.rpm, found.tpm, "config")
+            return None
+
         self.quotas = quotas or QuotaBook(
-            tpm=lambda m: found.tpm if (found := info(m)) else None,
+            limits=known,
             burndown=lambda m: found.burndown if (found := info(m)) else 5.0,
+            clock=clock,
+            rules=rules,
             make=make_quota,
         )
+        self.throttle_attempts = throttle_attempts
+        self.refusals: dict[str, int] = {}
+        """Model id -> safety refusals this run."""
         self.remap = remap
         self.suggest = suggest
         self.rng = rng or random.Random()
@@ -189,7 +256,11 @@ class ModelEngine:
         """Start no new call; every wait ends now; calls in flight finish."""
         with self._cond:
             self._stopping = True
-            self._cond.notify_all()
+            self.timer.notify_all(self._cond)
+
+    def _notify(self) -> None:
+        with self._cond:
+            self.timer.notify_all(self._cond)
 
     @property
     def skipped(self) -> dict[str, str]:
@@ -228,7 +299,7 @@ class ModelEngine:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     return True
-                self._cond.wait(min(remaining, 0.25))
+                self.timer.wait(self._cond, remaining)
 
     # -- first call per model: one call learns whether the model is usable at all ------------
     def _gate(self, model_id: str, chain_id: str) -> None:
@@ -248,7 +319,7 @@ class ModelEngine:
                 holder = self._proof[model_id]
                 if holder is None or holder == me:
                     return
-                self._cond.wait(0.25)
+                self.timer.wait(self._cond, 1.0)
 
     def _proven(self, model_id: str, proven: bool = True) -> None:
         with self._cond:
@@ -257,7 +328,7 @@ class ModelEngine:
                     self._proof[model_id] = None
                 else:
                     del self._proof[model_id]
-                self._cond.notify_all()
+                self.timer.notify_all(self._cond)
 
     # -- one call --------------------------------------------------------------------------
     def _moved_on(self, model: ResolvedModel, model_id: str) -> Callable[[], bool]:
@@ -279,7 +350,10 @@ class ModelEngine:
         return check
 
     def _reserve(self, model: ResolvedModel, model_id: str, built: Built) -> int:
-        """Wait for this model's quota to admit the call (interrupted by stop or set-aside)."""
+        """Wait for this model's quota to admit the call (interrupted by stop or set-aside).
+
+        A wait of a second or more is announced (``wait`` event: the progress line and chat
+        show it), and again when its estimate moves by more than two seconds."""
         quota = self.quotas[model_id]
         ticket = quota.reserve(_input_estimate(built.body), built.max_tokens)
         moved_on = self._moved_on(model, model_id)
@@ -288,22 +362,30 @@ class ModelEngine:
             while (wait := quota.admit(ticket)) > 0:
                 now = self._clock()
                 if wait >= 1.0 and (announced is None or abs(now + wait - announced) > 2.0):
-                    # A caller may show it (chat counts it down); said again when the
-                    # estimate moves (the quota learns while the call waits).
                     announced = now + wait
-                    self._emit("wait", model_id, f"{wait:.1f}")
+                    self._emit(
+                        "wait", model_id, f"{wait:.1f}", {"seconds": wait, "reason": "quota"}
+                    )
                 seen = quota.settled_calls
 
                 def interrupt(seen: int = seen) -> bool:
                     return moved_on() or quota.settled_calls != seen
 
-                if not self._wait(min(wait, 0.5), interrupt) and moved_on():
+                if not self._wait(wait, interrupt) and moved_on():
                     raise _Aside
             if self._stopping:
                 raise Stopped
         except (Stopped, _Aside):
             quota.cancel(ticket)
+            self._notify()
             raise
+        except BaseException:
+            quota.cancel(ticket)
+            self._notify()
+            raise
+        if announced is not None:
+            self._emit("wait", model_id, "0.0", {"seconds": 0.0, "reason": "quota"})
+        self._notify()  # the next call in this quota's queue may look now
         return ticket
 
     def _failed(
@@ -311,10 +393,11 @@ class ModelEngine:
     ) -> None:
         quota = self.quotas[model_id]
         if err.kind is ErrorKind.THROTTLED:
-            if quota.on_throttle(ticket):
+            if quota.on_throttle(ticket, err.message):
                 self._aside(model, f"throttled on every call ({quota.throttles} so far)", False)
         else:
             quota.on_error(ticket)
+        self._notify()
 
     def _call(
         self, model: ResolvedModel, model_id: str, build: Callable[[frozenset[Adaptation]], Built]
@@ -329,11 +412,11 @@ class ModelEngine:
         except BaseException:
             self._proven(model_id, proven=False)
             raise
-        started = time.monotonic()
+        started = self._clock()
         try:
             response = self.port.converse(model_id, built.body)
         except ModelCallError as err:
-            latency = time.monotonic() - started
+            latency = self._clock() - started
             self._emit(
                 "call",
                 model_id,
@@ -344,10 +427,11 @@ class ModelEngine:
             raise _CallFailed(err, built) from err
         except BaseException:
             self.quotas[model_id].on_error(ticket)
+            self._notify()
             self._proven(model_id, proven=False)
             raise
         usage = response.usage
-        latency = time.monotonic() - started
+        latency = self._clock() - started
         self._emit(
             "call",
             model_id,
@@ -369,7 +453,7 @@ class ModelEngine:
             if current is not None and (current.for_run or not for_run):
                 return
             self.set_aside[model.model_id] = SetAside(model.model_id, reason, for_run)
-            self._cond.notify_all()
+            self.timer.notify_all(self._cond)
         self.on_event(EngineEvent("set_aside", model.model_id, reason))
 
     def _took_over(self, passed: list[str], winner: str) -> None:
@@ -391,6 +475,12 @@ class ModelEngine:
             return "not found (unknown or retired model)"
         if err.kind is ErrorKind.ACCESS_DENIED:
             return "access denied (enable it in the Bedrock console)"
+        if err.kind is ErrorKind.ACCOUNT_SETTING:
+            return (
+                "Bedrock refuses it under this account's data retention mode; it needs "
+                "provider data sharing: `aws bedrock put-account-data-retention --mode "
+                "provider_data_share` in this region (Bedrock console: Settings, Data retention)"
+            )
         return f"{err.kind.value}: {err.message}"
 
     # -- the chain walk --------------------------------------------------------------------
@@ -498,6 +588,14 @@ class ModelEngine:
                 if built.thinking:
                     with self._cond:
                         self.thought[model_id] = built.thinking
+                if is_refusal(response.stop_reason):
+                    with self._cond:
+                        self.refusals[model_id] = self.refusals.get(model_id, 0) + 1
+                    last_error = f"{model_id}: {REFUSED}"
+                    emit("refused", model_id, f"{REFUSED} ({response.stop_reason}) -> next model")
+                    if model.model_id not in passed:
+                        passed.append(model.model_id)
+                    break
                 try:
                     value = parse(response, built.structured)
                 except OutputError as exc:
@@ -527,6 +625,8 @@ class ModelEngine:
         """After a failed call: (call again?, the id to call, failures so far). Raises
         :class:`InputTooLong` or :class:`RequestRefused` when no model would do better."""
         last_error = f"{model_id}: {err.message}"
+        if err.kind is ErrorKind.THROTTLED:
+            return self._throttled(model, model_id, err, failures, emit)
         try:
             step = self._after_error(model, model_id, built, err, failures, emit)
         finally:
@@ -542,16 +642,58 @@ class ModelEngine:
         failures += 1
         if step == "retry":
             delay = self.policy.backoff(failures, err.retry_after, self.rng)
-            if err.kind is ErrorKind.THROTTLED and self.quotas[model_id].rate is not None:
-                # The model's quota now paces its calls: queue there again instead of
-                # sleeping past the moment it refills (a clock window would go unused).
-                delay = min(delay, self.rng.uniform(0, 0.25))
-            if err.kind is ErrorKind.THROTTLED:
-                emit("wait", model_id, f"{delay:.1f}")
             waited = self._wait(delay, self._moved_on(model, model_id))
             if waited and failures < self.policy.attempts_per_model:
                 return True, model_id, failures
         emit("fallback", model_id, f"{err.kind.value} -> next model")
+        return False, model_id, failures
+
+    def _alternative(self, model: ResolvedModel) -> bool:
+        """Whether another model of the chain could take a call now."""
+        for other in self.chain:
+            if other.model_id == model.model_id:
+                continue
+            entry = self.set_aside.get(other.model_id)
+            if entry is not None and entry.for_run:
+                continue
+            if not self.quotas[self.remapped.get(other.model_id, other.model_id)].is_aside():
+                return True
+        return False
+
+    def _throttled(
+        self,
+        model: ResolvedModel,
+        model_id: str,
+        err: ModelCallError,
+        failures: int,
+        emit: Callable[..., None],
+    ) -> tuple[bool, str, int]:
+        """A 429: the quota learned from it; call again through the quota (which paces the
+        call), or go to the next model when one can take it (a few 429s in a row), or fail
+        the chunk after ``throttle_attempts`` on the last usable model."""
+        self._proven(model_id)
+        failures += 1
+        quota = self.quotas[model_id]
+        alternative = self._alternative(model)
+        allowed = self.policy.attempts_per_model if alternative else self.throttle_attempts
+        moved_on = self._moved_on(model, model_id)
+        again = failures < allowed and not moved_on()
+        emit(
+            "error",
+            model_id,
+            f"throttled: {err.message} -> {'retry' if again else 'next_model'}",
+            {"error": ErrorKind.THROTTLED.value, "action": "retry" if again else "next_model",
+             "failures": failures},
+        )  # fmt: skip
+        if again:
+            if quota.paced():
+                delay = self.rng.uniform(0, 0.05)  # the quota paces the call: queue there
+            else:
+                delay = self.policy.backoff(failures, err.retry_after, self.rng)
+            emit("wait", model_id, f"{delay:.1f}", {"seconds": delay, "reason": "throttled"})
+            if self._wait(delay, moved_on):
+                return True, model_id, failures
+        emit("fallback", model_id, "throttled -> next model")
         return False, model_id, failures
 
     def _after_error(
@@ -588,7 +730,7 @@ class ModelEngine:
             if profile and profile != model_id and model.model_id not in self.remapped:
                 with self._cond:
                     self.remapped[model.model_id] = profile
-                    self._cond.notify_all()
+                    self.timer.notify_all(self._cond)
                 emit("remap", model_id, f"using inference profile {profile}")
                 return f"remap:{profile}"
             if model.model_id in self.remapped:
@@ -695,5 +837,4 @@ class ModelEngine:
         """A call's usage is known: its quota gets back what it held beyond it, and calls
         waiting for that quota look again at once."""
         self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
-        with self._cond:
-            self._cond.notify_all()
+        self._notify()

@@ -40,6 +40,7 @@ SKIP_FOR_RUN = frozenset(
         ErrorKind.NOT_FOUND,
         ErrorKind.NO_CREDENTIALS,
         ErrorKind.INVALID_MODEL,
+        ErrorKind.ACCOUNT_SETTING,
     }
 )
 """Failures that say the model cannot be used at all: learned once, skipped for the run."""

@@ -1,535 +1,625 @@
-"""Per-model quotas in tokens, as Bedrock accounts for them, learned from throttling.
+"""Bedrock quotas in both of their dimensions, requests and tokens per minute, per model scope.
 
-Bedrock's quotas are per model (and per profile): tokens per minute. When a call starts it
-holds input + ``maxTokens``; when it ends it settles to input + output x burndown (5 for
-Claude 4 and later), cache reads excluded. :class:`ModelQuota` mirrors that bucket on the
-client: a call starts when the mirror holds a whole reservation, and gives back what it did
-not use when it ends. What is learned is the bucket's refill rate:
+Bedrock enforces two limits per model and scope, whichever binds first: requests per minute
+(RPM) and tokens per minute (TPM). A call takes one request and holds input + ``maxTokens``
+tokens when it starts; when it ends its tokens settle to input + output x burndown (5 for
+Claude 4 and later). Short sections bind on requests, long ones on tokens. Whether a quota
+refills continuously or per clock minute is not documented; this limiter does well on both by
+pacing continuously, at a margin below the limit, so that no clock minute ever holds more than
+the limit.
 
-* A throttle means Bedrock's bucket was empty at that instant. Between two such instants it
-  refilled what the calls took from it (holds of the accepted calls started in between, minus
-  what calls gave back when they ended), less whatever it could not hold (a full bucket, a
-  per-minute window that reset unused). So each new episode of throttling (a throttle after an
-  accepted call; the throttles of one exhausted window are one episode) measures the rate from
-  every earlier episode of the last ``horizon`` seconds, keeps the best (unused quota only
-  ever makes a measurement low), and sets the mirror to ``margin`` x that, empty. A
-  measurement over fewer than eight holds is inconclusive and ignored.
-* Unlimited (or the configured ``tpm``) until the quota first binds. The first throttle after a
-  success starts from half the rate accepted so far and searches upwards, doubling every
-  second while calls queue for it, until the next throttle gives a measurement; a throttle
-  before any success sets nothing (nothing can be measured; the call backs off), so an early
-  429 never collapses the rate. Once measured, the rate grows only slowly, and only while it
-  is what holds calls back.
-* A quota that resets on the clock (a per-minute window) is recognised by where its throttling
-  ends: for the last periods that saw throttling, whether the period's last episode ended
-  with a clock boundary between its last throttle and the next accepted call. Two such
-  periods in a row (or three of four) switch to a window: each one is spent from its start,
-  bounded above by the lowest level Bedrock refused and below by the highest it accepted; a
-  refusal lowers the bound but calls go on as the window's calls give back what they did not
-  use, and a call started at a window's very end counts in the next one too (it may reach
-  Bedrock there). A refusal far below what windows took goes back to the bucket.
-* A model that throttles every call (a "storm": several throttles in a row over at least
-  ``storm_span`` seconds, no success, and no call of it in flight long enough to have been
-  accepted) is set aside for a cooldown that doubles while it lasts; after it, one probe call
-  decides. The chain moves on meanwhile (a model alone in its chain is still called).
+One :class:`QuotaState` per (model, scope) holds, for each dimension, the limit (known from
+Service Quotas or the config, or learned from 429s), a mirror of Bedrock's bucket, and a
+trailing minute of what was consumed. Everything that changes it is a pure function of
+(state, now): :func:`try_admit`, :func:`settle`, :func:`throttled`. A :class:`QuotaCell` keeps the
+state: in memory for one process, or in Redis for queue workers
+(:mod:`prism_cli.stores.redis_quota`), so both run the same algorithm.
 
-:class:`QuotaBook` holds one quota per model id: a throttle on one model never slows another.
-Everything here is pure (a clock is injected); waiting is the engine's job.
+The rules that keep a run from stalling:
+
+* a limit is never learned below what one call needs (a learned TPM never below the largest
+  hold seen, a learned RPM never below 1), and a call bigger than the mirror's burst is
+  admitted once the mirror is full;
+* every wait is the time the mirror needs to refill at the limit's rate, which nothing can
+  stop, or (before any limit is known) a wait for calls in flight to settle, which is never
+  asked of a caller when no call is in flight; calls in flight that were never settled (a
+  worker that died) are forgotten after ``stale_after`` seconds;
+* 429s lower a limit at most once per ``cooldown``: one burst of refusals is one signal.
+
+Learning: before any limit is known calls ramp up as TCP does (two more in flight per call
+answered). A 429 says which dimension refused ("Too many tokens" / "Too many requests"; both
+when it does not say). The refused dimension's limit becomes ``margin`` x what was consumed in
+the trailing period (not above ``decrease`` x the current limit when one is set), and the mirror
+is emptied. While calls wait on a dimension and it has not refused for ``probe_after`` seconds
+its limit grows, quickly up to the level last refused, slowly beyond it (a raised quota is found
+in minutes, about 1% a minute). A known limit is a ceiling: learning only lowers it (other clients may share it).
+
+A model that refuses every call (a "storm") is set aside for a cooldown that doubles while it
+lasts; after it, one probe call decides. That state is local to a process.
+
+Everything here is pure (the clock is injected); waiting is the engine's job.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
-_EDGE = 0.1
-"""Seconds before a window's end within which a call may reach Bedrock in the next one."""
+from prism_cli.core.catalog import GEO_PREFIXES
+
+R = "requests"
+T = "tokens"
+DIMENSIONS = (R, T)
+_SLOTS = 60
+CONCLUSIVE = 4
+"""A refusal teaches a limit only when the trailing period accepted this many calls' worth."""
+"""The trailing period is kept as this many slots (one per second for a 60 s period)."""
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """Known limits of one (model, scope), per minute, and where they came from."""
+
+    rpm: float | None = None
+    tpm: float | None = None
+    source: str = "config"
+    """``config`` | ``service-quotas`` | ``learned``."""
+
+    def of(self, dim: str) -> float | None:
+        return self.rpm if dim == R else self.tpm
+
+
+@dataclass(frozen=True)
+class QuotaRules:
+    """How the limiter paces and learns (tests and benches may shorten ``period``)."""
+
+    period: float = 60.0
+    """Bedrock's quotas are per minute."""
+    margin: float = 0.97
+    """Pace this close to a limit (a clock minute then never holds more than the limit)."""
+    burst: float = 0.2
+    """The mirror holds this share of a period's quota (a burst after a pause)."""
+    cooldown: float = 1.0
+    """429s within this many seconds of a cut are the same signal."""
+    decrease: float = 0.95
+    """A refusal takes a set limit at least this far down."""
+    probe_after: float = 10.0
+    """Seconds without a refusal before a binding limit grows."""
+    increase: float = 0.02
+    """Growth per second below the level last refused (slower above it)."""
+    above_refused: float = 0.01
+    """Share of ``increase`` applied above the level last refused (about 1% a minute)."""
+    stale_after: float = 300.0
+    """A call in flight longer than this is taken for lost (its process died)."""
+
+    @property
+    def slot(self) -> float:
+        return self.period / _SLOTS
 
 
 @dataclass
-class _Call:
-    start: float
+class DimState:
+    """One dimension of a quota: its limit, the mirror of Bedrock's bucket, what was used."""
+
+    limit: float | None = None
+    """Per period; None while unknown (not yet binding)."""
+    ceiling: float | None = None
+    """A known limit (Service Quotas, config): learning never goes above it."""
+    level: float = 0.0
+    at: float = 0.0
+    cut: float = -1e18
+    """When the limit was last lowered."""
+    refused: float | None = None
+    """What the trailing period held at the last refusal (about the real limit)."""
+    waited: float = -1e18
+    """When a call last waited on this dimension."""
+    grown: float = 0.0
+    ring: list[float] = field(default_factory=lambda: [0.0] * _SLOTS)
+    ring_at: int = 0
+    """The slot number (time // slot) the ring's newest entry belongs to."""
+    largest: float = 1.0
+    """The largest single cost seen (a learned limit never goes below it)."""
+
+    def rate(self, rules: QuotaRules) -> float:
+        assert self.limit is not None
+        return self.limit / rules.period
+
+    def capacity(self, rules: QuotaRules) -> float:
+        assert self.limit is not None
+        return self.limit * rules.burst
+
+    def refill(self, now: float, rules: QuotaRules) -> None:
+        if self.limit is not None:
+            self.level = min(
+                self.capacity(rules), self.level + max(0.0, now - self.at) * self.rate(rules)
+            )
+        self.at = now
+
+    def record(self, now: float, amount: float, rules: QuotaRules) -> None:
+        """Add to what the trailing period consumed (negative: a refund)."""
+        slot = int(now // rules.slot)
+        if slot > self.ring_at:
+            for k in range(self.ring_at + 1, min(slot, self.ring_at + _SLOTS) + 1):
+                self.ring[k % _SLOTS] = 0.0
+            self.ring_at = slot
+        if slot > self.ring_at - _SLOTS:
+            self.ring[slot % _SLOTS] += amount
+
+    def recent(self, now: float, rules: QuotaRules) -> float:
+        self.record(now, 0.0, rules)
+        return max(0.0, sum(self.ring))
+
+
+@dataclass
+class QuotaState:
+    """Everything one (model, scope) quota knows; plain data, so Redis can keep it as JSON."""
+
+    requests: DimState = field(default_factory=DimState)
+    tokens: DimState = field(default_factory=DimState)
+    inflight: dict[str, float] = field(default_factory=dict)
+    """Calls started and not yet settled: member -> start time."""
+    successes: int = 0
+    throttles: int = 0
+    first: float | None = None
+    last_throttle: float = -1e18
+    episode: int = 0
+    """Refusals since the quota last accepted a call started after a refusal (one exhausted
+    bucket or window is one episode: it lowers a limit once)."""
+
+    def dim(self, name: str) -> DimState:
+        return self.requests if name == R else self.tokens
+
+    def known(self) -> bool:
+        return self.requests.limit is not None or self.tokens.limit is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuotaState:
+        dims = {f.name for f in fields(DimState)}
+        state = cls(
+            requests=DimState(**{k: v for k, v in data["requests"].items() if k in dims}),
+            tokens=DimState(**{k: v for k, v in data["tokens"].items() if k in dims}),
+        )
+        state.inflight = {str(k): float(v) for k, v in data.get("inflight", {}).items()}
+        state.successes = int(data.get("successes", 0))
+        state.throttles = int(data.get("throttles", 0))
+        state.first = data.get("first")
+        state.last_throttle = float(data.get("last_throttle", -1e18))
+        state.episode = int(data.get("episode", 0))
+        return state
+
+
+def apply_limits(state: QuotaState, limits: QuotaLimits, now: float, rules: QuotaRules) -> None:
+    """Known limits: paced to from the first call (at the margin), and never exceeded."""
+    for dim in DIMENSIONS:
+        known = limits.of(dim)
+        if not known:
+            continue
+        d = state.dim(dim)
+        d.ceiling = float(known)
+        if d.limit is None or d.limit > rules.margin * known:
+            d.limit = rules.margin * float(known)
+            d.level, d.at = d.capacity(rules), now
+
+
+def _costs(hold: float) -> dict[str, float]:
+    return {R: 1.0, T: hold}
+
+
+def _stale(state: QuotaState, now: float, rules: QuotaRules) -> None:
+    for member, started in list(state.inflight.items()):
+        if now - started > rules.stale_after:
+            del state.inflight[member]
+
+
+def try_admit(state: QuotaState, now: float, member: str, hold: float, rules: QuotaRules) -> float:
+    """0 when the call may start now (its costs are taken); otherwise the seconds to wait.
+
+    Before any limit is known: a ramp on calls in flight (the wait ends when one settles; a
+    caller with nothing in flight always goes). Otherwise every dimension with a limit must
+    hold the call's cost (or be full, for a call larger than the mirror); the wait is the
+    refill time of the dimension furthest from it.
+    """
+    if state.first is None:
+        state.first = now
+    _stale(state, now, rules)
+    costs = _costs(hold)
+    waits: list[float] = []
+    for name in DIMENSIONS:
+        d = state.dim(name)
+        d.largest = max(d.largest, costs[name])
+        d.refill(now, rules)
+        if d.limit is None:
+            continue
+        if state.episode == 0:  # while refusals go on, the bucket is known empty: no growth
+            _grow(d, now, rules)
+        need = min(costs[name], d.capacity(rules))
+        if d.level < need - 1e-9:
+            wait = (need - d.level) / d.rate(rules)
+            d.waited = now + wait  # binding until then at least
+            waits.append(wait)
+    if not state.known() and state.inflight and len(state.inflight) >= 2 + 2 * state.successes:
+        return 0.05  # ramping up: another call in flight settles soon
+    if waits:
+        return max(max(waits), 0.001)
+    for name in DIMENSIONS:
+        d = state.dim(name)
+        if d.limit is not None:
+            d.level -= costs[name]
+        d.record(now, costs[name], rules)
+    state.inflight[member] = now
+    return 0.0
+
+
+def _grow(d: DimState, now: float, rules: QuotaRules) -> None:
+    """A limit that holds calls back and has not refused for a while grows."""
+    assert d.limit is not None
+    dt = min(5.0, max(0.0, now - d.grown))
+    d.grown = now
+    if now - d.waited > 1.0:
+        return  # not what holds calls back: no reason to raise it
+    quiet = now - d.cut
+    if quiet < rules.probe_after:
+        return
+    gain = rules.increase * min((quiet / rules.probe_after) ** 2, 4.0)
+    if d.refused is not None and d.limit >= rules.margin * d.refused:
+        gain = rules.increase * rules.above_refused  # about 1% a minute
+    grown = d.limit * (1.0 + gain * dt)
+    if d.ceiling is not None:
+        grown = min(grown, rules.margin * d.ceiling)
+    d.limit = max(d.limit, grown)
+
+
+def settle(
+    state: QuotaState, now: float, member: str, hold: float, used: float, rules: QuotaRules
+) -> None:
+    """A call ended: tokens it held beyond ``used`` go back (``used`` 0: it never ran)."""
+    started = state.inflight.pop(member, None)
+    if started is None:
+        return
+    # Output is charged x burndown: a call may settle above what it held (the bucket goes
+    # down further), or below (the rest goes back).
+    refund = hold - used if used > 0 else hold
+    d = state.tokens
+    d.refill(now, rules)
+    if d.limit is not None:
+        d.level = min(d.capacity(rules), d.level + refund)
+    d.record(now, -refund, rules)
+    if used > 0:
+        state.successes += 1
+        if started > state.last_throttle:
+            state.episode = 0  # accepted after the last refusal: the bucket had refilled
+
+
+def throttled(
+    state: QuotaState,
+    now: float,
+    member: str,
+    hold: float,
+    dims: tuple[str, ...],
+    rules: QuotaRules,
+) -> None:
+    """Bedrock refused a call (429) on ``dims``: it took nothing for it, and the refused
+    dimensions' buckets are empty now.
+
+    The first refusal of an episode lowers the refused limits; later ones (a window spent
+    until it resets) only space the next tries out, twice as far each time, never beyond a
+    quarter of a period."""
+    started = state.inflight.pop(member, None)
+    state.throttles += 1
+    costs = _costs(hold)
+    for name in DIMENSIONS:
+        d = state.dim(name)
+        d.refill(now, rules)
+        if started is not None:
+            d.record(now, -costs[name], rules)  # refused: not consumed
+    repeated = state.episode > 0 and started is not None and started > state.last_throttle
+    fresh = state.episode == 0
+    if fresh or repeated:
+        state.episode += 1
+    state.last_throttle = max(state.last_throttle, started if started is not None else now)
+    for name in dims:
+        d = state.dim(name)
+        d.level = min(d.level, 0.0)
+        if repeated and d.limit is not None:
+            back = costs[name] * (4.0 ** min(state.episode - 1, 4) - 1.0)
+            d.level = max(d.level - back, -0.25 * d.limit)
+            continue
+        if not fresh or now - d.cut < rules.cooldown:
+            continue  # the same burst of refusals
+        if d.recent(now, rules) < CONCLUSIVE * d.largest:
+            # Too little was accepted to say anything of the limit (a refusal at the start,
+            # a passing 429): fewer calls in flight, and the call backs off; nothing is set
+            # that would pace the run at a crawl.
+            state.successes //= 2
+            if d.limit is not None:
+                d.limit = max(d.limit * rules.decrease, d.largest)
+                d.cut = now
+            continue
+        _lower(state, d, name, now, costs[name], rules)
+
+
+def _lower(
+    state: QuotaState, d: DimState, name: str, now: float, cost: float, rules: QuotaRules
+) -> None:
+    raw = d.recent(now, rules)
+    recent = raw
+    elapsed = now - (state.first if state.first is not None else now)
+    if elapsed < rules.period:
+        # Bedrock's bucket starts full: what the run took so far is at most the limit plus
+        # what refilled meanwhile (a window would have taken the limit: growth finds it).
+        recent *= rules.period / (rules.period + elapsed)
+    floor = d.largest if name == T else 1.0
+    learned = max(rules.margin * recent, floor)
+    if d.limit is not None:
+        learned = min(learned, max(d.limit * rules.decrease, floor))
+    if d.ceiling is not None:
+        learned = min(learned, rules.margin * d.ceiling)
+    first = d.limit is None
+    d.limit = max(learned, floor)
+    # A first refusal, or one within the first period, does not say the level (a bucket that
+    # started full, a window, a passing 429 on a dimension that does not bind): growth finds
+    # it quickly, and the next refusal says it.
+    d.refused = max(raw, floor) if elapsed >= rules.period and not first else None
+    d.cut = now
+    d.level = min(d.level, 0.0)
+
+
+def estimate(state: QuotaState, now: float, count: int, tokens: float, rules: QuotaRules) -> float:
+    """About how long until ``count`` calls holding ``tokens`` could all have started (for the
+    calls queued behind the first; nothing changes)."""
+    waits = [0.0]
+    for name, cost in ((R, float(count)), (T, tokens)):
+        d = state.dim(name)
+        if d.limit is None:
+            continue
+        level = min(d.capacity(rules), d.level + max(0.0, now - d.at) * d.rate(rules))
+        waits.append((cost - level) / d.rate(rules))
+    return max(waits)
+
+
+def scope_of(model_id: str) -> str:
+    """The quota scope a model id is called in: every geographic profile of a model shares the
+    "Cross-region" quota, ``global.`` has its own, a base id its "On-demand" one."""
+    head, _, rest = model_id.partition(".")
+    if head in GEO_PREFIXES and rest:
+        return f"global:{rest}" if head == "global" else f"cross-region:{rest}"
+    return f"on-demand:{model_id}"
+
+
+def throttle_dims(message: str) -> tuple[str, ...]:
+    """Which dimension a ThrottlingException refused, from its message; both when unsaid."""
+    text = message.lower()
+    if "too many tokens" in text or "tokens per minute" in text:
+        return (T,)
+    if "too many requests" in text or "requests per minute" in text:
+        return (R,)
+    return DIMENSIONS
+
+
+S = TypeVar("S")
+
+
+class QuotaCell(Protocol):
+    """Where a quota's state lives; ``transact`` runs ``fn(state, now)`` atomically."""
+
+    def transact(self, fn: Callable[[QuotaState, float], S]) -> S: ...
+
+
+class LocalCell:
+    """The state in this process's memory."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.state = QuotaState()
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def transact(self, fn: Callable[[QuotaState, float], S]) -> S:
+        with self._lock:
+            return fn(self.state, self._clock())
+
+
+@dataclass
+class _Ticket:
     hold: float
     input_estimate: float
-    level: float = 0.0
-    """In a clock window: what the window held once this call was admitted."""
-
-
-@dataclass
-class _Window:
-    """A quota that resets every ``period`` seconds at ``phase + k * period`` (a clock-aligned
-    per-minute window): ``quota`` tokens per window, spent from the window's start."""
-
-    period: float
-    phase: float
-    quota: float
-    start: float = float("-inf")
-    used: float = 0.0
-    throttled: bool = False
-    waited: bool = False
-    accepted: float = 0.0
-    """The most a window has held with Bedrock accepting it (a lower bound of the quota)."""
-    refused: float = float("inf")
-    """The least a window would have held when Bedrock refused (an upper bound)."""
-    windows: int = 0
-    carry: float = 0.0
-    """Holds of calls started so close to the window's end that Bedrock may count them in
-    the next window: the next window starts with them."""
-
-    def roll(self, now: float) -> None:
-        start = self.phase + math.floor((now - self.phase) / self.period) * self.period
-        if start == self.start:
-            return
-        self.windows += 1
-        if self.windows % 20 == 0:
-            self.refused = float("inf")  # now and then, look for a quota that was raised
-        if self.start != float("-inf") and self.waited and not self.throttled:
-            # The window held calls back and Bedrock refused none: there may be more.
-            self.quota = min(self.quota * 1.03, self.refused - 1.0)
-        carried = self.carry if start == self.start + self.period else 0.0
-        self.start, self.used, self.carry = start, carried, 0.0
-        self.throttled = self.waited = False
+    member: str
+    started: bool = False
+    start: float = 0.0
 
 
 class ModelQuota:
+    """The quota of one (model, scope) as the engine uses it: reserve a call, ask whether it
+    may start, tell how it ended. Calls of this process start in the order they were reserved.
+    """
+
     def __init__(
         self,
         model_id: str,
         *,
-        tpm: float | None = None,
+        limits: QuotaLimits | None = None,
         burndown: float = 5.0,
-        margin: float = 0.95,
-        increase: float = 0.02,
-        probe_after: float = 5.0,
-        cooldown: float = 0.5,
-        horizon: float = 300.0,
-        capacity: float = 60.0,  # seconds of quota the bucket holds: Bedrock's is a minute
+        rules: QuotaRules | None = None,
+        cell: QuotaCell | None = None,
+        clock: Callable[[], float] = time.monotonic,
         storm_after: int = 3,
         storm_span: float = 0.05,
         aside_for: float = 30.0,
         aside_max: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        owner: str = "local",
     ) -> None:
         self.model_id = model_id
-        self._wall = wall
-        self.rate: float | None = tpm / 60.0 if tpm else None
-        """Quota tokens per second this client allows itself; None = not known to bind."""
-        self.measured: float | None = None
-        """The refill rate last measured between two throttles (tokens per second)."""
+        self.rules = rules or QuotaRules()
         self.burndown = burndown
-        self.margin = margin
-        self.increase = increase
-        self.probe_after = probe_after
-        self.cooldown = cooldown
-        self.horizon = horizon
-        self.capacity = capacity
+        self._clock = clock
+        self.cell: QuotaCell = cell or LocalCell(clock)
+        self.limits = limits or QuotaLimits()
+        if limits is not None and (limits.rpm or limits.tpm):
+            self.cell.transact(lambda s, now: apply_limits(s, limits, now, self.rules))
+        self._lock = threading.Lock()
+        self._tickets: dict[int, _Ticket] = {}
+        self._queue: deque[int] = deque()
+        self._ids = 0
+        self._owner = owner
+        self._input_scale = 1.0
+        self._expected_output: float | None = None
+        self.settled_calls = 0
+        """Calls that ended (waiters may look again)."""
+        self.calls = 0
+        self.throttles = 0
+        self.streak = 0
+        self._streak_since = 0.0
+        self._throttle_latency = 0.05
         self.storm_after = storm_after
         self.storm_span = storm_span
         self.aside_base = aside_for
         self.aside_max = aside_max
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.level = self.rate * capacity if self.rate is not None else 0.0
-        """Quota tokens the mirrored bucket holds (below zero: calls queue for it). A
-        configured quota starts full, as Bedrock's does."""
-        self._level_at = clock()
-        self._calls: dict[int, _Call] = {}
-        self._queue: deque[int] = deque()
-        self._hold = 0.0
-        self._input_scale = 1.0
-        self._successes = 0
-        self._ids = 0
-        self._ledger: deque[tuple[float, float]] = deque()
-        """(time, tokens taken from Bedrock's bucket): + hold at an accepted start, - refund."""
-        self._done: deque[tuple[float, float]] = deque(maxlen=256)
-        """(start, tokens settled) of the last calls answered."""
-        self._empty: deque[float] = deque()
-        """Instants Bedrock's bucket was known empty (throttles), oldest first."""
-        self._accepted = 0.0
-        self._first_call: float | None = None
-        self._last_cut = float("-inf")
-        self._episode_open = False
-        self._episode_repeats = 0
-        self._last_throttle = float("-inf")
-        self._crossings: dict[int, float] = {}
-        """For the last periods (by clock) that saw throttling: 1 when the period's last
-        episode ended with a clock boundary between its last throttle and the call accepted
-        after it (the quota reset on the clock), else 0 (it refilled within the period)."""
-        self.window_since: float | None = None
-        self.window: _Window | None = None
-        """Set once throttling episodes end in step with ``capacity`` seconds (a clock window)."""
-        self._last_growth = 0.0
-        self._last_wait = float("-inf")
-        self._searching = False
-        self._search_gain = 1.0
-        self._expected_output: float | None = None
-        self._throttle_latency = 0.05
-        self.throttles = 0
-        self.calls = 0
-        self.settled_calls = 0
-        """Calls that gave back what they did not use (waiters may look again)."""
-        self.streak = 0
-        """Throttles since the last accepted call."""
-        self._streak_since = 0.0
         self.aside_until: float | None = None
         self._aside_len = aside_for
         self._probing = False
 
+    # -- what the engine reads ---------------------------------------------------------------
+    def snapshot(self) -> QuotaState:
+        return self.cell.transact(lambda s, _now: QuotaState.from_dict(s.to_dict()))
+
+    @property
+    def rate(self) -> float | None:
+        """Tokens per second paced to, or None while the token limit is unknown."""
+        limit = self.snapshot().tokens.limit
+        return limit / self.rules.period if limit is not None else None
+
+    def paced(self) -> bool:
+        """True when some limit is known (the quota paces calls, no blind backoff needed)."""
+        return self.snapshot().known()
+
+    def describe(self) -> str:
+        s = self.snapshot()
+        parts = []
+        for name, unit in ((R, "requests"), (T, "tokens")):
+            d = s.dim(name)
+            if d.limit is not None:
+                per = 60.0 / self.rules.period
+                parts.append(f"{d.limit * per:,.0f} {unit}/min")
+        return ", ".join(parts) or "not binding yet"
+
     # -- cost model ------------------------------------------------------------------------
     def hold_and_cost(self, input_estimate: int, max_tokens: int) -> tuple[float, float]:
-        """What Bedrock will hold for a call (input + maxTokens) and what it will settle to
-        (input + expected output x burndown), input calibrated on the answers so far."""
+        """What Bedrock holds for a call (input + maxTokens) and what it settles to."""
         tokens = input_estimate * self._input_scale
-        expected = self._expected_output
-        if expected is None:
-            expected = max_tokens / 4
+        expected = self._expected_output if self._expected_output is not None else max_tokens / 4
         return tokens + max_tokens, tokens + min(expected, max_tokens) * self.burndown
 
     def settled(self, input_tokens: int, output_tokens: int) -> float:
         return input_tokens + output_tokens * self.burndown
 
-    # -- the mirrored bucket ---------------------------------------------------------------
-    def _refill(self, now: float) -> None:
-        if self.rate is not None:
-            cap = self.rate * self.capacity
-            self.level = min(cap, self.level + (now - self._level_at) * self.rate)
-        self._level_at = now
-
+    # -- the call's life -------------------------------------------------------------------
     def reserve(self, input_estimate: int, max_tokens: int) -> int:
         """Queue a call; :meth:`admit` says when it may start."""
         with self._lock:
             hold, _ = self.hold_and_cost(input_estimate, max_tokens)
-            self._hold = hold
-            now = self._clock()
-            if self._first_call is None:
-                self._first_call = now
             self._ids += 1
-            self._calls[self._ids] = _Call(float("inf"), hold, float(input_estimate))
+            member = f"{self._owner}:{id(self)}:{self._ids}"
+            self._tickets[self._ids] = _Ticket(hold, float(input_estimate), member)
             self._queue.append(self._ids)
             self.calls += 1
             return self._ids
 
     def admit(self, ticket: int) -> float:
-        """0 when the call may start now (its hold is taken from the mirror); otherwise about
-        how long until it may (ask again then: the rate may change meanwhile)."""
+        """0 when the call may start now; otherwise about how long until it may (ask again
+        then, or sooner when a call settles)."""
         with self._lock:
-            now = self._clock()
-            call = self._calls.get(ticket)
-            if call is None or call.start != float("inf"):
+            call = self._tickets.get(ticket)
+            if call is None or call.started:
                 return 0.0
-            if self.rate is None:
-                # Before the quota is known, ramp up as TCP does: one more call in flight
-                # for every call answered, so a first burst does not meet a 429 wall.
-                running = sum(1 for c in self._calls.values() if c.start != float("inf"))
-                if running >= 2 + 2 * self._successes:
-                    return 0.05
-                self._start(ticket, call, now)
-                return 0.0
-            if self.window is not None:
-                return self._admit_window(ticket, call, now)
-            self._grow(now)
-            self._refill(now)
-            ahead = self._ahead(ticket)
-            needed = ahead + call.hold - self.level
-            if ahead == 0.0 and needed <= 0:
-                self.level -= call.hold
-                self._start(ticket, call, now)
-                return 0.0
-            self._last_wait = now
-            return max(needed / self.rate, 0.01)
+            ahead = list(itertools.takewhile(lambda t: t != ticket, self._queue))
+            if ahead:
+                # Calls start in order: this one waits at least as long as those before it.
+                holds = sum(self._tickets[t].hold for t in ahead) + call.hold
+                count = len(ahead) + 1
+        if ahead:
+            later = self.cell.transact(lambda s, now: estimate(s, now, count, holds, self.rules))
+            return max(later, 0.02)
+        wait = self.cell.transact(
+            lambda s, now: try_admit(s, now, call.member, call.hold, self.rules)
+        )
+        if wait > 0:
+            return wait
+        with self._lock:
+            call.started = True
+            call.start = self._clock()
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+        return 0.0
 
-    def _ahead(self, ticket: int) -> float:
-        """The holds of the calls queued before ``ticket`` (calls start in order)."""
-        ahead = 0.0
-        for queued in self._queue:
-            if queued == ticket:
-                break
-            ahead += self._calls[queued].hold
-        return ahead
-
-    def _admit_window(self, ticket: int, call: _Call, now: float) -> float:
-        """Spend each window's quota from its start; wait for the next window when it is spent
-        (or sooner, when calls of this window may still give back what they did not use)."""
-        window = self.window
-        assert window is not None
-        window.roll(now)
-        # Calls start in order: this one when it fits after every call queued before it
-        # (those then still fit when they look again).
-        ahead = self._ahead(ticket)
-        fits = window.used + ahead + call.hold <= window.quota
-        first = ahead == 0.0 and window.used == 0.0  # a window admits at least one call
-        if fits or (first and not window.throttled):
-            window.used += call.hold
-            call.level = window.used
-            if window.start + window.period - now < _EDGE:
-                window.carry += call.hold
-            self._start(ticket, call, now)
-            return 0.0
-        window.waited = True
-        self._last_wait = now
-        if window.used + call.hold <= window.quota:
-            return 0.02  # it fits once the calls queued before it start: any moment now
-        until = window.start + window.period - now + 0.01
-        refunds = any(window.start <= c.start <= now for c in self._calls.values())
-        return max(0.01, min(until, 0.1) if refunds else until)
-
-    def _start(self, ticket: int, call: _Call, now: float) -> None:
-        call.start = now
-        with contextlib.suppress(ValueError):
-            self._queue.remove(ticket)
-
-    def _forget(self, ticket: int, used: float, now: float) -> _Call | None:
-        """Drop a ticket; the mirror gets back the part of its hold that was not used."""
-        call = self._calls.pop(ticket, None)
-        if call is None:
-            return None
-        if call.start == float("inf"):  # still queued: it never took anything
-            self._queue.remove(ticket)
-            return call
-        if self.rate is not None:
-            self._refill(now)
-            self.level += call.hold - used
+    def _end(self, ticket: int, used: float) -> _Ticket | None:
+        with self._lock:
+            call = self._tickets.pop(ticket, None)
+            if call is None:
+                return None
+            if not call.started:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                return call
+        self.cell.transact(lambda s, now: settle(s, now, call.member, call.hold, used, self.rules))
+        with self._lock:
+            self.settled_calls += 1
         return call
 
-    def cancel(self, ticket: int, cost: float = 0.0) -> None:
-        """A call that never started, or never reached Bedrock (stopped, set aside)."""
-        with self._lock:
-            self._forget(ticket, 0.0, self._clock())
+    def cancel(self, ticket: int) -> None:
+        """A call that never started, or never reached Bedrock (stopped, set aside, cancelled):
+        everything it held goes back."""
+        self._end(ticket, 0.0)
 
     def on_error(self, ticket: int) -> None:
-        """A call that failed for another reason than throttling."""
+        """A call that failed for another reason than throttling (Bedrock took no tokens)."""
+        self._end(ticket, 0.0)
         with self._lock:
-            self._forget(ticket, 0.0, self._clock())
             self._probing = False
 
     def on_success(self, ticket: int, input_tokens: int, output_tokens: int) -> None:
+        used = max(self.settled(input_tokens, output_tokens), 1.0)
+        call = self._end(ticket, used)
         with self._lock:
-            now = self._clock()
-            actual = self.settled(input_tokens, output_tokens)
-            call = self._forget(ticket, actual, now)
-            self._successes += 1
-            self.settled_calls += 1
             if call is not None and call.input_estimate > 0 and input_tokens > 0:
                 ratio = input_tokens / call.input_estimate
                 self._input_scale = 0.7 * self._input_scale + 0.3 * ratio
-            if call is not None:
-                self._done.append((call.start, actual))
-                self._ledger.append((call.start, call.hold))
-                self._ledger.append((now, actual - call.hold))
-                self._accepted += actual
-            self._trim(now)
             out = float(output_tokens)
             self._expected_output = (
                 out if self._expected_output is None else 0.8 * self._expected_output + 0.2 * out
             )
-            self._grow(now)
-            if call is not None:
-                self._window_success(call, actual, now)
-            if call is None or call.start > self._last_throttle:
-                # Accepted after the last throttle: the bucket had refilled, the episode is
-                # over. (A call sent before that throttle was accepted before it: no news.)
-                self._episode_open = False
-                self._episode_repeats = 0
             self.streak = 0
             self.aside_until = None
             self._aside_len = self.aside_base
             self._probing = False
 
-    def _window_success(self, call: _Call, actual: float, now: float) -> None:
-        window = self.window
-        if window is not None:
-            window.roll(now)
-            window.accepted = max(window.accepted, call.level)
-            if call.start >= window.start:
-                window.used -= call.hold - actual  # given back within its window
-            return
-        if not self._episode_open or call.start <= self._last_throttle:
-            return
-        # A call started after the last throttle was accepted: the quota refilled in between.
-        # Per-minute quotas that reset on the clock's minute refill at exactly such a
-        # boundary; a continuously refilled one rarely has one in so short a gap.
-        period = self.capacity
-        offset = self._wall() - now
-        throttled_in = math.floor((self._last_throttle + offset) / period)
-        crossed = math.floor((call.start + offset) / period) > throttled_in
-        # Episodes that end within their period (calls gave back what they held) say nothing
-        # against a clock window as long as the period's last one ends at a boundary.
-        self._crossings[throttled_in] = max(self._crossings.get(throttled_in, 0.0), crossed)
-        recent = [self._crossings[k] for k in sorted(self._crossings)[-4:]]
-        for old in sorted(self._crossings)[:-4]:
-            del self._crossings[old]
-        if recent[-2:] != [1.0, 1.0] and sum(recent) < 3:
-            return
-        per_window = max(self.measured or 0.0, self.rate or 0.0) * period
-        if per_window <= 0:
-            return
-        window = _Window(period, (-offset) % period, per_window)
-        window.roll(now)
-        # What each window took (the calls started in it, as settled): the windows that ended
-        # in a refusal took about the quota. Start from the most any window took, or above
-        # the measured rate (measurements over windows not all spent are low) and let the
-        # first refusal bound it.
-        took: dict[float, float] = {}
-        for start, actual in self._done:
-            first = window.phase + math.floor((start - window.phase) / period) * period
-            took[first] = took.get(first, 0.0) + actual
-        window.used = took.pop(window.start, 0.0) + sum(
-            c.hold for c in self._calls.values() if window.start <= c.start <= now
-        )
-        window.quota = max(took.values()) if took else 1.15 * per_window
-        window.accepted = window.quota
-        self.window = window
-        self.window_since = now
-        self.rate = self.window.quota / period
-
-    def _grow(self, now: float) -> None:
-        if self.rate is None or self.window is not None:
-            return
-        dt = min(5.0, now - self._last_growth)
-        self._last_growth = now
-        if self._episode_open and not self._lone_caller():
-            return  # the bucket is known empty and nothing was accepted since: wait, not grow
-        if not self._queue and now - self._last_wait > 1.0:
-            return  # the rate is not what holds calls back: no reason to raise it
-        quiet = now - self._last_cut
-        if self._searching and quiet >= self.cooldown:
-            self._refill(now)
-            self.rate *= 2.0 ** (self._search_gain * dt)
-        elif quiet >= self.probe_after:
-            # Probe for more, slowly at first and faster the longer nothing is refused
-            # (a low measurement, or a quota raised meanwhile, is found in seconds, not hours).
-            self._refill(now)
-            self.rate *= 1.0 + self.increase * dt * min((quiet / self.probe_after) ** 2, 4.0)
-
-    def _lone_caller(self) -> bool:
-        """One call waiting and none in flight (a chat, the tail of a run): the search for the
-        rate goes on while it waits, so a low first estimate (a handful of calls accepted
-        over a minute's worth of quota) costs seconds, not the minutes it implies; a 429
-        closes in on the rate as it does for a batch."""
-        return len(self._queue) == 1 and all(c.start == float("inf") for c in self._calls.values())
-
-    # -- learning from throttles -----------------------------------------------------------
-    def on_throttle(self, ticket: int) -> bool:
+    def on_throttle(self, ticket: int, message: str = "") -> bool:
         """Learn from a 429. Returns True when this throttle set the model aside."""
         with self._lock:
-            now = self._clock()
-            call = self._forget(ticket, 0.0, now)  # Bedrock took nothing for it ...
-            if self.rate is not None:
-                self.level = min(self.level, 0.0)  # ... having less than a hold left
-                if self._episode_open and now - self._last_cut >= self.cooldown:
-                    # Still empty, well after the episode began (a clock window spent until
-                    # it resets): probe less and less often. The mirror keeps refilling
-                    # meanwhile, so the window's tokens are there when it does reset.
-                    self._episode_repeats += 1
-                    hold = call.hold if call is not None else self._hold
-                    self.level -= hold * (min(2.0**self._episode_repeats, 32.0) - 1.0)
-            started = call.start if call is not None else now
-            self._last_throttle = max(self._last_throttle, started)
-            self._throttle_latency = max(0.01, 0.8 * self._throttle_latency + 0.2 * (now - started))
-            if self.window is not None and call is not None:
-                self._window_throttle(call, now)
+            call = self._tickets.pop(ticket, None)
+            if call is not None and ticket in self._queue:
+                self._queue.remove(ticket)
+        now = self._clock()
+        if call is not None:
+            dims = throttle_dims(message)
+            hold = call.hold
+            self.cell.transact(lambda s, t: throttled(s, t, call.member, hold, dims, self.rules))
+        with self._lock:
+            self.settled_calls += 1
             self.throttles += 1
+            if call is not None and call.started:
+                latency = now - call.start
+                self._throttle_latency = max(0.01, 0.8 * self._throttle_latency + 0.2 * latency)
             if self.streak == 0:
                 self._streak_since = now
             self.streak += 1
-            if self._accepted > 0 or self.rate is not None:
-                self._learn(now)
             return self._storm(now)
-
-    def _window_throttle(self, call: _Call, now: float) -> None:
-        window = self.window
-        assert window is not None
-        window.roll(now)
-        if call.start < window.start:
-            return  # refused in the window before: it says nothing about this one
-        before = window.used - call.hold  # what this window had taken when it was refused
-        window.used = before
-        if before < 0.5 * window.quota:
-            # Refused far below what windows took before: not a clock window after all (or
-            # the quota changed). Back to the continuously refilled model.
-            self.window = None
-            self._crossings.clear()
-            return
-        # Bedrock refused what ``before`` + this hold would have been: the quota is below
-        # that, and at least the most a window held with Bedrock accepting it. Windows go
-        # by in whole calls: settle on the highest level known to be accepted.
-        window.refused = min(window.refused, window.used + call.hold)
-        window.quota = max(min(window.accepted, window.refused - 1.0), before, call.hold)
-        # Calls of this window that end give back what they did not use: more may fit then.
-        window.throttled = True
-        if self.rate is not None:
-            self.rate = window.quota / window.period
-
-    def _taken_since(self, since: float, now: float) -> float:
-        taken = sum(tokens for t, tokens in self._ledger if since < t <= now)
-        # Calls still running well past the time a throttle takes were accepted: count their
-        # holds (Bedrock took them at the start).
-        settled_after = now - 2 * self._throttle_latency
-        taken += sum(c.hold for c in self._calls.values() if since < c.start <= settled_after)
-        return taken
-
-    def _learn(self, now: float) -> None:
-        self._trim(now)
-        # A throttle after an accepted call starts a new episode of "the bucket is empty"; the
-        # throttles that follow with nothing accepted in between (a window exhausted until it
-        # resets) are the same episode and teach nothing new.
-        if self._episode_open and self.rate is not None:
-            return
-        self._episode_open = True
-        earlier = list(self._empty)
-        self._empty.append(now)
-        if now - self._last_cut < self.cooldown:
-            return  # one burst of 429s (every call in flight at once) is one signal
-        self._last_cut = now
-        self._last_growth = now
-        if self.rate is None:
-            # The quota binds for the first time. What it accepted so far is at most a full
-            # bucket (a period's worth: quotas are per minute) plus what refilled meanwhile:
-            # start from that and search upwards.
-            first = self._first_call if self._first_call is not None else now
-            span = max(now - first, 0.0)
-            self.rate = max(self._accepted / (self.capacity + span), 1.0)
-            self.level, self._level_at = 0.0, now
-            self._searching = True
-            self._search_gain = 1.0
-            return
-        self._refill(now)
-        # Each end is "empty" only to within one hold: measure over many of them (fewer is
-        # also what one clock window looks like from inside: inconclusive). Quota left unused
-        # between two ends (calls paced too slowly, a window that reset) makes a measurement
-        # low, never high: the best of them is the rate.
-        typical = max((c.hold for c in self._calls.values()), default=self._hold)
-        measured = None
-        for empty in earlier:
-            if now - empty < 4 * self.cooldown:
-                break
-            taken = self._taken_since(empty, now)
-            if taken > 8 * typical:
-                rate = taken / (now - empty)
-                measured = rate if measured is None else max(measured, rate)
-        if measured is not None:
-            self.measured = measured
-            self.rate = self.margin * measured
-            self._searching = False
-        elif self._searching:
-            # Overshot without a measurement yet: step back and search more gently.
-            self.rate *= 0.8
-            self._search_gain /= 2
-            self._searching = self._search_gain >= 0.1
-        else:
-            self.rate *= 0.9
-
-    def _trim(self, now: float) -> None:
-        while self._ledger and now - self._ledger[0][0] > self.horizon:
-            self._ledger.popleft()
-        while self._empty and now - self._empty[0] > self.horizon:
-            self._empty.popleft()
 
     # -- set aside -------------------------------------------------------------------------
     def _storm(self, now: float) -> bool:
@@ -546,7 +636,7 @@ class ModelQuota:
         # A call still in flight well after a throttle would have come back was accepted:
         # the quota binds, the model is not refusing everything.
         horizon = 2 * self._throttle_latency
-        if any(now - c.start > horizon for c in self._calls.values()):
+        if any(t.started and now - t.start > horizon for t in self._tickets.values()):
             return False
         self.aside_until = now + self._aside_len
         return True
@@ -567,43 +657,54 @@ class ModelQuota:
                 self._clock() < self.aside_until or self._probing
             )
 
+    def in_flight(self) -> int:
+        """Calls of this process started and not ended."""
+        with self._lock:
+            return sum(1 for t in self._tickets.values() if t.started)
+
 
 class QuotaBook:
-    """One :class:`ModelQuota` per model id called (quotas are per model and profile)."""
+    """One :class:`ModelQuota` per quota scope called (a throttle on one model never slows
+    another; ``us.`` and ``eu.`` profiles of one model share theirs, as on Bedrock)."""
 
     def __init__(
         self,
         *,
-        tpm: Callable[[str], float | None] = lambda _m: None,
+        limits: Callable[[str], QuotaLimits | None] = lambda _m: None,
         burndown: Callable[[str], float] = lambda _m: 5.0,
         clock: Callable[[], float] = time.monotonic,
+        rules: QuotaRules | None = None,
         make: Callable[..., ModelQuota] | None = None,
-        **options: float,
     ) -> None:
-        """``make`` builds each model's quota (default :class:`ModelQuota`; workers share
+        """``make`` builds each scope's quota (default :class:`ModelQuota`; workers share
         theirs through Redis)."""
         self._make = make or ModelQuota
-        self._tpm = tpm
+        self._limits = limits
         self._burndown = burndown
         self._clock = clock
-        self._options = options
+        self._rules = rules
         self._quotas: dict[str, ModelQuota] = {}
         self._lock = threading.Lock()
 
     def __getitem__(self, model_id: str) -> ModelQuota:
+        scope = scope_of(model_id)
         with self._lock:
-            quota = self._quotas.get(model_id)
+            quota = self._quotas.get(scope)
             if quota is None:
-                quota = self._make(
-                    model_id,
-                    tpm=self._tpm(model_id),
-                    burndown=self._burndown(model_id),
-                    clock=self._clock,
-                    **self._options,  # type: ignore[arg-type]
-                )
-                self._quotas[model_id] = quota
+                kwargs: dict[str, Any] = {
+                    "limits": self._limits(model_id),
+                    "burndown": self._burndown(model_id),
+                    "clock": self._clock,
+                }
+                if self._rules is not None:
+                    kwargs["rules"] = self._rules
+                quota = self._make(scope, **kwargs)
+                self._quotas[scope] = quota
             return quota
 
     def items(self) -> list[tuple[str, ModelQuota]]:
         with self._lock:
             return sorted(self._quotas.items())
+
+    def __iter__(self) -> Iterator[ModelQuota]:
+        return iter([q for _s, q in self.items()])

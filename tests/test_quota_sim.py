@@ -1,0 +1,82 @@
+"""The quota limiter and the engine in virtual time against a simulated Bedrock (see
+``simulation.py``): a matrix of quota shapes x concurrency x section sizes x processes sharing
+one quota, each asserting throughput against the binding limit once learned, refused calls,
+no stall longer than a refill period, and every section finished. The whole matrix runs in
+seconds of real time; ``python tests/test_quota_sim.py`` prints its figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulation import Shape, simulate
+
+SHORT = {"input_chars": 2400, "max_tokens": 2000, "output": (200, 400), "latency": (0.2, 0.6)}
+LONG = {"input_chars": 32000, "max_tokens": 4000, "output": (600, 1200), "latency": (2.0, 5.0)}
+MINUTES = {"short": 8.0, "long": 30.0}
+SHAPES = {
+    ("rpm bucket", "short"): Shape(rpm=60, **SHORT),  # type: ignore[arg-type]
+    ("rpm bucket", "long"): Shape(rpm=10, **LONG),  # type: ignore[arg-type]
+    ("tpm bucket", "short"): Shape(tpm=100_000, **SHORT),  # type: ignore[arg-type]
+    ("tpm bucket", "long"): Shape(tpm=100_000, **LONG),  # type: ignore[arg-type]
+    ("tpm window", "short"): Shape(tpm=100_000, tpm_mode="window", **SHORT),  # type: ignore[arg-type]
+    ("tpm window", "long"): Shape(tpm=100_000, tpm_mode="window", **LONG),  # type: ignore[arg-type]
+    ("both", "short"): Shape(rpm=60, tpm=130_000, **SHORT),  # type: ignore[arg-type]
+    ("both", "long"): Shape(rpm=10, tpm=150_000, **LONG),  # type: ignore[arg-type]
+}
+# Short of the 0.9 target, said in the note: a clock window of tokens reaches 0.90-0.93 with
+# short sections and 0.84-0.89 with long ones (a hold is 12% of the minute), because the
+# limiter paces continuously and does not model clock windows. The floors leave room for the
+# run-to-run spread of thread scheduling.
+FLOOR = {("tpm window", "short"): 0.88, ("tpm window", "long"): 0.82}
+CELLS = [
+    (quota, size, concurrency, processes)
+    for (quota, size) in SHAPES
+    for concurrency in (1, 4, 16)
+    for processes in (1, 4)
+]
+
+
+@pytest.mark.parametrize(("quota", "size", "concurrency", "processes"), CELLS)
+def test_the_matrix(quota: str, size: str, concurrency: int, processes: int) -> None:
+    outcome = simulate(
+        SHAPES[quota, size],
+        concurrency=concurrency,
+        processes=processes,
+        minutes=MINUTES[size],
+        random_429=0.002,
+        random_5xx=0.002,
+    )
+    assert outcome.finished == outcome.sections, outcome
+    assert outcome.throughput >= FLOOR.get((quota, size), 0.9), outcome
+    assert outcome.quota_refused / outcome.calls <= 0.05, outcome
+    assert outcome.longest_idle <= 60.0, outcome
+
+
+def test_the_stall_of_december_2026_does_not_come_back() -> None:
+    """Three documents of 20 short sections at --concurrency 16 against 120 requests a minute
+    and 300 ms calls: the old limiter stopped calling after three early 429s, for good."""
+    shape = Shape(rpm=120, latency=(0.3, 0.3), **{k: v for k, v in SHORT.items() if k != "latency"})  # type: ignore[arg-type]
+    outcome = simulate(shape, concurrency=16, sections=60, random_429=0.0, learn=0.0)
+    assert outcome.finished == 60
+    assert outcome.longest_idle < 5.0
+    assert outcome.duration < 60.0  # 60 calls against 120 a minute (the bucket starts full)
+
+
+def test_a_quota_of_tokens_smaller_than_the_first_guess_still_admits_every_call() -> None:
+    """Four workers, 120k tokens a minute, calls holding ~10k each: the learned limit is never
+    below one call's hold, so the batch goes on (it stalled at 7/133 sections before)."""
+    shape = Shape(tpm=120_000, input_chars=24_000, max_tokens=4000, output=(300, 900),
+                  latency=(1.0, 3.0))  # fmt: skip
+    outcome = simulate(shape, concurrency=4, processes=4, sections=133)
+    assert outcome.finished == 133
+    assert outcome.longest_idle <= 60.0
+
+
+if __name__ == "__main__":
+    print("quota       size  procs conc  throughput  refused  longest idle  sections")
+    for quota, size, concurrency, processes in CELLS:
+        o = simulate(SHAPES[quota, size], concurrency=concurrency, processes=processes,
+                     minutes=MINUTES[size], random_429=0.002, random_5xx=0.002)  # fmt: skip
+        print(f"{quota:11} {size:5} {processes:5} {concurrency:4}  {o.throughput:10.3f}"
+              f"  {o.quota_refused / o.calls:6.1%}  {o.longest_idle:10.1f}s  "
+              f"{o.finished}/{o.sections}")  # fmt: skip
