@@ -51,9 +51,13 @@ def test_what_one_worker_learns_every_worker_keeps_to(redis_url: str) -> None:
     for q, t in tickets[:2]:
         q.on_success(t, 1000, 200)
     assert all(q.admit(t) == 0.0 for q, t in tickets[2:])  # answered: more may go
-    # A throttle on one worker binds the quota for both.
+    # A throttle on one worker, after enough was accepted to say something, binds both.
     (q1, t1), (q2, t2) = tickets[2], tickets[3]
     q2.on_success(t2, 1000, 200)
+    for q in (a, b) * 5:
+        t = q.reserve(1000, 4000)
+        assert q.admit(t) == 0.0
+        q.on_success(t, 1000, 200)
     q1.on_throttle(t1, "Too many tokens, please wait before trying again.")
     assert a.rate is not None
     stored = json.loads(redis_lib.Redis.from_url(redis_url).get("prism:quota:cross-region:m"))

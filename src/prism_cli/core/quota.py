@@ -94,7 +94,7 @@ class QuotaRules:
     """Growth per second below the level last refused (slower above it)."""
     above_refused: float = 0.01
     """Share of ``increase`` applied above the level last refused (about 1% a minute)."""
-    stale_after: float = 300.0
+    stale_after: float = 120.0
     """A call in flight longer than this is taken for lost (its process died)."""
 
     @property
