@@ -25,6 +25,9 @@ Knobs (all thread-safe to set between requests):
   ``"bucket"`` refills continuously, ``"window"`` resets every ``window`` seconds (clock
   aligned); ``output_tokens`` sets the size of every answer;
 * ``always_throttle``: model ids that answer every call with a 429 (a throttle storm);
+* ``retention_mode``: the account's data retention mode (Fables refuse every call with a 400
+  naming it until ``provider_data_share``); ``safety_refusals``: model ids that answer with a
+  safety refusal (a 200 whose stopReason is ``refusal``);
 * the control plane (``ListInferenceProfiles``, ``ListFoundationModels``; point
   ``AWS_ENDPOINT_URL_BEDROCK`` at the same URL): what the signing region can call;
   ``control_plane = "denied"`` answers 403; ``hidden_profiles`` leaves ids out.
@@ -80,25 +83,36 @@ class FakeModel:
     profiles: tuple[str, ...] = ("global", "us", "eu", "jp", "au", "apac")
     burndown: float = 5.0
     max_output: int = 128_000
+    temperature_with_top_p: bool = True
+    temperature_deprecated: bool = False
+    data_retention: bool = False
+    """Refused until the account's data retention mode allows provider data sharing."""
 
 
 def today() -> dict[str, FakeModel]:
-    """The Claude models Bedrock serves in late 2026, by base id."""
+    """The Claude models Bedrock serves in December 2026, by base id, with their cards' rules."""
     adaptive_only = {"thinking": "adaptive_only", "sampling": False, "effort": True}
+    no_output_config = {**adaptive_only, "structured": False}
+    pair = {"temperature_with_top_p": False}
     return {
-        "anthropic.claude-fable-5-1": FakeModel(**adaptive_only, forced_tool=False),
-        "anthropic.claude-fable-5": FakeModel(**adaptive_only),
+        "anthropic.claude-fable-5-2": FakeModel(**no_output_config, forced_tool=False,
+                                                data_retention=True, profiles=("global", "us")),
+        "anthropic.claude-fable-5-1": FakeModel(**adaptive_only, forced_tool=False,
+                                                data_retention=True),
+        "anthropic.claude-fable-5": FakeModel(**no_output_config, data_retention=True),
         "anthropic.claude-opus-5-5": FakeModel(**adaptive_only, forced_tool=False),
         "anthropic.claude-sonnet-5-5": FakeModel(**adaptive_only, forced_tool=False),
-        "anthropic.claude-opus-5": FakeModel(**adaptive_only),
-        "anthropic.claude-sonnet-5": FakeModel(**adaptive_only, lifecycle="LEGACY"),
-        "anthropic.claude-opus-4-8": FakeModel(**adaptive_only),
-        "anthropic.claude-opus-4-7": FakeModel(**adaptive_only),
-        "anthropic.claude-opus-4-6-v1": FakeModel(thinking="adaptive", effort=True),
-        "anthropic.claude-sonnet-4-6": FakeModel(thinking="adaptive", effort=True),
-        "anthropic.claude-sonnet-4-5-20250929-v1:0": FakeModel(lifecycle="LEGACY", max_output=64_000),
-        "anthropic.claude-opus-4-5-20251101-v1:0": FakeModel(effort=True, max_output=64_000),
-        "anthropic.claude-haiku-4-5-20251001-v1:0": FakeModel(max_output=64_000),
+        "anthropic.claude-haiku-5-5": FakeModel(thinking="adaptive", sampling=False, effort=True,
+                                                structured=False, forced_tool=False),
+        "anthropic.claude-opus-5": FakeModel(**no_output_config, temperature_deprecated=True),
+        "anthropic.claude-sonnet-5": FakeModel(**no_output_config, lifecycle="LEGACY"),
+        "anthropic.claude-opus-4-8": FakeModel(**no_output_config),
+        "anthropic.claude-opus-4-7": FakeModel(**no_output_config),
+        "anthropic.claude-opus-4-6-v1": FakeModel(thinking="adaptive", effort=True, **pair),
+        "anthropic.claude-sonnet-4-6": FakeModel(thinking="adaptive", effort=True, **pair),
+        "anthropic.claude-sonnet-4-5-20250929-v1:0": FakeModel(lifecycle="LEGACY", max_output=64_000, **pair),
+        "anthropic.claude-opus-4-5-20251101-v1:0": FakeModel(effort=True, max_output=64_000, **pair),
+        "anthropic.claude-haiku-4-5-20251001-v1:0": FakeModel(max_output=64_000, lifecycle="LEGACY", **pair),
         "anthropic.claude-opus-4-1-20250805-v1:0": FakeModel(lifecycle="LEGACY", profiles=("us",)),
         "anthropic.claude-3-haiku-20240307-v1:0": FakeModel(
             thinking="none", structured=False, on_demand=True, lifecycle="LEGACY",
@@ -110,6 +124,12 @@ def today() -> dict[str, FakeModel]:
         "anthropic.claude-3-5-sonnet-20241022-v2:0": FakeModel(eol=True),
         "anthropic.claude-3-5-haiku-20241022-v1:0": FakeModel(eol=True),
     }  # fmt: skip
+
+
+RETENTION_MESSAGE = (
+    "The data retention mode 'default' is not available for this model. Set the data retention "
+    "mode to provider_data_share to use this model."
+)
 
 
 GEOS = ("us", "eu", "apac", "jp", "au", "global")
@@ -160,6 +180,10 @@ def rule_violation(rules: FakeModel, body: dict[str, Any]) -> str | None:
     if "output_config" in extra and not rules.effort:
         return "extraneous key [output_config] is not permitted"
     sampling = [k for k in ("temperature", "topP", "topK") if k in inference]
+    if "temperature" in inference and rules.temperature_deprecated:
+        return "temperature is deprecated for this model."
+    if "temperature" in inference and "topP" in inference and not rules.temperature_with_top_p:
+        return "`temperature` and `top_p` cannot both be specified for this model."
     if sampling and not rules.sampling:
         return f"{sampling[0]}: sampling parameters are not supported for this model"
     thinks = kind in ("enabled", "adaptive") or rules.thinking == "adaptive_only"
@@ -171,7 +195,7 @@ def rule_violation(rules: FakeModel, body: dict[str, Any]) -> str | None:
     if "tool" in choice and thinks:
         return "Thinking may not be enabled when tool_choice forces tool use."
     if "outputConfig" in body and not rules.structured:
-        return "outputConfig: structured output is not supported for this model"
+        return "outputConfig: Extra inputs are not permitted"
     if int(inference.get("maxTokens", 0)) > rules.max_output:
         return (
             f"max_tokens: {inference['maxTokens']} > {rules.max_output}, the maximum for this model"
@@ -255,6 +279,11 @@ class FakeBedrock:
         self.tpm_mode = "bucket"
         self.output_tokens = 120
         self.always_throttle: set[str] = set()
+        self.retention_mode = "default"
+        """The account's data retention mode: Fable models refuse every call until it is
+        ``provider_data_share``."""
+        self.safety_refusals: set[str] = set()
+        """Model ids that answer every call with a safety refusal (stopReason "refusal")."""
         self.no_count_tokens: set[str] = set()
         """Base ids whose CountTokens is refused (as for models launched with profiles only)."""
         self.control_plane = "ok"
@@ -437,9 +466,25 @@ class FakeBedrock:
                 Err("ValidationException", 400, ON_DEMAND_MESSAGE.format(model=model_id)),
             )
             return
+        if rules.data_retention and self.retention_mode != "provider_data_share":
+            self._refuse(handler, model_id, Err("ValidationException", 400, RETENTION_MESSAGE))
+            return
         violation = rule_violation(rules, body)
         if violation is not None:
             self._refuse(handler, model_id, Err("ValidationException", 400, violation))
+            return
+        if model_id in self.safety_refusals:
+            refusal = {
+                "output": {"message": {"role": "assistant", "content": [
+                    {"text": "I can't help with reviewing this content."}]}},
+                "stopReason": "refusal",
+                "usage": {"inputTokens": self.input_tokens(body), "outputTokens": 9,
+                          "totalTokens": self.input_tokens(body) + 9},
+            }  # fmt: skip
+            if operation == "converse":
+                self._json(handler, 200, refusal)
+            else:
+                self._stream(handler, refusal)
             return
         throttle = Err(
             "ThrottlingException", 429, "Too many requests, please wait before trying again."

@@ -104,7 +104,7 @@ def test_default_chain_is_seven_current_models() -> None:
 def test_every_default_model_reviews_with_zero_refused_calls(
     bedrock: FakeBedrock, region: str, thinking: bool
 ) -> None:
-    for key in CATALOG.default_chain:
+    for key in (*CATALOG.default_chain, "claude-haiku-5-5"):
         results = review_in_process(reviewer([key], region, Thinking(thinking)))
         assert [r.status for r in results] == ["reviewed", "reviewed"], key
         info = CATALOG.models[key]
@@ -349,7 +349,10 @@ def test_effort_and_thinking_budget_options(bedrock: FakeBedrock, tmp_path: Path
     assert result.code == 0, result.stderr
     fields = bedrock.calls()[0][1]["additionalModelRequestFields"]
     assert fields == {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}
-    result = review(tmp_path, "--thinking-budget", "3000", "--fresh")
+    result = review(
+        tmp_path, "-m", "claude-sonnet-5-5", "-m", "claude-haiku-4-5", "--thinking-budget", "3000",
+        "--fresh",
+    )  # fmt: skip
     assert "--thinking-budget applies to claude-haiku-4-5 only" in result.stderr
     result = review(tmp_path, "-m", "claude-sonnet-5-5", "--thinking-budget", "3000", "--fresh")
     assert "--thinking-budget has no effect on this chain" in result.stderr
@@ -461,3 +464,79 @@ def test_a_raw_profile_id_of_a_known_model_follows_its_rules(
     assert {m for m, _ in bedrock.calls()} == {"eu.anthropic.claude-sonnet-5-5"}
     assert "temperature" not in bedrock.calls()[0][1]["inferenceConfig"]
     assert "note:" not in result.stderr
+
+
+@pytest.mark.parametrize("thinking", [False, True], ids=["plain", "thinking"])
+def test_every_active_model_of_the_catalog_reviews_with_zero_refused_calls(
+    bedrock: FakeBedrock, thinking: bool
+) -> None:
+    """The corrected rules (December 2026): outputConfig refused by Opus 4.7/4.8/5, Sonnet 5
+    and Fable 5; temperature refused by Opus 5; the Fables once the account opted in."""
+    bedrock.retention_mode = "provider_data_share"
+    active = [k for k, m in CATALOG.models.items() if m.lifecycle == "active"]
+    assert {"claude-haiku-5-5", "claude-fable-5-2"} <= set(active)
+    for key in active:
+        results = review_in_process(reviewer([key], "us-east-1", Thinking(thinking)))
+        assert [r.status for r in results] == ["reviewed", "reviewed"], key
+    assert bedrock.refused == []
+
+
+def test_the_catalog_holds_what_requests_and_prices_need() -> None:
+    import tomllib
+
+    from prism_cli.core.catalog import REQUIRED, incomplete
+
+    shipped = Path(__file__).parents[1] / "src/prism_cli/bedrock/models.toml"
+    data = tomllib.loads(shipped.read_text(encoding="utf-8"))
+    assert incomplete(data) == {}
+    broken = {"models": {"x": {k: v for k, v in data["models"]["claude-haiku-5-5"].items()
+                                if k != "output_price"}}}  # fmt: skip
+    assert incomplete(broken) == {"x": ["output_price"]}
+    assert "tokenizer_factor" in REQUIRED
+    newer = {k: m for k, m in CATALOG.models.items() if k.startswith(
+        ("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5",
+         "claude-fable", "claude-haiku-5"))}  # fmt: skip
+    assert newer and all(m.tokenizer_factor == 1.3 for m in newer.values())
+    assert CATALOG.models["claude-opus-5-5"].default_effort == "medium"
+    assert CATALOG.models["claude-haiku-5-5"].default_effort == "medium"
+    assert CATALOG.prices("global.anthropic.claude-opus-5-5") == (4.0, 20.0, 0.05)
+    assert CATALOG.prices("global.anthropic.claude-fable-5-1") == (10.0, 50.0, 0.025)
+
+
+def test_temperature_is_not_sent_with_top_p_where_refused() -> None:
+    ask = Ask(system=lambda _s: "x", messages=[], max_tokens=100, temperature=0.2, top_p=0.9)
+    sonnet46 = build_request(ask, CATALOG.models["claude-sonnet-4-6"], Thinking())
+    assert sonnet46.body["inferenceConfig"] == {"maxTokens": 100, "temperature": 0.2}
+    assert any("top_p" in n for n in sonnet46.notes)
+    opus5 = build_request(ask, CATALOG.models["claude-opus-5"], Thinking())
+    assert opus5.body["inferenceConfig"] == {"maxTokens": 100}
+
+
+def test_a_model_needing_an_account_setting_is_set_aside_with_what_to_change(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    result = review(tmp_path, "-m", "claude-fable-5-2", "-m", "claude-sonnet-5-5", count=4)
+    assert result.code == 0, result.stderr
+    fable = "us.anthropic.claude-fable-5-2"
+    assert [m for m, _ in bedrock.calls()].count(fable) == 1  # one call, not one per section
+    report = json.loads(result.stdout)
+    assert {s["status"] for s in report["documents"][0]["sections"]} == {"reviewed"}
+    assert {s["model"] for s in report["documents"][0]["sections"]} == {
+        "us.anthropic.claude-sonnet-5-5"
+    }
+    assert "put-account-data-retention --mode provider_data_share" in result.stderr
+    assert result.stderr.count("data retention") == 1  # one line, not one per section
+
+
+def test_a_safety_refusal_is_not_no_findings(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    sonnet = "us.anthropic.claude-sonnet-5-5"
+    bedrock.safety_refusals.add(sonnet)
+    result = review(tmp_path, "-m", "claude-sonnet-5-5", "-m", "claude-opus-5-5")
+    assert result.code == 0, result.stderr
+    sections = json.loads(result.stdout)["documents"][0]["sections"]
+    assert {s["model"] for s in sections} == {"us.anthropic.claude-opus-5-5"}
+    result = review(tmp_path, "-m", "claude-sonnet-5-5", "--fresh")
+    assert result.code == 3, result.stderr
+    sections = json.loads(result.stdout)["documents"][0]["sections"]
+    assert {s["status"] for s in sections} == {"failed"}
+    assert all("refused by the model" in s["error"] for s in sections)

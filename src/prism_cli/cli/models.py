@@ -99,7 +99,8 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
             "structured_output": info.structured_output,
             "context_window": info.context_window,
             "max_output": info.max_output,
-            "price_per_mtok": list(catalog.prices(model.model_id) or ()),
+            "price_per_mtok": list(catalog.prices(model.model_id) or ())[:2],
+            "cache_read_share": model.info.cache_read_factor,
             "note": model.note,
         }
         if client is not None:

@@ -39,10 +39,17 @@ class ModelInfo:
     max_output: int = 4096
     thinking: str = "none"
     efforts: tuple[str, ...] = ()
+    default_effort: str | None = None
+    """The effort the model uses when none is sent (medium on Opus 5.5 and Haiku 5.5)."""
     sampling: bool = True
+    temperature_with_top_p: bool = True
+    """False where temperature and top_p are refused together (the 4.5 and 4.6 models)."""
     forced_tool: bool = True
     structured_output: bool = False
     cache_min_tokens: int | None = None
+    cache_read_factor: float = 0.1
+    """Price of a cache read, as a share of the input price (0.05 on Opus 5.5, 0.025 on
+    Fable 5.1)."""
     tokenizer_factor: float = 1.0
     burndown: float = 5.0
     input_price: float = 0.0
@@ -52,6 +59,9 @@ class ModelInfo:
     legacy_since: str | None = None
     eol_date: str | None = None
     released: str | None = None
+    data_retention: bool = False
+    """Bedrock serves it only to accounts whose data retention mode allows provider data
+    sharing (the Fables): a refusal naming it sets the model aside with that hint."""
     tpm: float | None = None
     """Known tokens per minute of this model's quota (config); else read or learned."""
     rpm: float | None = None
@@ -134,10 +144,30 @@ def _values(key: str, entry: dict[str, Any]) -> dict[str, Any]:
         raise CatalogError(f"models.{key}: thinking must be one of {', '.join(THINKING_MODES)}")
     if "lifecycle" in values and values["lifecycle"] not in LIFECYCLES:
         raise CatalogError(f"models.{key}: lifecycle must be one of {', '.join(LIFECYCLES)}")
-    for level in values.get("efforts", ()):
+    for level in (*values.get("efforts", ()), *filter(None, [values.get("default_effort")])):
         if level not in EFFORT_LEVELS:
             raise CatalogError(f"models.{key}: unknown effort level {level!r}")
     return values
+
+
+REQUIRED = ("name", "base_id", "profiles", "context_window", "max_output", "thinking",
+            "sampling", "forced_tool", "structured_output", "tokenizer_factor", "burndown",
+            "input_price", "output_price", "lifecycle")  # fmt: skip
+"""What a model entry of the shipped catalog must say: its requests and its price depend on
+every one of them (a test holds the catalog to it)."""
+
+
+def incomplete(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Model entries (not past end of life) of a catalog's TOML data missing a field of
+    :data:`REQUIRED`: key -> the missing fields."""
+    out: dict[str, list[str]] = {}
+    for key, entry in (data.get("models") or {}).items():
+        if not isinstance(entry, dict) or entry.get("lifecycle") == "eol":
+            continue
+        missing = [name for name in REQUIRED if name not in entry]
+        if missing:
+            out[key] = missing
+    return out
 
 
 @dataclass
@@ -254,14 +284,15 @@ class Catalog:
                 return listed
         return info.lifecycle
 
-    def prices(self, model_id: str) -> tuple[float, float] | None:
-        """USD per 1M input and output tokens for the id called (geo profiles cost more)."""
+    def prices(self, model_id: str) -> tuple[float, float, float] | None:
+        """USD per 1M input and output tokens for the id called (geo profiles cost more), and
+        the model's cache-read price as a share of input."""
         info = self.find(model_id)
         if info is None:
             return None
         geo = _geo(model_id)
         factor = info.geo_premium if geo not in (None, "global") else 1.0
-        return info.input_price * factor, info.output_price * factor
+        return info.input_price * factor, info.output_price * factor, info.cache_read_factor
 
     def profile_for(self, base_id: str, region: str) -> str | None:
         """The profile id to use when Bedrock refuses ``base_id`` on demand."""

@@ -15,8 +15,9 @@ SCHEMA_VERSION = 1
 CACHE_READ_FACTOR = 0.1
 CACHE_WRITE_FACTOR = 1.25
 
-PriceLookup = Callable[[str], tuple[float, float] | None]
-"""model id -> (USD per 1M input tokens, per 1M output tokens), premiums included."""
+PriceLookup = Callable[[str], tuple[float, ...] | None]
+"""model id -> (USD per 1M input tokens, per 1M output tokens[, cache-read share of input]),
+premiums included."""
 
 
 @dataclass
@@ -41,11 +42,12 @@ def cost_usd(by_model: dict[str, Usage], prices: PriceLookup) -> float:
         price = prices(model)
         if price is None:
             continue
-        per_in, per_out = price
+        per_in, per_out = price[0], price[1]
+        read = price[2] if len(price) > 2 else CACHE_READ_FACTOR
         total += (
             usage.input_tokens * per_in
             + usage.output_tokens * per_out
-            + usage.cache_read_tokens * per_in * CACHE_READ_FACTOR
+            + usage.cache_read_tokens * per_in * read
             + usage.cache_write_tokens * per_in * CACHE_WRITE_FACTOR
         ) / 1_000_000
     return round(total, 6)

@@ -109,6 +109,7 @@ class Ask:
     tool_name: str = "record_findings"
     tool_description: str = "Record the answer. Call it exactly once."
     temperature: float | None = None
+    top_p: float | None = None
     cacheable: bool = True
     estimated_input_tokens: int = 0
 
@@ -206,6 +207,16 @@ def build_request(
         and Adaptation.NO_SAMPLING not in adapted
     ):
         inference["temperature"] = ask.temperature
+    if (
+        ask.top_p is not None
+        and info.sampling
+        and not thinks
+        and Adaptation.NO_SAMPLING not in adapted
+    ):
+        if "temperature" in inference and not info.temperature_with_top_p:
+            notes.append(f"{info.key}: temperature and top_p are refused together; top_p left out")
+        else:
+            inference["topP"] = ask.top_p
     body: dict[str, Any] = {
         "messages": ask.messages,
         "system": system,
