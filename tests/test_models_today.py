@@ -496,7 +496,8 @@ def test_the_catalog_holds_what_requests_and_prices_need() -> None:
     newer = {k: m for k, m in CATALOG.models.items() if k.startswith(
         ("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5",
          "claude-fable", "claude-haiku-5"))}  # fmt: skip
-    assert newer and all(m.tokenizer_factor == 1.3 for m in newer.values())
+    assert newer
+    assert all(m.tokenizer_factor == 1.3 for m in newer.values())
     assert CATALOG.models["claude-opus-5-5"].default_effort == "medium"
     assert CATALOG.models["claude-haiku-5-5"].default_effort == "medium"
     assert CATALOG.prices("global.anthropic.claude-opus-5-5") == (4.0, 20.0, 0.05)
