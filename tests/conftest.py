@@ -32,6 +32,7 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The control plane (discovery) answers "connection refused" at once unless a test's fake
     # Bedrock serves it: never real AWS.
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", "http://127.0.0.1:9")
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("PRISM_NO_DISCOVERY", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
@@ -79,6 +80,7 @@ def bedrock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     fake = FakeBedrock().start()
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", fake.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", fake.url)
     yield fake
     fake.stop()
 

@@ -279,6 +279,9 @@ class FakeBedrock:
         self.tpm_mode = "bucket"
         self.output_tokens = 120
         self.always_throttle: set[str] = set()
+        self.service_quotas: list[dict[str, Any]] = []
+        """What ListServiceQuotas(ServiceCode=bedrock) answers (point
+        ``AWS_ENDPOINT_URL_SERVICE_QUOTAS`` here): ``{"QuotaName", "QuotaCode", "Value"}``."""
         self.retention_mode = "default"
         """The account's data retention mode: Fable models refuse every call until it is
         ``provider_data_share``."""
@@ -317,6 +320,9 @@ class FakeBedrock:
                     super().handle()
 
             def do_POST(self) -> None:
+                if self.headers.get("X-Amz-Target", "").startswith("ServiceQuotas"):
+                    fake._service_quotas(self)
+                    return
                 fake._handle(self)
 
             def do_GET(self) -> None:
@@ -579,6 +585,19 @@ class FakeBedrock:
     def quota_tokens(self, body: dict[str, Any], burndown: float = 5.0) -> float:
         """What one answered call costs against the token quota once settled."""
         return self.input_tokens(body) + self.output_tokens * burndown
+
+    def _service_quotas(self, handler: BaseHTTPRequestHandler) -> None:
+        """ListServiceQuotas (JSON 1.1), two quotas a page to exercise pagination."""
+        length = int(handler.headers.get("Content-Length", "0"))
+        body = json.loads(handler.rfile.read(length) or b"{}")
+        start = int(body.get("NextToken") or 0)
+        page = self.service_quotas[start : start + 2]
+        payload: dict[str, Any] = {
+            "Quotas": [{"ServiceCode": "bedrock", "Adjustable": True, **q} for q in page]
+        }
+        if start + 2 < len(self.service_quotas):
+            payload["NextToken"] = str(start + 2)
+        self._json(handler, 200, payload)
 
     # -- control plane ---------------------------------------------------------------------
     def _control_plane(self, handler: BaseHTTPRequestHandler) -> None:

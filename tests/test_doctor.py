@@ -109,3 +109,48 @@ def test_offline_skips_aws_and_says_so(redis_url: str, tmp_path: Path) -> None:
     assert str(tmp_path / "prism.toml") in line(text, "config")
     assert line(text, "aws").startswith("skipped")
     assert not [row for row in text.splitlines() if row.split()[1:2] == ["credentials"]]
+
+
+REAL_QUOTAS = [
+    ("Cross-region model inference tokens per minute for Anthropic Claude Opus 4.6 V1", "L-0AD9BBE8", 2_000_000),
+    ("Global cross-region model inference tokens per minute for Anthropic Claude Opus 4.6 V1", "L-3DCCFAA4", 4_000_000),
+    ("Cross-region model inference requests per minute for Anthropic Claude Opus 4.6 V1", "L-OPUS46RQ", 200),
+    ("Cross-region model inference tokens per minute for Anthropic Claude Opus 4.5 V1", "L-OPUS45TK", 3_000_000),
+    ("Cross-region model inference tokens per minute for Anthropic Claude Opus 4.7", "L-OPUS47TK", 5_000_000),
+    ("Cross-region model inference tokens per minute for Anthropic Claude Opus 4", "L-OPUS4TK", 7_000_000),
+    ("Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.6", "L-00FF3314", 250),
+    ("Global cross-region model inference requests per minute for Anthropic Claude Sonnet 4.6", "L-F6E116D7", 500),
+    ("On-demand model inference tokens per minute for Anthropic Claude Sonnet 4.6", "L-5F5A169C", 100_000),
+    ("Cross-region model inference tokens per minute for Anthropic Claude Opus 5.5", "L-A4430697", 30_000_000),
+    ("Model invocation max tokens per day for Anthropic Claude Sonnet 4.5 V1 (doubled for cross-region calls)", "L-DAY", 1e9),
+]  # fmt: skip
+
+
+def test_the_quota_of_the_scope_in_use_and_no_other_model_s(
+    aws: FakeBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", aws.url)
+    aws.service_quotas = [{"QuotaName": n, "QuotaCode": c, "Value": v} for n, c, v in REAL_QUOTAS]
+    result = run_prism(
+        "doctor", "--region", "eu-west-1", "-m", "eu.anthropic.claude-opus-4-6-v1",
+        "-m", "claude-sonnet-4-6", "-f", "json", cwd=tmp_path,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    rows = {c["check"]: c for c in report["checks"]}
+    opus, sonnet = rows["model 1"]["detail"], rows["model 2"]["detail"]
+    text = opus + "\n" + sonnet
+    assert "eu.anthropic.claude-opus-4-6-v1" in opus
+    assert "requests 200/min" in opus
+    assert "tokens 2,000,000/min" in opus
+    assert "Cross-region model inference tokens per minute for Anthropic Claude Opus 4.6 V1" in text
+    for other in (
+        "Opus 4.5",
+        "Opus 4.7",
+        "Claude Opus 4 ",
+        "Global cross-region model inference tokens",
+    ):
+        assert other not in text, (other, text)
+    assert "from Service Quotas" in opus
+    assert "eu.anthropic.claude-sonnet-4-6" in sonnet
+    assert "requests 250/min" in sonnet  # the Cross-region quota, not the global one (500)
+    assert "tokens" not in sonnet.split("quota:")[1]  # none listed for the scope in use

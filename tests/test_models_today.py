@@ -541,3 +541,30 @@ def test_a_safety_refusal_is_not_no_findings(bedrock: FakeBedrock, tmp_path: Pat
     sections = json.loads(result.stdout)["documents"][0]["sections"]
     assert {s["status"] for s in sections} == {"failed"}
     assert all("refused by the model" in s["error"] for s in sections)
+
+
+def test_a_run_paces_to_the_quotas_read_from_service_quotas(bedrock: FakeBedrock) -> None:
+    from prism_cli.bedrock.setup import open_engine
+
+    bedrock.service_quotas = [
+        {"QuotaName": "Cross-region model inference requests per minute for Anthropic Claude "
+         "Sonnet 5.5", "QuotaCode": "L-1", "Value": 120},
+        {"QuotaName": "Cross-region model inference tokens per minute for Anthropic Claude "
+         "Sonnet 5.5", "QuotaCode": "L-2", "Value": 6_000_000},
+        {"QuotaName": "Global cross-region model inference requests per minute for Anthropic "
+         "Claude Sonnet 5.5", "QuotaCode": "L-3", "Value": 999},
+    ]  # fmt: skip
+    setup = open_engine(
+        region="us-east-1", profile=None, models=["claude-sonnet-5-5", "claude-opus-5-5"],
+        overrides={"models": {"claude-opus-5-5": {"rpm": 30}}}, thinking=Thinking(),
+    )  # fmt: skip
+    sonnet = setup.engine.quotas["us.anthropic.claude-sonnet-5-5"].snapshot()
+    assert sonnet.requests.ceiling == 120
+    assert sonnet.tokens.ceiling == 6_000_000
+    opus = setup.engine.quotas["us.anthropic.claude-opus-5-5"].snapshot()
+    assert opus.requests.ceiling == 30  # the config first
+    assert any("from Service Quotas" in d for d in setup.details)
+    # Known from the first call: 5 calls at once (a fifth of 0.97 x 30), then paced.
+    quota = setup.engine.quotas["us.anthropic.claude-opus-5-5"]
+    started = [quota.admit(quota.reserve(100, 100)) == 0.0 for _ in range(8)]
+    assert started.count(True) == 5

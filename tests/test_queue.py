@@ -42,6 +42,7 @@ def worker(queue: str, *extra: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--region", "us-east-1",
          *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
 
 
@@ -85,7 +86,15 @@ def test_two_workers_one_killed_mid_run_and_the_batch_completes(
         # Every section once, plus at most the call in flight when the worker was killed.
         assert 12 <= calls(bedrock) <= 13, in_flight_before
         second.send_signal(signal.SIGTERM)  # graceful: idle, so it stops at once
-        assert second.wait(30) == 0
+        try:
+            assert second.wait(30) == 0
+        except subprocess.TimeoutExpired:
+            import faulthandler  # noqa: F401
+
+            os.kill(second.pid, signal.SIGABRT)
+            time.sleep(1)
+            print("STDERR", second.stderr.read()[-8000:] if second.stderr else "")
+            raise
     finally:
         for proc in (first, second):
             if proc.poll() is None:

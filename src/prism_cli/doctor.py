@@ -171,21 +171,6 @@ def _discovery(session: Any, region: str) -> Check:
     return Check("discovery", OK, why)
 
 
-def _quotas(session: Any, region: str) -> tuple[list[dict[str, Any]] | None, str]:
-    import botocore.exceptions
-
-    try:
-        client = session.client("service-quotas", region_name=region)
-        found: list[dict[str, Any]] = []
-        for page in client.get_paginator("list_service_quotas").paginate(ServiceCode="bedrock"):
-            found.extend(page.get("Quotas", []))
-        return found, ""
-    except botocore.exceptions.ClientError as exc:
-        return None, exc.response.get("Error", {}).get("Code", "error")
-    except botocore.exceptions.BotoCoreError as exc:
-        return None, type(exc).__name__
-
-
 def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import runtime_client
@@ -202,8 +187,10 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 "pick models offered in this region: prism models --all",
             )
         ]  # fmt: skip
+    from prism_cli.bedrock.quotas import match, read_quotas
+
     runtime = runtime_client(session, region)
-    quotas, why_not = _quotas(session, region)
+    quotas, why_not = read_quotas(session, region, refresh=True)
     for n, model in enumerate(chain, 1):
         info = model.info
         name = f"model {n}"
@@ -225,17 +212,22 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 "request access to this model in the Bedrock console (Model access) and allow "
                 "bedrock:InvokeModel on it; reviews would otherwise pay for fallbacks"
             )
+        configured = [
+            f"{n} {v:,.0f}/min" for n, v in (("requests", info.rpm), ("tokens", info.tpm)) if v
+        ]
         if quotas is not None:
-            mine = [
-                q for q in quotas
-                if info.name.lower() in str(q.get("QuotaName", "")).lower()
-                and "per minute" in str(q.get("QuotaName", "")).lower()
+            found = match(quotas, info, model.model_id)
+            shown = [
+                f"{dim} {found[dim].value:,.0f}/min ({found[dim].name})"
+                for dim in ("requests", "tokens") if dim in found
             ]  # fmt: skip
-            if mine:
-                parts.append(
-                    "quotas: "
-                    + "; ".join(f"{q['QuotaName']} = {q.get('Value', 0):,.0f}" for q in mine[:3])
-                )
+            parts.append(
+                "quota: " + "; ".join(shown) + " from Service Quotas"
+                if shown
+                else "quota: none listed for this scope (learned from 429s)"
+            )
+        if configured:
+            parts.append("quota set in config (used first): " + ", ".join(configured))
         checks.append(Check(name, status, ", ".join(parts), hint))
     if quotas is None:
         checks.append(
@@ -243,7 +235,8 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 "quotas",
                 WARNING,
                 f"Service Quotas not readable ({why_not})",
-                "allow servicequotas:ListServiceQuotas to see each model's tokens per minute",
+                "allow servicequotas:ListServiceQuotas: runs then pace to each model's requests "
+                "and tokens per minute from the first call instead of learning them from 429s",
             )
         )
     return checks

@@ -16,6 +16,7 @@ by any other worker; a section already stored is never reviewed again (the job c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -341,6 +342,10 @@ class WorkerContext:
     log_json: str | None = None
     """Append each job's events (calls, retries, fallbacks, the section's end) as JSON lines."""
     say: Callable[[str], None] = lambda _m: None
+    quota_period: float | None = field(
+        default_factory=lambda: float(os.environ.get("PRISM_QUOTA_PERIOD") or 0) or None
+    )
+    """Bedrock's quotas are per minute; benches against a fake with shorter windows say so."""
     _sessions: dict[str, Sessions] = field(default_factory=dict)
     _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
     read: dict[str, Any] = field(default_factory=dict)
@@ -405,10 +410,17 @@ class WorkerContext:
                     profile=self.profile,
                     overrides=self.overrides,
                     concurrency=1,
-                    make_quota=shared_quotas(self.queue_url),
+                    make_quota=shared_quotas(self.queue_url, period=self.quota_period),
                     on_event=telemetry.engine if telemetry is not None else lambda _e: None,
                 )
             return self._reviewers[key]
+
+    def stop_engines(self) -> None:
+        """No new call from this process; calls waiting for their quota end now."""
+        with self._lock:
+            reviewers = list(self._reviewers.values())
+        for reviewer, _prices, _notes in reviewers:
+            reviewer.engine.stop()
 
 
 _CONTEXT: WorkerContext | None = None
@@ -496,6 +508,30 @@ def _worker_class() -> type:
                 call_exception_handlers(self._exc_handlers, job, *exc_info)
                 return
             super().handle_exception(job, *exc_info)
+
+        def unsubscribe(self) -> None:
+            # RQ's own, without its wait: redis-py's PubSubWorkerThread.stop() joins the
+            # pubsub thread with no timeout, and that thread may sit in get_message for RQ's
+            # 60 s poll, waiting for the subscription unsubscribe() just ended: a SIGTERM'd
+            # idle worker then took up to a minute to exit. The thread is a daemon.
+            thread = getattr(self, "pubsub_thread", None)
+            pubsub: Any = getattr(self, "pubsub", None)
+            if thread is None or pubsub is None:
+                return
+            with contextlib.suppress(Exception):
+                pubsub.unsubscribe()
+            try:
+                thread.stop(timeout=1.0)
+            except TypeError:  # redis-py without stop(timeout)
+                threading.Thread(target=thread.stop, daemon=True).start()
+            self.pubsub_thread = None
+
+        def request_stop(self, signum: Any, frame: Any) -> None:
+            # SIGTERM/SIGINT: a call waiting for its quota ends at once (its job is retried);
+            # a call in flight finishes and is stored (RQ's warm shutdown).
+            if _CONTEXT is not None:
+                _CONTEXT.stop_engines()
+            super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
         def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> None:
             super().handle_job_failure(job, queue, *args, **kwargs)

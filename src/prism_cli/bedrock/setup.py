@@ -13,7 +13,7 @@ from typing import Any
 from prism_cli.core.catalog import Availability, Catalog, strip_geography
 from prism_cli.core.engine import EngineEvent, ModelEngine
 from prism_cli.core.fallback import RetryPolicy
-from prism_cli.core.quota import ModelQuota
+from prism_cli.core.quota import ModelQuota, QuotaLimits
 from prism_cli.core.requests import Thinking
 from prism_cli.errors import ModelAccessError
 
@@ -67,14 +67,22 @@ def open_engine(
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import BedrockClient, make_session, runtime_client
     from prism_cli.bedrock.discovery import discover
+    from prism_cli.bedrock.quotas import limits_for, read_quotas
 
     catalog = load_catalog(overrides)
     session, resolved_region = make_session(region, profile)
     details: list[str] = []
     available: Availability | None = None
+    applied: list[Any] | None = None
     if discovery:
         available, why = discover(session, resolved_region)
         details.append(why)
+        applied, why_quotas = read_quotas(session, resolved_region)
+        details.append(
+            f"quotas: {len(applied)} per-minute quotas from {why_quotas}"
+            if applied is not None
+            else f"quotas: not readable ({why_quotas}); learned from 429s"
+        )
     chain, notes = catalog.chain(resolved_region, models or None, available)
     if not chain:
         raise ModelAccessError(
@@ -88,6 +96,18 @@ def open_engine(
     def remap(model_id: str) -> str | None:
         return catalog.profile_for(strip_geography(model_id), resolved_region)
 
+    def limits(model_id: str) -> QuotaLimits | None:
+        """Config (``[models.X] rpm``/``tpm``) over Service Quotas, per dimension."""
+        info = catalog.info_for(model_id)
+        read = limits_for(applied, info, model_id) if applied else None
+        if info.rpm or info.tpm:
+            return QuotaLimits(
+                info.rpm or (read.rpm if read else None),
+                info.tpm or (read.tpm if read else None),
+                "config",
+            )
+        return read
+
     engine = ModelEngine(
         BedrockClient(runtime_client(session, resolved_region)),
         chain,
@@ -97,6 +117,7 @@ def open_engine(
         suggest=catalog.suggest,
         on_event=on_event,
         make_quota=make_quota,
+        limits=limits,
     )
     notes.extend(thinking_notes(engine, thinking))
     return EngineSetup(engine, catalog, resolved_region, available, notes, details)

@@ -58,11 +58,14 @@ class RedisCell:
             raise StoreError(f"shared quota: {type(exc).__name__}: {exc}") from exc
 
 
-def shared_quotas(url: str, rules: QuotaRules | None = None) -> Callable[..., ModelQuota]:
-    """Builds each scope's quota shared through the Redis at ``url`` (for the engine)."""
+def shared_quotas(url: str, period: float | None = None) -> Callable[..., ModelQuota]:
+    """Builds each scope's quota shared through the Redis at ``url`` (for the engine).
+    ``period``: the quotas' period in seconds (Bedrock's is a minute; benches against a fake
+    with shorter windows say so)."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+    rules = QuotaRules(period=period, cooldown=min(1.0, period / 60)) if period else None
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def make(scope: str, **kw: Any) -> ModelQuota:
