@@ -9,6 +9,7 @@ sampling and forced tool use, token quotas); ``bedrock.refused`` records every r
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -568,3 +569,28 @@ def test_a_run_paces_to_the_quotas_read_from_service_quotas(bedrock: FakeBedrock
     quota = setup.engine.quotas["us.anthropic.claude-opus-5-5"]
     started = [quota.admit(quota.reserve(100, 100)) == 0.0 for _ in range(8)]
     assert started.count(True) == 5
+
+
+def test_a_quota_wait_shows_on_the_progress_line_and_sigterm_ends_it(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    (tmp_path / "prism.toml").write_text('[models.claude-sonnet-5-5]\nrpm = 2\n', "utf-8")
+    path = document(tmp_path, count=3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prism_cli", "review", str(path), "--region", "us-east-1",
+         "-m", "claude-sonnet-5-5", "-f", "json", "--no-rules", "--concurrency", "1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**__import__("os").environ, "PRISM_PROGRESS_INTERVAL": "0.5"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(bedrock.calls()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # the second call waits ~30 s for the 2-a-minute quota
+    proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - stopped < 5  # at once, not when the quota refills
+    assert proc.returncode == 130, err
+    assert re.search(r"waiting \d+ s for Bedrock quota on us.anthropic.claude-sonnet-5-5", err)
+    assert len(bedrock.calls()) == 1
+    assert bedrock.refused == []

@@ -181,7 +181,7 @@ class _Progress:
         self.live = console.stderr_is_tty and not console.quiet
         self.plain = not console.stderr_is_tty and not console.quiet
         self.interval = interval
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # advance() shows the wait text, which takes it too
         self._tasks: dict[str, TaskID] = {}
         self._left: dict[str, int] = {}
         self._names: dict[str, str] = {}
@@ -192,6 +192,8 @@ class _Progress:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._started = time.monotonic()
+        self._waits: dict[str, list[float]] = {}
+        """Model -> when its announced quota waits end."""
         if self.live:
             from rich.progress import (
                 BarColumn,
@@ -224,7 +226,7 @@ class _Progress:
             self._progress.start()
             self._overall = self._progress.add_task("reviewing", total=0, calls="")
             self.console.live = self._progress.console
-        elif self.plain:
+        if self._progress is not None or self.plain:
             self._ticker = threading.Thread(target=self._tick, daemon=True)
             self._ticker.start()
         return self
@@ -236,15 +238,53 @@ class _Progress:
             self._progress.stop()
 
     def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.console.info(self.line())
+        while not self._stop.wait(self.interval if self.plain else 1.0):
+            if self.plain:
+                self.console.info(self.line())
+            else:
+                self._show_wait()
+
+    def waiting(self, model: str, seconds: float) -> None:
+        """A call waits for ``model``'s quota (or backs off after a 429) for ``seconds``."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._waits.setdefault(model, []).append(time.monotonic() + seconds)
+        self._show_wait()
+
+    def wait_text(self) -> str:
+        """``waiting 30 s for Bedrock quota on <model>`` (until the next call may go) while a
+        wait of 2 s or more lasts; the seconds first: a narrow terminal cuts the name."""
+        now = time.monotonic()
+        with self._lock:
+            nearest: dict[str, float] = {}
+            for model, ends in list(self._waits.items()):
+                ends[:] = [end for end in ends if end > now]
+                if ends:
+                    nearest[model] = min(ends)
+                else:
+                    del self._waits[model]
+        if not nearest:
+            return ""
+        model, until = min(nearest.items(), key=lambda item: item[1])
+        left = until - now
+        return f"waiting {left:.0f} s for Bedrock quota on {model}" if left >= 2 else ""
+
+    def _show_wait(self) -> None:
+        if self._progress is None or self._overall is None:
+            return
+        text = self.wait_text()
+        with self._lock:
+            docs = f"{self.finished}/{self.documents} docs" if self.documents else "reviewing"
+            self._progress.update(self._overall, description=text or docs)
 
     def line(self) -> str:
         elapsed = int(time.monotonic() - self._started)
+        waiting = self.wait_text()
         return (
             f"prism: {self.done}/{self.total} sections, "
             f"{self.finished}/{self.documents} documents, {self.calls} calls, "
-            f"{elapsed // 60}m{elapsed % 60:02d}s"
+            f"{elapsed // 60}m{elapsed % 60:02d}s" + (f"; {waiting}" if waiting else "")
         )
 
     def add(self, key: str, name: str, total: int) -> None:
@@ -271,7 +311,7 @@ class _Progress:
             self._progress.update(
                 self._overall,
                 advance=1,
-                description=f"{self.finished}/{self.documents} docs",
+                description=self.wait_text() or f"{self.finished}/{self.documents} docs",
                 calls=f"{self.calls} calls",
             )
             # A document shows once its sections are coming back, until it is done; a few
@@ -398,9 +438,10 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     reviewer: Reviewer | None = None
     prices: PriceLookup = _no_prices
     notes: list[str] = []
+    waits = _Waits()
     if not opts.offline:
         try:
-            reviewer, prices, notes = _make_reviewer(app, opts, settings, telemetry)
+            reviewer, prices, notes = _make_reviewer(app, opts, settings, telemetry, waits)
         except NoCredentials as exc:
             raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
     telemetry.event(
@@ -412,6 +453,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     )
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     with _Progress(console, interval=interval) as progress:
+        waits.progress = progress
 
         def started(key: str, name: str, total: int, reused: int) -> None:
             telemetry.event("document", document=key, sections=total, reused=reused)
@@ -630,11 +672,26 @@ def _no_prices(_model_id: str) -> tuple[float, float] | None:
     return None
 
 
+class _Waits:
+    """Where a run's quota waits go: the progress line, once it exists."""
+
+    def __init__(self) -> None:
+        self.progress: _Progress | None = None
+
+    def __call__(self, event: EngineEvent) -> None:
+        if event.kind == "wait" and self.progress is not None and event.model:
+            try:
+                self.progress.waiting(event.model, float(event.detail))
+            except ValueError:
+                return
+
+
 def _make_reviewer(
     app: Application,
     opts: ReviewOptions,
     settings: RunSettings,
     telemetry: Telemetry | None = None,
+    waits: _Waits | None = None,
 ) -> tuple[Reviewer, PriceLookup, list[str]]:
     from prism_cli.service import make_reviewer
 
@@ -643,6 +700,8 @@ def _make_reviewer(
     def on_event(event: EngineEvent) -> None:
         if event.kind in ("adapt", "remap", "set_aside"):
             console.debug(f"{event.model}: {event.detail}")
+        if waits is not None:
+            waits(event)
         if telemetry is not None:
             telemetry.engine(event)
 
