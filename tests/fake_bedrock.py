@@ -380,7 +380,8 @@ class FakeBedrock:
             return False
 
     def _count_tokens(self, handler: BaseHTTPRequestHandler, model_id: str, raw: bytes) -> None:
-        """CountTokens: bare base ids of the models that allow it; profiles are refused."""
+        """CountTokens: bare base ids of the models callable on demand; profiles, and models
+        offered only through cross-region profiles, are refused."""
         body = json.loads(raw or b"{}")
         with self._lock:
             self.requests.append((model_id, "count_tokens", body))
@@ -390,8 +391,11 @@ class FakeBedrock:
                 Err("AccessDeniedException", 403, "You don't have access to the model."),
             )
             return
-        if model_id.split(".")[0] in ("us", "eu", "apac", "jp", "au", "global") or (
-            model_id in self.no_count_tokens
+        rules = self.models.get(model_id)
+        if (
+            model_id.split(".")[0] in ("us", "eu", "apac", "jp", "au", "global")
+            or model_id in self.no_count_tokens
+            or (rules is not None and not rules.on_demand)  # offered through profiles only
         ):
             self._error(
                 handler,

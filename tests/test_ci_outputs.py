@@ -186,17 +186,26 @@ def test_dry_run_estimates_before_any_call(bedrock: FakeBedrock, tmp_path: Path)
     estimate = dry()
     summary = estimate["summary"]
     assert (summary["to_review"], summary["calls"]) == (3, 3)
-    assert summary["input_tokens_counted"] == 3  # CountTokens, on the bare base id
-    assert {m for m, _op, _b in bedrock.requests} == {"anthropic.claude-sonnet-5-5"}
-    assert bedrock.calls() == []  # no model call ...
+    # Sonnet 5.5 is offered through cross-region profiles only: CountTokens would not answer,
+    # so it is not asked; the input is estimated with the model's tokenizer factor (1.3).
+    assert (summary["calls_counted"], summary["calls_estimated"]) == (0, 3)
+    assert summary["input_tokens_estimated"] == summary["input_tokens"] > 3
+    assert "estimate" in estimate["models"]["us.anthropic.claude-sonnet-5-5"]["input_tokens_from"]
+    assert bedrock.requests == []  # no model call, no CountTokens ...
     sessions = run_prism("sessions", "list", "-f", "json", cwd=tmp_path)
     assert json.loads(sessions.stdout)["sessions"] == []  # ... and no session written
     assert summary["cost_usd"] > 0
     assert summary["max_cost_usd"] > summary["cost_usd"]
     assert list(estimate["models"]) == ["us.anthropic.claude-sonnet-5-5"]
-    # A model that does not allow CountTokens: estimated from the request's size.
-    bedrock.no_count_tokens.add("anthropic.claude-sonnet-5-5")
-    assert dry()["summary"]["input_tokens_estimated"] == 3
+    # A model callable on demand by its base id: counted with CountTokens (free).
+    counted = dry("-m", "claude-3-haiku")["summary"]
+    assert (counted["calls_counted"], counted["calls_estimated"]) == (3, 0)
+    assert {op for _m, op, _b in bedrock.requests} == {"count_tokens"}
+    bedrock.no_count_tokens.add("anthropic.claude-3-haiku-20240307-v1:0")
+    refused = dry("-m", "claude-3-haiku")["summary"]
+    assert (refused["calls_counted"], refused["calls_estimated"]) == (0, 3)
+    # ... and the refusal is remembered: one CountTokens call, not one per section.
+    assert sum(op == "count_tokens" for _m, op, _b in bedrock.requests) == 3 + 1
     # After a review, what the session holds is not counted again.
     assert run_prism("review", str(doc), "--region", "us-east-1", cwd=tmp_path).code == 1
     assert dry()["summary"]["to_review"] == 0

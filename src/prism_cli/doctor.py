@@ -204,7 +204,7 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 + (f" (end of life {info.eol_date})" if info.eol_date else "")
                 + ": move to a current model (prism models)"
             )
-        access, detail = _access(runtime, model.model_id, info.base_id)
+        access, detail = _access(runtime, model.model_id, info.base_id, info.base_on_demand)
         parts.append(detail)
         if access == FAILED:
             status = FAILED
@@ -242,7 +242,7 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
     return checks
 
 
-def _access(runtime: Any, model_id: str, base_id: str) -> tuple[str, str]:
+def _access(runtime: Any, model_id: str, base_id: str, on_demand: bool) -> tuple[str, str]:
     """Access proven by a minimal request (16 tokens at most: a fraction of a cent); whether
     CountTokens (free, what ``--dry-run`` uses) answers for the model's base id."""
     import botocore.exceptions
@@ -263,6 +263,12 @@ def _access(runtime: Any, model_id: str, base_id: str) -> tuple[str, str]:
             return FAILED, f"{code}: {message}".rstrip(": ")
     except botocore.exceptions.BotoCoreError as exc:
         return FAILED, f"unreachable ({type(exc).__name__})"
+    if not on_demand:
+        # CountTokens does not answer for models offered only through cross-region profiles:
+        # not asked, not a failure.
+        return access[
+            0
+        ], f"{access[1]}, no CountTokens for profile-only models (--dry-run estimates)"
     try:
         runtime.count_tokens(
             modelId=base_id,

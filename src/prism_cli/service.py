@@ -632,8 +632,14 @@ def estimate_run(
         for i, (r, left) in enumerate(zip(reviews, todo, strict=True))
         for section in left
     ]
+
+    def count(job: tuple[int, DocumentContext, Section]) -> Any:
+        return reviewer.estimate(job[1], job[2])
+
+    # The first alone: a model that refuses CountTokens is then known before the others ask.
+    counts = [count(job) for job in jobs[:1]]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        counts = list(pool.map(lambda job: reviewer.estimate(job[1], job[2]), jobs))
+        counts += list(pool.map(count, jobs[1:]))
     expected = settings.max_tokens // 4
     models: dict[str, dict[str, Any]] = {}
     documents: list[dict[str, Any]] = [
@@ -651,16 +657,22 @@ def estimate_run(
         }
         for r, left in zip(reviews, todo, strict=True)
     ]
-    counted = estimated = 0
+    counted = estimated = calls_counted = calls_estimated = 0
     for (i, _ctx, _section), calls in zip(jobs, counts, strict=True):
         doc = documents[i]
         for model, tokens, exact in calls:
-            counted, estimated = counted + exact, estimated + (not exact)
+            if exact:
+                counted, calls_counted = counted + tokens, calls_counted + 1
+            else:
+                estimated, calls_estimated = estimated + tokens, calls_estimated + 1
             price = prices(model) or (0.0, 0.0)
             cost = (tokens * price[0] + expected * price[1]) / 1_000_000
             worst = (tokens * price[0] + settings.max_tokens * price[1]) / 1_000_000
             row = models.setdefault(
                 model, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+            )
+            row["input_tokens_from"] = (
+                "CountTokens" if exact else "estimate (request size x the model's tokenizer)"
             )
             for target in (doc, row):
                 target["calls"] += 1
@@ -684,6 +696,9 @@ def estimate_run(
             "input_tokens": sum(d["input_tokens"] for d in documents),
             "input_tokens_counted": counted,
             "input_tokens_estimated": estimated,
+            "calls_counted": calls_counted,
+            "calls_estimated": calls_estimated,
+            "output_tokens_estimated": True,
             "output_tokens_per_call": expected,
             "cost_usd": round(sum(d["cost_usd"] for d in documents), 6),
             "max_cost_usd": round(sum(d["max_cost_usd"] for d in documents), 6),

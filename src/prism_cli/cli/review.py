@@ -596,10 +596,12 @@ def _estimate_text(estimate: dict[str, object]) -> str:
         )
     how = (
         "counted with CountTokens"
-        if not summary["input_tokens_estimated"]
-        else "estimated (the model does not allow CountTokens)"
-        if not summary["input_tokens_counted"]
-        else f"{summary['input_tokens_counted']} calls counted, the rest estimated"
+        if not summary["calls_estimated"]
+        else "estimated from each request's size and the model's tokenizer (the model does "
+        "not offer CountTokens)"
+        if not summary["calls_counted"]
+        else f"{summary['calls_counted']} calls counted with CountTokens, "
+        f"{summary['calls_estimated']} estimated"
     )
     models = estimate["models"]
     assert isinstance(models, dict)

@@ -244,6 +244,8 @@ class ModelEngine:
         self.thought: dict[str, str] = {}
         """Model id -> how it thought (``adaptive`` | ``budget``), for the results."""
         self._notes: list[str] = []
+        self._uncounted: set[str] = set()
+        """Base ids whose CountTokens was refused this run."""
         self._proof: dict[str, int | None] = {}
         """Model id -> thread proving it (first call in flight), or None once proven."""
 
@@ -748,15 +750,21 @@ class ModelEngine:
     # -- streaming -------------------------------------------------------------------------
     def count(self, ask: Ask) -> tuple[str, int, bool]:
         """(model, input tokens, counted) for ``ask`` on the chain's first model: counted by
-        CountTokens where the model allows it (its bare base id), else estimated from the
-        request's size and the model's tokenizer. No call is paid for."""
+        CountTokens where the model offers it (a base id callable on demand: CountTokens does
+        not answer for models offered only through cross-region profiles), else estimated
+        from the request's size and the model's tokenizer factor. No call is paid for; a
+        refusal is remembered for the run."""
         model = self.chain[0]
         adapted = frozenset(self.adapted.get(model.model_id, ()))
         built = build_request(ask, model.info, self.thinking, adapted)
         counter = getattr(self.port, "count_tokens", None)
-        counted = counter(model.info.base_id, built.body) if counter is not None else None
-        if counted is not None:
-            return model.model_id, counted, True
+        base = model.info.base_id
+        if counter is not None and model.info.base_on_demand and base not in self._uncounted:
+            counted = counter(base, built.body)
+            if counted is not None:
+                return model.model_id, counted, True
+            with self._cond:
+                self._uncounted.add(base)
         estimate = _input_estimate(built.body) * model.info.tokenizer_factor
         return model.model_id, int(estimate), False
 
