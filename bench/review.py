@@ -57,7 +57,7 @@ def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, 
     policy = RetryPolicy(attempts_per_model=50, base_delay=0.25, max_delay=args.window)
     # The fake's quotas are per --window seconds rather than per minute, so tell the limiter
     # (on Bedrock the period is a known fact: a minute).
-    quotas = QuotaBook(rules=QuotaRules(period=args.window, cooldown=min(1.0, args.window / 60)))
+    quotas = QuotaBook(rules=QuotaRules.scaled(args.window))
     engine = ModelEngine(BedrockClient(client), chain, policy=policy, quotas=quotas)
     reviewer = Reviewer(engine, ReviewSettings(concurrency=args.concurrency))
     framework = load_framework(None)
@@ -168,7 +168,7 @@ def tokens(args: argparse.Namespace) -> None:
         first = min(per_window, default=0)
         print("  calls accepted per window: " + " ".join(
             str(per_window.get(k, 0)) for k in range(first, max(per_window, default=0) + 1)))  # fmt: skip
-    print("  learned (per window): " + ", ".join(
+    print("  learned (per minute of the fake's window): " + ", ".join(
         f"{m} {q.describe()}" for m, q in engine.quotas.items()))  # fmt: skip
 
 
@@ -199,7 +199,7 @@ def requests(args: argparse.Namespace, both: bool = False) -> None:
     print(f"  ratio achieved/limit: {rate / ideal_rate:.2f}  (target >= 0.90); "
           f"429s: {fake.throttled} of {len(fake.requests)} calls = {share:.1%} (target <= 5%); "
           f"lost {total - reviewed}")  # fmt: skip
-    print("  learned (per window): " + ", ".join(
+    print("  learned (per minute of the fake's window): " + ", ".join(
         f"{m} {q.describe()}" for m, q in engine.quotas.items()))  # fmt: skip
 
 

@@ -147,15 +147,18 @@ class SimQuota:
         rpm_mode: str = "bucket",
         tpm_mode: str = "bucket",
         period: float = 60.0,
+        start_level: float = 1.0,
     ) -> None:
+        """``start_level``: the share of each bucket left when the run starts (other traffic
+        of the account may have spent the rest)."""
         self.clock = clock
         self.period = period
         self.dims: dict[str, _Dim] = {}
         now = clock()
         if rpm:
-            self.dims["requests"] = _Dim(rpm, rpm_mode, rpm, now)
+            self.dims["requests"] = _Dim(rpm, rpm_mode, rpm * start_level, now)
         if tpm:
-            self.dims["tokens"] = _Dim(tpm, tpm_mode, tpm, now)
+            self.dims["tokens"] = _Dim(tpm, tpm_mode, tpm * start_level, now)
         self._lock = threading.Lock()
 
     def _roll(self, d: _Dim, now: float) -> None:
@@ -302,6 +305,8 @@ class Shape:
     max_tokens: int = 2000
     output: tuple[int, int] = (200, 400)
     latency: tuple[float, float] = (0.2, 0.6)
+    start_level: float = 1.0
+    """Share of Bedrock's buckets left at the start (a bucket quota only)."""
 
 
 @dataclass
@@ -347,8 +352,9 @@ def simulate(
     rng = random.Random(seed)
     clock = SimClock(start + rng.uniform(0, 60))  # any phase of the clock minute
     quota = SimQuota(
-        clock.now, rpm=shape.rpm, tpm=shape.tpm, rpm_mode=shape.rpm_mode, tpm_mode=shape.tpm_mode
-    )
+        clock.now, rpm=shape.rpm, tpm=shape.tpm, rpm_mode=shape.rpm_mode,
+        tpm_mode=shape.tpm_mode, start_level=shape.start_level,
+    )  # fmt: skip
     lo, hi = shape.latency
     olo, ohi = shape.output
     port = SimBedrock(

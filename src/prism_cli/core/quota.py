@@ -101,6 +101,20 @@ class QuotaRules:
     def slot(self) -> float:
         return self.period / _SLOTS
 
+    @classmethod
+    def scaled(cls, period: float) -> QuotaRules:
+        """The same rules for quotas per ``period`` seconds instead of a minute (every time
+        constant scaled: benches against a fake with short windows)."""
+        k = period / 60.0
+        base = cls()
+        return cls(
+            period=period,
+            cooldown=base.cooldown * k,
+            probe_after=base.probe_after * k,
+            increase=base.increase / k,
+            stale_after=base.stale_after * k,
+        )
+
 
 @dataclass
 class DimState:
@@ -334,10 +348,11 @@ def throttled(
             continue
         if not fresh or now - d.cut < rules.cooldown:
             continue  # the same burst of refusals
-        if d.recent(now, rules) < CONCLUSIVE * d.largest:
-            # Too little was accepted to say anything of the limit (a refusal at the start,
-            # a passing 429): fewer calls in flight, and the call backs off; nothing is set
-            # that would pace the run at a crawl.
+        elapsed = now - (state.first if state.first is not None else now)
+        if d.recent(now, rules) < CONCLUSIVE * d.largest or elapsed < rules.period / 6:
+            # Too little was accepted, or too early, to say anything of the limit (a bucket
+            # that others had spent, a passing 429): fewer calls in flight, and the call backs
+            # off; nothing is set that would pace the run at a crawl.
             state.successes //= 2
             if d.limit is not None:
                 d.limit = max(d.limit * rules.decrease, d.largest)

@@ -65,7 +65,7 @@ def shared_quotas(url: str, period: float | None = None) -> Callable[..., ModelQ
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
-    rules = QuotaRules(period=period, cooldown=min(1.0, period / 60)) if period else None
+    rules = QuotaRules.scaled(period) if period else None
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def make(scope: str, **kw: Any) -> ModelQuota:
