@@ -574,7 +574,7 @@ def test_a_run_paces_to_the_quotas_read_from_service_quotas(bedrock: FakeBedrock
 def test_a_quota_wait_shows_on_the_progress_line_and_sigterm_ends_it(
     bedrock: FakeBedrock, tmp_path: Path
 ) -> None:
-    (tmp_path / "prism.toml").write_text('[models.claude-sonnet-5-5]\nrpm = 2\n', "utf-8")
+    (tmp_path / "prism.toml").write_text("[models.claude-sonnet-5-5]\nrpm = 2\n", "utf-8")
     path = document(tmp_path, count=3)
     proc = subprocess.Popen(
         [sys.executable, "-m", "prism_cli", "review", str(path), "--region", "us-east-1",

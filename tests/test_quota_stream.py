@@ -94,6 +94,7 @@ def test_a_learned_limit_never_falls_below_one_call() -> None:
     clock = Clock()
     q = quota(clock)
     for _ in range(8):
+        clock.now += 2.0
         t = q.reserve(2000, 4000)
         assert q.admit(t) == 0.0
         q.on_success(t, 2000, 300)
