@@ -394,3 +394,35 @@ def test_a_section_no_model_could_review_is_retried_with_backoff(
         _, err = proc.communicate(timeout=30)
     assert "(retried, " in err
     assert "Traceback" not in err
+
+
+def test_sigterm_ends_a_worker_s_quota_wait_at_once(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    """The report of December 2026: a worker waiting for its quota ignored SIGTERM for
+    minutes. With 2 requests a minute the second job waits ~30 s; SIGTERM ends the wait."""
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=3)
+    (tmp_path / "prism.toml").write_text("[models.claude-sonnet-5-5]\nrpm = 2\n", "utf-8")
+    submitted = run_prism(
+        "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1", "-m", "claude-sonnet-5-5", cwd=tmp_path,
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--region", "us-east-1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while calls(bedrock) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # the next job waits for the quota now
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        assert proc.wait(15) == 0
+        assert time.monotonic() - stopped < 8
+        assert calls(bedrock) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
