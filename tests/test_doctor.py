@@ -140,17 +140,12 @@ def test_the_quota_of_the_scope_in_use_and_no_other_model_s(
     opus, sonnet = rows["model 1"]["detail"], rows["model 2"]["detail"]
     text = opus + "\n" + sonnet
     assert "eu.anthropic.claude-opus-4-6-v1" in opus
-    assert "requests 200/min" in opus
-    assert "tokens 2,000,000/min" in opus
-    assert "Cross-region model inference tokens per minute for Anthropic Claude Opus 4.6 V1" in text
-    for other in (
-        "Opus 4.5",
-        "Opus 4.7",
-        "Claude Opus 4 ",
-        "Global cross-region model inference tokens",
-    ):
+    assert "quota: 200 requests/min, 2,000,000 tokens/min" in opus
+    assert "Cross-region model inference, Claude Opus 4.6 V1: L-OPUS46RQ, L-0AD9BBE8" in opus
+    assert "Service Quotas" in opus
+    for other in ("L-OPUS45TK", "L-OPUS47TK", "L-OPUS4TK", "L-3DCCFAA4", "4,000,000"):
         assert other not in text, (other, text)
-    assert "from Service Quotas" in opus
     assert "eu.anthropic.claude-sonnet-4-6" in sonnet
-    assert "requests 250/min" in sonnet  # the Cross-region quota, not the global one (500)
-    assert "tokens" not in sonnet.split("quota:")[1]  # none listed for the scope in use
+    # The Cross-region quota, not the global one (500); no tokens quota listed for the scope.
+    assert "quota: 250 requests/min (" in sonnet
+    assert "L-00FF3314" in sonnet

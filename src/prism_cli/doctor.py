@@ -187,7 +187,7 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 "pick models offered in this region: prism models --all",
             )
         ]  # fmt: skip
-    from prism_cli.bedrock.quotas import match, read_quotas
+    from prism_cli.bedrock.quotas import SCOPES, match, read_quotas, scope_for
 
     runtime = runtime_client(session, region)
     quotas, why_not = read_quotas(session, region, refresh=True)
@@ -217,15 +217,19 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
         ]
         if quotas is not None:
             found = match(quotas, info, model.model_id)
-            shown = [
-                f"{dim} {found[dim].value:,.0f}/min ({found[dim].name})"
-                for dim in ("requests", "tokens") if dim in found
-            ]  # fmt: skip
-            parts.append(
-                "quota: " + "; ".join(shown) + " from Service Quotas"
-                if shown
-                else "quota: none listed for this scope (learned from 429s)"
-            )
+            scope = scope_for(model.model_id)
+            if found:
+                shown = ", ".join(
+                    f"{found[dim].value:,.0f} {dim}/min" for dim in ("requests", "tokens")
+                    if dim in found
+                )  # fmt: skip
+                label = found.get("tokens", found.get("requests"))
+                assert label is not None
+                named = label.name.split(" for Anthropic ", 1)[-1]
+                codes = ", ".join(found[d].code for d in ("requests", "tokens") if d in found)
+                parts.append(f"quota: {shown} ({SCOPES[scope]}, {named}: {codes}; Service Quotas)")
+            else:
+                parts.append(f"quota: none listed for {SCOPES[scope]} (learned from 429s)")
         if configured:
             parts.append("quota set in config (used first): " + ", ".join(configured))
         checks.append(Check(name, status, ", ".join(parts), hint))
