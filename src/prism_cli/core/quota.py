@@ -342,6 +342,13 @@ def throttled(
     for name in dims:
         d = state.dim(name)
         d.level = min(d.level, 0.0)
+        if repeated and d.limit is None:
+            # Refusals go on with no limit known: fewer calls in flight each time, and once
+            # enough was accepted, the episode is real: learn from it.
+            state.successes //= 2
+            if d.recent(now, rules) >= CONCLUSIVE * d.largest:
+                _lower(state, d, name, now, costs[name], rules)
+            continue
         if repeated and d.limit is not None:
             back = costs[name] * (4.0 ** min(state.episode - 1, 4) - 1.0)
             d.level = max(d.level - back, -0.25 * d.limit)
