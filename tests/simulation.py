@@ -324,6 +324,8 @@ class Outcome:
     longest_idle: float
     """Longest time with sections left and no call in flight."""
     wakeups: int
+    windows: dict[str, bool] = field(default_factory=dict)
+    """Dimension -> whether the (first process's) limiter took it for a clock window."""
     records: list[CallRecord] = field(repr=False, default_factory=list)
 
     @property
@@ -443,6 +445,8 @@ def simulate(
     throughput = len(accepted) / ((window_end - t0) / 60.0) / ideal if accepted else 0.0
     idle = _longest_idle(records, began, end)
     refused = [r for r in records if r.refused is not None]
+    state = engines[0].quotas["us.anthropic.claude-sim"].snapshot()
+    windows = {name: state.dim(name).window is not None for name in ("requests", "tokens")}
     return Outcome(
         sections=total,
         finished=len(done),
@@ -455,6 +459,7 @@ def simulate(
         ideal=ideal,
         longest_idle=idle,
         wakeups=clock.wakeups,
+        windows=windows,
         records=records,
     )
 

@@ -23,11 +23,6 @@ SHAPES = {
     ("both", "short"): Shape(rpm=60, tpm=130_000, **SHORT),  # type: ignore[arg-type]
     ("both", "long"): Shape(rpm=10, tpm=150_000, **LONG),  # type: ignore[arg-type]
 }
-# Short of the 0.9 target, said in the note: a clock window of tokens reaches 0.90-0.93 with
-# short sections and 0.84-0.89 with long ones (a hold is 12% of the minute), because the
-# limiter paces continuously and does not model clock windows. The floors leave room for the
-# run-to-run spread of thread scheduling.
-FLOOR = {("tpm window", "short"): 0.88, ("tpm window", "long"): 0.82}
 CELLS = [
     (quota, size, concurrency, processes)
     for (quota, size) in SHAPES
@@ -47,9 +42,21 @@ def test_the_matrix(quota: str, size: str, concurrency: int, processes: int) -> 
         random_5xx=0.002,
     )
     assert outcome.finished == outcome.sections, outcome
-    assert outcome.throughput >= FLOOR.get((quota, size), 0.9), outcome
+    assert outcome.throughput >= 0.9, outcome
     assert outcome.quota_refused / outcome.calls <= 0.05, outcome
-    assert outcome.longest_idle <= 60.0, outcome
+    # One refill period: a clock window spent early waits for the next (plus the first call's
+    # start after the boundary).
+    assert outcome.longest_idle <= 61.0, outcome
+
+
+@pytest.mark.parametrize("mode", ["window", "bucket"])
+def test_a_quota_that_resets_on_the_clock_is_told_from_one_that_refills(mode: str) -> None:
+    """Refusals of a clock window end at the minute's boundary, a bucket's within it: after two
+    such episodes the limiter spends each window from its start; a bucket is never taken for
+    one."""
+    shape = Shape(tpm=100_000, tpm_mode=mode, **SHORT)  # type: ignore[arg-type]
+    outcome = simulate(shape, concurrency=4, minutes=8)
+    assert outcome.windows == {"requests": False, "tokens": mode == "window"}
 
 
 def test_a_requests_quota_others_have_spent_never_stalls() -> None:

@@ -197,6 +197,11 @@ class ModelEngine:
         how many 429s a chunk takes on the last usable model before it fails (the quota paces
         the calls meanwhile; with another model to go to, ``policy`` decides as for any error).
         """
+        # Quotas read the wall clock: a quota that resets every clock minute resets on the
+        # wall clock's minutes (a simulation's timer is its own wall clock).
+        quota_clock = (
+            timer.now if timer is not None else (time.time if clock is time.monotonic else clock)
+        )
         self.timer: Timer = timer or RealTimer(clock)
         clock = self.timer.now
         self.port = port
@@ -223,7 +228,7 @@ class ModelEngine:
         self.quotas = quotas or QuotaBook(
             limits=known,
             burndown=lambda m: found.burndown if (found := info(m)) else 5.0,
-            clock=clock,
+            clock=quota_clock,
             rules=rules,
             make=make_quota,
         )

@@ -5,8 +5,8 @@ Bedrock enforces two limits per model and scope, whichever binds first: requests
 tokens when it starts; when it ends its tokens settle to input + output x burndown (5 for
 Claude 4 and later). Short sections bind on requests, long ones on tokens. Whether a quota
 refills continuously or per clock minute is not documented; this limiter does well on both by
-pacing continuously, at a margin below the limit, so that no clock minute ever holds more than
-the limit.
+pacing continuously, at a margin below the limit (a clock minute then never holds more than
+the limit), until it sees the quota reset on the clock (below).
 
 One :class:`QuotaState` per (model, scope) holds, for each dimension, the limit (known from
 Service Quotas or the config, or learned from 429s), a mirror of Bedrock's bucket, and a
@@ -26,6 +26,13 @@ The rules that keep a run from stalling:
   worker that died) are forgotten after ``stale_after`` seconds;
 * 429s lower a limit at most once per ``cooldown``: one burst of refusals is one signal.
 
+Clock windows: whether a quota refills continuously or resets every clock minute is not
+documented. Refusals of a window end at the minute's boundary, a bucket's within the minute:
+once two episodes in a row (or three of the last four) end across a boundary, that dimension
+becomes a window of what the last minute held, spent from each window's start (a call that
+does not fit waits for the next window); a window that held calls back and refused none may
+hold a little more (about 0.6%); a refusal far below what windows held goes back to the bucket.
+
 Learning: before any limit is known calls ramp up as TCP does (two more in flight per call
 answered). A 429 says which dimension refused ("Too many tokens" / "Too many requests"; both
 when it does not say). The refused dimension's limit becomes ``margin`` x what was consumed in
@@ -37,7 +44,8 @@ in minutes, about 1% a minute). A known limit is a ceiling: learning only lowers
 A model that refuses every call (a "storm") is set aside for a cooldown that doubles while it
 lasts; after it, one probe call decides. That state is local to a process.
 
-Everything here is pure (the clock is injected); waiting is the engine's job.
+Everything here is pure (the clock is injected: a wall clock, since windows reset on the
+wall clock's minutes); waiting is the engine's job.
 """
 
 from __future__ import annotations
@@ -138,6 +146,15 @@ class DimState:
     """The slot number (time // slot) the ring's newest entry belongs to."""
     largest: float = 1.0
     """The largest single cost seen (a learned limit never goes below it)."""
+    crossings: list[float] = field(default_factory=list)
+    """For the last episodes of refusals: 1 when the episode ended across a boundary of the
+    clock's period (a per-minute window reset), else 0."""
+    window: float | None = None
+    """Set once this quota is seen to reset on the clock: what one window holds."""
+    win_index: int = 0
+    win_used: float = 0.0
+    win_waited: bool = False
+    win_refused: bool = False
 
     def rate(self, rules: QuotaRules) -> float:
         assert self.limit is not None
@@ -168,6 +185,25 @@ class DimState:
         self.record(now, 0.0, rules)
         return max(0.0, sum(self.ring))
 
+    def since(self, start: float, now: float, rules: QuotaRules) -> float:
+        """What was consumed from ``start`` (within the trailing period) to now."""
+        self.record(now, 0.0, rules)
+        first = int(start // rules.slot)
+        return max(0.0, sum(self.ring[k % _SLOTS] for k in range(first, self.ring_at + 1)
+                            if k > self.ring_at - _SLOTS))  # fmt: skip
+
+    def roll(self, now: float, rules: QuotaRules) -> None:
+        """A clock window: a new one starts empty; one that held calls back and refused none
+        may hold more."""
+        index = int(now // rules.period)
+        if self.window is None or index == self.win_index:
+            return
+        if self.win_waited and not self.win_refused and index == self.win_index + 1:
+            grown = self.window * (1.0 + 30 * rules.increase * rules.above_refused)
+            self.window = min(grown, self.ceiling) if self.ceiling is not None else grown
+        self.win_index, self.win_used = index, 0.0
+        self.win_waited = self.win_refused = False
+
 
 @dataclass
 class QuotaState:
@@ -184,6 +220,8 @@ class QuotaState:
     episode: int = 0
     """Refusals since the quota last accepted a call started after a refusal (one exhausted
     bucket or window is one episode: it lowers a limit once)."""
+    episode_dims: list[str] = field(default_factory=list)
+    """The dimensions refused in the current episode."""
 
     def dim(self, name: str) -> DimState:
         return self.requests if name == R else self.tokens
@@ -207,6 +245,7 @@ class QuotaState:
         state.first = data.get("first")
         state.last_throttle = float(data.get("last_throttle", -1e18))
         state.episode = int(data.get("episode", 0))
+        state.episode_dims = [str(d) for d in data.get("episode_dims", [])]
         return state
 
 
@@ -252,6 +291,12 @@ def try_admit(state: QuotaState, now: float, member: str, hold: float, rules: Qu
         d.refill(now, rules)
         if d.limit is None:
             continue
+        if d.window is not None:
+            d.roll(now, rules)
+            if d.win_used > 0 and d.win_used + costs[name] > d.window:
+                d.win_waited = True
+                waits.append((d.win_index + 1) * rules.period - now + 0.01)
+            continue
         if state.episode == 0:  # while refusals go on, the bucket is known empty: no growth
             _grow(d, now, rules)
         need = min(costs[name], d.capacity(rules))
@@ -267,6 +312,8 @@ def try_admit(state: QuotaState, now: float, member: str, hold: float, rules: Qu
         d = state.dim(name)
         if d.limit is not None:
             d.level -= costs[name]
+        if d.window is not None:
+            d.win_used += costs[name]
         d.record(now, costs[name], rules)
     state.inflight[member] = now
     return 0.0
@@ -305,11 +352,63 @@ def settle(
     d.refill(now, rules)
     if d.limit is not None:
         d.level = min(d.capacity(rules), d.level + refund)
+    if d.window is not None:
+        d.roll(now, rules)
+        if int(started // rules.period) == d.win_index:
+            d.win_used = max(0.0, d.win_used - refund)
+    if used <= 0 and state.requests.window is not None:
+        r = state.requests
+        r.roll(now, rules)
+        if int(started // rules.period) == r.win_index:
+            r.win_used = max(0.0, r.win_used - 1.0)  # it never reached Bedrock
     d.record(now, -refund, rules)
     if used > 0:
         state.successes += 1
         if started > state.last_throttle:
+            if state.episode > 0:
+                _episode_ended(state, started, now, rules)
             state.episode = 0  # accepted after the last refusal: the bucket had refilled
+
+
+def _episode_ended(state: QuotaState, started: float, now: float, rules: QuotaRules) -> None:
+    """Refusals ended with a call started at ``started``: across a boundary of the clock's
+    period (a window that reset), or within it (a bucket that refilled). Two episodes in a
+    row ending across a boundary (or three of the last four) make the dimension a window of
+    what the last period consumed."""
+    crossed = int(started // rules.period) > int(state.last_throttle // rules.period)
+    for name in state.episode_dims:
+        d = state.dim(name)
+        d.crossings = [*d.crossings[-3:], 1.0 if crossed else 0.0]
+        if d.window is not None or d.limit is None:
+            continue
+        if d.crossings[-2:] == [1.0, 1.0] or sum(d.crossings) >= 3:
+            boundary = int(started // rules.period) * rules.period
+            before = d.recent(boundary, rules) if now - boundary < rules.slot else None
+            held = max(d.refused or 0.0, before or 0.0, d.limit / rules.margin, d.largest)
+            d.window = held
+            d.win_index = int(now // rules.period)
+            d.win_used = d.since(boundary, now, rules)
+            d.win_waited = d.win_refused = False
+
+
+def _window_refused(d: DimState, name: str, now: float, cost: float, rules: QuotaRules) -> bool:
+    """A refusal of a dimension taken for a clock window. False when it says the quota is not
+    one after all (refused far below what windows held): back to the bucket."""
+    assert d.window is not None
+    d.roll(now, rules)
+    if d.win_used < 0.5 * d.window:
+        d.window = None
+        d.crossings.clear()
+        return False
+    # Bedrock refused what the window held plus this call: settle on what it held.
+    if not d.win_refused:
+        # A little under: the holds counted here are estimates of Bedrock's.
+        d.window = max(0.98 * d.win_used, d.largest)
+        d.limit = rules.margin * d.window
+        d.cut = now
+    d.win_refused = True
+    d.win_used = max(d.win_used, d.window)  # nothing more until the next window
+    return True
 
 
 def throttled(
@@ -336,12 +435,20 @@ def throttled(
             d.record(now, -costs[name], rules)  # refused: not consumed
     repeated = state.episode > 0 and started is not None and started > state.last_throttle
     fresh = state.episode == 0
+    if fresh:
+        state.episode_dims = list(dims)
     if fresh or repeated:
         state.episode += 1
     state.last_throttle = max(state.last_throttle, started if started is not None else now)
     for name in dims:
         d = state.dim(name)
         d.level = min(d.level, 0.0)
+        if (
+            d.window is not None
+            and started is not None
+            and _window_refused(d, name, now, costs[name], rules)
+        ):
+            continue
         if repeated and d.limit is None:
             # Refusals go on with no limit known: fewer calls in flight each time, and once
             # enough was accepted, the episode is real: learn from it.
@@ -470,7 +577,7 @@ class ModelQuota:
         burndown: float = 5.0,
         rules: QuotaRules | None = None,
         cell: QuotaCell | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         storm_after: int = 3,
         storm_span: float = 0.05,
         aside_for: float = 30.0,
@@ -694,7 +801,7 @@ class QuotaBook:
         *,
         limits: Callable[[str], QuotaLimits | None] = lambda _m: None,
         burndown: Callable[[str], float] = lambda _m: 5.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         rules: QuotaRules | None = None,
         make: Callable[..., ModelQuota] | None = None,
     ) -> None:
