@@ -343,16 +343,7 @@ class ModelEngine:
         quota = self.quotas[model_id]
 
         def check() -> bool:
-            if not quota.is_aside():
-                return False
-            return any(
-                other.model_id != model.model_id
-                and not (
-                    other.model_id in self.set_aside and self.set_aside[other.model_id].for_run
-                )
-                and not self.quotas[self.remapped.get(other.model_id, other.model_id)].is_aside()
-                for other in self.chain
-            )
+            return quota.is_aside() and self._alternative(model)
 
         return check
 
