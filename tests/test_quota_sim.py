@@ -23,6 +23,10 @@ SHAPES = {
     ("both", "short"): Shape(rpm=60, tpm=130_000, **SHORT),  # type: ignore[arg-type]
     ("both", "long"): Shape(rpm=10, tpm=150_000, **LONG),  # type: ignore[arg-type]
 }
+# A clock window of 100k tokens fits 7 or 8 long calls (12k held, 12.5k settled each): prism
+# reaches 0.90-0.95 of the 7.96 a minute the tokens allow, and 0.87 in some thread
+# interleavings (whole calls, not tokens, are what a window loses). Said in the note.
+FLOOR = {("tpm window", "long"): 0.86}
 CELLS = [
     (quota, size, concurrency, processes)
     for (quota, size) in SHAPES
@@ -42,7 +46,7 @@ def test_the_matrix(quota: str, size: str, concurrency: int, processes: int) -> 
         random_5xx=0.002,
     )
     assert outcome.finished == outcome.sections, outcome
-    assert outcome.throughput >= 0.9, outcome
+    assert outcome.throughput >= FLOOR.get((quota, size), 0.9), outcome
     assert outcome.quota_refused / outcome.calls <= 0.05, outcome
     # One refill period: a clock window spent early waits for the next (plus the first call's
     # start after the boundary).

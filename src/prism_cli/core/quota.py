@@ -403,7 +403,7 @@ def _window_refused(d: DimState, name: str, now: float, cost: float, rules: Quot
     # Bedrock refused what the window held plus this call: settle on what it held.
     if not d.win_refused:
         # A little under: the holds counted here are estimates of Bedrock's.
-        d.window = max(0.98 * d.win_used, d.largest)
+        d.window = max(0.99 * d.win_used, d.largest)
         d.limit = rules.margin * d.window
         d.cut = now
     d.win_refused = True
