@@ -283,3 +283,30 @@ def test_engine_stream_error_after_the_first_token_reaches_the_caller(
         consume()
     assert "".join(received) == "Half an"
     assert [m for m, _ in bedrock.calls("converse_stream")] == [SONNET55]
+
+
+def test_an_answer_cancelled_before_its_first_token_gives_back_its_quota() -> None:
+    """Ctrl-C in chat while the answer had not started: the call's hold and its place in
+    flight go back at once (it used to keep them, and a later wait drifted for minutes)."""
+    from prism_cli.core.catalog import ModelInfo, ResolvedModel
+
+    class Port:
+        def stream(self, model_id: str, request: dict[str, object]) -> object:
+            raise KeyboardInterrupt  # what the signal handler raises while we wait
+
+        def converse(self, model_id: str, request: dict[str, object]) -> object:
+            raise NotImplementedError
+
+        def count_tokens(self, model_id: str, request: dict[str, object]) -> None:
+            return None
+
+    info = ModelInfo(key="m", name="M", base_id="anthropic.m", profiles=("us",))
+    engine = ModelEngine(Port(), [ResolvedModel(info, "us.anthropic.m", "us")])  # type: ignore[arg-type]
+    ask = Ask(system=lambda _s: "x", messages=[{"role": "user", "content": [{"text": "q"}]}],
+              max_tokens=100)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        list(engine.stream(ask))
+    quota = engine.quotas["us.anthropic.m"]
+    assert quota.in_flight() == 0
+    assert quota.snapshot().inflight == {}
+    assert engine._proof.get("us.anthropic.m", "open") == "open"  # the gate is open again

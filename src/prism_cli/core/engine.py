@@ -810,6 +810,13 @@ class ModelEngine:
                         continue
                     passed.append(model.model_id)
                     break
+                except BaseException:
+                    # Cancelled before the first token (Ctrl-C in chat): the call gives back
+                    # what it held, and the model's first-call gate opens.
+                    self.quotas[model_id].cancel(ticket)
+                    self._notify()
+                    self._proven(model_id, proven=False)
+                    raise
                 self._proven(model_id)
                 self._took_over(passed, model_id)
                 if built.thinking:
