@@ -306,3 +306,37 @@ def test_review_in_chat_of_a_never_reviewed_document(
     # prism review then reviews the other two only.
     assert run_prism("review", str(path), "--region", "us-east-1", cwd=tmp_path).code == 1
     assert len(bedrock.requests) == 3
+
+
+def test_a_bracketed_question_is_shown_literally_and_never_breaks_chat(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    """#20 item 1: "[/bold]" in a stored question made every later `prism chat` on that
+    document die with a MarkupError in the welcome screen (for a whole team on Redis/S3)."""
+    pexpect = pytest.importorskip("pexpect")
+    path = doc(tmp_path)
+    question = "Is the term [/bold] used anywhere? [red]x[/red] \\[escaped]"
+    bedrock.queue(SONNET, answer("Not [bold]here[/bold]: see [§2 Root Cause]."))
+    code, _, err = chat(tmp_path, str(path), "--ask", question)
+    assert code == 0, err
+    env = {**os.environ, "COLUMNS": "100", "LINES": "30", "TERM": "xterm",
+           "PROMPT_TOOLKIT_NO_CPR": "1"}  # fmt: skip
+    child = pexpect.spawn(
+        sys.executable, ["-m", "prism_cli", "chat", str(path), "--region", "us-east-1"],
+        cwd=str(tmp_path), env=env, encoding="utf-8", timeout=30, dimensions=(30, 100),
+    )  # fmt: skip
+    child.expect("earlier in this thread")
+    child.expect_exact("[/bold] used anywhere? [red]x[/red]")
+    child.expect_exact("Not [bold]here[/bold]")
+    child.expect("›")
+    child.sendline("/help")
+    child.expect_exact("[high|medium|low]: the review")
+    child.expect_exact("[again]: review the section")
+    child.expect("›")
+    child.sendline("/history")
+    child.expect_exact("Is the term [/bold] used anywhere?")
+    child.expect("›")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -95,7 +95,7 @@ class Repl:
                 else:
                     self._ask(line)
             except PrismError as exc:
-                self.console.print(f"[red]error:[/red] {exc}", highlight=False)
+                self.console.print(f"[red]error:[/red] {_e(exc)}", highlight=False)
         return EXIT_OK
 
     def _history_file(self) -> object:
@@ -138,7 +138,7 @@ class Repl:
         service = self.service
         meta = service.sessions.require(service.session_id)
         self.console.print(
-            f"[bold]{meta.document.name}[/bold] · session {service.session_id} · "
+            f"[bold]{_e(meta.document.name)}[/bold] · session {_e(service.session_id)} · "
             f"{len(service.sections)} sections · {len(service.findings())} findings",
             highlight=False,
         )
@@ -146,8 +146,8 @@ class Repl:
         if earlier:
             self.console.print("[dim]earlier in this thread:[/dim]")
             for turn in earlier:
-                self.console.print(f"[dim]› {turn.question}[/dim]", highlight=False)
-                self.console.print(f"[dim]{_short(turn.answer)}[/dim]", highlight=False)
+                self.console.print(f"[dim]› {_e(turn.question)}[/dim]", highlight=False)
+                self.console.print(f"[dim]{_e(_short(turn.answer))}[/dim]", highlight=False)
 
     # -- asking ----------------------------------------------------------------------------
     def _ask(self, question: str) -> None:
@@ -178,7 +178,7 @@ class Repl:
                         self.model = event.model
                         if event.passed:
                             live.console.print(
-                                f"[dim]answered by {event.model} ({', '.join(event.passed)} "
+                                f"[dim]answered by {_e(event.model)} ({_e(', '.join(event.passed))} "
                                 "passed)[/dim]",
                                 highlight=False,
                             )
@@ -205,11 +205,12 @@ class Repl:
         if service.focus is None:
             raise UsageError("/review reviews the section in focus: /section N first")
         section = service.section(service.focus)
-        with self.console.status(f"reviewing §{section.number} {section.title}…"):
+        with self.console.status(f"reviewing §{_e(section.number)} {_e(section.title)}…"):
             done = service.review_focus(again=again)
         if done.status == "failed":
             self.console.print(
-                f"[yellow]§{section.number} not reviewed: {done.error}[/yellow]", highlight=False
+                f"[yellow]§{_e(section.number)} not reviewed: {_e(done.error)}[/yellow]",
+                highlight=False,
             )
             return
         how = (
@@ -219,26 +220,28 @@ class Repl:
         )
         count = len(done.findings)
         self.console.print(
-            f"§{section.number} {section.title}: {count} finding{'s' if count != 1 else ''} "
-            f"[dim]({how})[/dim]",
+            f"§{_e(section.number)} {_e(section.title)}: {count} finding{'s' if count != 1 else ''} "
+            f"[dim]({_e(how)})[/dim]",
             highlight=False,
         )
         for f in done.findings:
             self.console.print(
-                f"  {f.severity:6} {f.id}  {f.title} [dim]({f.status})[/dim]",
+                f"  {f.severity:6} {_e(f.id)}  {_e(f.title)} [dim]({_e(f.status)})[/dim]",
                 highlight=False,
             )
 
     def _footer(self, answered: Answered) -> None:
         cited = [
-            f"[green]{c.text}[/green]" if c.section_id else f"[red]{c.text} (no such section)[/red]"
+            f"[green]{_e(c.text)}[/green]"
+            if c.section_id
+            else f"[red]{_e(c.text)} (no such section)[/red]"
             for c in answered.citations
         ]
         if cited:
             self.console.print("[dim]cited:[/dim] " + " ".join(cited), highlight=False)
         if answered.error:
             self.console.print(
-                f"[yellow]the answer broke off ({answered.error}); /retry asks again[/yellow]",
+                f"[yellow]the answer broke off ({_e(answered.error)}); /retry asks again[/yellow]",
                 highlight=False,
             )
 
@@ -253,22 +256,22 @@ class Repl:
             return True
         if name == "/help":
             for command, what in COMMANDS.items():
-                self.console.print(f"  [bold]{command}[/bold] {what}", highlight=False)
+                self.console.print(f"  [bold]{_e(command)}[/bold] {_e(what)}", highlight=False)
         elif name == "/sections":
             for s in service.sections:
                 mark = "›" if s.id == service.focus else " "
-                self.console.print(f" {mark} §{s.number} {s.title}", highlight=False)
+                self.console.print(f" {mark} §{_e(s.number)} {_e(s.title)}", highlight=False)
         elif name == "/section":
             section = service.section(rest)
             service.focus = section.id
-            self.console.print(f"focus: §{section.number} {section.title}", highlight=False)
+            self.console.print(f"focus: §{_e(section.number)} {_e(section.title)}", highlight=False)
         elif name == "/findings":
             for f in service.findings():
                 if rest and f.get("severity") != rest:
                     continue
                 self.console.print(
-                    f"  {f.get('severity'):6} {f.get('id')}  {f.get('title')} "
-                    f"[dim]({f.get('status', 'open')})[/dim]",
+                    f"  {_e(f.get('severity')):6} {_e(f.get('id'))}  {_e(f.get('title'))} "
+                    f"[dim]({_e(f.get('status', 'open'))})[/dim]",
                     highlight=False,
                 )
         elif name in ("/accept", "/reject"):
@@ -285,7 +288,7 @@ class Repl:
             if not rest:
                 raise UsageError("/note TEXT")
             finding = sessions.add_finding(service.session_id, service.focus, rest)
-            self.console.print(f"added {finding['id']}", highlight=False)
+            self.console.print(f"added {_e(finding['id'])}", highlight=False)
         elif name == "/review":
             if rest not in ("", "again"):
                 raise UsageError("/review [again]")
@@ -296,16 +299,16 @@ class Repl:
             if not rest:
                 raise UsageError("/export DIR or s3://bucket/prefix")
             where = export_session(
-                sessions, service.session_id, rest, warn=lambda m: self.console.print(m)
+                sessions, service.session_id, rest, warn=lambda m: self.console.print(_e(m))
             )
-            self.console.print(f"exported to {where}", highlight=False)
+            self.console.print(f"exported to {_e(where)}", highlight=False)
         elif name == "/model":
             if not rest or self.engine_for is None:
                 raise UsageError("/model ID...: a model id or catalog key (see prism models)")
             setup = self.engine_for(rest.split())
             service.engine, service.prices = setup.engine, setup.catalog.prices
             chain = ", ".join(m.model_id for m in setup.engine.chain)
-            self.console.print(f"models: {chain}", highlight=False)
+            self.console.print(f"models: {_e(chain)}", highlight=False)
         elif name == "/retry":
             if self.last_question is None:
                 raise UsageError("nothing to retry yet")
@@ -319,8 +322,8 @@ class Repl:
             )
         elif name == "/history":
             for turn in service.history():
-                self.console.print(f"[bold]› {turn.question}[/bold]", highlight=False)
-                self.console.print(_short(turn.answer, 400), highlight=False)
+                self.console.print(f"[bold]› {_e(turn.question)}[/bold]", highlight=False)
+                self.console.print(_e(_short(turn.answer, 400)), highlight=False)
         elif name == "/clear":
             service.clear()
             self.console.print("new thread (the old one is kept)", highlight=False)
@@ -380,6 +383,14 @@ class _Countdown:
 
         left = max(0.0, self.until - time.monotonic())
         return Text(f"throttled by {self.model}: asking again in {left:.0f}s", style="dim")
+
+
+def _e(value: object) -> str:
+    """Untrusted text (a question, a document's title, a model's answer) for a markup string:
+    shown literally, never read as markup ("[/bold]" in a question broke chat for good)."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _short(text: str, limit: int = 160) -> str:
