@@ -355,3 +355,20 @@ def test_no_cache_point_below_the_model_minimum(bedrock: FakeBedrock) -> None:
 
 def test_prompt_version_is_set() -> None:
     assert PROMPT_VERSION
+
+
+def test_the_acronym_rule_skips_hyphenated_words_and_placeholders() -> None:
+    """#20 item 3: it fired on "REs-Q" and on the placeholder "[NAME of owning director]"."""
+    from prism_cli.cli.review import load_framework
+    from prism_cli.core.document import Block, BlockKind, Document, Section
+    from prism_cli.core.rules import run_rules
+
+    text = "The REs-Q team reports to [NAME of owning director]. The CRM is down."
+    block = Block(BlockKind.PARAGRAPH, text, 1)
+    section = Section("s1", 0, "Notes", 1, 0, (block,))
+    document = Document("notes.docx", "0" * 64, (block,))
+    titles = [f.title for f in run_rules(document, [section], load_framework(None))]
+    assert "Acronym CRM is not defined" in titles
+    acronyms = [t for t in titles if t.startswith("Acronym")]
+    assert acronyms == ["Acronym CRM is not defined"], titles
+    assert "Placeholder left in the text: [NAME of owning director]" in titles  # its own rule

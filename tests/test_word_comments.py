@@ -202,3 +202,43 @@ def test_new_comments_never_take_over_a_broken_copy_s_old_ranges(tmp_path: Path)
     got = spans(data)
     assert got["7"] == "Old range"  # untouched
     assert got["8"] == "range"  # ours, numbered after it
+
+
+def test_a_quote_is_anchored_on_whole_words_the_exact_case_first(tmp_path: Path) -> None:
+    """#20 item 3: "IN" was anchored on "sell[in]g", "RE" on "cor[re]cted", "RA" on "b[ra]nd"."""
+    from docx import Document
+
+    from prism_cli.word.anchor import quote_range, run_text
+
+    path = make_docx(
+        tmp_path / "w.docx", p("We are selling the corrected brand in IN scope: RE and RA.")
+    )
+    paragraphs = Document(str(path)).paragraphs
+    for quote, expected in (("IN", "IN"), ("RE", "RE"), ("RA", "RA"), ("in", "in"),
+                            ("brand", "brand"), ("Corrected Brand", "corrected brand")):  # fmt: skip
+        doc = Document(str(path))
+        span = quote_range([par._p for par in doc.paragraphs], quote)
+        assert span is not None, quote
+        first, last = span
+        runs = []
+        node = first
+        while node is not None:
+            runs.append(run_text(node))
+            if node is last:
+                break
+            node = node.getnext()
+        assert "".join(runs) == expected, (quote, runs)
+    inside = quote_range([par._p for par in Document(str(path)).paragraphs], "ellin")
+    assert inside is None  # inside a word: never
+    assert paragraphs  # the document was read
+
+
+def test_quotes_are_whole_words_in_the_findings_too() -> None:
+    from prism_cli.core.findings import locate_quote, quote_in_text
+
+    assert not quote_in_text("IN", "We are selling it")
+    assert quote_in_text("in", "Sign IN here")
+    assert quote_in_text("事故", "本次事故的原因")  # CJK has no spaces: no word boundary asked
+    anchors = [(1, "the brand in question"), (2, "IN scope")]
+    assert locate_quote("IN", anchors) == 2  # the exact case first
+    assert locate_quote("in", anchors) == 1

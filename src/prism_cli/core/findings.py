@@ -170,17 +170,56 @@ def normalize(text: str) -> str:
 _norm = normalize
 
 
+def collapse(text: str) -> str:
+    """Curly quotes straightened, whitespace collapsed; case kept."""
+    return " ".join(text.translate(STRAIGHT_QUOTES).split())
+
+
+def _wordish(char: str) -> bool:
+    """A letter or digit of a script that separates words with spaces (CJK does not)."""
+    return char.isalnum() and ord(char) < 0x2E80
+
+
+def find_whole(text: str, quote: str) -> int:
+    """Where ``quote`` first occurs in ``text`` as whole words (not inside another word: "IN"
+    is not in "selling"), else -1. Both already collapsed (and folded alike, if at all). A
+    quote of three words or more may start or end mid-word (a model cut it short): it cannot
+    be mistaken for part of another word."""
+    if not quote:
+        return -1
+    if quote.count(" ") >= 2:
+        return text.find(quote)
+    start = 0
+    while (at := text.find(quote, start)) >= 0:
+        end = at + len(quote)
+        before = at == 0 or not (_wordish(text[at - 1]) and _wordish(quote[0]))
+        after = end == len(text) or not (_wordish(text[end]) and _wordish(quote[-1]))
+        if before and after:
+            return at
+        start = at + 1
+    return -1
+
+
 def quote_in_text(quote: str, text: str) -> bool:
-    return bool(quote.strip()) and _norm(quote) in _norm(text)
+    """Whole words, the exact case first, then any case."""
+    wanted, hay = collapse(quote), collapse(text)
+    if not wanted:
+        return False
+    return find_whole(hay, wanted) >= 0 or find_whole(hay.casefold(), wanted.casefold()) >= 0
 
 
 def locate_quote(quote: str, anchors: Sequence[tuple[int, str]]) -> int | None:
-    """The locator of the paragraph that holds ``quote`` (whitespace- and case-insensitive)."""
+    """The locator of the paragraph that holds ``quote`` as whole words: the exact case in any
+    paragraph first, then any case."""
     if not quote.strip():
         return None
-    wanted = _norm(quote)
+    wanted = collapse(quote)
     for locator, text in anchors:
-        if wanted in _norm(text):
+        if find_whole(collapse(text), wanted) >= 0:
+            return locator
+    folded = wanted.casefold()
+    for locator, text in anchors:
+        if find_whole(collapse(text).casefold(), folded) >= 0:
             return locator
     return None
 

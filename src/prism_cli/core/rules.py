@@ -19,7 +19,10 @@ PLACEHOLDER_RE = re.compile(
     r"\b(TBD|TBC|TODO|FIXME|XXX+|lorem ipsum)\b|\?\?\?+|\bXX-XXX-XXXX\b|\[(?:insert|name|date|owner)[^\]]*\]",
     re.IGNORECASE,
 )
-ACRONYM_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,6}s?)\b")
+ACRONYM_RE = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]{1,6}s?)(?![\w-])")
+"""A capitalised word on its own: not part of a hyphenated word ("REs-Q")."""
+BRACKETED_RE = re.compile(r"\[[^\]\n]{0,200}\]")
+"""A template's placeholder ("[NAME of owning director]"): not prose to hold to the rules."""
 ACTION_RE = re.compile(
     r"^\s*(?:[-•*]|\d+[.)])?\s*(?:action\b|to do\b|we will\b|will\b|"
     r"(?:add|remove|derive|complete|negotiate|update|implement|introduce|review|ensure|create|fix|deploy|train|document)\b)",
@@ -230,7 +233,10 @@ def undefined_acronyms(ctx: _Ctx) -> Iterator[Finding]:
     for section in ctx.sections:
         n = 0
         for locator, text in _paragraphs(section):
+            bracketed = [m.span() for m in BRACKETED_RE.finditer(text)]
             for match in ACRONYM_RE.finditer(text):
+                if any(a <= match.start() < b for a, b in bracketed):
+                    continue
                 acronym = (
                     match.group(1).rstrip("s")
                     if match.group(1).endswith("s") and len(match.group(1)) > 2

@@ -3,7 +3,8 @@
 Word anchors a comment on whole runs (``w:commentRangeStart`` before the first,
 ``w:commentRangeEnd`` after the last), so the runs are split at the quote's first and last
 character; each part keeps the run's formatting. The quote is matched as the findings module
-matches it (:func:`~prism_cli.core.findings.normalize`) (whitespace collapsed, curly quotes straightened, case folded) over the visible text
+matches it (:func:`~prism_cli.core.findings.find_whole`): whitespace collapsed, curly quotes
+straightened, whole words only, the exact case first and then any case, over the visible text
 of the paragraph it was found in and the ones after it: across runs, formatting changes,
 hyperlinks, tracked insertions and paragraph breaks. Deleted text (``w:del``) is not visible and
 is skipped.
@@ -17,7 +18,7 @@ from typing import Any
 
 from docx.oxml.ns import qn
 
-from prism_cli.core.findings import STRAIGHT_QUOTES, normalize
+from prism_cli.core.findings import STRAIGHT_QUOTES, collapse, find_whole
 
 W_R = qn("w:r")
 W_T = qn("w:t")
@@ -89,7 +90,7 @@ def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None
     """Split runs so that ``quote`` is exactly a run range in ``paragraphs`` (searched in order,
     as one text with a break between paragraphs); returns its (first, last) ``w:r``, or None
     when the quote is not there."""
-    wanted = normalize(quote)
+    wanted = collapse(quote)
     if not wanted:
         return None
     where: list[tuple[Any, int] | None] = []  # for each raw character: its run and offset
@@ -102,24 +103,37 @@ def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None
             for offset, char in enumerate(run_text(run)):
                 raw.append(char)
                 where.append((run, offset))
-    norm: list[str] = []
-    index: list[int] = []
+    # The text as quotes are matched (whitespace collapsed, quotes straightened), case kept
+    # and case folded, each with the raw character every one of its characters came from.
+    kept: list[str] = []
+    folded: list[str] = []
+    kept_at: list[int] = []
+    folded_at: list[int] = []
     space = True
     for i, char in enumerate("".join(raw).translate(STRAIGHT_QUOTES)):
         if char.isspace():
             if not space:
-                norm.append(" ")
-                index.append(i)
+                kept.append(" ")
+                kept_at.append(i)
+                folded.append(" ")
+                folded_at.append(i)
             space = True
             continue
         space = False
-        for folded in char.casefold():
-            norm.append(folded)
-            index.append(i)
-    found = "".join(norm).find(wanted)
+        kept.append(char)
+        kept_at.append(i)
+        for piece in char.casefold():
+            folded.append(piece)
+            folded_at.append(i)
+    # Whole words, the exact case first ("IN" is not in "selling", nor "in" of "sign in").
+    found = find_whole("".join(kept), wanted)
+    index, size = kept_at, len(wanted)
+    if found < 0:
+        found = find_whole("".join(folded), wanted.casefold())
+        index, size = folded_at, len(wanted.casefold())
     if found < 0:
         return None
-    first_at, last_at = where[index[found]], where[index[found + len(wanted) - 1]]
+    first_at, last_at = where[index[found]], where[index[found + size - 1]]
     if first_at is None or last_at is None:
         return None
     (first, start), (last, end) = first_at, last_at
