@@ -233,8 +233,6 @@ class ModelEngine:
             make=make_quota,
         )
         self.throttle_attempts = throttle_attempts
-        self.refusals: dict[str, int] = {}
-        """Model id -> safety refusals this run."""
         self.remap = remap
         self.suggest = suggest
         self.rng = rng or random.Random()
@@ -373,11 +371,7 @@ class ModelEngine:
                     raise _Aside
             if self._stopping:
                 raise Stopped
-        except (Stopped, _Aside):
-            quota.cancel(ticket)
-            self._notify()
-            raise
-        except BaseException:
+        except BaseException:  # stopped, set aside, cancelled: it never reached Bedrock
             quota.cancel(ticket)
             self._notify()
             raise
@@ -587,8 +581,6 @@ class ModelEngine:
                     with self._cond:
                         self.thought[model_id] = built.thinking
                 if is_refusal(response.stop_reason):
-                    with self._cond:
-                        self.refusals[model_id] = self.refusals.get(model_id, 0) + 1
                     last_error = f"{model_id}: {REFUSED}"
                     emit("refused", model_id, f"{REFUSED} ({response.stop_reason}) -> next model")
                     if model.model_id not in passed:
