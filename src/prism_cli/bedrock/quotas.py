@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prism_cli.core.catalog import GEO_PREFIXES, ModelInfo
-from prism_cli.core.quota import QuotaLimits
+from prism_cli.core.catalog import ModelInfo
+from prism_cli.core.quota import QuotaLimits, scope_of
 
 TTL = 24 * 3600
 
@@ -42,10 +42,8 @@ class AppliedQuota:
 
 
 def scope_for(model_id: str) -> str:
-    head, _, rest = model_id.partition(".")
-    if head in GEO_PREFIXES and rest:
-        return "global" if head == "global" else "cross-region"
-    return "on-demand"
+    """``cross-region`` | ``global`` | ``on-demand``: the limiter's scope, without the model."""
+    return scope_of(model_id).split(":", 1)[0]
 
 
 def quota_names(scope: str, dimension: str, label: str) -> tuple[str, ...]:

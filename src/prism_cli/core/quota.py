@@ -391,7 +391,7 @@ def _episode_ended(state: QuotaState, started: float, now: float, rules: QuotaRu
             d.win_waited = d.win_refused = False
 
 
-def _window_refused(d: DimState, name: str, now: float, cost: float, rules: QuotaRules) -> bool:
+def _window_refused(d: DimState, now: float, rules: QuotaRules) -> bool:
     """A refusal of a dimension taken for a clock window. False when it says the quota is not
     one after all (refused far below what windows held): back to the bucket."""
     assert d.window is not None
@@ -423,8 +423,8 @@ def throttled(
     dimensions' buckets are empty now.
 
     The first refusal of an episode lowers the refused limits; later ones (a window spent
-    until it resets) only space the next tries out, twice as far each time, never beyond a
-    quarter of a period."""
+    until it resets) only space the next tries out, four times as far each time, never beyond
+    a quarter of a period."""
     started = state.inflight.pop(member, None)
     state.throttles += 1
     costs = _costs(hold)
@@ -443,18 +443,14 @@ def throttled(
     for name in dims:
         d = state.dim(name)
         d.level = min(d.level, 0.0)
-        if (
-            d.window is not None
-            and started is not None
-            and _window_refused(d, name, now, costs[name], rules)
-        ):
+        if d.window is not None and started is not None and _window_refused(d, now, rules):
             continue
         if repeated and d.limit is None:
             # Refusals go on with no limit known: fewer calls in flight each time, and once
             # enough was accepted, the episode is real: learn from it.
             state.successes //= 2
             if d.recent(now, rules) >= CONCLUSIVE * d.largest:
-                _lower(state, d, name, now, costs[name], rules)
+                _lower(state, d, name, now, rules)
             continue
         if repeated and d.limit is not None:
             back = costs[name] * (4.0 ** min(state.episode - 1, 4) - 1.0)
@@ -472,12 +468,10 @@ def throttled(
                 d.limit = max(d.limit * rules.decrease, d.largest)
                 d.cut = now
             continue
-        _lower(state, d, name, now, costs[name], rules)
+        _lower(state, d, name, now, rules)
 
 
-def _lower(
-    state: QuotaState, d: DimState, name: str, now: float, cost: float, rules: QuotaRules
-) -> None:
+def _lower(state: QuotaState, d: DimState, name: str, now: float, rules: QuotaRules) -> None:
     raw = d.recent(now, rules)
     recent = raw
     elapsed = now - (state.first if state.first is not None else now)
