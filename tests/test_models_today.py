@@ -591,6 +591,6 @@ def test_a_quota_wait_shows_on_the_progress_line_and_sigterm_ends_it(
     _, err = proc.communicate(timeout=20)
     assert time.monotonic() - stopped < 5  # at once, not when the quota refills
     assert proc.returncode == 130, err
-    assert re.search(r"waiting \d+ s for Bedrock quota on us.anthropic.claude-sonnet-5-5", err)
+    assert re.search(r"wait \d+ s: Bedrock quota on us.anthropic.claude-sonnet-5-5", err)
     assert len(bedrock.calls()) == 1
     assert bedrock.refused == []

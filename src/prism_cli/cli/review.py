@@ -253,7 +253,7 @@ class _Progress:
         self._show_wait()
 
     def wait_text(self) -> str:
-        """``waiting 30 s for Bedrock quota on <model>`` (until the next call may go) while a
+        """``wait 30 s: Bedrock quota on <model>`` (until the next call may go) while a
         wait of 2 s or more lasts; the seconds first: a narrow terminal cuts the name."""
         now = time.monotonic()
         with self._lock:
@@ -268,7 +268,7 @@ class _Progress:
             return ""
         model, until = min(nearest.items(), key=lambda item: item[1])
         left = until - now
-        return f"waiting {left:.0f} s for Bedrock quota on {model}" if left >= 2 else ""
+        return f"wait {left:.0f} s: Bedrock quota on {model}" if left >= 2 else ""
 
     def _show_wait(self) -> None:
         if self._progress is None or self._overall is None:
