@@ -594,3 +594,13 @@ def test_a_quota_wait_shows_on_the_progress_line_and_sigterm_ends_it(
     assert re.search(r"wait \d+ s: Bedrock quota on us.anthropic.claude-sonnet-5-5", err)
     assert len(bedrock.calls()) == 1
     assert bedrock.refused == []
+
+
+@pytest.mark.parametrize("value", ['"lots"', "-5", "0", "true"])
+def test_a_bad_quota_in_the_config_is_one_line_not_a_hang(tmp_path: Path, value: str) -> None:
+    (tmp_path / "prism.toml").write_text(f"[models.claude-sonnet-5-5]\nrpm = {value}\n", "utf-8")
+    path = document(tmp_path)
+    result = run_prism("review", str(path), "--region", "us-east-1", cwd=tmp_path, timeout=60)
+    assert result.code == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "models.claude-sonnet-5-5: rpm must be" in result.stderr

@@ -126,6 +126,11 @@ class ResolvedModel:
 
 
 _FIELDS = {f.name for f in fields(ModelInfo)}
+_NUMBERS = ("context_window", "max_output", "cache_min_tokens", "cache_read_factor",
+            "tokenizer_factor", "burndown", "input_price", "output_price", "geo_premium",
+            "tpm", "rpm")  # fmt: skip
+_POSITIVE = ("context_window", "max_output", "tokenizer_factor", "tpm", "rpm")
+"""A quota of 0 or less would never admit a call: refused where it is read."""
 
 
 def _values(key: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +145,14 @@ def _values(key: str, entry: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             value = tuple(value)
         values[name] = value
+    for name in _NUMBERS:
+        if name not in values or values[name] is None:
+            continue
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CatalogError(f"models.{key}: {name} must be a number, not {value!r}")
+        if value < 0 or (name in _POSITIVE and value == 0):
+            raise CatalogError(f"models.{key}: {name} must be above 0, not {value!r}")
     if "thinking" in values and values["thinking"] not in THINKING_MODES:
         raise CatalogError(f"models.{key}: thinking must be one of {', '.join(THINKING_MODES)}")
     if "lifecycle" in values and values["lifecycle"] not in LIFECYCLES:
