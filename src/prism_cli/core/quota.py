@@ -531,9 +531,12 @@ S = TypeVar("S")
 
 
 class QuotaCell(Protocol):
-    """Where a quota's state lives; ``transact`` runs ``fn(state, now)`` atomically."""
+    """Where a quota's state lives; ``transact`` runs ``fn(state, now)`` atomically and keeps
+    what it changed; ``peek`` runs a function that only reads."""
 
     def transact(self, fn: Callable[[QuotaState, float], S]) -> S: ...
+
+    def peek(self, fn: Callable[[QuotaState, float], S]) -> S: ...
 
 
 class LocalCell:
@@ -547,6 +550,8 @@ class LocalCell:
     def transact(self, fn: Callable[[QuotaState, float], S]) -> S:
         with self._lock:
             return fn(self.state, self._clock())
+
+    peek = transact
 
 
 @dataclass
@@ -610,7 +615,7 @@ class ModelQuota:
 
     # -- what the engine reads ---------------------------------------------------------------
     def snapshot(self) -> QuotaState:
-        return self.cell.transact(lambda s, _now: QuotaState.from_dict(s.to_dict()))
+        return self.cell.peek(lambda s, _now: QuotaState.from_dict(s.to_dict()))
 
     @property
     def rate(self) -> float | None:
@@ -667,7 +672,7 @@ class ModelQuota:
                 holds = sum(self._tickets[t].hold for t in ahead) + call.hold
                 count = len(ahead) + 1
         if ahead:
-            later = self.cell.transact(lambda s, now: estimate(s, now, count, holds, self.rules))
+            later = self.cell.peek(lambda s, now: estimate(s, now, count, holds, self.rules))
             return max(later, 0.02)
         wait = self.cell.transact(
             lambda s, now: try_admit(s, now, call.member, call.hold, self.rules)

@@ -57,6 +57,23 @@ class RedisCell:
         except redis_lib.RedisError as exc:
             raise StoreError(f"shared quota: {type(exc).__name__}: {exc}") from exc
 
+    def peek(self, fn: Callable[[QuotaState, float], S]) -> S:
+        """Read only: one GET and Redis's clock, nothing written (calls waiting behind the
+        first ask this often)."""
+        import redis as redis_lib
+
+        from prism_cli.core.ports import StoreError
+
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.get(self.key)
+                pipe.time()
+                raw, (seconds, micros) = pipe.execute()
+        except redis_lib.RedisError as exc:
+            raise StoreError(f"shared quota: {type(exc).__name__}: {exc}") from exc
+        state = QuotaState.from_dict(json.loads(raw)) if raw else QuotaState()
+        return fn(state, float(seconds) + float(micros) / 1e6)
+
 
 def shared_quotas(url: str, period: float | None = None) -> Callable[..., ModelQuota]:
     """Builds each scope's quota shared through the Redis at ``url`` (for the engine).
