@@ -272,8 +272,9 @@ class SessionRun:
         result.usage = {}
         if result.status != "skipped":  # an empty section stays skipped
             result.status = "cached"
+        anchors = [a for b in section.blocks for a in b.anchors()]
         for finding in result.findings:  # the cache may come from another document
-            finding.locator = locator_for(section, finding.quote)
+            finding.locator = locator_for(section, finding.quote, anchors)
         self.review.results[section.id] = result
         self.reused += 1
 
@@ -379,7 +380,28 @@ class SessionRun:
                 f"{len(kept)} decisions on findings this run did not report are kept: "
                 + ", ".join(kept[:10]),
             )
-        review.findings = [Finding.model_validate(f) for f in sessions.apply(sid, review.findings)]
+        review.findings = with_decisions(review.findings, decisions)
+
+
+def with_decisions(findings: Sequence[Finding], decisions: dict[str, Any]) -> list[Finding]:
+    """The findings with the reviewer's decisions as their status, plus the reviewer's own
+    (what :func:`~prism_cli.core.session.apply_decisions` does to report dicts)."""
+    accepted = set(decisions.get("accepted", []))
+    rejected = set(decisions.get("rejected", []))
+    out = []
+    for finding in findings:
+        status = (
+            "accepted"
+            if finding.id in accepted
+            else "rejected"
+            if finding.id in rejected
+            else "open"
+        )
+        out.append(
+            finding if finding.status == status else finding.model_copy(update={"status": status})
+        )
+    out.extend(Finding.model_validate(c) for c in decisions.get("custom", []))
+    return out
 
 
 class ReviewService:

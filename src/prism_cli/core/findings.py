@@ -175,7 +175,7 @@ def collapse(text: str) -> str:
     return " ".join(text.translate(STRAIGHT_QUOTES).split())
 
 
-def _wordish(char: str) -> bool:
+def wordish(char: str) -> bool:
     """A letter or digit of a script that separates words with spaces (CJK does not)."""
     return char.isalnum() and ord(char) < 0x2E80
 
@@ -192,8 +192,8 @@ def find_whole(text: str, quote: str) -> int:
     start = 0
     while (at := text.find(quote, start)) >= 0:
         end = at + len(quote)
-        before = at == 0 or not (_wordish(text[at - 1]) and _wordish(quote[0]))
-        after = end == len(text) or not (_wordish(text[end]) and _wordish(quote[-1]))
+        before = at == 0 or not (wordish(text[at - 1]) and wordish(quote[0]))
+        after = end == len(text) or not (wordish(text[end]) and wordish(quote[-1]))
         if before and after:
             return at
         start = at + 1
@@ -224,30 +224,55 @@ def locate_quote(quote: str, anchors: Sequence[tuple[int, str]]) -> int | None:
     return None
 
 
-def _similar(a: Finding, b: Finding) -> bool:
-    if a.section_id != b.section_id:
-        return False
+class _Key:
+    """What two findings are compared on, normalised once per finding."""
+
+    __slots__ = ("category", "finding", "quote", "title")
+
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+        self.quote = _norm(finding.quote) if finding.quote else ""
+        self.category = finding.category.casefold()
+        self.title = _norm(finding.title)
+
+
+def _similar(a: _Key, b: _Key) -> bool:
     if a.quote and b.quote:
-        if _norm(a.quote) != _norm(b.quote):
+        if a.quote != b.quote:
             return False  # the same remark about two different places is two findings
-        if a.category.casefold() == b.category.casefold():
+        if a.category == b.category:
             return True
-    ratio = difflib.SequenceMatcher(None, _norm(a.title), _norm(b.title)).ratio()
-    return ratio >= 0.85
+    shorter, longer = sorted((len(a.title), len(b.title)))
+    if 2 * shorter < 0.85 * (shorter + longer):
+        return False  # the bound real_quick_ratio() gives, without building a matcher
+    matcher = difflib.SequenceMatcher(None, a.title, b.title)
+    # The quick upper bounds first: most titles of a section are not alike at all.
+    return (
+        matcher.real_quick_ratio() >= 0.85
+        and matcher.quick_ratio() >= 0.85
+        and matcher.ratio() >= 0.85
+    )
 
 
 def merge_near_duplicates(findings: Iterable[Finding]) -> list[Finding]:
-    """Keep the stronger of two findings that say the same thing about the same section."""
-    kept: list[Finding] = []
+    """Keep the stronger of two findings that say the same thing about the same section.
+
+    Only findings of the same section are compared: the cost follows the findings of a
+    section, not the square of the document's."""
+    kept: list[_Key] = []
+    by_section: dict[str, list[int]] = {}
     for finding in findings:
-        for i, other in enumerate(kept):
-            if _similar(finding, other):
-                if _rank(finding) < _rank(other):
-                    kept[i] = finding
+        key = _Key(finding)
+        places = by_section.setdefault(finding.section_id, [])
+        for i in places:
+            if _similar(key, kept[i]):
+                if _rank(finding) < _rank(kept[i].finding):
+                    kept[i] = key
                 break
         else:
-            kept.append(finding)
-    return kept
+            places.append(len(kept))
+            kept.append(key)
+    return [k.finding for k in kept]
 
 
 def _rank(f: Finding) -> tuple[int, int, float]:

@@ -367,10 +367,14 @@ class Reviewer:
         pool.shutdown(wait=True)
 
 
-def locator_for(section: Section, quote: str) -> int | None:
-    """The paragraph a finding is anchored on: its quote's, else the section heading's."""
+def locator_for(
+    section: Section, quote: str, anchors: Sequence[tuple[int, str]] | None = None
+) -> int | None:
+    """The paragraph a finding is anchored on: its quote's, else the section heading's.
+    ``anchors``: the section's (locator, text) pairs, when the caller has them already."""
     if quote:
-        anchors = [a for b in section.blocks for a in b.anchors()]
+        if anchors is None:
+            anchors = [a for b in section.blocks for a in b.anchors()]
         located = locate_quote(quote, anchors)
         if located is not None:
             return located

@@ -151,11 +151,12 @@ def placeholders(ctx: _Ctx) -> Iterator[Finding]:
 
 
 def empty_sections(ctx: _Ctx) -> Iterator[Finding]:
+    parents = {s.parent_id for s in ctx.sections}
     for section in ctx.sections:
         if section.heading_locator is None:
             continue
         words = len(section.text.split())
-        has_children = any(s.parent_id == section.id for s in ctx.sections)
+        has_children = section.id in parents
         if words < NEAR_EMPTY_WORDS and not has_children and section.detected_by != "title":
             yield _finding(
                 section, "empty-section", 1, severity="medium", type_="important", category="completeness",

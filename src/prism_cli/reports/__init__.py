@@ -53,10 +53,10 @@ def render(
     """The report as text in ``fmt`` (table is rendered without colour, 120 columns).
     ``base``: the repository root CI paths are relative to; ``annotate_level``: the lowest
     severity GitHub annotations show (default: ``fail_on``, or high with ``never``)."""
-    import json
-
     if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False)
+        from prism_cli.reports.jsontext import dumps
+
+        return dumps(report)
     if fmt == "markdown":
         from prism_cli.reports import markdown
 

@@ -50,7 +50,9 @@ def to_json(items: Sequence[DocumentSections]) -> str:
             for item in items
         ],
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False)
+    from prism_cli.reports.jsontext import dumps
+
+    return dumps(payload)
 
 
 def to_markdown(items: Sequence[DocumentSections]) -> str:

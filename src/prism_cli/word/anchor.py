@@ -12,13 +12,15 @@ is skipped.
 
 from __future__ import annotations
 
+import bisect
 import copy
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from docx.oxml.ns import qn
 
-from prism_cli.core.findings import STRAIGHT_QUOTES, collapse, find_whole
+from prism_cli.core.findings import STRAIGHT_QUOTES, collapse, find_whole, wordish
 
 W_R = qn("w:r")
 W_T = qn("w:t")
@@ -86,58 +88,113 @@ def split_run(run: Any, offset: int) -> Any:
     return after
 
 
-def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None:
-    """Split runs so that ``quote`` is exactly a run range in ``paragraphs`` (searched in order,
-    as one text with a break between paragraphs); returns its (first, last) ``w:r``, or None
-    when the quote is not there."""
-    wanted = collapse(quote)
-    if not wanted:
-        return None
-    where: list[tuple[Any, int] | None] = []  # for each raw character: its run and offset
-    raw: list[str] = []
+def _pattern(wanted: str) -> str:
+    """A regular expression for a collapsed quote over raw text: any run of whitespace for a
+    space, a curly quote for a straight one."""
+    parts = []
+    for char in wanted:
+        if char == " ":
+            parts.append(r"\s+")
+        elif char == "'":
+            parts.append("['\u2019]")
+        elif char == '"':
+            parts.append('["\u201c\u201d]')
+        else:
+            parts.append(re.escape(char))
+    return "".join(parts)
+
+
+def _whole(raw: str, start: int, end: int, wanted: str) -> bool:
+    """The match is not part of a longer word (a quote of three words or more may be cut)."""
+    if wanted.count(" ") >= 2:
+        return True
+    before = start == 0 or not (wordish(raw[start - 1]) and wordish(wanted[0]))
+    after = end == len(raw) or not (wordish(raw[end]) and wordish(wanted[-1]))
+    return before and after
+
+
+def _search(paragraphs: Sequence[Any], wanted: str) -> tuple[Any, int, Any, int] | None:
+    """(first run, offset, last run, offset after) of ``wanted`` in ``paragraphs``: the exact
+    case first, then any case."""
+    pieces: list[str] = []
+    owners: list[Any] = []  # the run of each piece (None: a paragraph break)
+    starts: list[int] = []
+    at = 0
     for paragraph in paragraphs:
-        if raw:
-            raw.append("\n")
-            where.append(None)
+        if pieces:
+            pieces.append("\n")
+            owners.append(None)
+            starts.append(at)
+            at += 1
         for run in visible_runs(paragraph):
-            for offset, char in enumerate(run_text(run)):
-                raw.append(char)
-                where.append((run, offset))
-    # The text as quotes are matched (whitespace collapsed, quotes straightened), case kept
-    # and case folded, each with the raw character every one of its characters came from.
-    kept: list[str] = []
+            text = run_text(run)
+            if text:
+                pieces.append(text)
+                owners.append(run)
+                starts.append(at)
+                at += len(text)
+    raw = "".join(pieces)
+    pattern = _pattern(wanted)
+    span = None
+    for flags in (0, re.IGNORECASE):
+        for match in re.finditer(pattern, raw, flags):
+            if _whole(raw, match.start(), match.end(), wanted):
+                span = match.start(), match.end()
+                break
+        if span is not None:
+            break
+    if span is None and not (wanted.isascii() and raw.isascii()):
+        span = _folded_search(raw, wanted)
+    if span is None:
+        return None
+    first = bisect.bisect_right(starts, span[0]) - 1
+    last = bisect.bisect_right(starts, span[1] - 1) - 1
+    if owners[first] is None or owners[last] is None:
+        return None
+    return owners[first], span[0] - starts[first], owners[last], span[1] - starts[last]
+
+
+def _folded_search(raw: str, wanted: str) -> tuple[int, int] | None:
+    """Any case by full case folding ("STRASSE" is "straße"), where a regular expression's
+    simple folding differs: the text collapsed and folded, each character traced back."""
     folded: list[str] = []
-    kept_at: list[int] = []
     folded_at: list[int] = []
     space = True
-    for i, char in enumerate("".join(raw).translate(STRAIGHT_QUOTES)):
+    for i, char in enumerate(raw.translate(STRAIGHT_QUOTES)):
         if char.isspace():
             if not space:
-                kept.append(" ")
-                kept_at.append(i)
                 folded.append(" ")
                 folded_at.append(i)
             space = True
             continue
         space = False
-        kept.append(char)
-        kept_at.append(i)
         for piece in char.casefold():
             folded.append(piece)
             folded_at.append(i)
-    # Whole words, the exact case first ("IN" is not in "selling", nor "in" of "sign in").
-    found = find_whole("".join(kept), wanted)
-    index, size = kept_at, len(wanted)
-    if found < 0:
-        found = find_whole("".join(folded), wanted.casefold())
-        index, size = folded_at, len(wanted.casefold())
+    target = wanted.casefold()
+    found = find_whole("".join(folded), target)
     if found < 0:
         return None
-    first_at, last_at = where[index[found]], where[index[found + size - 1]]
-    if first_at is None or last_at is None:
+    return folded_at[found], folded_at[found + len(target) - 1] + 1
+
+
+def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None:
+    """Split runs so that ``quote`` is exactly a run range in ``paragraphs`` (searched in order,
+    as one text with a break between paragraphs); returns its (first, last) ``w:r``, or None
+    when the quote is not there.
+
+    The first paragraph (where the findings module located the quote) is searched alone
+    first, then the whole span: the cost follows the paragraphs a quote needs, not the span.
+    """
+    wanted = collapse(quote)
+    if not wanted:
         return None
-    (first, start), (last, end) = first_at, last_at
-    end += 1
+    found = _search(paragraphs[:1], wanted)
+    if found is None and len(paragraphs) > 1:
+        found = _search(paragraphs, wanted)
+    if found is None:
+        return None
+    first, start, last, end = found
     if end < len(run_text(last)):
         split_run(last, end)
     if start > 0:
