@@ -116,3 +116,81 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask022: None) -> None:
     assert code in (0, 1), err
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert json.loads(target.read_text())["documents"]
+
+
+# -- the format follows -o, and output never destroys ------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("rev.docx", lambda data: data[:2] == b"PK"),
+        ("report.md", lambda data: data.startswith(b"# ")),
+        ("report.json", lambda data: json.loads(data)["summary"] is not None),
+        ("report.sarif", lambda data: json.loads(data)["version"] == "2.1.0"),
+        ("report.sarif.json", lambda data: json.loads(data)["version"] == "2.1.0"),
+        ("report.xml", lambda data: data.startswith(b"<?xml")),
+    ],
+)
+def test_without_format_the_extension_of_o_decides(
+    tmp_path: Path, name: str, check: object
+) -> None:
+    code, _, err = review(tmp_path, "-o", name, "--fail-on", "never")
+    assert code == 0, err
+    assert check((tmp_path / name).read_bytes())  # type: ignore[operator]
+
+
+def test_a_format_that_contradicts_the_extension_is_refused(tmp_path: Path) -> None:
+    code, _, err = review(tmp_path, "-f", "json", "-o", "rev.docx")
+    assert code == 2
+    assert "names a Word file but --format is json" in err
+    assert not (tmp_path / "rev.docx").exists()
+
+
+@pytest.mark.parametrize("args", [("-f", "docx", "-o", "plan.docx"), ("-o", "plan.docx")])
+def test_the_document_under_review_is_never_overwritten(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    source = doc(tmp_path)
+    before = source.read_bytes()
+    code, _, err = review(tmp_path, *args)
+    assert code == 2
+    assert "a document under review" in err and "Traceback" not in err
+    assert source.read_bytes() == before
+
+
+def test_a_link_to_the_document_is_not_a_way_around(tmp_path: Path) -> None:
+    source = doc(tmp_path)
+    before = source.read_bytes()
+    (tmp_path / "alias.docx").symlink_to(source)
+    code, _, err = review(tmp_path, "-f", "docx", "-o", "alias.docx")
+    assert code == 2, err
+    assert source.read_bytes() == before
+
+
+def test_binary_output_to_a_terminal_is_refused(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    import sys
+
+    path = doc(tmp_path)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "prism_cli", "review", str(path), "--offline", "-f", "docx", "-o", "-"],
+        cwd=str(tmp_path), env={**os.environ, "TERM": "xterm"}, encoding="utf-8", timeout=30,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "redirect it (> copy.docx)" in child.before
+    assert "PK" not in child.before
+
+
+def test_binary_output_to_a_pipe_still_works(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = doc(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "prism_cli", "review", str(path), "--offline", "-f", "docx",
+         "-o", "-", "--fail-on", "never"],
+        capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout[:2] == b"PK"

@@ -39,9 +39,18 @@ class Application:
                 raise UsageError(f"--store: {exc}") from exc
         return self._sessions
 
-    def output_format(self, fmt: str | None) -> str:
-        """The format asked for, else a table on a terminal and JSON when piped."""
-        return fmt or ("table" if self.console.stdout_is_tty else "json")
+    def output_format(self, fmt: str | None, output: object = None) -> str:
+        """The format asked for, else the one ``output``'s extension names (a file, not a
+        folder), else a table on a terminal and JSON when piped; a format that contradicts
+        the extension is a usage error."""
+        from pathlib import Path
+
+        from prism_cli.reports import output_format
+
+        default = "table" if self.console.stdout_is_tty else "json"
+        if output is None or Path(str(output)).is_dir() or str(output).endswith(("/", "\\")):
+            return fmt or default
+        return output_format(fmt, str(output), default)
 
     @property
     def catalog_overrides(self) -> dict[str, object]:

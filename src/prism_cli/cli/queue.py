@@ -178,6 +178,8 @@ def run_batch(
     from prism_cli.stores.service import open_sessions
 
     console = app.console
+    # A format that contradicts -o fails before the wait, not after it.
+    resolved = app.output_format(fmt, output) if action == "wait" else ""
     connection = jobs.queue_connection(queue_url)
     batch = jobs.Batch.load(connection, batch_id)
     sessions = open_sessions(batch.store)
@@ -209,4 +211,4 @@ def run_batch(
             "name": framework.name,
             "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
         }
-    return conclude(app, opts, app.output_format(fmt), outcome, sessions, [EXIT_OK])
+    return conclude(app, opts, resolved, outcome, sessions, [EXIT_OK])

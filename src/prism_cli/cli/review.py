@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +121,38 @@ def _validate(opts: ReviewOptions) -> None:
             validate_session_id(opts.session)
         except ValueError as exc:
             raise UsageError(f"--session: {exc}") from exc
+
+
+def _guard_output(app: Application, opts: ReviewOptions, fmt: str) -> None:
+    """Refuse, before anything is spent, output that would replace a document under review or
+    pour a binary Word file into a terminal."""
+    from prism_cli.outputs import is_stdout
+
+    binary = fmt == "docx" and opts.output is not None and is_stdout(opts.output)
+    if binary and app.console.stdout_is_tty:
+        raise UsageError(
+            "-f docx -o - writes a binary Word file to standard output, which is a "
+            "terminal: redirect it (> copy.docx) or give -o FILE"
+        )
+
+
+def refuse_inputs(target: Path, inputs: Sequence[str | Path]) -> None:
+    """A usage error when ``target`` is (or links to) one of the documents under review: prism
+    never replaces its input."""
+    import os
+
+    if str(target) == "-":
+        return
+    real = os.path.realpath(target)
+    for source in inputs:
+        same = real == os.path.realpath(source)
+        if not same and os.path.exists(real) and os.path.exists(source):
+            same = os.path.samefile(real, source)  # a hard link
+        if same:
+            raise UsageError(
+                f"-o {target} would replace {source}, a document under review: prism never "
+                "overwrites its input; choose another file name"
+            )
 
 
 def load_framework(path: Path | None) -> Framework:
@@ -344,7 +377,8 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     console = app.console
     if opts.offline and (app.store_url or "").startswith("s3://"):
         raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
-    fmt = app.output_format(opts.fmt)
+    fmt = app.output_format(opts.fmt, opts.output)
+    _guard_output(app, opts, fmt)
     framework = load_framework(opts.framework)
     guidelines = load_guidelines(opts.guidelines)
 
@@ -385,6 +419,8 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
             return conclude(app, opts, fmt, outcome, None, codes)
         opts.paths = [str(p) for p in selected]
     expanded = expand_paths(opts.paths)
+    if opts.output is not None:
+        refuse_inputs(opts.output, expanded.paths)
     for err in expanded.errors:
         console.error(str(err))
         codes.append(EXIT_INPUT)
@@ -847,6 +883,7 @@ def _write_reviewed_copies(
             target = output / name
         else:
             target = output
+        refuse_inputs(target, [r.document.path for r in reviews])
         chosen = [f for f in review.findings if in_reviewed_copy(f.status, only_accepted)]
         count = annotate(source, target, chosen)
         if not is_stdout(target):

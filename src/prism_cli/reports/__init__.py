@@ -38,6 +38,50 @@ REGISTRY: dict[str, ReportFormat] = {
 """Every report format, read by ``review``, ``export`` and the option types."""
 
 REVIEW_FORMATS = tuple(REGISTRY)
+
+_BY_SUFFIX = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".sarif": "sarif",
+    ".xml": "junit",
+    ".docx": "docx",
+}
+_KIND = {
+    "json": "a JSON",
+    "markdown": "a Markdown",
+    "sarif": "a SARIF",
+    "junit": "a JUnit XML",
+    "docx": "a Word",
+}
+
+
+def format_for_path(path: str) -> str | None:
+    """The report format a file name calls for by its extension (``x.sarif.json`` is SARIF),
+    or None when it says none (``.txt``, no extension)."""
+    name = path.casefold()
+    if name.endswith(".sarif.json"):
+        return "sarif"
+    dot = name.rfind(".")
+    slash = max(name.rfind("/"), name.rfind("\\"))
+    return _BY_SUFFIX.get(name[dot:]) if dot > slash + 1 else None
+
+
+def output_format(fmt: str | None, output: str | None, default: str) -> str:
+    """The format of a run writing to ``output`` (a file, ``-`` or None): ``--format`` if
+    given, else what the file's extension says, else ``default``. A format that contradicts
+    the extension is a usage error: ``-o rev.docx`` never holds JSON."""
+    from prism_cli.errors import UsageError
+
+    wanted = format_for_path(output) if output and output != "-" else None
+    if fmt is not None and wanted is not None and fmt != wanted:
+        raise UsageError(
+            f"-o {output} names {_KIND[wanted]} file but --format is {fmt}: "
+            f"use -f {wanted}, or a file name for {fmt} (say report{EXTENSIONS[fmt]})"
+        )
+    return fmt or wanted or default
+
+
 EXPORT_FORMATS = tuple(n for n, f in REGISTRY.items() if f.export_name)
 EXTENSIONS = {n: f.extension for n, f in REGISTRY.items()}
 
