@@ -149,3 +149,51 @@ def test_the_quota_of_the_scope_in_use_and_no_other_model_s(
     # The Cross-region quota, not the global one (500); no tokens quota listed for the scope.
     assert "quota: 250 requests/min (" in sonnet
     assert "L-00FF3314" in sonnet
+
+
+def test_sts_out_of_reach_still_checks_the_models(
+    aws: FakeBedrock, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A VPC with a Bedrock endpoint and none for STS (or the control plane): reviews work.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", "http://127.0.0.1:9")
+    code, text = doctor(tmp_path, "--store", redis_url)
+    assert code == 0, text
+    assert line(text, "credentials").startswith("warning")
+    assert "STS unreachable" in line(text, "credentials")
+    models = [row for row in text.splitlines() if row.split()[1:2] == ["model"]]
+    assert models
+    assert all(row.startswith("ok") for row in models)
+    # A connection failure is not named as a missing permission.
+    assert "allow bedrock:List" not in text
+    assert "allow servicequotas" not in text
+    assert "check the network" in text
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('concurrency = "lots"', "concurrency = 'lots'"),
+        ('fail_on = "severe"', "fail_on = 'severe'"),
+        ("[review]\nmin_confidence = 3", "must be between 0 and 1"),
+        ("[review]\nmax_tokens = 10", "must be at least 256"),
+        ('[review]\neffort = "huge"', "must be one of"),
+        ('[review]\npush = "bucket/x"', "s3://"),
+    ],
+)
+def test_doctor_refuses_the_config_review_refuses(
+    redis_url: str, tmp_path: Path, toml: str, said: str
+) -> None:
+    from docbuilder import make_docx, p
+
+    (tmp_path / "prism.toml").write_text(toml + "\n")
+    make_docx(tmp_path / "d.docx", p("Text."))
+    reviewed = run_prism("review", "d.docx", "--offline", "--store", redis_url, cwd=tmp_path)
+    assert reviewed.code in (2, 4), reviewed.stderr
+    assert said in reviewed.stderr
+    code, text = doctor(tmp_path, "--store", redis_url, "--offline")
+    assert code == 4, text
+    assert line(text, "config").startswith("FAILED")
+    assert said in line(text, "config")
+    assert "prism review" in line(text, "config")

@@ -153,7 +153,8 @@ def test_the_document_under_review_is_never_overwritten(
     before = source.read_bytes()
     code, _, err = review(tmp_path, *args)
     assert code == 2
-    assert "a document under review" in err and "Traceback" not in err
+    assert "a document under review" in err
+    assert "Traceback" not in err
     assert source.read_bytes() == before
 
 

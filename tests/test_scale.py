@@ -23,10 +23,16 @@ from prism_cli.word.annotate import reviewed_copy
 def many(sections: int, per_section: int) -> list[Finding]:
     return [
         Finding(
-            id=f"s{s}-m{n}", section_id=f"s{s}", severity="medium", type="important",
-            category=f"c{n}", title=f"Distinct remark number {n} {'x' * n}", description="d",
-            quote=f"words {n} of {s}", locator=s,
-        )  # fmt: skip
+            id=f"s{s}-m{n}",
+            section_id=f"s{s}",
+            severity="medium",
+            type="important",
+            category=f"c{n}",
+            title=f"Distinct remark number {n} {'x' * n}",
+            description="d",
+            quote=f"words {n} of {s}",
+            locator=s,
+        )
         for s in range(sections)
         for n in range(per_section)
     ]
@@ -73,9 +79,16 @@ def test_a_quote_is_searched_in_its_own_paragraph_first(
     monkeypatch.setattr(anchor, "visible_runs", counted)
     found = [
         Finding(
-            id=f"f{i}", section_id="s1", severity="low", type="suggestion", category="c",
-            title=f"t{i}", description="d", quote=f"batch number {i} was", locator=i,
-        )  # fmt: skip
+            id=f"f{i}",
+            section_id="s1",
+            severity="low",
+            type="suggestion",
+            category="c",
+            title=f"t{i}",
+            description="d",
+            quote=f"batch number {i} was",
+            locator=i,
+        )
         for i in range(count)
     ]
     data, added = reviewed_copy(doc, found)
@@ -102,7 +115,8 @@ def test_comment_ids_are_counted_not_searched(
 
     copy = docx.Document(io.BytesIO(data))
     ids = [c.comment_id for c in copy.comments]
-    assert added == 50 and len(set(ids)) == 50
+    assert added == 50
+    assert len(set(ids)) == 50
 
 
 def test_report_json_is_indented_to_the_record_and_round_trips() -> None:
@@ -123,13 +137,21 @@ def test_full_case_folding_still_finds_a_quote(tmp_path: Path) -> None:
     quote = "HAUPTSTRASSE"  # what casefold() makes of "Hauptstraße", upper-cased
     found = [
         Finding(
-            id="f", section_id="s1", severity="low", type="suggestion", category="c",
-            title="t", description="d", quote=quote, locator=0,
-        )  # fmt: skip
+            id="f",
+            section_id="s1",
+            severity="low",
+            type="suggestion",
+            category="c",
+            title="t",
+            description="d",
+            quote=quote,
+            locator=0,
+        )
     ]
     data, _ = reviewed_copy(doc, found)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         xml = zf.read("word/document.xml").decode()
     start = xml.index("<w:commentRangeStart")
     end = xml.index("<w:commentRangeEnd")
-    assert "Hauptstraße" in xml[start:end] and "gesperrt" not in xml[start:end]
+    assert "Hauptstraße" in xml[start:end]
+    assert "gesperrt" not in xml[start:end]

@@ -44,6 +44,8 @@ class DoctorOptions:
     overrides: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
     """Settings given as doctor's own flags (their source is "flag")."""
+    config_problems: list[str] = field(default_factory=list)
+    """Values in the config file a command would refuse (file:line: key = value: why)."""
 
 
 SETTINGS = ("region", "profile", "store", "model", "fail_on", "format", "concurrency", "queue")
@@ -85,7 +87,31 @@ def _settings(opts: DoctorOptions) -> Check:
 def _config(opts: DoctorOptions) -> Check:
     if opts.config_path is None:
         return Check("config", OK, "no prism.toml (looked in this folder and its parents)")
+    if opts.config_problems:
+        return Check(
+            "config",
+            FAILED,
+            "; ".join(opts.config_problems),
+            "fix the value: the command named refuses to run with it",
+        )
+    catalog = _catalog_problem(opts)
+    if catalog:
+        return Check("config", FAILED, catalog, "fix the [models] table")
     return Check("config", OK, f"{opts.config_path}")
+
+
+def _catalog_problem(opts: DoctorOptions) -> str | None:
+    """A ``[models.X]`` table the catalog refuses (review exits 4 on it)."""
+    if not opts.overrides:
+        return None
+    from prism_cli.bedrock.catalog import load_catalog
+    from prism_cli.errors import PrismError
+
+    try:
+        load_catalog(opts.overrides)
+    except PrismError as exc:
+        return str(exc)
+    return None
 
 
 def _region(opts: DoctorOptions) -> tuple[Check, str | None]:
@@ -149,9 +175,15 @@ def _credentials(opts: DoctorOptions, region: str) -> tuple[Check, Any]:
             "the keys are wrong or expired: renew them (aws sso login, aws configure)",
         ), None
     except botocore.exceptions.BotoCoreError as exc:
+        # STS may be out of reach (a VPC with a Bedrock endpoint and none for STS) while
+        # Bedrock is not: the model checks below prove access by calling the models.
         return Check(
-            "credentials", FAILED, f"STS unreachable ({type(exc).__name__})", "check the network"
-        ), None
+            "credentials",
+            WARNING,
+            f"credentials found ({method}) but not verified: STS unreachable "
+            f"({type(exc).__name__})",
+            "reviews need only Bedrock: the model checks below say whether it answers",
+        ), session
     detail = f"account {who.get('Account')}, {who.get('Arn')} (from {method})"
     return Check("credentials", OK, detail), session
 
@@ -161,13 +193,14 @@ def _discovery(session: Any, region: str) -> Check:
 
     available, why = discover(session, region, refresh=True)
     if available is None:
-        return Check(
-            "discovery",
-            WARNING,
-            why,
-            "allow bedrock:ListInferenceProfiles and bedrock:ListFoundationModels: the chain "
-            "then follows what the account can call",
+        hint = (
+            "check the network and the Bedrock endpoint (a VPC needs one for the bedrock "
+            "control plane): the chain then follows what the account can call"
+            if "unreachable" in why
+            else "allow bedrock:ListInferenceProfiles and bedrock:ListFoundationModels: the "
+            "chain then follows what the account can call"
         )
+        return Check("discovery", WARNING, why, hint)
     return Check("discovery", OK, why)
 
 
@@ -239,11 +272,21 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
                 "quotas",
                 WARNING,
                 f"Service Quotas not readable ({why_not})",
-                "allow servicequotas:ListServiceQuotas: runs then pace to each model's requests "
-                "and tokens per minute from the first call instead of learning them from 429s",
+                (
+                    "check the network and the Service Quotas endpoint"
+                    if _unreachable(why_not)
+                    else "allow servicequotas:ListServiceQuotas"
+                )
+                + ": runs then pace to each model's requests and tokens per minute from the "
+                "first call instead of learning them from 429s",
             )
         )
     return checks
+
+
+def _unreachable(why: str) -> bool:
+    """A connection failure (botocore's), not a refusal."""
+    return "unreachable" in why
 
 
 def _access(runtime: Any, model_id: str, base_id: str, on_demand: bool) -> tuple[str, str]:

@@ -130,7 +130,7 @@ def read_quotas(
     except botocore.exceptions.ClientError as exc:
         return None, str(exc.response.get("Error", {}).get("Code", "error"))
     except botocore.exceptions.BotoCoreError as exc:
-        return None, type(exc).__name__
+        return None, f"unreachable ({type(exc).__name__})"
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,18 @@ def root(
         console = Console()
         for where, what, hint in check_config(path, config, options):
             console.warn(f"{where}: {what}{hint} (ignored)")
-        if command in options:
+        if command == "doctor":
+            # doctor vouches for every command: a value any of them refuses is its failure.
+            problems: dict[str, list[str]] = {}
+            for name in options:
+                try:
+                    _check_values(ctx, path, config, name, options[name], params[name])
+                except ConfigError as exc:
+                    problems.setdefault(str(exc), []).append(name)
+            ctx.meta["config_problems"] = [
+                f"{problem} (prism {', '.join(names)})" for problem, names in problems.items()
+            ]
+        elif command in options:
             _check_values(ctx, path, config, command, options[command], params[command])
     defaults = default_map(config, options, groups)
     for name, found in params.items():
@@ -122,8 +133,10 @@ def _check_values(
     keys: dict[str, str],
     params: dict[str, object],
 ) -> None:
-    """A value the command's option would refuse names the file, line and key."""
+    """A value the command's option would refuse names the file, line and key: its type,
+    choices and range, and what the command itself checks (:func:`value_refused`)."""
     from prism_cli.cli.config import line_of
+    from prism_cli.cli.limits import value_refused
     from prism_cli.errors import ConfigError
 
     table = config.get(command)
@@ -139,7 +152,9 @@ def _check_values(
                 value = [value]  # format = "json": one of a repeatable option
             try:
                 runtime = getattr(param, "get_runtime_param")()  # noqa: B009
-                runtime.coerce(value, param=param, ctx=ctx)
+                coerced = runtime.coerce(value, param=param, ctx=ctx)
+                if refused := value_refused(command, keys[key], coerced):
+                    raise ValueError(refused)
             except (typer.BadParameter, ValueError, TypeError) as exc:
                 line = line_of(path.read_text("utf-8"), scope, key)
                 where = f"{path}:{line}" if line else str(path)
@@ -1014,6 +1029,7 @@ def doctor(
         config=application.config,
         overrides=application.catalog_overrides,
         flags=given,
+        config_problems=list(ctx.find_root().meta.get("config_problems", [])),
     )
     raise typer.Exit(run_doctor(application, options, fmt))
 

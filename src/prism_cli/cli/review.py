@@ -100,27 +100,11 @@ def _validate(opts: ReviewOptions) -> None:
             raise UsageError("several --format need -o DIR (each format is written there)")
     if opts.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    if not 0.0 <= opts.min_confidence <= 1.0:
-        raise UsageError("--min-confidence must be between 0 and 1")
-    if opts.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
-    if opts.thinking_budget is not None and opts.thinking_budget < 1024:
-        raise UsageError("--thinking-budget must be at least 1024 tokens")
-    from prism_cli.core.catalog import EFFORT_LEVELS
+    from prism_cli.cli.limits import REVIEW
 
-    if opts.effort is not None and opts.effort not in EFFORT_LEVELS:
-        raise UsageError(f"--effort must be one of {', '.join(EFFORT_LEVELS)}")
-    if opts.max_tokens < 256:
-        raise UsageError("--max-tokens must be at least 256")
-    if opts.push is not None and not opts.push.startswith("s3://"):
-        raise UsageError("--push must be an s3://bucket/prefix URL")
-    if opts.session is not None:
-        from prism_cli.core.session import validate_session_id
-
-        try:
-            validate_session_id(opts.session)
-        except ValueError as exc:
-            raise UsageError(f"--session: {exc}") from exc
+    for name, check in REVIEW.items():
+        if refused := check(getattr(opts, name)):
+            raise UsageError(f"--{name.replace('_', '-')} {refused}")
 
 
 def _guard_output(app: Application, opts: ReviewOptions, fmt: str) -> None:
