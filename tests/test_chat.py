@@ -97,13 +97,72 @@ def test_questions_on_stdin_are_answered_one_by_one(bedrock: FakeBedrock, tmp_pa
     bedrock.queue(SONNET, answer("First."), answer("Second."))
     code, out, err = chat(tmp_path, str(path), stdin="one?\n\ntwo?\n")
     assert code == 0, err
-    assert out.split() == ["First.", "Second."]
+    # Each answer follows its question, so the transcript reads.
+    assert out.splitlines() == ["› one?", "First.", "› two?", "Second."]
     assert [t["question"] for t in turns(tmp_path)] == ["one?", "two?"]
     # The next question carries the conversation so far.
     bedrock.queue(SONNET, answer("Third."))
     chat(tmp_path, "--ask", "three?")  # no argument: the most recent session
     messages = bedrock.requests[-1][2]["messages"]
     assert [m["content"][0]["text"] for m in messages[:4]] == ["one?", "First.", "two?", "Second."]
+
+
+def test_piped_slash_commands_run_and_are_never_sent_to_the_model(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    path = doc(tmp_path)
+    reviewed = run_prism("review", str(path), "--region", "us-east-1", "-f", "json", cwd=tmp_path)
+    assert reviewed.code in (0, 1), reviewed.stderr
+    calls = len(bedrock.calls("converse_stream"))
+    bedrock.queue(SONNET, answer("It ran twice."))
+    stdin = "What happened?\n/findings medium\n/help\n/bogus\n/section 2\n/exit\nnever asked\n"
+    code, out, err = chat(tmp_path, str(path), stdin=stdin)
+    assert len(bedrock.calls("converse_stream")) == calls + 1  # only the question
+    assert [t["question"] for t in turns(tmp_path)] == ["What happened?"]
+    lines = out.splitlines()
+    assert lines[:2] == ["› What happened?", "It ran twice."]
+    assert any(line.strip().startswith("medium") for line in lines)
+    assert "  /findings [high|medium|low]: the review's findings" in lines
+    assert any(line.startswith("focus: §2") for line in lines)
+    assert "unknown command /bogus" in err
+    assert code == 2
+    assert "never asked" not in out
+
+
+def test_chat_on_prism_s_word_copy_finds_the_review_s_session(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    import docx
+
+    path = doc(tmp_path)
+    reviewed = run_prism(
+        "review", str(path), "--region", "us-east-1", "-f", "docx", "-o", "copy.docx", cwd=tmp_path
+    )
+    assert reviewed.code in (0, 1), reviewed.stderr
+    # The analyst edits the copy in Word and saves it: its bytes change, the session does not.
+    copy = docx.Document(str(tmp_path / "copy.docx"))
+    copy.add_paragraph("A note the analyst added.")
+    copy.save(str(tmp_path / "copy.docx"))
+    bedrock.queue(SONNET, answer("Twice."))
+    code, out, err = chat(tmp_path, "copy.docx", "--ask", "How often?", "--format", "json")
+    assert code == 0, err
+    from prism_cli.stores.service import open_sessions
+
+    sessions = open_sessions(None)
+    assert len(sessions.ids()) == 1  # no new, empty session for the copy
+    assert json.loads(out)["question"] == "How often?"
+    system = bedrock.requests[-1][2]["system"][0]["text"]
+    assert "finding" in system.casefold()
+
+
+def test_a_chat_only_session_is_not_left_running(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    path = doc(tmp_path)
+    bedrock.queue(SONNET, answer("Hello."))
+    code, _, err = chat(tmp_path, str(path), "--ask", "Hi?")
+    assert code == 0, err
+    listed = run_prism("sessions", "list", "-f", "json", cwd=tmp_path)
+    (row,) = json.loads(listed.stdout)["sessions"]
+    assert row["status"] == "unreviewed"
 
 
 def test_the_chain_applies_before_the_first_token(bedrock: FakeBedrock, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ answer breaks off). Decisions go through the same :class:`Sessions` calls as ``p
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,12 +295,12 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     """The document's session; a new one (sections read, nothing reviewed) when it has none."""
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.sections import split_sections
-    from prism_cli.core.session import DocumentInfo
-    from prism_cli.service import assign_session_ids
+    from prism_cli.core.session import DocumentInfo, SessionStatus
+    from prism_cli.service import assign_session_ids, session_of_file
     from prism_cli.word.reader import read_document
 
     data = path.read_bytes()
-    sid = sessions.session_of_document(hashlib.sha256(data).hexdigest())
+    sid = session_of_file(sessions, path, data)
     if sid is not None:
         return sid
     document = read_document(path)
@@ -309,7 +308,7 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     assign_session_ids([review], None)
     sid = review.session_id
     info = DocumentInfo.of(str(path.resolve()), path.name, document.sha256, review.sections)
-    sessions.new(sid, info, {})
+    sessions.new(sid, info, {}, status=SessionStatus.UNREVIEWED)
     sessions.put_document(sid, data)
     sessions.log(sid, "started", f"{path.name}: {len(review.sections)} sections (chat)")
     return sid

@@ -72,12 +72,18 @@ def build_files(
         if fmt.export_name and fmt.name != "json" and (fmt.always_exported or fmt.name in formats):
             files[fmt.export_name] = render(fmt.name, report, fail_on).encode("utf-8")
     if docx is not None:
-        files["reviewed.docx"] = reviewed_docx(docx, findings, only_accepted=only_accepted)
+        files["reviewed.docx"] = reviewed_docx(
+            docx, findings, only_accepted=only_accepted, session_id=document.get("session_id")
+        )
     return files
 
 
 def reviewed_docx(
-    docx: bytes, findings: Sequence[dict[str, Any]], *, only_accepted: bool = False
+    docx: bytes,
+    findings: Sequence[dict[str, Any]],
+    *,
+    only_accepted: bool = False,
+    session_id: str | None = None,
 ) -> bytes:
     from prism_cli.word.annotate import reviewed_copy
 
@@ -87,7 +93,7 @@ def reviewed_docx(
     with tempfile.TemporaryDirectory(prefix="prism-export-") as tmp:
         source = Path(tmp) / "source.docx"
         source.write_bytes(docx)
-        return reviewed_copy(source, chosen)[0]
+        return reviewed_copy(source, chosen, session_id)[0]
 
 
 def write(files: dict[str, bytes], target: str, folder: str, *, kms_key: str | None = None) -> str:

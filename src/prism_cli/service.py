@@ -153,6 +153,25 @@ def assign_session_ids(reviews: Sequence[DocumentReview], session: str | None) -
         review.session_id = sid if seen[sid] == 1 else f"{sid}-{seen[sid]}"
 
 
+def session_of_file(sessions: Sessions, path: Path, data: bytes) -> str | None:
+    """The session of a document: the one reviewing these very bytes, else the one a reviewed
+    copy names (prism's Word copy, even edited and saved since), if the store has it."""
+    sid = sessions.session_of_document(hashlib.sha256(data).hexdigest())
+    if sid is not None:
+        return sid
+    from prism_cli.core.session import validate_session_id
+    from prism_cli.word.properties import session_of_copy
+
+    named = session_of_copy(path)
+    if not named:
+        return None
+    try:
+        validate_session_id(named)
+    except ValueError:
+        return None  # a property is document text: untrusted
+    return named if sessions.load(named) is not None else None
+
+
 def resolve_session(sessions: Sessions, ref: str) -> str:
     """A session id from an id or from the path of a reviewed document."""
     from prism_cli.core.session import validate_session_id
@@ -163,7 +182,7 @@ def resolve_session(sessions: Sessions, ref: str) -> str:
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(ref, exc.strerror or str(exc)) from exc
-        sid = sessions.session_of_document(hashlib.sha256(data).hexdigest())
+        sid = session_of_file(sessions, path, data)
         if sid is None:
             raise InputError(ref, f"no session for this document in {sessions.store.url}")
         return sid

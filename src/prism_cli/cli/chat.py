@@ -13,10 +13,10 @@ from prism_cli.console import Console
 from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.chat_service import Answered, ChatService
+    from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.core.engine import EngineEvent
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
@@ -104,6 +104,7 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
 def _record(answered: Answered) -> dict[str, object]:
     turn = answered.turn
     return {
+        "question": turn.question,
         "answer": turn.answer,
         "model": turn.model,
         "sections_used": list(turn.sections_used),
@@ -137,6 +138,54 @@ def answer_plainly(console: Console, service: ChatService, question: str, fmt: s
     return EXIT_INCOMPLETE if answered.error else EXIT_OK
 
 
+def answer_piped(
+    console: Console,
+    service: ChatService,
+    opts: ChatOptions,
+    engine_for: Callable[[list[str]], EngineSetup],
+) -> int:
+    """Questions and slash commands read from stdin, one per line: a command runs as in the
+    REPL (it is never sent to the model, nor billed), each answer follows its question
+    (``› question``) so the transcript reads; a command that fails says why on stderr and the
+    rest goes on (its exit code at the end)."""
+    from prism_cli.cli.chat_commands import ChatCommands, Piece
+    from prism_cli.errors import PrismError
+
+    worst = EXIT_OK
+
+    def say(pieces: Sequence[Piece]) -> None:
+        if opts.fmt == "json":
+            console.write(json.dumps({"output": "".join(t for t, _ in pieces)}, ensure_ascii=False))
+        else:
+            console.write("".join(t for t, _ in pieces))
+
+    def ask(question: str) -> None:
+        nonlocal worst
+        commands.last_question = question
+        if opts.fmt != "json":
+            console.write(f"› {question}")
+        worst = max(worst, answer_plainly(console, service, question, opts.fmt))
+
+    def review(again: bool) -> SectionReviewed:
+        return service.review_focus(again=again)
+
+    commands = ChatCommands(service, say, ask=ask, review=review, engine_for=engine_for)
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("/"):
+            ask(line)
+            continue
+        try:
+            if commands.run(line):
+                break
+        except PrismError as exc:
+            console.error(f"{line.split()[0]}: {exc}")
+            worst = max(worst, exc.exit_code)
+    return worst
+
+
 def _after(console: Console, answered: Answered) -> None:
     if answered.fallback:
         console.info(f"answered by {answered.turn.model} ({', '.join(answered.fallback)} passed)")
@@ -155,12 +204,7 @@ def run_chat(app: Application, opts: ChatOptions) -> int:
     if opts.ask is not None:
         return answer_plainly(console, service, opts.ask, opts.fmt)
     if not sys.stdin.isatty():
-        worst = EXIT_OK
-        for line in sys.stdin:
-            question = line.strip()
-            if question:
-                worst = max(worst, answer_plainly(console, service, question, opts.fmt))
-        return worst
+        return answer_piped(console, service, opts, lambda models: engine_for(app, opts, models))
     from prism_cli.cli.repl import Repl
 
     return Repl(app, service, lambda models: engine_for(app, opts, models), RELAY).run()

@@ -11,35 +11,19 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from prism_cli.cli.application import Application
-from prism_cli.errors import EXIT_OK, PrismError, UsageError
+from prism_cli.cli.chat_commands import COMMANDS, ChatCommands, Piece, short
+from prism_cli.errors import EXIT_OK, PrismError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from rich.text import Text
 
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.chat_service import Answered, ChatService
+    from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.cli.chat import Relay
     from prism_cli.core.engine import EngineEvent
 
-COMMANDS = {
-    "/help": "this list",
-    "/sections": "the document's sections",
-    "/section": "N or title: focus on a section (its text goes first)",
-    "/findings": "[high|medium|low]: the review's findings",
-    "/accept": "ID...: accept findings (as prism feedback)",
-    "/reject": "ID...: reject findings",
-    "/note": "TEXT: your own finding on the section in focus",
-    "/review": "[again]: review the section in focus now (a stored review is reused)",
-    "/export": "DIR or s3://...: export the session",
-    "/model": "ID...: answer with these models from now on (a fallback chain)",
-    "/retry": "ask the last question again",
-    "/cost": "tokens and cost so far",
-    "/history": "the conversation so far",
-    "/clear": "start a new thread (the old one is kept)",
-    "/exit": "leave (Ctrl-D too)",
-}
 
 
 class Repl:
@@ -55,8 +39,16 @@ class Repl:
         self.engine_for = engine_for
         self.relay = relay
         self.console = app.console.rich_out()
-        self.last_question: str | None = None
         self.model = "-"
+        self.commands = ChatCommands(
+            service, self._say, ask=self._ask, review=self._review_now, engine_for=engine_for
+        )
+
+    def _say(self, pieces: Sequence[Piece]) -> None:
+        """A line of plain pieces as rich Text: shown literally, never read as markup."""
+        from rich.text import Text
+
+        self.console.print(Text.assemble(*((t, s or "") for t, s in pieces)), highlight=False)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -90,7 +82,7 @@ class Repl:
                 continue
             try:
                 if line.startswith("/"):
-                    if self._command(line):
+                    if self.commands.run(line):
                         break
                 else:
                     self._ask(line)
@@ -147,7 +139,7 @@ class Repl:
             self.console.print("[dim]earlier in this thread:[/dim]")
             for turn in earlier:
                 self.console.print(f"[dim]› {_e(turn.question)}[/dim]", highlight=False)
-                self.console.print(f"[dim]{_e(_short(turn.answer))}[/dim]", highlight=False)
+                self.console.print(f"[dim]{_e(short(turn.answer))}[/dim]", highlight=False)
 
     # -- asking ----------------------------------------------------------------------------
     def _ask(self, question: str) -> None:
@@ -156,7 +148,7 @@ class Repl:
 
         from prism_cli.chat_service import Answered, Chosen, Chunk
 
-        self.last_question = question
+        self.commands.last_question = question
         text = ""
         answered: Answered | None = None
         events = self.service.ask(question)
@@ -200,35 +192,11 @@ class Repl:
         if answered is not None:
             self._footer(answered)
 
-    def _review(self, *, again: bool) -> None:
+    def _review_now(self, again: bool) -> SectionReviewed:
         service = self.service
-        if service.focus is None:
-            raise UsageError("/review reviews the section in focus: /section N first")
-        section = service.section(service.focus)
+        section = service.section(service.focus or "")
         with self.console.status(f"reviewing §{_e(section.number)} {_e(section.title)}…"):
-            done = service.review_focus(again=again)
-        if done.status == "failed":
-            self.console.print(
-                f"[yellow]§{_e(section.number)} not reviewed: {_e(done.error)}[/yellow]",
-                highlight=False,
-            )
-            return
-        how = (
-            "stored review reused (/review again asks anew)"
-            if done.status == "cached"
-            else (f"reviewed by {done.model}")
-        )
-        count = len(done.findings)
-        self.console.print(
-            f"§{_e(section.number)} {_e(section.title)}: {count} finding{'s' if count != 1 else ''} "
-            f"[dim]({_e(how)})[/dim]",
-            highlight=False,
-        )
-        for f in done.findings:
-            self.console.print(
-                f"  {f.severity:6} {_e(f.id)}  {_e(f.title)} [dim]({_e(f.status)})[/dim]",
-                highlight=False,
-            )
+            return service.review_focus(again=again)
 
     def _footer(self, answered: Answered) -> None:
         cited = [
@@ -244,92 +212,6 @@ class Repl:
                 f"[yellow]the answer broke off ({_e(answered.error)}); /retry asks again[/yellow]",
                 highlight=False,
             )
-
-    # -- slash commands --------------------------------------------------------------------
-    def _command(self, line: str) -> bool:
-        """Run a slash command; True to leave."""
-        name, _, rest = line.partition(" ")
-        rest = rest.strip()
-        service = self.service
-        sessions = service.sessions
-        if name in ("/exit", "/quit"):
-            return True
-        if name == "/help":
-            for command, what in COMMANDS.items():
-                self.console.print(f"  [bold]{_e(command)}[/bold] {_e(what)}", highlight=False)
-        elif name == "/sections":
-            for s in service.sections:
-                mark = "›" if s.id == service.focus else " "
-                self.console.print(f" {mark} §{_e(s.number)} {_e(s.title)}", highlight=False)
-        elif name == "/section":
-            section = service.section(rest)
-            service.focus = section.id
-            self.console.print(f"focus: §{_e(section.number)} {_e(section.title)}", highlight=False)
-        elif name == "/findings":
-            for f in service.findings():
-                if rest and f.get("severity") != rest:
-                    continue
-                self.console.print(
-                    f"  {_e(f.get('severity')):6} {_e(f.get('id'))}  {_e(f.get('title'))} "
-                    f"[dim]({_e(f.get('status', 'open'))})[/dim]",
-                    highlight=False,
-                )
-        elif name in ("/accept", "/reject"):
-            from prism_cli.core.session import Decision
-
-            ids = rest.split()
-            if not ids:
-                raise UsageError(f"{name} ID...: give finding ids (see /findings)")
-            sessions.decide(service.session_id, Decision(name[1:]), ids)
-            self.console.print(f"{name[1:]}ed {len(ids)} finding(s)", highlight=False)
-        elif name == "/note":
-            if not service.focus:
-                raise UsageError("/note needs a section in focus: /section N first")
-            if not rest:
-                raise UsageError("/note TEXT")
-            finding = sessions.add_finding(service.session_id, service.focus, rest)
-            self.console.print(f"added {_e(finding['id'])}", highlight=False)
-        elif name == "/review":
-            if rest not in ("", "again"):
-                raise UsageError("/review [again]")
-            self._review(again=rest == "again")
-        elif name == "/export":
-            from prism_cli.service import export_session
-
-            if not rest:
-                raise UsageError("/export DIR or s3://bucket/prefix")
-            where = export_session(
-                sessions, service.session_id, rest, warn=lambda m: self.console.print(_e(m))
-            )
-            self.console.print(f"exported to {_e(where)}", highlight=False)
-        elif name == "/model":
-            if not rest or self.engine_for is None:
-                raise UsageError("/model ID...: a model id or catalog key (see prism models)")
-            setup = self.engine_for(rest.split())
-            service.engine, service.prices = setup.engine, setup.catalog.prices
-            chain = ", ".join(m.model_id for m in setup.engine.chain)
-            self.console.print(f"models: {_e(chain)}", highlight=False)
-        elif name == "/retry":
-            if self.last_question is None:
-                raise UsageError("nothing to retry yet")
-            self._ask(self.last_question)
-        elif name == "/cost":
-            spent = service.spent
-            self.console.print(
-                f"{spent.input_tokens} in / {spent.output_tokens} out tokens, "
-                f"cache {spent.cache_read_tokens} read · ${service.cost:.4f}",
-                highlight=False,
-            )
-        elif name == "/history":
-            for turn in service.history():
-                self.console.print(f"[bold]› {_e(turn.question)}[/bold]", highlight=False)
-                self.console.print(_e(_short(turn.answer, 400)), highlight=False)
-        elif name == "/clear":
-            service.clear()
-            self.console.print("new thread (the old one is kept)", highlight=False)
-        else:
-            raise UsageError(f"unknown command {name} (see /help)")
-        return False
 
 
 class _Completer(Completer):
@@ -391,8 +273,3 @@ def _e(value: object) -> str:
     from rich.markup import escape
 
     return escape(str(value))
-
-
-def _short(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -869,6 +869,6 @@ def _write_reviewed_copies(
             target = output
         refuse_inputs(target, [r.document.path for r in reviews])
         chosen = [f for f in review.findings if in_reviewed_copy(f.status, only_accepted)]
-        count = annotate(source, target, chosen)
+        count = annotate(source, target, chosen, review.session_id or None)
         if not is_stdout(target):
             console.info(f"wrote {target} ({count} comments)")

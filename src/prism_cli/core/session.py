@@ -50,6 +50,9 @@ class SessionStatus(str, Enum):
     INCOMPLETE = "incomplete"
     OFFLINE = "offline"
     """Read offline: rules only, no model review yet (stored reviews reused)."""
+    UNREVIEWED = "unreviewed"
+    """Opened by ``prism chat`` on a document never reviewed: its sections are read, nothing
+    is reviewed and nothing is running."""
 
 
 @dataclass(frozen=True)
@@ -430,13 +433,14 @@ class Sessions:
         settings: dict[str, Any],
         *,
         fresh_run: bool = False,
+        status: SessionStatus = SessionStatus.RUNNING,
     ) -> SessionMeta:
         now = now_iso(self._clock())
         meta = SessionMeta(
             validate_session_id(session_id),
             now,
             now,
-            SessionStatus.RUNNING,
+            status,
             document,
             settings,
             {},

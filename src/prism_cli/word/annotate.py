@@ -53,8 +53,11 @@ def _author(f: Finding) -> tuple[str, str]:
     return (REVIEWER, REVIEWER_INITIALS) if f.source == "reviewer" else (AUTHOR, INITIALS)
 
 
-def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int]:
-    """The document with one comment per finding, and the number of comments added."""
+def reviewed_copy(
+    source: Path, findings: Sequence[Finding], session_id: str | None = None
+) -> tuple[bytes, int]:
+    """The document with one comment per finding, and the number of comments added; the
+    session it came from is recorded in it (:mod:`prism_cli.word.properties`)."""
     import io
 
     import docx
@@ -94,6 +97,10 @@ def reviewed_copy(source: Path, findings: Sequence[Finding]) -> tuple[bytes, int
             threads.append((_para_id(comment), None))
     if any(reply for _, reply in threads):
         _add_comments_extended(document, threads)
+    if session_id:
+        from prism_cli.word.properties import set_session
+
+        set_session(document, session_id)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue(), added
@@ -216,11 +223,13 @@ def _add_comments_extended(document: Any, threads: list[tuple[str, str | None]])
     document.part.relate_to(part, RT_COMMENTS_EXTENDED)
 
 
-def annotate(source: Path, target: Path | str, findings: Sequence[Finding]) -> int:
+def annotate(
+    source: Path, target: Path | str, findings: Sequence[Finding], session_id: str | None = None
+) -> int:
     """Write the reviewed copy to ``target`` (``-``: standard output); returns the number of
     comments added. A file is replaced atomically: never a partial one."""
     from prism_cli.outputs import write_bytes
 
-    data, added = reviewed_copy(source, findings)
+    data, added = reviewed_copy(source, findings, session_id)
     write_bytes(target, data)
     return added
