@@ -71,14 +71,14 @@ def rendered(width: int, verbose: bool = False) -> str:
 
 @pytest.mark.parametrize("width", [60, 80, 120])
 @pytest.mark.parametrize("verbose", [False, True])
-def test_ids_are_never_cut_and_high_comes_first(width: int, verbose: bool) -> None:
+def test_ids_are_never_cut_and_sections_read_in_order(width: int, verbose: bool) -> None:
     out = rendered(width, verbose)
     lines = out.splitlines()
     assert all(len(line) <= width for line in lines)
     for fid in ("s1-m3f9a2c", "s2-r-undefined-acronym-12", "s2-m0000a1"):
         assert any(fid in line for line in lines), (fid, out)
-    order = [out.index(x) for x in ("s2-r-undefined-acronym-12", "s2-m0000a1", "s1-m3f9a2c")]
-    assert order == sorted(order)  # by severity; sections by their most severe finding
+    order = [out.index(x) for x in ("s1-m3f9a2c", "s2-r-undefined-acronym-12", "s2-m0000a1")]
+    assert order == sorted(order)  # sections in reading order, by severity within one
     assert "session 3f2a9c1d0b7e" in out
     assert "prism feedback 3f2a9c1d0b7e accept|reject" in out
     assert ("Why it matters" in out) is verbose

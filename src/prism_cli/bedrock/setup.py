@@ -89,9 +89,12 @@ def open_engine(
             f"no model of the chain is usable in {resolved_region}: " + "; ".join(notes)
         )
     details.append("chain: " + ", ".join(f"{m.model_id} ({m.source})" for m in chain))
+    said: dict[str, list[str]] = {}
     for model in chain:
         if model.note:
-            notes.append(f"{model.model_id}: {model.note}")
+            said.setdefault(model.note, []).append(model.model_id)
+    for note, ids in said.items():  # one line per fact, not one per model of the chain
+        notes.append(f"{', '.join(ids)}: {note}")
 
     def remap(model_id: str) -> str | None:
         return catalog.profile_for(strip_geography(model_id), resolved_region)

@@ -107,6 +107,10 @@ def _validate(opts: ReviewOptions) -> None:
             raise UsageError(f"--{name.replace('_', '-')} {refused}")
 
 
+REGION_FACTS = (": not offered in ", " profile; global")
+"""Notes that say the same of a region on every run."""
+
+
 def _guard_output(app: Application, opts: ReviewOptions, fmt: str) -> None:
     """Refuse, before anything is spent, output that would replace a document under review or
     pour a binary Word file into a terminal."""
@@ -561,10 +565,13 @@ def conclude(
     live = [f for review in reviews for f in review.findings if f.status != "rejected"]
     if at_or_above(live, opts.fail_on):
         codes.append(EXIT_FINDINGS)
+    from prism_cli.cli.notes import first_time
+
     for note in outcome.notes:
-        # A model the region does not offer is skipped the same way on every run: say so
-        # with -v only. Everything else the run learned is said every time.
-        if ": not offered in " in note:
+        # A fact of the region (a model it does not offer, no profile of its own) is the same
+        # on every run: said the first time on this machine, then with -v only. Everything
+        # else the run learned is said every time.
+        if any(mark in note for mark in REGION_FACTS) and not first_time(note):
             console.debug(f"note: {note}")
         else:
             console.note(f"note: {note}")

@@ -57,8 +57,14 @@ def run_list(app: Application, fmt: str | None) -> int:
     from rich.table import Table
 
     table = Table(title=f"sessions in {sessions.store.url}", title_justify="left")
-    for column in ("id", "document", "status", "done", "findings", "updated"):
-        table.add_column(column)
+    # Everything but the document's name fits on one line; the name wraps, whole, so two
+    # versions of a document never read the same (brand_registry_v1 / _v2).
+    table.add_column("id", no_wrap=True)
+    table.add_column("document", overflow="fold", min_width=12)
+    table.add_column("status", no_wrap=True)
+    table.add_column("done", no_wrap=True, justify="right")
+    table.add_column("findings", no_wrap=True, justify="right")
+    table.add_column("updated", no_wrap=True)
     for r in rows:
         st = r.get("statistics", {})
         table.add_row(
@@ -67,10 +73,49 @@ def run_list(app: Application, fmt: str | None) -> int:
             str(r.get("status") or ""),
             f"{st.get('sections_done', 0)}/{st.get('sections', 0)}" if st else "",
             str(st.get("findings", "")) if st else "",
-            str(r.get("updated") or r.get("error", "")),
+            _when(str(r.get("updated") or "")) or str(r.get("error", "")),
         )
     console.render(table)
     return EXIT_OK
+
+
+def _when(stamp: str) -> str:
+    """``2026-12-04T07:26:10Z`` as ``2026-12-04 07:26`` (UTC): a table column's worth."""
+    if len(stamp) >= 16 and stamp[10] == "T":
+        return f"{stamp[:10]} {stamp[11:16]}"
+    return stamp
+
+
+def _wrapped(lines: list[str], width: int | None) -> str:
+    """Lines wrapped at words to ``width`` (a terminal's), each continuation indented under
+    the text it continues; unwrapped when ``width`` is None (a pipe reads whole lines)."""
+    if width is None:
+        return "\n".join(lines)
+    import textwrap
+
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        # Continue under the last column: after the widest run of two spaces (id, severity...).
+        gap = line.rfind("  ", 0, max(indent + 1, min(len(line), width // 2 + 8)))
+        hang = gap + 2 if gap >= indent and gap + 2 < width // 2 + 8 else indent + 2
+        out.extend(
+            textwrap.wrap(
+                line,
+                width=width,
+                initial_indent="",
+                subsequent_indent=" " * hang,
+                break_long_words=True,
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [line]
+        )
+    return "\n".join(out)
 
 
 def run_show(app: Application, ref: str, fmt: str | None) -> int:
@@ -114,7 +159,10 @@ def run_show(app: Application, ref: str, fmt: str | None) -> int:
         lines.append(
             f"  {entry['at']}  {entry['event']:<13} {where}  {entry.get('detail', '')}".rstrip()
         )
-    console.write("\n".join(lines))
+    import shutil
+
+    columns = shutil.get_terminal_size((100, 24)).columns if console.stdout_is_tty else None
+    console.write(_wrapped(lines, columns))
     return EXIT_OK
 
 
@@ -182,6 +230,14 @@ def run_feedback(
         console.info(f"{past} {len(items)} finding(s) in session {sid}")
         return EXIT_OK
     if action == "add":
+        from prism_cli.core.findings import SEVERITY_ORDER, TYPE_ORDER
+
+        if severity not in SEVERITY_ORDER:
+            hint = f" ({severity} is a --type)" if severity in TYPE_ORDER else ""
+            raise UsageError(f"--severity must be one of {', '.join(SEVERITY_ORDER)}{hint}")
+        if kind not in TYPE_ORDER:
+            hint = f" ({kind} is a --severity)" if kind in SEVERITY_ORDER else ""
+            raise UsageError(f"--type must be one of {', '.join(TYPE_ORDER)}{hint}")
         if section is None:
             raise UsageError("feedback add needs --section (an id like s3, or a section title)")
         try:

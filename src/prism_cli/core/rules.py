@@ -190,13 +190,25 @@ def missing_sections(ctx: _Ctx) -> Iterator[Finding]:
             )  # fmt: skip
 
 
+_INVESTIGATION = re.compile(
+    r"incident|investigat|root[- ]cause|post[- ]?mortem|timeline|chronology|lessons learn"
+    r"|corrective|after[- ]action|\brca\b|outage|problem report|what happened",
+    re.IGNORECASE,
+)
+
+
 def document_kind(sections: Sequence[Section]) -> str:
-    """ "risk" for risk assessments, else "investigation" (what the default framework covers)."""
+    """ "risk" for risk assessments, "investigation" for incident reports and investigations
+    (what the default framework covers), by their headings; else "other": a tender, a
+    statement of work or a manual is neither, and an expectation that holds for those kinds
+    does not hold for it."""
     head = " ".join(s.title for s in sections[:3]).casefold()
     titles = " ".join(s.title for s in sections).casefold()
     if "risk assessment" in head or "risk register" in titles or "risk analysis" in head:
         return "risk"
-    return "investigation"
+    if _INVESTIGATION.search(titles):
+        return "investigation"
+    return "other"
 
 
 def actions_without_owner_or_date(ctx: _Ctx) -> Iterator[Finding]:

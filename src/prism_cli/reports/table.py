@@ -1,8 +1,8 @@
 """The terminal report (rich): per document, per section, one compact row per finding.
 
 A row is severity, id and title; the id is never cut (it is what ``prism feedback`` takes), the
-title wraps. Findings are sorted by severity within each section, and sections by their most
-severe finding, so high ones come first. ``verbose`` adds the description, suggestion and quote
+title wraps. Sections come in reading order (s1, s2, s3: the document as it reads) and the
+findings of a section by severity, high first. ``verbose`` adds the description, suggestion and quote
 beneath each row. The footer names the session and the commands that act on it.
 """
 
@@ -25,7 +25,7 @@ def _sections(doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, 
         findings.sort(key=lambda f: (RANK.get(f["severity"], 3), f["id"]))
         section = known.get(sid, {"id": sid, "title": sid})
         groups.append((section, findings))
-    groups.sort(key=lambda g: (RANK.get(g[1][0]["severity"], 3), order.get(g[0]["id"], 1 << 30)))
+    groups.sort(key=lambda g: order.get(g[0]["id"], 1 << 30))
     return groups
 
 
