@@ -31,7 +31,37 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-WORDS = ["The", "owner", "of", "each", "control", "reviews", "the", "access", "list", "every", "quarter", "and", "records", "the", "outcome", "in", "the", "register;", "exceptions", "are", "approved", "by", "the", "director", "before", "the", "change", "window", "opens"]
+WORDS = [
+    "The",
+    "owner",
+    "of",
+    "each",
+    "control",
+    "reviews",
+    "the",
+    "access",
+    "list",
+    "every",
+    "quarter",
+    "and",
+    "records",
+    "the",
+    "outcome",
+    "in",
+    "the",
+    "register;",
+    "exceptions",
+    "are",
+    "approved",
+    "by",
+    "the",
+    "director",
+    "before",
+    "the",
+    "change",
+    "window",
+    "opens",
+]
 
 
 def paragraph_text(section: int, index: int) -> str:

@@ -43,6 +43,7 @@ import contextlib
 import hashlib
 import json
 import re
+import socket
 import struct
 import threading
 import time
@@ -315,6 +316,10 @@ class FakeBedrock:
                 pass
 
             def handle(self) -> None:
+                # Each event of a stream goes out as it is written, as Bedrock's do: without
+                # this, Nagle holds the second small write for the client's delayed ACK
+                # (~40 ms before a first token that had already been sent).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 # The client went away (a test killed it): not the server's error.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     super().handle()

@@ -269,8 +269,18 @@ def test_a_real_terminal_session(bedrock: FakeBedrock, tmp_path: Path) -> None:
     child.sendline("slow?")
     child.expect("A slow")
     child.sendintr()
+    child.expect("cancelled: the answer so far is kept")
     child.expect("›")
     bedrock.stream_delay = 0.0
+    # Waiting for the first word says so, and Ctrl-C there says what became of the question.
+    bedrock.latency = 3.0  # (nothing queued: the cancelled call takes no answer of later ones)
+    child.sendline("anyone there?")
+    child.expect("waiting for claude-sonnet-5-5")
+    child.expect("Ctrl-C cancels")
+    child.sendintr()
+    child.expect("cancelled before the first word")
+    child.expect("›")
+    bedrock.latency = 0.0
     child.sendline("/exit")
     child.expect(pexpect.EOF)
     # Reopened, the conversation is there, and the decision is prism feedback's.

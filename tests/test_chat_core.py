@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from prism_cli.core.chat import ChatSection, Turn, citations, estimate_tokens, ground, rank
 
 FILLER = "The quarterly figures were reviewed by the committee and filed as usual. " * 20
@@ -127,3 +131,46 @@ def test_the_status_line_fits_the_terminal(monkeypatch: object) -> None:
         assert expected in line
         assert "$0.0095" in line
     assert "/help" not in line  # at 60 columns the hint goes first
+
+
+def test_grounding_after_the_first_question_reads_only_the_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prism_cli.core import chat as chat_module
+    from prism_cli.core.chat import DocumentIndex
+
+    big = [
+        ChatSection(n, f"s{n}", f"Area {n}", f"control {n} owner text " * 50) for n in range(1, 301)
+    ]
+    index = DocumentIndex(big)
+    calls = 0
+    real = chat_module.words
+
+    def counted(text: str) -> list[str]:
+        nonlocal calls
+        calls += 1
+        return real(text)
+
+    monkeypatch.setattr(chat_module, "words", counted)
+    g = ground("who owns control 7?", index, [], [], budget=24_000)
+    assert calls == 1  # the question's words; the document's were indexed once
+    assert g.sections_used[0] == "s7"
+
+
+def test_a_chat_starts_without_parsing_the_document_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docbuilder import make_docx, p
+    from prism_cli.chat_service import ChatService
+    from prism_cli.stores.service import open_sessions
+    from prism_cli.word import reader
+
+    path = make_docx(tmp_path / "d.docx", p("Scope", style="Heading1") + p("All of it."))
+    first = ChatService.open(open_sessions(None), str(path))
+
+    def parse(_path: object) -> object:
+        raise AssertionError("the document was parsed again")
+
+    monkeypatch.setattr(reader, "read_document", parse)
+    again = ChatService.open(open_sessions(None), first.session_id)
+    assert [s.title for s in again.sections] == [s.title for s in first.sections]

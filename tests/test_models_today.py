@@ -340,7 +340,9 @@ def test_a_model_that_throttles_every_call_is_set_aside(bedrock: FakeBedrock) ->
     assert time.monotonic() - started < 5
     assert {r.model for r in results} == {"us.anthropic.claude-opus-5-5"}
     calls = [m for m, _ in bedrock.calls()]
-    assert calls.count(storm) <= 12  # set aside after a few throttles, not 3 per section (48)
+    # Set aside after a few throttles: at most about one call per worker (16) reaches it, not
+    # 3 per section (48). (12-13 seen; the count depends on how fast the 429s come back.)
+    assert calls.count(storm) <= 16
     assert any("throttled on every call" in n and "set aside for a cooldown" in n for n in rv.notes)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prism_cli.core.chat import ChatSection, Citation, Turn, citations, ground
+from prism_cli.core.chat import ChatSection, Citation, DocumentIndex, Turn, citations, ground
 from prism_cli.core.ports import (
     ModelCallError,
     ModelChosen,
@@ -95,6 +95,7 @@ class ChatService:
     default_settings: RunSettings | None = None
     """The settings ``/review`` uses for a session that was never reviewed."""
     _reviewer: tuple[str, tuple[Reviewer, PriceLookup, list[str]]] | None = None
+    _index: DocumentIndex | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -122,15 +123,26 @@ class ChatService:
             sid = _session_for_document(sessions, Path(ref))
         else:
             sid = resolve_session(sessions, ref)
-        from prism_cli.service import stored_document
-
-        document = stored_document(sessions, sid)
-        sections = [
-            ChatSection(n, s.id, s.title, s.text) for n, s in enumerate(_split(document), 1)
-        ]
+        sections, document = _chat_sections(sessions, sid)
         service = cls(sessions, sid, sections, engine=engine, prices=prices, document=document)
         service.thread = sessions.thread(sid)
         return service
+
+    @property
+    def index(self) -> DocumentIndex:
+        """The document indexed for grounding: built once per chat, on the first question."""
+        if self._index is None:
+            self._index = DocumentIndex(self.sections)
+        return self._index
+
+    def loaded_document(self) -> Document:
+        """The session's document, parsed from its stored copy the first time it is needed
+        (``/review``): a chat that only asks never parses it after the first chat."""
+        if self.document is None:
+            from prism_cli.service import stored_document
+
+            self.document = stored_document(self.sessions, self.session_id)
+        return self.document
 
     # -- what the chat knows ---------------------------------------------------------------
     def history(self) -> list[Turn]:
@@ -172,8 +184,9 @@ class ChatService:
 
         if self.focus is None:
             raise UsageError("/review reviews the section in focus: /section N first")
-        if self.document is None or self.reviewer_for is None:
+        if self.reviewer_for is None:
             raise UsageError("/review needs a model: this chat was opened without one")
+        document = self.loaded_document()
         meta = self.sessions.require(self.session_id)
         settings = self.default_settings
         if meta.settings.get("framework_text"):
@@ -184,19 +197,19 @@ class ChatService:
         if self._reviewer is None or self._reviewer[0] != shaping:
             self._reviewer = (shaping, self.reviewer_for(settings))
         reviewer, prices, notes = self._reviewer[1]
-        review = DocumentReview(self.document, _split(self.document))
+        review = DocumentReview(document, _split(document))
         review.session_id = self.session_id
-        rules = run_rules(self.document, review.sections, settings.framework)
+        rules = run_rules(document, review.sections, settings.framework)
         service = ReviewService(
             self.sessions,
             settings,
             reviewer=reviewer,
             prices=prices,
             notes=notes,
-            only={self.document.path: {self.focus}},
+            only={document.path: {self.focus}},
             again=again,
         )
-        service.run([review], {self.document.path: rules})
+        service.run([review], {document.path: rules})
         section = self.section(self.focus)
         result = review.results.get(self.focus)
         usage = result.usage if result else {}
@@ -221,7 +234,7 @@ class ChatService:
             raise UsageError("chat needs a model: this chat was opened without one")
         grounding = ground(
             question,
-            self.sections,
+            self.index,
             self.findings(),
             self.history(),
             focus=self.focus,
@@ -278,7 +291,7 @@ class ChatService:
             status="partial" if error else "complete",
         )
         self.sessions.add_turn(self.session_id, self.thread, turn.as_dict())
-        yield Answered(turn, citations(answer, self.sections), passed, error)
+        yield Answered(turn, citations(answer, self.index), passed, error)
 
     def ask_all(self, question: str, on_text: Callable[[str], None] = lambda _t: None) -> Answered:
         answered: Answered | None = None
@@ -312,6 +325,42 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     sessions.put_document(sid, data)
     sessions.log(sid, "started", f"{path.name}: {len(review.sections)} sections (chat)")
     return sid
+
+
+SECTIONS_VERSION = 1
+"""Of the chat sections kept in a session: a new splitter makes the stored ones stale."""
+
+
+def _chat_sections(sessions: Sessions, sid: str) -> tuple[list[ChatSection], Document | None]:
+    """The document's sections as chat shows them: kept in the session after the first chat
+    (for the same document and splitter), so a chat does not parse the document to start;
+    the document too when it had to be parsed."""
+    meta = sessions.require(sid)
+    kept = sessions.chat_sections(sid)
+    if (
+        kept is not None
+        and kept.get("sha256") == meta.document.sha256
+        and kept.get("version") == SECTIONS_VERSION
+    ):
+        try:
+            return [
+                ChatSection(int(n), str(i), str(t), str(x)) for n, i, t, x in kept["sections"]
+            ], None
+        except (KeyError, TypeError, ValueError):
+            pass  # not what we wrote: parse again
+    from prism_cli.service import stored_document
+
+    document = stored_document(sessions, sid)
+    sections = [ChatSection(n, s.id, s.title, s.text) for n, s in enumerate(_split(document), 1)]
+    sessions.put_chat_sections(
+        sid,
+        {
+            "sha256": meta.document.sha256,
+            "version": SECTIONS_VERSION,
+            "sections": [[s.number, s.id, s.title, s.text] for s in sections],
+        },
+    )
+    return sections, document
 
 
 def _split(document: Document) -> list[Any]:

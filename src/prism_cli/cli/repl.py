@@ -15,7 +15,7 @@ from prism_cli.cli.chat_commands import COMMANDS, ChatCommands, Piece, short
 from prism_cli.errors import EXIT_OK, PrismError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Iterator, Sequence
 
     from rich.text import Text
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.cli.chat import Relay
     from prism_cli.core.engine import EngineEvent
-
 
 
 class Repl:
@@ -143,17 +142,40 @@ class Repl:
 
     # -- asking ----------------------------------------------------------------------------
     def _ask(self, question: str) -> None:
+        """Ask and stream the answer; Ctrl-C at any moment (even while the display starts)
+        cancels the answer, says so, and leaves the session as it was."""
+        from rich.text import Text
+
+        self._streamed = False
+        self._events: Generator[object, None, None] | None = None
+        try:
+            self._ask_and_show(question)
+        except KeyboardInterrupt:
+            if self._events is not None:
+                self._events.close()  # the call gives back its quota; nothing half-stored
+            said = (
+                "cancelled: the answer so far is kept (/retry asks again)"
+                if self._streamed
+                else "cancelled before the first word: nothing was kept"
+            )
+            self.console.print(Text(said, style="yellow"), highlight=False)
+
+    def _ask_and_show(self, question: str) -> None:
         from rich.live import Live
         from rich.markdown import Markdown
+        from rich.text import Text
 
         from prism_cli.chat_service import Answered, Chosen, Chunk
 
         self.commands.last_question = question
         text = ""
         answered: Answered | None = None
+        cancelled = False
         events = self.service.ask(question)
+        self._events = events
+        status = _Waiting(self.model if self.model != "-" else "the model")
         with Live(
-            Markdown(""), console=self.console, refresh_per_second=8, vertical_overflow="visible"
+            status, console=self.console, refresh_per_second=8, vertical_overflow="visible"
         ) as live:
 
             def waiting(event: EngineEvent) -> None:
@@ -168,19 +190,26 @@ class Repl:
                 for event in events:
                     if isinstance(event, Chosen):
                         self.model = event.model
+                        status.model = event.model
                         if event.passed:
                             live.console.print(
-                                f"[dim]answered by {_e(event.model)} ({_e(', '.join(event.passed))} "
-                                "passed)[/dim]",
+                                Text(
+                                    f"answered by {event.model} ({', '.join(event.passed)} passed)",
+                                    style="dim",
+                                ),
                                 highlight=False,
                             )
                     elif isinstance(event, Chunk):
+                        first = not text
                         text += event.text
-                        live.update(Markdown(text))
+                        self._streamed = True
+                        # The first words are drawn at once, not at the display's next tick.
+                        live.update(Markdown(text), refresh=first)
                     elif isinstance(event, Answered):
                         answered = event
             except KeyboardInterrupt:
                 # Cancel the answer, not the session: the partial answer is stored.
+                cancelled = True
                 try:
                     last = events.throw(KeyboardInterrupt)
                     answered = last if isinstance(last, Answered) else answered
@@ -189,8 +218,22 @@ class Repl:
             finally:
                 if self.relay is not None:
                     self.relay.listeners.remove(waiting)
+                if not text:
+                    live.update(Text(""), refresh=True)  # the waiting line goes
+        if answered is not None and answered.error == "cancelled":
+            cancelled = True  # Ctrl-C reached the stream itself, which kept what it had
+        if cancelled and not text:
+            self.console.print(
+                Text("cancelled before the first word: nothing was kept", style="yellow"),
+                highlight=False,
+            )
+        elif cancelled:
+            self.console.print(
+                Text("cancelled: the answer so far is kept (/retry asks again)", style="yellow"),
+                highlight=False,
+            )
         if answered is not None:
-            self._footer(answered)
+            self._footer(answered, cancelled=cancelled)
 
     def _review_now(self, again: bool) -> SectionReviewed:
         service = self.service
@@ -198,7 +241,7 @@ class Repl:
         with self.console.status(f"reviewing §{_e(section.number)} {_e(section.title)}…"):
             return service.review_focus(again=again)
 
-    def _footer(self, answered: Answered) -> None:
+    def _footer(self, answered: Answered, *, cancelled: bool = False) -> None:
         cited = [
             f"[green]{_e(c.text)}[/green]"
             if c.section_id
@@ -207,7 +250,7 @@ class Repl:
         ]
         if cited:
             self.console.print("[dim]cited:[/dim] " + " ".join(cited), highlight=False)
-        if answered.error:
+        if answered.error and not cancelled:
             self.console.print(
                 f"[yellow]the answer broke off ({_e(answered.error)}); /retry asks again[/yellow]",
                 highlight=False,
@@ -251,6 +294,26 @@ class _Completer(Completer):
             yield Completion("again", -len(rest))
 
 
+class _Waiting:
+    """What the screen says between a question and its first word: whom it waits for, for
+    how long so far, and how to stop waiting."""
+
+    def __init__(self, model: str) -> None:
+        import time
+
+        self.model = model
+        self.since = time.monotonic()
+
+    def __rich__(self) -> Text:
+        import time
+
+        from rich.text import Text
+
+        waited = time.monotonic() - self.since
+        model = self.model.split(".anthropic.", 1)[-1]
+        return Text(f"waiting for {model}… {waited:.0f}s · Ctrl-C cancels", style="dim")
+
+
 class _Countdown:
     def __init__(self, model: str, seconds: float) -> None:
         import time
@@ -263,8 +326,11 @@ class _Countdown:
 
         from rich.text import Text
 
-        left = max(0.0, self.until - time.monotonic())
-        return Text(f"throttled by {self.model}: asking again in {left:.0f}s", style="dim")
+        left = self.until - time.monotonic()
+        model = self.model.split(".anthropic.", 1)[-1]
+        if left <= 0:  # the call went: now it waits for the first word
+            return Text(f"waiting for {model}… · Ctrl-C cancels", style="dim")
+        return Text(f"throttled by {model}: asking again in {left:.0f}s", style="dim")
 
 
 def _e(value: object) -> str:

@@ -95,32 +95,75 @@ def words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
 
-def rank(question: str, sections: Sequence[ChatSection]) -> list[tuple[float, ChatSection]]:
+class DocumentIndex:
+    """What grounding needs of a document, worked out once per chat session rather than for
+    every question: each section's words and their counts (BM25), the outline, and the whole
+    document fenced (the cached prefix when it fits). Grounding a question then costs what
+    the question's words cost, not the document's length."""
+
+    def __init__(self, sections: Sequence[ChatSection]) -> None:
+        self.sections = list(sections)
+        self.by_id = {s.id: s for s in self.sections}
+        docs = [words(s.title) * 2 + words(s.text) for s in self.sections]
+        self.lengths = [len(d) for d in docs]
+        self.average = (sum(self.lengths) / len(docs) if docs else 0.0) or 1.0
+        self.counts = [Counter(d) for d in docs]
+        self.frequency: Counter[str] = Counter()
+        for counts in self.counts:
+            self.frequency.update(counts.keys())
+        self.postings: dict[str, list[int]] = {}
+        for i, counts in enumerate(self.counts):
+            for term in counts:
+                self.postings.setdefault(term, []).append(i)
+        self.outline = "\n".join(f"§{s.number} {s.title}" for s in self.sections)
+        self.whole = "".join(_fence(s, estimate_tokens(s.text) + 64) for s in self.sections)
+        self.whole_tokens = estimate_tokens(self.whole)
+
+
+def index(sections: Sequence[ChatSection] | DocumentIndex) -> DocumentIndex:
+    return sections if isinstance(sections, DocumentIndex) else DocumentIndex(sections)
+
+
+def rank(
+    question: str, sections: Sequence[ChatSection] | DocumentIndex
+) -> list[tuple[float, ChatSection]]:
     """Sections by BM25 relevance to ``question`` (title words count twice), best first;
-    sections sharing no word with the question are left out."""
+    sections sharing no word with the question are left out. Only the sections holding one of
+    the question's words are scored."""
     k1, b = 1.5, 0.75
-    docs = [words(s.title) * 2 + words(s.text) for s in sections]
-    if not docs:
+    idx = index(sections)
+    n = len(idx.sections)
+    if not n:
         return []
-    average = sum(len(d) for d in docs) / len(docs) or 1.0
-    frequency: Counter[str] = Counter()
-    for doc in docs:
-        frequency.update(set(doc))
-    terms = set(words(question))
-    scored = []
-    for section, doc in zip(sections, docs, strict=True):
-        counts = Counter(doc)
-        score = 0.0
-        for term in terms:
-            tf = counts.get(term, 0)
-            if not tf:
-                continue
-            idf = math.log(1 + (len(docs) - frequency[term] + 0.5) / (frequency[term] + 0.5))
-            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / average))
-        if score > 0:
-            scored.append((score, section))
+    scores: dict[int, float] = {}
+    for term in set(words(question)):
+        holders = idx.postings.get(term)
+        if not holders:
+            continue
+        df = idx.frequency[term]
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for i in holders:
+            tf = idx.counts[i][term]
+            norm = tf + k1 * (1 - b + b * idx.lengths[i] / idx.average)
+            scores[i] = scores.get(i, 0.0) + idf * tf * (k1 + 1) / norm
+    scored = [(score, idx.sections[i]) for i, score in scores.items() if score > 0]
     scored.sort(key=lambda pair: (-pair[0], pair[1].number))
     return scored
+
+
+def _chosen(question: str, idx: DocumentIndex, focus: str | None) -> list[ChatSection]:
+    """The section in focus, then the rest by relevance, then the others in document order."""
+    chosen: list[ChatSection] = []
+    seen: set[str] = set()
+    if focus and focus in idx.by_id:
+        chosen.append(idx.by_id[focus])
+        seen.add(focus)
+    for _score, section in rank(question, idx):
+        if section.id not in seen:
+            chosen.append(section)
+            seen.add(section.id)
+    chosen += [s for s in idx.sections if s.id not in seen]
+    return chosen
 
 
 @dataclass
@@ -142,44 +185,36 @@ def _fence(section: ChatSection, budget: int) -> str:
 
 def ground(
     question: str,
-    sections: Sequence[ChatSection],
+    sections: Sequence[ChatSection] | DocumentIndex,
     findings: Sequence[dict[str, Any]],
     history: Sequence[Turn],
     *,
     focus: str | None = None,
     budget: int = 24_000,
 ) -> Grounding:
-    """The request for ``question``, within ``budget`` estimated tokens in all."""
-    outline = "\n".join(f"§{s.number} {s.title}" for s in sections)
+    """The request for ``question``, within ``budget`` estimated tokens in all. Give a
+    :class:`DocumentIndex` (built once) to ground many questions on one document."""
+    idx = index(sections)
     system = f"{INSTRUCTIONS}\n\nThe document's sections:\n"
-    system += _cut(outline, budget // 8)
+    system += _cut(idx.outline, budget // 8)
     left = budget - estimate_tokens(system) - estimate_tokens(question) - 64
     # Sections: the one in focus, then by relevance, within 60% of what is left.
     share = int(left * 0.6)
-    chosen: list[ChatSection] = []
-    by_id = {s.id: s for s in sections}
-    if focus and focus in by_id:
-        chosen.append(by_id[focus])
-    for _score, section in rank(question, sections):
-        if section not in chosen:
-            chosen.append(section)
-    # Then the rest in document order, as far as the budget goes.
-    chosen += [s for s in sections if s not in chosen]
-    whole = "".join(_fence(s, estimate_tokens(s.text) + 64) for s in sections)
+    by_id = idx.by_id
     parts: list[str] = []
     used: list[str] = []
-    if sections and estimate_tokens(whole) <= share:
+    if idx.sections and idx.whole_tokens <= share:
         # The document goes whole, in order, into the stable prefix (cached across questions);
         # the question says which section is in focus.
-        system += f"\n\nThe document:\n{whole}"
-        left -= estimate_tokens(whole)
-        used = [s.id for s in chosen]
+        system += f"\n\nThe document:\n{idx.whole}"
+        left -= idx.whole_tokens
+        used = [s.id for s in _chosen(question, idx, focus)]
         if focus and focus in by_id:
             parts.append(
                 f"(The analyst is looking at §{by_id[focus].number} {by_id[focus].title}.)\n"
             )
     else:
-        for section in chosen:
+        for section in _chosen(question, idx, focus):
             if share < 64:
                 break
             fenced = _fence(section, share)
@@ -229,8 +264,9 @@ class Citation:
     """The real section cited, or None when the answer names a section that does not exist."""
 
 
-def citations(answer: str, sections: Sequence[ChatSection]) -> list[Citation]:
-    by_number = {s.number: s for s in sections}
+def citations(answer: str, sections: Sequence[ChatSection] | DocumentIndex) -> list[Citation]:
+    items = sections.sections if isinstance(sections, DocumentIndex) else sections
+    by_number = {s.number: s for s in items}
     out = []
     for match in _CITATION.finditer(answer):
         number = int(match.group(1))

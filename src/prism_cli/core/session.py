@@ -533,6 +533,17 @@ class Sessions:
     def put_report(self, session_id: str, document_report: dict[str, Any]) -> None:
         self._put(self._key(session_id, "report"), document_report)
 
+    def put_chat_sections(self, session_id: str, data: dict[str, Any]) -> None:
+        """The document's sections as chat grounds on them (chat parses a document once)."""
+        self._put(self._key(session_id, "chat_sections"), data)
+
+    def chat_sections(self, session_id: str) -> dict[str, Any] | None:
+        try:
+            payload = self._get(self._key(session_id, "chat_sections"))
+        except CorruptEntry:
+            return None
+        return payload if isinstance(payload, dict) else None
+
     def report(self, session_id: str) -> dict[str, Any] | None:
         payload = self._get(self._key(session_id, "report"))
         return payload if isinstance(payload, dict) else None

@@ -44,7 +44,9 @@ def set_session(document: Any, session_id: str) -> None:
             prop.set("pid", str(max(pids, default=1) + 1))
             prop.set("name", NAME)
             etree.SubElement(prop, f"{{{VT}}}lpwstr").text = session_id
-            part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+            part._blob = etree.tostring(
+                root, xml_declaration=True, encoding="UTF-8", standalone=True
+            )
             return
     xml = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
