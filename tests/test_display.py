@@ -129,3 +129,14 @@ def test_a_note_of_the_region_is_said_once(tmp_path: Path, monkeypatch: pytest.M
     assert first_time(note) is True
     assert first_time(note) is False
     assert first_time(note.replace("sa-east-1", "me-south-1")) is True
+
+
+def test_a_bracketed_document_name_is_listed_literally(tmp_path: Path) -> None:
+    name = "[bold]plan[red] x.docx"
+    offline(tmp_path, name, p("Scope", style="Heading1") + p("[/b] All of it."))
+    listed = run_prism("sessions", "list", "-f", "table", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert listed.code == 0, listed.stderr
+    assert name in listed.stdout
+    sections = run_prism("sections", name, "-f", "table", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert sections.code == 0, sections.stderr
+    assert name in sections.stdout

@@ -125,6 +125,7 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
         )
         return code
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title=f"Fallback chain for {region} ({source})", title_justify="left", expand=False
@@ -149,7 +150,7 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
         ]
         if opts.check:
             cells.append(row["status"])
-        table.add_row(*cells)
+        table.add_row(*(Text(c) for c in cells))  # config may name a model: never markup
     console.render(table)
     if available is not None:
         console.info("* from the account's listings; everything else from prism's catalog")

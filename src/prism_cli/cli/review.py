@@ -185,6 +185,11 @@ def load_guidelines(path: Path | None) -> str:
         ) from exc
 
 
+def _one_line(text: str) -> str:
+    """``text`` for one line of a display: line breaks and other blanks as single spaces."""
+    return " ".join(text.split())
+
+
 class _Progress:
     """What a run shows while it works, on stderr.
 
@@ -226,7 +231,8 @@ class _Progress:
 
             self._progress = Progress(
                 TextColumn(
-                    "{task.description}",
+                    "{task.description}",  # a document's name, a model's: never markup
+                    markup=False,
                     table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=4),
                 ),
                 BarColumn(bar_width=16),
@@ -289,7 +295,7 @@ class _Progress:
             return ""
         model, until = min(nearest.items(), key=lambda item: item[1])
         left = until - now
-        return f"wait {left:.0f} s: Bedrock quota on {model}" if left >= 2 else ""
+        return f"wait {left:.0f} s: Bedrock quota on {_one_line(model)}" if left >= 2 else ""
 
     def _show_wait(self) -> None:
         if self._progress is None or self._overall is None:
@@ -313,7 +319,7 @@ class _Progress:
             self.total += total
             self.documents += 1
             self._left[key] = total
-            self._names[key] = Path(name).name
+            self._names[key] = _one_line(Path(name).name)  # a line of a bar: no line break
             self._totals[key] = total
             if self._progress is not None and self._overall is not None:
                 self._progress.update(self._overall, total=self.total)

@@ -55,8 +55,10 @@ def run_list(app: Application, fmt: str | None) -> int:
         console.info(f"no sessions in {sessions.store.url}")
         return EXIT_OK
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"sessions in {sessions.store.url}", title_justify="left")
+    # Document names are the documents' own: shown literally (Text), never read as markup.
+    table = Table(title=Text(f"sessions in {sessions.store.url}"), title_justify="left")
     # Everything but the document's name fits on one line; the name wraps, whole, so two
     # versions of a document never read the same (brand_registry_v1 / _v2).
     table.add_column("id", no_wrap=True)
@@ -67,7 +69,7 @@ def run_list(app: Application, fmt: str | None) -> int:
     table.add_column("updated", no_wrap=True)
     for r in rows:
         st = r.get("statistics", {})
-        table.add_row(
+        cells = (
             r["id"],
             str(r.get("document") or ""),
             str(r.get("status") or ""),
@@ -75,6 +77,7 @@ def run_list(app: Application, fmt: str | None) -> int:
             str(st.get("findings", "")) if st else "",
             _when(str(r.get("updated") or "")) or str(r.get("error", "")),
         )
+        table.add_row(*(Text(str(c)) for c in cells))
     console.render(table)
     return EXIT_OK
 

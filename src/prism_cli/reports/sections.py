@@ -70,11 +70,13 @@ def to_markdown(items: Sequence[DocumentSections]) -> str:
 
 def to_table(items: Sequence[DocumentSections]) -> list[Any]:
     from rich.table import Table
+    from rich.text import Text
 
+    # A document's path and headings are its own text: shown literally (Text), never markup.
     tables: list[Any] = []
     for item in items:
         table = Table(
-            title=f"{item.document.path}  ({len(item.sections)} sections)",
+            title=Text(f"{item.document.path}  ({len(item.sections)} sections)"),
             title_justify="left",
         )
         table.add_column("id", style="dim")
@@ -86,9 +88,9 @@ def to_table(items: Sequence[DocumentSections]) -> list[Any]:
             indent = "  " * max(section.level - 1, 0)
             text = section.text
             table.add_row(
-                section.id,
-                f"{indent}{section.title}",
-                section.detected_by,
+                Text(section.id),
+                Text(f"{indent}{section.title}"),
+                Text(section.detected_by),
                 str(len(text.split())),
                 str(estimate_tokens(text)),
             )
