@@ -110,11 +110,12 @@ class Repl:
         width = shutil.get_terminal_size((100, 24)).columns
         cost = f"${self.service.cost:.4f}"
         focus = f"focus {self.service.focus}" if self.service.focus else ""
-        model = self.model.split(".anthropic.", 1)[-1]  # the geography and vendor go first
+        full = self.model if self.model != "-" else self._first_model()
+        model = full.split(".anthropic.", 1)[-1]  # the geography and vendor go first
         tokens = f"{spent.input_tokens} in / {spent.output_tokens} out tokens"
         short = f"{spent.input_tokens}/{spent.output_tokens} tok"
         for parts in (
-            [self.model, tokens, cost, focus, "/help"],
+            [full, tokens, cost, focus, "/help"],
             [model, tokens, cost, focus, "/help"],
             [model, tokens, cost, focus],
             [model, short, cost, focus],
@@ -173,7 +174,7 @@ class Repl:
         cancelled = False
         events = self.service.ask(question)
         self._events = events
-        status = _Waiting(self.model if self.model != "-" else "the model")
+        status = _Waiting(self.model if self.model != "-" else self._first_model())
         with Live(
             status, console=self.console, refresh_per_second=8, vertical_overflow="visible"
         ) as live:
@@ -234,6 +235,12 @@ class Repl:
             )
         if answered is not None:
             self._footer(answered, cancelled=cancelled)
+
+    def _first_model(self) -> str:
+        """The model a question goes to first (the chain's head), before one has answered."""
+        engine = getattr(self.service, "engine", None)
+        chain = getattr(engine, "chain", None) or []
+        return str(getattr(chain[0], "model_id", "the model")) if chain else "the model"
 
     def _review_now(self, again: bool) -> SectionReviewed:
         service = self.service
