@@ -140,3 +140,29 @@ def test_a_bracketed_document_name_is_listed_literally(tmp_path: Path) -> None:
     sections = run_prism("sections", name, "-f", "table", cwd=tmp_path, env={"COLUMNS": "200"})
     assert sections.code == 0, sections.stderr
     assert name in sections.stdout
+
+
+def test_a_framework_that_names_no_kind_expects_its_sections_of_any_document(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    (tmp_path / "sow.toml").write_text(
+        'name = "statements of work"\n[[checkpoints]]\nid = "W1"\ntitle = "Payment schedule"\n'
+        'description = "When and how much is paid."\nexpects_section = ["payment schedule"]\n'
+    )
+    body = "".join(p(t, style="Heading1") + p(f"{t} text.") for t in ("Scope", "Terms", "Fees"))
+    path = make_docx(tmp_path / "sow.docx", body)
+    result = run_prism(
+        "review", str(path), "--offline", "-f", "json", "--framework", "sow.toml", cwd=tmp_path
+    )
+    titles = [f["title"] for f in json.loads(result.stdout)["documents"][0]["findings"]]
+    assert "No section for: Payment schedule" in titles
+
+
+def test_the_default_framework_is_unchanged() -> None:
+    """Its digest is in every cached result's key: an edit re-reviews every user's documents.
+    Change it on purpose (and say so in the changelog), then update this digest."""
+    from prism_cli.cli.review import load_framework
+
+    assert load_framework(None).digest == "dff187f7a992ec13"

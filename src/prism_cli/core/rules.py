@@ -175,6 +175,12 @@ def missing_sections(ctx: _Ctx) -> Iterator[Finding]:
         return  # a document without real sections cannot be said to lack one
     first = ctx.sections[0]
     kind = document_kind(ctx.sections)
+    # The kinds a framework names (the default's: investigation, risk) are the documents it
+    # knows what to expect of: one of another kind (a tender, a statement of work) is not
+    # told it lacks a timeline. A framework that names none expects its sections of any.
+    kinds = {k for c in ctx.framework.checkpoints for k in c.applies_to}
+    if kinds and kind not in kinds:
+        return
     n = 0
     for checkpoint in ctx.framework.checkpoints:
         if checkpoint.applies_to and kind not in checkpoint.applies_to:
