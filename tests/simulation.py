@@ -35,23 +35,30 @@ from prism_cli.core.requests import Ask
 
 
 class _Sleeper:
-    __slots__ = ("cond", "done", "event", "wake")
+    __slots__ = ("cond", "done", "event", "seq", "wake")
 
-    def __init__(self, wake: float, cond: threading.Condition | None) -> None:
+    def __init__(self, wake: float, cond: threading.Condition | None, seq: int = 0) -> None:
         self.wake = wake
+        self.seq = seq
         self.cond = cond
         self.done = False
         self.event = threading.Event()
 
 
 class SimClock:
-    """Virtual time for a set of participant threads (see the module)."""
+    """Virtual time for a set of participant threads (see the module).
+
+    One participant runs at a time (a baton): a woken thread is made ready, and runs when the
+    one running blocks or ends, in the order they were made ready (wake-up time, then the
+    order they went to sleep). Nothing then depends on how the host schedules threads: the
+    same seed gives the same run, on an idle machine or a loaded CI runner alike."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
         self._lock = threading.Lock()
         self._active = 0
         self._heap: list[tuple[float, int, _Sleeper]] = []
+        self._ready: list[_Sleeper] = []
         self._seq = itertools.count()
         self._by_cond: dict[int, set[_Sleeper]] = {}
         self.wakeups = 0
@@ -60,10 +67,11 @@ class SimClock:
         return self._now
 
     def spawn(self, target: Callable[[], None]) -> threading.Thread:
-        with self._lock:
-            self._active += 1
+        """A participant; it starts when the baton reaches it, after :meth:`begin`."""
+        gate = _Sleeper(self._now, None)
 
         def run() -> None:
+            gate.event.wait()
             try:
                 target()
             finally:
@@ -71,13 +79,22 @@ class SimClock:
                     self._active -= 1
                     self._advance()
 
+        with self._lock:
+            gate.done = True
+            self._ready.append(gate)
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         return thread
 
+    def begin(self) -> None:
+        """Start the participants spawned so far (all of them before time moves: one that
+        blocked before another was spawned would otherwise move time on without it)."""
+        with self._lock:
+            self._advance()
+
     def _block(self, wake: float, cond: threading.Condition | None) -> _Sleeper:
-        sleeper = _Sleeper(wake, cond)
-        heapq.heappush(self._heap, (wake, next(self._seq), sleeper))
+        sleeper = _Sleeper(wake, cond, next(self._seq))
+        heapq.heappush(self._heap, (wake, sleeper.seq, sleeper))
         if cond is not None:
             self._by_cond.setdefault(id(cond), set()).add(sleeper)
         self._active -= 1
@@ -85,25 +102,34 @@ class SimClock:
         return sleeper
 
     def _wake(self, sleeper: _Sleeper) -> None:
+        """Make ``sleeper`` ready (it runs when the baton reaches it)."""
         if sleeper.done:
             return
         sleeper.done = True
-        self._active += 1
         self.wakeups += 1
         if sleeper.cond is not None:
             self._by_cond.get(id(sleeper.cond), set()).discard(sleeper)
-        sleeper.event.set()
+        self._ready.append(sleeper)
 
     def _advance(self) -> None:
-        while self._active == 0 and self._heap:
-            wake, _, sleeper = heapq.heappop(self._heap)
-            if sleeper.done:
-                continue
-            self._now = max(self._now, wake)
-            self._wake(sleeper)
+        """With no participant running: run the next ready one, or move time to the next
+        wake-up and make everything due then ready."""
+        if self._active:
+            return
+        if not self._ready:
+            while self._heap and not self._ready:
+                wake, _, sleeper = heapq.heappop(self._heap)
+                if sleeper.done:
+                    continue
+                self._now = max(self._now, wake)
+                self._wake(sleeper)
             while self._heap and self._heap[0][0] <= self._now:
                 _, _, other = heapq.heappop(self._heap)
                 self._wake(other)
+        if self._ready:
+            nxt = self._ready.pop(0)
+            self._active += 1
+            nxt.event.set()
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
@@ -121,7 +147,8 @@ class SimClock:
 
     def notify_all(self, cond: threading.Condition) -> None:
         with self._lock:
-            for sleeper in list(self._by_cond.get(id(cond), ())):
+            # In the order they went to sleep (a set's order is the objects' addresses).
+            for sleeper in sorted(self._by_cond.get(id(cond), ()), key=lambda s: s.seq):
                 self._wake(sleeper)
         cond.notify_all()
 
@@ -432,6 +459,7 @@ def simulate(
     threads = [
         clock.spawn(lambda e=engine: worker(e)) for engine in engines for _ in range(concurrency)
     ]
+    clock.begin()
     for thread in threads:
         thread.join(timeout=120)
         if thread.is_alive():
