@@ -111,6 +111,48 @@ def test_two_workers_one_killed_mid_run_and_the_batch_completes(
     }
 
 
+def test_a_job_taken_by_a_worker_killed_before_it_started_is_retried(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker killed between taking a job and starting it leaves the job in RQ's
+    intermediate queue, which only RQ's 10-minute maintenance looked at: a batch waited for
+    it for minutes (seen once in CI). A live worker's sweep fails it after a minute there, so
+    it is retried."""
+    import redis
+
+    queue = queue_url(redis_url)
+    docs = documents(tmp_path / "docs", count=1, sections=2)
+    bedrock.latency = 3.0
+    proc = worker(queue)  # started (and its start-up maintenance done) before the batch
+    try:
+        time.sleep(2)
+        submitted = run_prism(
+            "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
+            "--region", "us-east-1",
+        )  # fmt: skip
+        assert submitted.code == 0, submitted.stderr
+        deadline = time.monotonic() + 30
+        while calls(bedrock) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the live worker is on the first job (3 s)
+        connection = redis.Redis.from_url(queue)
+        # What a second worker did before it was killed: took the other job (BLMOVE into
+        # the intermediate queue), and died. It has been there for two minutes.
+        taken = connection.lmove("rq:queue:prism", "rq:queue:prism:intermediate", "LEFT", "RIGHT")
+        assert taken is not None
+        key = f"rq:queue:prism:intermediate:first_seen:{taken.decode()}"
+        connection.set(key, time.time() - 120)
+        bedrock.latency = 0.0
+        waited = run_prism(
+            "batch", "wait", submitted.stdout.strip(), "--queue", queue, "-f", "json",
+            "--fail-on", "never", timeout=60,
+        )  # fmt: skip
+        assert waited.code == 0, waited.stderr
+        report = json.loads(waited.stdout)
+        assert [s["status"] for s in report["documents"][0]["sections"]] == ["reviewed"] * 2
+    finally:
+        proc.kill()
+
+
 def test_review_follows_the_batch_and_sigterm_finishes_the_job_in_flight(
     bedrock: FakeBedrock, redis_url: str, tmp_path: Path
 ) -> None:

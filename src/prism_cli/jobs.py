@@ -583,12 +583,16 @@ def work(context: WorkerContext, *, burst: bool) -> None:
             queue = Queue(QUEUE, connection=connection)
             worker = worker_class([queue], connection=connection)
 
-            def sweep(queue: Any = queue, stopping: threading.Event = stopping) -> None:
+            def sweep(
+                queue: Any = queue, stopping: threading.Event = stopping, worker: Any = worker
+            ) -> None:
                 # Abandoned jobs (a worker killed mid-job) go back to the queue, and retries
                 # due after their backoff are enqueued, every few seconds, by whichever
                 # worker holds RQ's scheduler lock. (Not RQ's scheduler process: it dies with
                 # a Redis restart and a new one starts only at the next maintenance, minutes
-                # later.)
+                # later.) A job a worker was killed with between taking it and starting it
+                # sits in RQ's intermediate queue, which only RQ's maintenance (every 10
+                # minutes) looked at: it is failed after a minute there, so it is retried.
                 scheduler: Any = RQScheduler(
                     [queue], connection=queue.connection, logging_level="WARNING"
                 )
@@ -596,6 +600,7 @@ def work(context: WorkerContext, *, burst: bool) -> None:
                 while not stopping.wait(HEARTBEAT):
                     try:
                         StartedJobRegistry(queue=queue).cleanup()
+                        queue.intermediate_queue.cleanup(worker, queue)
                         if scheduler.acquire_locks():
                             scheduler.enqueue_scheduled_jobs()
                             scheduler.release_locks()
