@@ -144,16 +144,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="prism-chat-bench-"))
     fake = FakeBedrock().start()
     env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.url,
-        "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9",
-        "AWS_ENDPOINT_URL_SERVICE_QUOTAS": "http://127.0.0.1:9",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "XDG_DATA_HOME": str(work / "data"),
-        "XDG_CONFIG_HOME": str(work / "config"),
-        "XDG_CACHE_HOME": str(work / "cache"),
+        **fake.prism_env(work),
         "TERM": "xterm",
         "PROMPT_TOOLKIT_NO_CPR": "1",
         "COLUMNS": "100",

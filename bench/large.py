@@ -153,18 +153,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="prism-large-"))
     fake = FakeBedrock().start()
     fake.findings = many_findings(args.findings)
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.url,
-        "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9",
-        "AWS_ENDPOINT_URL_SERVICE_QUOTAS": "http://127.0.0.1:9",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "XDG_DATA_HOME": str(work / "data"),
-        "XDG_CONFIG_HOME": str(work / "config"),
-        "NO_COLOR": "1",
-    }
+    env = {**fake.prism_env(work), "NO_COLOR": "1"}
     doc = build(work / "policy.docx", args.sections, args.paragraphs)
     common = ["--region", "us-east-1", "--fail-on", "never"]
     print(f"{args.sections} sections x {args.paragraphs} paragraphs, {args.findings} findings "

@@ -342,6 +342,25 @@ class FakeBedrock:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def prism_env(self, home: Any) -> dict[str, str]:
+        """The environment for a ``prism`` subprocess of a bench: Bedrock runtime on this
+        fake, the control plane and Service Quotas refused at once, fake credentials, and its
+        data, config and cache under ``home`` (never the developer's)."""
+        import os
+
+        return {
+            **os.environ,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.url,
+            "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL_SERVICE_QUOTAS": "http://127.0.0.1:9",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "XDG_DATA_HOME": f"{home}/data",
+            "XDG_CONFIG_HOME": f"{home}/config",
+            "XDG_CACHE_HOME": f"{home}/cache",
+        }
+
     def start(self) -> FakeBedrock:
         self._thread.start()
         return self

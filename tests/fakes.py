@@ -163,3 +163,18 @@ class MemoryStore:
         with self._lock:
             if self.leases.get(key, ("",))[0] == owner:
                 del self.leases[key]
+
+
+class Counted:
+    """A function replaced by one that counts its calls and then calls it: work is counted
+    rather than timed (``count = Counted(monkeypatch, module, "name")``, then ``count.calls``)."""
+
+    def __init__(self, monkeypatch: Any, owner: Any, name: str) -> None:
+        self.calls = 0
+        real = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)

@@ -136,6 +136,7 @@ def test_the_status_line_fits_the_terminal(monkeypatch: object) -> None:
 def test_grounding_after_the_first_question_reads_only_the_question(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from fakes import Counted
     from prism_cli.core import chat as chat_module
     from prism_cli.core.chat import DocumentIndex
 
@@ -143,17 +144,9 @@ def test_grounding_after_the_first_question_reads_only_the_question(
         ChatSection(n, f"s{n}", f"Area {n}", f"control {n} owner text " * 50) for n in range(1, 301)
     ]
     index = DocumentIndex(big)
-    calls = 0
-    real = chat_module.words
-
-    def counted(text: str) -> list[str]:
-        nonlocal calls
-        calls += 1
-        return real(text)
-
-    monkeypatch.setattr(chat_module, "words", counted)
+    split = Counted(monkeypatch, chat_module, "words")
     g = ground("who owns control 7?", index, [], [], budget=24_000)
-    assert calls == 1  # the question's words; the document's were indexed once
+    assert split.calls == 1  # the question's words; the document's were indexed once
     assert g.sections_used[0] == "s7"
 
 

@@ -123,9 +123,14 @@ def test_a_job_taken_by_a_worker_killed_before_it_started_is_retried(
     queue = queue_url(redis_url)
     docs = documents(tmp_path / "docs", count=1, sections=2)
     bedrock.latency = 3.0
+    from rq import Worker
+
+    connection = redis.Redis.from_url(queue)
     proc = worker(queue)  # started (and its start-up maintenance done) before the batch
     try:
-        time.sleep(2)
+        deadline = time.monotonic() + 30
+        while Worker.count(connection=connection) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)  # registered: its start-up maintenance is behind it
         submitted = run_prism(
             "review", str(docs), "--store", redis_url, "--queue", queue, "--no-wait",
             "--region", "us-east-1",
@@ -134,7 +139,6 @@ def test_a_job_taken_by_a_worker_killed_before_it_started_is_retried(
         deadline = time.monotonic() + 30
         while calls(bedrock) < 1 and time.monotonic() < deadline:
             time.sleep(0.02)  # the live worker is on the first job (3 s)
-        connection = redis.Redis.from_url(queue)
         # What a second worker did before it was killed: took the other job (BLMOVE into
         # the intermediate queue), and died. It has been there for two minutes.
         taken = connection.lmove("rq:queue:prism", "rq:queue:prism:intermediate", "LEFT", "RIGHT")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from docbuilder import make_docx, p
+from fakes import Counted
 from prism_cli.core import findings as findings_module
 from prism_cli.core.findings import Finding, merge_near_duplicates
 from prism_cli.reports.jsontext import dumps
@@ -39,19 +40,11 @@ def many(sections: int, per_section: int) -> list[Finding]:
 
 
 def test_merging_compares_findings_of_one_section_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = 0
-    real = findings_module._similar
-
-    def counted(a: object, b: object) -> bool:
-        nonlocal calls
-        calls += 1
-        return real(a, b)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(findings_module, "_similar", counted)
+    compared = Counted(monkeypatch, findings_module, "_similar")
     merged = merge_near_duplicates(many(300, 6))
     assert len(merged) == 1800
     # 300 sections x 15 pairs; comparing across sections was 1.6 million.
-    assert calls <= 300 * 15
+    assert compared.calls <= 300 * 15
 
 
 def test_merging_still_keeps_the_stronger_of_two_alike_in_a_section() -> None:
@@ -68,15 +61,7 @@ def test_a_quote_is_searched_in_its_own_paragraph_first(
         tmp_path / "long.docx",
         "".join(p(f"Paragraph {i} says the batch number {i} was late.") for i in range(count)),
     )
-    read = 0
-    real = anchor.visible_runs
-
-    def counted(paragraph: object) -> list[object]:
-        nonlocal read
-        read += 1
-        return real(paragraph)
-
-    monkeypatch.setattr(anchor, "visible_runs", counted)
+    read = Counted(monkeypatch, anchor, "visible_runs")
     found = [
         Finding(
             id=f"f{i}",
@@ -93,7 +78,7 @@ def test_a_quote_is_searched_in_its_own_paragraph_first(
     ]
     data, added = reviewed_copy(doc, found)
     assert added == count
-    assert read == count  # one paragraph each; the 60-paragraph span was 60 each
+    assert read.calls == count  # one paragraph each; the 60-paragraph span was 60 each
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         xml = zf.read("word/document.xml").decode()
     assert xml.count("<w:commentRangeStart") == count

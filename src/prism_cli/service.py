@@ -34,6 +34,7 @@ from prism_cli.core.session import (
     digest,
     result_from_dict,
     result_to_dict,
+    with_decisions,
 )
 from prism_cli.errors import InputError, Interrupted, UsageError
 
@@ -400,27 +401,6 @@ class SessionRun:
                 + ", ".join(kept[:10]),
             )
         review.findings = with_decisions(review.findings, decisions)
-
-
-def with_decisions(findings: Sequence[Finding], decisions: dict[str, Any]) -> list[Finding]:
-    """The findings with the reviewer's decisions as their status, plus the reviewer's own
-    (what :func:`~prism_cli.core.session.apply_decisions` does to report dicts)."""
-    accepted = set(decisions.get("accepted", []))
-    rejected = set(decisions.get("rejected", []))
-    out = []
-    for finding in findings:
-        status = (
-            "accepted"
-            if finding.id in accepted
-            else "rejected"
-            if finding.id in rejected
-            else "open"
-        )
-        out.append(
-            finding if finding.status == status else finding.model_copy(update={"status": status})
-        )
-    out.extend(Finding.model_validate(c) for c in decisions.get("custom", []))
-    return out
 
 
 class ReviewService:

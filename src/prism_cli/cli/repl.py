@@ -145,8 +145,6 @@ class Repl:
     def _ask(self, question: str) -> None:
         """Ask and stream the answer; Ctrl-C at any moment (even while the display starts)
         cancels the answer, says so, and leaves the session as it was."""
-        from rich.text import Text
-
         self._streamed = False
         self._events: Generator[object, None, None] | None = None
         try:
@@ -154,12 +152,17 @@ class Repl:
         except KeyboardInterrupt:
             if self._events is not None:
                 self._events.close()  # the call gives back its quota; nothing half-stored
-            said = (
-                "cancelled: the answer so far is kept (/retry asks again)"
-                if self._streamed
-                else "cancelled before the first word: nothing was kept"
-            )
-            self.console.print(Text(said, style="yellow"), highlight=False)
+            self._cancelled()
+
+    def _cancelled(self) -> None:
+        from rich.text import Text
+
+        said = (
+            "cancelled: the answer so far is kept (/retry asks again)"
+            if self._streamed
+            else "cancelled before the first word: nothing was kept"
+        )
+        self.console.print(Text(said, style="yellow"), highlight=False)
 
     def _ask_and_show(self, question: str) -> None:
         from rich.live import Live
@@ -223,16 +226,8 @@ class Repl:
                     live.update(Text(""), refresh=True)  # the waiting line goes
         if answered is not None and answered.error == "cancelled":
             cancelled = True  # Ctrl-C reached the stream itself, which kept what it had
-        if cancelled and not text:
-            self.console.print(
-                Text("cancelled before the first word: nothing was kept", style="yellow"),
-                highlight=False,
-            )
-        elif cancelled:
-            self.console.print(
-                Text("cancelled: the answer so far is kept (/retry asks again)", style="yellow"),
-                highlight=False,
-            )
+        if cancelled:
+            self._cancelled()
         if answered is not None:
             self._footer(answered, cancelled=cancelled)
 

@@ -336,17 +336,30 @@ def empty_decisions() -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "accepted": [], "rejected": [], "custom": []}
 
 
-def apply_decisions(findings: Iterable[dict[str, Any]], decisions: dict[str, Any]) -> list[Any]:
-    """Findings (report dicts) with ``status`` from the decisions, plus the reviewer's own."""
+def decided(decisions: dict[str, Any]) -> Callable[[str], str]:
+    """The status the reviewer's decisions give a finding id: accepted, rejected or open."""
     accepted = set(decisions.get("accepted", []))
     rejected = set(decisions.get("rejected", []))
-    out = []
-    for f in findings:
-        status = (
-            "accepted" if f["id"] in accepted else "rejected" if f["id"] in rejected else "open"
-        )
-        out.append({**f, "status": status})
+    return lambda fid: "accepted" if fid in accepted else "rejected" if fid in rejected else "open"
+
+
+def apply_decisions(findings: Iterable[dict[str, Any]], decisions: dict[str, Any]) -> list[Any]:
+    """Findings (report dicts) with ``status`` from the decisions, plus the reviewer's own."""
+    status = decided(decisions)
+    out = [{**f, "status": status(f["id"])} for f in findings]
     out.extend(decisions.get("custom", []))
+    return out
+
+
+def with_decisions(findings: Iterable[Finding], decisions: dict[str, Any]) -> list[Finding]:
+    """:func:`apply_decisions` for findings as objects: one is copied only when its status
+    changes (a rerun of 13,000 findings re-validated them all)."""
+    status = decided(decisions)
+    out = []
+    for finding in findings:
+        now = status(finding.id)
+        out.append(finding if finding.status == now else finding.model_copy(update={"status": now}))
+    out.extend(Finding.model_validate(c) for c in decisions.get("custom", []))
     return out
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prism_cli.core.findings import Finding
 from prism_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from docx.oxml.comments import CT_Comment
 
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 AUTHOR = "prism"
@@ -123,6 +126,16 @@ class _Commenter:
     never takes over an old range."""
 
     def __init__(self, document: Any) -> None:
+        import datetime as dt
+
+        from docx.comments import Comment
+        from docx.oxml.ns import nsdecls
+        from docx.oxml.parser import parse_xml
+
+        # Once per copy, not per comment (a copy may get 13,000): the library's pieces, the
+        # namespace declaration, and the time every comment of this copy is dated.
+        self._comment, self._parse, self._ns = Comment, parse_xml, nsdecls("w")
+        self.when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.comments = document.comments
         used = [
             int(x)
@@ -139,17 +152,10 @@ class _Commenter:
         """A comment of ``text`` (a paragraph per line, each in the CommentText style, as
         python-docx writes it) on ``runs``; its XML is written in one piece: adding it
         paragraph by paragraph through python-docx was most of a large copy's time."""
-        import datetime as dt
         from xml.sax.saxutils import escape, quoteattr
-
-        from docx.comments import Comment
-        from docx.oxml.comments import CT_Comment
-        from docx.oxml.ns import nsdecls
-        from docx.oxml.parser import parse_xml
 
         comment_id = self.next_id
         self.next_id += 1
-        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         style = '<w:pPr><w:pStyle w:val="CommentText"/></w:pPr>'
         mark = '<w:r><w:rPr><w:rStyle w:val="CommentReference"/></w:rPr><w:annotationRef/></w:r>'
         paragraphs = []
@@ -160,15 +166,16 @@ class _Commenter:
             )
             run = f"<w:r>{pieces}</w:r>" if pieces else ""
             paragraphs.append(f"<w:p>{style}{mark if i == 0 else ''}{run}</w:p>")
-        element = parse_xml(
-            f'<w:comment {nsdecls("w")} w:id="{comment_id}" w:author={quoteattr(author)}'
-            f' w:initials={quoteattr(initials)} w:date="{when}">{"".join(paragraphs)}</w:comment>'
+        element = self._parse(
+            f'<w:comment {self._ns} w:id="{comment_id}" w:author={quoteattr(author)}'
+            f' w:initials={quoteattr(initials)} w:date="{self.when}">{"".join(paragraphs)}'
+            "</w:comment>"
         )
         self.comments._comments_elm.append(element)
         # The range markers, as Run.mark_comment_range places them: a start before the first
         # run, an end and a reference run after the last.
-        start, end, reference = parse_xml(
-            f'<w:p {nsdecls("w")}><w:commentRangeStart w:id="{comment_id}"/>'
+        start, end, reference = self._parse(
+            f'<w:p {self._ns}><w:commentRangeStart w:id="{comment_id}"/>'
             f'<w:commentRangeEnd w:id="{comment_id}"/><w:r><w:rPr>'
             '<w:rStyle w:val="CommentReference"/></w:rPr>'
             f'<w:commentReference w:id="{comment_id}"/></w:r></w:p>'
@@ -176,7 +183,7 @@ class _Commenter:
         runs[0]._r.addprevious(start)
         runs[-1]._r.addnext(reference)
         runs[-1]._r.addnext(end)
-        return Comment(cast("CT_Comment", element), self.comments._comments_part)
+        return self._comment(cast("CT_Comment", element), self.comments._comments_part)
 
 
 def _para_id(comment: Any) -> str:
