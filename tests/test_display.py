@@ -166,3 +166,16 @@ def test_the_default_framework_is_unchanged() -> None:
     from prism_cli.cli.review import load_framework
 
     assert load_framework(None).digest == "dff187f7a992ec13"
+
+
+def test_sessions_list_at_60_columns_is_a_session_per_two_lines(tmp_path: Path) -> None:
+    body = p("Scope", style="Heading1") + p("The registry holds every brand.")
+    offline(tmp_path, "brand_registry_guidelines_2026_v1.docx", body)
+    listed = run_prism("sessions", "list", "-f", "table", cwd=tmp_path, env={"COLUMNS": "60"})
+    assert listed.code == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert all(len(line) <= 60 for line in lines), listed.stdout
+    assert "  brand_registry_guidelines_2026_v1.docx" in lines
+    facts = lines[lines.index("  brand_registry_guidelines_2026_v1.docx") - 1]
+    assert "offline" in facts
+    assert "0/1 done" in facts

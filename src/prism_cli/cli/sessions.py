@@ -58,6 +58,22 @@ def run_list(app: Application, fmt: str | None) -> int:
     from rich.text import Text
 
     # Document names are the documents' own: shown literally (Text), never read as markup.
+    if console.rich_out().width < 80:
+        # Too narrow for the table's six columns (at 60 the name's column vanished and the
+        # id was cut): a session per two lines, its facts, then its document, whole.
+        console.render(Text(f"sessions in {sessions.store.url}"))
+        for r in rows:
+            st = r.get("statistics", {})
+            facts = [r["id"], str(r.get("status") or "")]
+            if st:
+                facts += [
+                    f"{st.get('sections_done', 0)}/{st.get('sections', 0)} done",
+                    f"{st.get('findings', 0)} findings",
+                ]
+            facts.append(_when(str(r.get("updated") or ""))[5:] or str(r.get("error", "")))
+            console.render(Text("  ".join(f for f in facts if f)))
+            console.render(Text(f"  {r.get('document') or ''}", style="dim"))
+        return EXIT_OK
     table = Table(title=Text(f"sessions in {sessions.store.url}"), title_justify="left")
     # Everything but the document's name fits on one line; the name wraps, whole, so two
     # versions of a document never read the same (brand_registry_v1 / _v2).
