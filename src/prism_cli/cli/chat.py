@@ -181,7 +181,7 @@ def answer_piped(
             if commands.run(line):
                 break
         except PrismError as exc:
-            console.error(f"{line.split()[0]}: {exc}")
+            console.error(str(exc))
             worst = max(worst, exc.exit_code)
     return worst
 
