@@ -330,9 +330,10 @@ class _Countdown:
 
         left = self.until - time.monotonic()
         model = self.model.split(".anthropic.", 1)[-1]
-        if left <= 0:  # the call went: now it waits for the first word
+        if left <= -1.0:  # the call went: now it waits for the first word
             return Text(f"waiting for {model}… · Ctrl-C cancels", style="dim")
-        return Text(f"throttled by {model}: asking again in {left:.0f}s", style="dim")
+        # A wait shorter than the display's first draw still says it was a throttle.
+        return Text(f"throttled by {model}: asking again in {max(left, 0):.0f}s", style="dim")
 
 
 def _e(value: object) -> str:
