@@ -257,6 +257,35 @@ def test_aws_region_is_honoured(
     models = run_prism("models", "-f", "json")
     assert "eu-west-1" in models.stdout
     monkeypatch.delenv("AWS_REGION")
-    result = run_prism("review", str(doc(tmp_path)), "-f", "json", "--no-rules")
+    result = run_prism("review", str(doc(tmp_path)), "-f", "json", "--no-rules", "--fresh")
     assert result.code == 4
     assert "no AWS region" in result.stderr
+
+
+def test_an_unchanged_rerun_needs_no_credentials_region_or_network(
+    bedrock: FakeBedrock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(doc(tmp_path))
+    first = run_prism("review", path, "--region", "us-east-1", "-f", "json", "--fail-on", "never")
+    assert first.code == 0, first.stderr
+    calls = len(bedrock.calls())
+    for name in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+    again = run_prism("review", path, "-f", "json", "--fail-on", "never")
+    assert again.code == 0, again.stderr
+    assert len(bedrock.calls()) == calls
+    ids = [f["id"] for d in json.loads(first.stdout)["documents"] for f in d["findings"]]
+    assert ids
+    assert [f["id"] for d in json.loads(again.stdout)["documents"] for f in d["findings"]] == ids
+    # A section left to review still needs them, and says so; the session is not left running.
+    (tmp_path / "prism.toml").write_text("")
+    fresh = run_prism("review", path, "-f", "json", "--fresh")
+    assert fresh.code == 4
+    assert "no AWS region" in fresh.stderr
+    listed = run_prism("sessions", "list", "-f", "json")
+    assert [s["status"] for s in json.loads(listed.stdout)["sessions"]] == ["incomplete"]
+    # A region given is checked even when nothing is asked of Bedrock (as doctor does).
+    typo = run_prism("review", path, "--region", "eu-nort-1", "-f", "json")
+    assert typo.code == 2
+    assert "eu-north-1" in typo.stderr

@@ -251,10 +251,63 @@ def test_corrupted_result_is_reported_and_reviewed_again(
     assert b"Paragraph" in raw
     store.put(key, raw.replace(b"Paragraph", b"Pxragraph"))
     store.delete(store.list("cache/"))  # so the cache cannot hide it
+    # An unchanged rerun of a complete session reads its report, not its results: the
+    # report is corrupted too, so the results are read.
+    report = store.get(f"sessions/{sid}/report")
+    assert report is not None
+    store.put(f"sessions/{sid}/report", report.replace(b"Paragraph", b"Pxragraph"))
     calls = len(bedrock.requests)
     code, _, err = review(*args)
     assert code == 0
     assert "corrupted (checksum mismatch)" in err
+    assert len(bedrock.requests) == calls + 1
+
+
+def test_an_unchanged_rerun_takes_the_stored_report_only_when_nothing_changed(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    store_url = (tmp_path / "store").as_uri()
+    body = "".join(
+        p(f"Part {i}", style="Heading1") + p(f"Paragraph {i}: the owner is TBD for region {i}.")
+        for i in range(1, 5)
+    )
+    doc = make_docx(tmp_path / "d.docx", body)
+    sid = session_id(doc)
+    args = (str(doc), "--store", store_url, "-f", "json", "--fail-on", "never")
+    code, first, err = review(*args)
+    assert code == 0, err
+    calls = len(bedrock.requests)
+    store = open_store(store_url)
+    assert store.get(f"sessions/{sid}/report_inputs") is not None
+    assert any(f["source"] == "rules" for f in json.loads(first)["documents"][0]["findings"])
+
+    def findings(out: str) -> list[tuple[str, str]]:
+        return [(f["id"], f["status"]) for f in json.loads(out)["documents"][0]["findings"]]
+
+    # Unchanged: the same report, no call; a stored result no longer matters to it.
+    store.delete([f"sessions/{sid}/results/s3", *store.list("cache/")])
+    code, again, err = review(*args)
+    assert code == 0, err
+    assert findings(again) == findings(first)
+    assert (
+        json.loads(again)["documents"][0]["findings"]
+        == json.loads(first)["documents"][0]["findings"]
+    )
+    assert {s["status"] for s in json.loads(again)["documents"][0]["sections"]} == {"cached"}
+    assert len(bedrock.requests) == calls
+    # A decision is applied to what the stored report holds.
+    fid = findings(first)[0][0]
+    assert run_prism("feedback", sid, "accept", fid, "--store", store_url).code == 0
+    assert findings(review(*args)[1])[0] == (fid, "accepted")
+    # Other inputs (no rule findings): the results are read, and the missing one reviewed.
+    code, no_rules, err = review(*args, "--no-rules")
+    assert code == 0, err
+    assert len(bedrock.requests) == calls + 1
+    assert not any(f["source"] == "rules" for f in json.loads(no_rules)["documents"][0]["findings"])
+    # And back: rules again, from the report the last run stored.
+    code, back, err = review(*args)
+    assert code == 0, err
+    assert [f for f in findings(back) if f[0] != fid] == [f for f in findings(first) if f[0] != fid]
     assert len(bedrock.requests) == calls + 1
 
 

@@ -32,6 +32,7 @@ from prism_cli.core.session import (
     SessionStatus,
     cache_key,
     digest,
+    finding_list,
     result_from_dict,
     result_to_dict,
     with_decisions,
@@ -142,6 +143,30 @@ def combine_findings(review: DocumentReview, rule_findings: Sequence[Finding]) -
     review.findings = sort_findings(merge_near_duplicates(found), order)
 
 
+REPORT_INPUTS_VERSION = 1
+
+
+def report_inputs(
+    review: DocumentReview, keys: dict[str, str], rule_findings: Sequence[Finding]
+) -> str:
+    """A digest of what a session's report is made from: this prism, the document (its path,
+    digest and session), every section (id, place, title and its results key, which holds
+    the run's settings) and the rule findings. Equal digests, equal reports."""
+    from prism_cli import __version__
+
+    basis = [
+        REPORT_INPUTS_VERSION,
+        __version__,
+        review.document.path,
+        review.document.sha256,
+        review.session_id,
+        [[s.id, s.index, s.title, s.level, keys.get(s.id)] for s in review.sections],
+        [f.model_dump(mode="json") for f in rule_findings],
+    ]
+    text = json.dumps(basis, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def assign_session_ids(reviews: Sequence[DocumentReview], session: str | None) -> None:
     """One session per document: ``--session`` or the document's digest; a second copy of one
     document in a run gets ``<id>-2`` (in path order, so stable)."""
@@ -210,6 +235,12 @@ class SessionRun:
         self._lock = threading.Lock()
         self.only: set[str] | None = service.only.get(review.document.path)
         """The sections this run reviews (None: all); the rest keep what the session holds."""
+        self.rule_findings: Sequence[Finding] | None = None
+        """This run's rule findings, when known before :meth:`prepare` (a run of
+        :class:`ReviewService`): they let an unchanged rerun take the stored report."""
+        self.unchanged = False
+        """Every section, the rule findings and the path are what the stored report was made
+        from: its findings stand, and nothing is merged, rebuilt or written again."""
 
     @property
     def name(self) -> str:
@@ -250,6 +281,7 @@ class SessionRun:
             sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
         else:
+            complete = meta.status == SessionStatus.COMPLETE and not fresh and not replaced
             meta.status = SessionStatus.RUNNING
             meta.document = document_info
             meta.settings = settings
@@ -258,6 +290,9 @@ class SessionRun:
             if replaced:
                 sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.save(meta)
+            if complete and self.only is None and self._take_stored_report():
+                sessions.log(sid, "resumed", f"{self.reused} of {self.reused} sections reused")
+                return []
             stored = self._stored()
         todo: list[Section] = []
         for section in self.review.sections:
@@ -286,6 +321,52 @@ class SessionRun:
                 sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
             )
         return todo
+
+    def _take_stored_report(self) -> bool:
+        """An unchanged rerun of a complete session: take its findings from the stored report
+        when it was made from exactly this run's inputs (a 1,200-section document reads one
+        entry instead of 1,200, and merges nothing)."""
+        if self.rule_findings is None:
+            return False
+        review, sessions = self.review, self.sessions
+        if sessions.report_inputs(self.sid) != report_inputs(review, self.keys, self.rule_findings):
+            return False
+        try:
+            report = sessions.report(self.sid)
+        except CorruptEntry:
+            return False
+        documents = report.get("documents") if report else None
+        if not isinstance(documents, list) or len(documents) != 1:
+            return False
+        stored = documents[0]
+        try:
+            sections = {s["id"]: s for s in stored["sections"]}
+            findings = finding_list().validate_python(stored["findings"])
+        except (KeyError, TypeError, ValueError):
+            return False  # pydantic's ValidationError is a ValueError
+        if set(sections) != set(self.keys) or any(
+            s.get("status") not in REUSABLE for s in sections.values()
+        ):
+            return False
+        by_section: dict[str, list[Finding]] = {}
+        for finding in findings:
+            if finding.source == "model":
+                by_section.setdefault(finding.section_id, []).append(finding)
+        for section in review.sections:
+            entry = sections[section.id]
+            review.results[section.id] = SectionResult(
+                section.id,
+                "skipped" if entry["status"] == "skipped" else "cached",
+                model=entry.get("model"),
+                attempts=int(entry.get("attempts") or 0),
+                error=entry.get("error"),
+                findings=by_section.get(section.id, []),
+                thinking=entry.get("thinking"),
+            )
+        review.findings = findings
+        self.reused = len(review.sections)
+        self.unchanged = True
+        return True
 
     def _reuse(self, section: Section, data: dict[str, Any]) -> None:
         result = result_from_dict(data, section.id)
@@ -350,6 +431,11 @@ class SessionRun:
                 model=result.model,
             )
 
+    def not_started(self, why: str) -> None:
+        """The reviewer could not be opened: nothing was asked; what was stored stands."""
+        self.sessions.update(self.sid, status=SessionStatus.INCOMPLETE)
+        self.sessions.log(self.sid, "not_started", why)
+
     def interrupted(self) -> tuple[int, int]:
         done = sum(1 for r in self.review.results.values() if r.status != "failed")
         total = len(self.review.sections)
@@ -369,7 +455,8 @@ class SessionRun:
         fallbacks: Sequence[dict[str, Any]],
     ) -> None:
         review, sessions, sid = self.review, self.sessions, self.sid
-        combine_findings(review, rule_findings)
+        if not self.unchanged:
+            combine_findings(review, rule_findings)
         failed = sum(1 for r in review.results.values() if r.status == "failed")
         missing = len(review.sections) - len(review.results)
         if self.service.offline:
@@ -377,12 +464,13 @@ class SessionRun:
         else:
             status = SessionStatus.INCOMPLETE if failed or missing else SessionStatus.COMPLETE
         meta = sessions.update(sid, status=status, usage=self.usage, end_fresh=True)
-        # The stored report is the session's: usage accumulated over its runs, no decisions
-        # (they are applied when it is read).
-        report = build_report([review], prices, notes, fallbacks)
-        report["documents"][0]["usage"] = usage_summary(meta.usage, prices)
-        report["summary"]["usage"] = usage_summary(meta.usage, prices)
-        sessions.put_report(sid, report)
+        if not self.unchanged:
+            # The stored report is the session's: usage accumulated over its runs, no
+            # decisions (they are applied when it is read).
+            report = build_report([review], prices, notes, fallbacks)
+            report["documents"][0]["usage"] = usage_summary(meta.usage, prices)
+            report["summary"]["usage"] = usage_summary(meta.usage, prices)
+            sessions.put_report(sid, report, report_inputs(review, self.keys, rule_findings))
         sessions.log(
             sid,
             "finished",
@@ -419,14 +507,20 @@ class ReviewService:
         hooks: Hooks | None = None,
         only: dict[str, set[str]] | None = None,
         again: bool = False,
+        open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None,
     ) -> None:
         """``only`` maps a document's path to the sections to review (chat's ``/review``,
         a worker's job); its other sections keep the session's results. ``again`` reviews
-        those sections anew instead of reusing a stored result."""
+        those sections anew instead of reusing a stored result.
+
+        ``open_reviewer`` builds the reviewer (and its notes) when a section is left to
+        review, and not before: a rerun that reuses every section opens no client, reads no
+        credentials and lists nothing over the network."""
         self.sessions = sessions
         self.settings = settings
         self.reviewer = reviewer
-        self.offline = reviewer is None
+        self.open_reviewer = open_reviewer
+        self.offline = reviewer is None and open_reviewer is None
         self.prices = prices
         self.notes = list(notes)
         self.fresh = fresh
@@ -444,6 +538,8 @@ class ReviewService:
 
         rules = rule_findings or {}
         runs = [SessionRun(self, review) for review in reviews]
+        for run in runs:
+            run.rule_findings = rules.get(run.review.document.path, [])
         leases = Leases(
             self.sessions,
             [run.sid for run in runs],
@@ -461,13 +557,21 @@ class ReviewService:
                 self.hooks.started(
                     run.review.document.path, run.name, len(run.review.sections), run.reused
                 )
-            if self.reviewer is None:
+            if self.reviewer is None and self.open_reviewer is not None and any(todo):
+                try:
+                    self.reviewer, opened = self.open_reviewer()
+                except BaseException as exc:
+                    why = str(exc) or type(exc).__name__
+                    parallel(lambda run: run.not_started(why), runs)
+                    raise
+                notes += opened
+            if self.reviewer is None and self.offline:
                 for run, sections in zip(runs, todo, strict=True):
                     for section in sections:
                         result = SectionResult(section.id, "skipped", error="offline: rules only")
                         run.record(result)
                         self.hooks.section_done(run.review.document.path, result)
-            else:
+            elif self.reviewer is not None:
                 self._review(runs, todo)
                 notes += self.reviewer.notes
                 fallbacks = self.reviewer.engine.fallbacks()

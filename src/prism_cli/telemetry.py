@@ -1,7 +1,9 @@
 """Run telemetry: ``--log-json FILE`` (one JSON object per event) and ``--metrics
 cloudwatch[:NAMESPACE]`` (the run's metrics, published with PutMetricData when it ends).
 
-Events: ``run_start``, ``document``, ``section_start``, ``section_end``, every model engine
+Events: ``run_start`` (``models``: the chain asked for, empty for the catalog's), ``engine``
+(the chain resolved, when a section is left to review and the engine opens), ``document``,
+``section_start``, ``section_end``, every model engine
 event (``call`` with latency and tokens, ``error`` with the error's class and what was done
 about it, ``wait``, ``fallback``, ``adapt``, ``remap``, ``set_aside``, ``invalid_output``) and
 ``run_end``. Metrics, dimensioned by model: Calls, Errors (and by ErrorClass), Throttles,

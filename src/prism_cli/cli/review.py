@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -465,20 +465,31 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         return review_queued(app, opts, fmt, reviews, settings, codes)
     # The store first: an unreachable one stops the run before anything is written.
     sessions = app.sessions
-    reviewer: Reviewer | None = None
     prices: PriceLookup = _no_prices
-    notes: list[str] = []
     waits = _Waits()
+    open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
     if not opts.offline:
-        try:
-            reviewer, prices, notes = _make_reviewer(app, opts, settings, telemetry, waits)
-        except NoCredentials as exc:
-            raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
+        # The engine opens when a section is left to review: an unchanged rerun needs no
+        # credentials and no network. What the options say is checked now all the same.
+        prices = _catalog_prices(app)
+        if opts.region:
+            from prism_cli.bedrock.client import validate_region
+
+            validate_region(opts.region)
+
+        def open_reviewer() -> tuple[Reviewer, list[str]]:
+            try:
+                reviewer, _prices, notes = _make_reviewer(app, opts, settings, telemetry, waits)
+            except NoCredentials as exc:
+                raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
+            telemetry.event("engine", models=[m.model_id for m in reviewer.chain])
+            return reviewer, notes
+
     telemetry.event(
         "run_start",
         documents=[r.document.path for r in reviews],
         sections=sum(len(r.sections) for r in reviews),
-        models=[m.model_id for m in reviewer.chain] if reviewer else [],
+        models=list(opts.models),
         offline=opts.offline,
     )
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
@@ -502,9 +513,8 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         service = ReviewService(
             sessions,
             settings,
-            reviewer=reviewer,
+            open_reviewer=open_reviewer,
             prices=prices,
-            notes=notes,
             fresh=opts.fresh,
             wait=opts.wait,
             hooks=Hooks(
@@ -705,6 +715,13 @@ def _push(
 
 def _no_prices(_model_id: str) -> tuple[float, float] | None:
     return None
+
+
+def _catalog_prices(app: Application) -> PriceLookup:
+    """The catalog's prices (the catalog and its overrides checked now, as doctor does)."""
+    from prism_cli.bedrock.catalog import load_catalog
+
+    return load_catalog(app.catalog_overrides).prices
 
 
 class _Waits:

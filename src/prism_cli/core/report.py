@@ -27,6 +27,11 @@ class DocumentReview:
     results: dict[str, SectionResult] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     session_id: str = ""
+    dumped: dict[int, tuple[Finding, dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Findings already turned into dicts (see :func:`_finding_dicts`); a finding changed
+    after it was dumped is replaced by a copy, never edited in place."""
 
     def usage_by_model(self) -> dict[str, Usage]:
         out: dict[str, Usage] = {}
@@ -71,6 +76,19 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     return f.model_dump(mode="json")
 
 
+def _finding_dicts(review: DocumentReview) -> list[dict[str, Any]]:
+    """The findings as dicts, each finding dumped once per review (a run builds the stored
+    report and then its own from the same findings)."""
+    memo = review.dumped
+    out = []
+    for f in review.findings:
+        hit = memo.get(id(f))
+        if hit is None or hit[0] is not f:
+            hit = memo[id(f)] = (f, finding_dict(f))
+        out.append(hit[1])
+    return out
+
+
 def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]:
     sections = []
     for s in review.sections:
@@ -93,7 +111,7 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
         "sha256": review.document.sha256,
         "session_id": review.session_id,
         "sections": sections,
-        "findings": [finding_dict(f) for f in review.findings],
+        "findings": _finding_dicts(review),
         "usage": usage_summary(review.usage_by_model(), prices),
     }
 

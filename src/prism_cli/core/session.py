@@ -27,7 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import cache
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from prism_cli.core.findings import Finding, finding_id
 from prism_cli.core.pipeline import SectionResult
@@ -283,13 +286,26 @@ def result_to_dict(result: SectionResult, key: str) -> dict[str, Any]:
     }
 
 
+@cache
+def finding_list() -> TypeAdapter[list[Finding]]:
+    """Validates a result's findings in one call (a rerun reads thousands)."""
+    return TypeAdapter(list[Finding])
+
+
 def result_from_dict(data: dict[str, Any], section_id: str) -> SectionResult:
     """A stored result reused for ``section_id`` (ids are rewritten: the cache is shared)."""
-    findings = []
+    items = []
     taken: set[str] = set()
+    # The ids of a result stored for this very section were given by this rule already.
+    same = data.get("section_id") == section_id
     for item in data.get("findings", []):
-        fid = finding_id(section_id, str(item.get("title", "")), str(item.get("quote", "")), taken)
-        findings.append(Finding.model_validate({**item, "section_id": section_id, "id": fid}))
+        fid = item.get("id") if same else None
+        if not (isinstance(fid, str) and fid.startswith(f"{section_id}-") and fid not in taken):
+            title, quote = str(item.get("title", "")), str(item.get("quote", ""))
+            fid = finding_id(section_id, title, quote, taken)
+        taken.add(fid)
+        items.append({**item, "section_id": section_id, "id": fid})
+    findings = finding_list().validate_python(items) if items else []
     usage = {m: Usage(**u) for m, u in data.get("usage", {}).items()}
     return SectionResult(
         section_id,
@@ -492,9 +508,9 @@ class Sessions:
     def clear_results(self, session_id: str) -> int:
         """Drop a session's results and report (``--fresh``); decisions and log stay."""
         keys = self.store.list(self._key(session_id, "results") + "/")
-        keys.append(self._key(session_id, "report"))
+        keys += [self._key(session_id, "report"), self._key(session_id, "report_inputs")]
         self.store.delete(keys)
-        return len(keys) - 1
+        return len(keys) - 2
 
     def ids(self) -> list[str]:
         """Ids of the stored sessions (a half-deleted one may be listed; ``load`` tells)."""
@@ -543,8 +559,27 @@ class Sessions:
         self.store.delete([f"cache/{key}"])
 
     # report, decisions, chat
-    def put_report(self, session_id: str, document_report: dict[str, Any]) -> None:
+    def put_report(
+        self, session_id: str, document_report: dict[str, Any], inputs: str | None = None
+    ) -> None:
+        """The session's report, and ``inputs``: a digest of what it was made from (see
+        :meth:`report_inputs`). The old digest goes first: a report is never paired with
+        another report's inputs, even by a run killed between the two writes."""
+        marker = self._key(session_id, "report_inputs")
+        self.store.delete([marker])
         self._put(self._key(session_id, "report"), document_report)
+        if inputs is not None:
+            self._put(marker, {"inputs": inputs})
+
+    def report_inputs(self, session_id: str) -> str | None:
+        """The digest the stored report was made from (its sections' results keys, its rule
+        findings, the document's path), if a run stored one."""
+        try:
+            payload = self._get(self._key(session_id, "report_inputs"))
+        except CorruptEntry:
+            return None
+        value = payload.get("inputs") if isinstance(payload, dict) else None
+        return value if isinstance(value, str) else None
 
     def put_chat_sections(self, session_id: str, data: dict[str, Any]) -> None:
         """The document's sections as chat grounds on them (chat parses a document once)."""

@@ -12,13 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from prism_cli.core.findings import Finding
 from prism_cli.errors import InputError
-
-if TYPE_CHECKING:
-    from docx.oxml.comments import CT_Comment
 
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 AUTHOR = "prism"
@@ -95,9 +92,11 @@ def reviewed_copy(
         if finding.status == "accepted" and finding.source != "reviewer":
             # The reviewer's decision, as a reply in the comment's thread.
             reply = new_comment(runs, ACCEPTED, REVIEWER, REVIEWER_INITIALS)
-            threads.append((_para_id(comment), _para_id(reply)))
+            threads.append((comment, reply))
         else:
-            threads.append((_para_id(comment), None))
+            threads.append((comment, None))
+    if new_comment is not None:
+        new_comment.flush()
     if any(reply for _, reply in threads):
         _add_comments_extended(document, threads)
     if session_id:
@@ -123,18 +122,21 @@ class _Commenter:
     looks for the highest id among all comments for every new one (a 13,000-comment copy spent
     minutes there). Numbering starts after the comments part's ids and after the range markers
     of the body, which a broken copy may hold for comments its part lacks, so a new comment
-    never takes over an old range."""
+    never takes over an old range.
+
+    A comment's XML is written as text and all of a copy's comments are parsed in one piece by
+    :meth:`flush`; the range markers are copies of one parsed template. Parsing each comment
+    and its markers on their own was a third of a 13,000-comment copy."""
 
     def __init__(self, document: Any) -> None:
         import datetime as dt
 
-        from docx.comments import Comment
         from docx.oxml.ns import nsdecls
         from docx.oxml.parser import parse_xml
 
         # Once per copy, not per comment (a copy may get 13,000): the library's pieces, the
         # namespace declaration, and the time every comment of this copy is dated.
-        self._comment, self._parse, self._ns = Comment, parse_xml, nsdecls("w")
+        self._parse, self._ns = parse_xml, f'{nsdecls("w")} xmlns:w14="{W14}"'
         self.when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.comments = document.comments
         used = [
@@ -147,53 +149,61 @@ class _Commenter:
         ]
         used += [int(x) for x in self.comments._comments_elm.xpath("./w:comment/@w:id")]
         self.next_id = max(used, default=-1) + 1
+        # The range markers, as Run.mark_comment_range places them: a start before the first
+        # run, an end and a reference run after the last.
+        self._markers = parse_xml(
+            f'<w:p {nsdecls("w")}><w:commentRangeStart w:id="0"/>'
+            '<w:commentRangeEnd w:id="0"/><w:r><w:rPr>'
+            '<w:rStyle w:val="CommentReference"/></w:rPr>'
+            '<w:commentReference w:id="0"/></w:r></w:p>'
+        )
+        self._id_attr = f"{{{self._markers.nsmap['w']}}}id"
+        self._pending: list[str] = []
 
-    def __call__(self, runs: Sequence[Any], text: str, author: str, initials: str) -> Any:
+    def __call__(self, runs: Sequence[Any], text: str, author: str, initials: str) -> str:
         """A comment of ``text`` (a paragraph per line, each in the CommentText style, as
-        python-docx writes it) on ``runs``; its XML is written in one piece: adding it
-        paragraph by paragraph through python-docx was most of a large copy's time."""
+        python-docx writes it) on ``runs``; returns the ``w14:paraId`` of its last paragraph
+        (what a reply is linked by). The comment itself is added by :meth:`flush`."""
+        from copy import deepcopy
         from xml.sax.saxutils import escape, quoteattr
 
         comment_id = self.next_id
         self.next_id += 1
+        para_id = f"{0x10000000 + comment_id:08X}"  # unique per comment, below 0x80000000
         style = '<w:pPr><w:pStyle w:val="CommentText"/></w:pPr>'
         mark = '<w:r><w:rPr><w:rStyle w:val="CommentReference"/></w:rPr><w:annotationRef/></w:r>'
+        lines = text.split("\n")
         paragraphs = []
-        for i, line in enumerate(text.split("\n")):
+        for i, line in enumerate(lines):
             pieces = "<w:tab/>".join(
                 f'<w:t xml:space="preserve">{escape(piece)}</w:t>' if piece else ""
                 for piece in line.split("\t")
             )
             run = f"<w:r>{pieces}</w:r>" if pieces else ""
-            paragraphs.append(f"<w:p>{style}{mark if i == 0 else ''}{run}</w:p>")
-        element = self._parse(
-            f'<w:comment {self._ns} w:id="{comment_id}" w:author={quoteattr(author)}'
+            last = f' w14:paraId="{para_id}"' if i == len(lines) - 1 else ""
+            paragraphs.append(f"<w:p{last}>{style}{mark if i == 0 else ''}{run}</w:p>")
+        self._pending.append(
+            f'<w:comment w:id="{comment_id}" w:author={quoteattr(author)}'
             f' w:initials={quoteattr(initials)} w:date="{self.when}">{"".join(paragraphs)}'
             "</w:comment>"
         )
-        self.comments._comments_elm.append(element)
-        # The range markers, as Run.mark_comment_range places them: a start before the first
-        # run, an end and a reference run after the last.
-        start, end, reference = self._parse(
-            f'<w:p {self._ns}><w:commentRangeStart w:id="{comment_id}"/>'
-            f'<w:commentRangeEnd w:id="{comment_id}"/><w:r><w:rPr>'
-            '<w:rStyle w:val="CommentReference"/></w:rPr>'
-            f'<w:commentReference w:id="{comment_id}"/></w:r></w:p>'
-        )
+        start, end, reference = deepcopy(self._markers)
+        for marker in (start, end, reference[-1]):
+            marker.set(self._id_attr, str(comment_id))
         runs[0]._r.addprevious(start)
         runs[-1]._r.addnext(reference)
         runs[-1]._r.addnext(end)
-        return self._comment(cast("CT_Comment", element), self.comments._comments_part)
+        return para_id
 
-
-def _para_id(comment: Any) -> str:
-    """Word links a reply to its comment by the ``w14:paraId`` of their last paragraphs."""
-    from docx.oxml.ns import qn
-
-    paragraph = comment._comment_elm.findall(qn("w:p"))[-1]
-    para_id = f"{0x10000000 + comment.comment_id:08X}"  # unique per comment, below 0x80000000
-    paragraph.set(f"{{{W14}}}paraId", para_id)
-    return para_id
+    def flush(self) -> None:
+        """Add the comments written so far to the comments part, in one parse."""
+        if not self._pending:
+            return
+        parsed = self._parse(f"<w:comments {self._ns}>{''.join(self._pending)}</w:comments>")
+        self._pending.clear()
+        target = self.comments._comments_elm
+        for comment in list(parsed):
+            target.append(comment)
 
 
 def _add_comments_extended(document: Any, threads: list[tuple[str, str | None]]) -> None:
