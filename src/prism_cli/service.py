@@ -239,6 +239,8 @@ class SessionRun:
         """This run's rule findings, when known before :meth:`prepare` (a run of
         :class:`ReviewService`): they let an unchanged rerun take the stored report."""
         self.unchanged = False
+        self.created = False
+        """This run started the session (it had none)."""
         """Every section, the rule findings and the path are what the stored report was made
         from: its findings stand, and nothing is merged, rebuilt or written again."""
 
@@ -277,6 +279,7 @@ class SessionRun:
         stored: dict[str, dict[str, Any]] = {}
         if meta is None:
             # A new session: one meta write, and nothing stored to look up.
+            self.created = True
             sessions.new(sid, document_info, settings, fresh_run=fresh)
             sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
@@ -432,7 +435,12 @@ class SessionRun:
             )
 
     def not_started(self, why: str) -> None:
-        """The reviewer could not be opened: nothing was asked; what was stored stands."""
+        """The reviewer could not be opened (no credentials, no usable model): nothing was
+        asked. A session this run started goes, as if the run had not begun; an older one
+        keeps what it holds and is incomplete for the settings of this run."""
+        if self.created and not self.review.results:
+            self.sessions.delete(self.sid)
+            return
         self.sessions.update(self.sid, status=SessionStatus.INCOMPLETE)
         self.sessions.log(self.sid, "not_started", why)
 
