@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +47,39 @@ class Result:
     stderr: str
 
 
+SUBPROCESS = bool(os.environ.get("PRISM_TEST_SUBPROCESS"))
+"""Run every ``run_prism`` in a subprocess (as before the suite ran in-process), to check
+that the in-process runs hide nothing."""
+
+_IN_PROCESS_LOCK = threading.Lock()
+
+
 def run_prism(
     *args: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
     timeout: float = 120,
+    real: bool = False,
 ) -> Result:
-    """Run ``python -m prism_cli`` exactly as a user would, in a subprocess."""
+    """Run the ``prism`` command as a user would: its entry point with these arguments, this
+    environment, working directory and standard input, capturing what it prints and its exit
+    status. In this process (most of the suite's time was starting Python); ``real=True`` (or
+    ``PRISM_TEST_SUBPROCESS=1``) starts ``python -m prism_cli`` instead, for what only a real
+    process shows (signals, start-up cost, a terminal)."""
+    if real or SUBPROCESS:
+        return _run_subprocess(args, cwd, env, stdin, timeout)
+    with _IN_PROCESS_LOCK:
+        return _run_in_process(args, cwd, env, stdin)
+
+
+def _run_subprocess(
+    args: tuple[str, ...],
+    cwd: Path | None,
+    env: dict[str, str] | None,
+    stdin: str | None,
+    timeout: float,
+) -> Result:
     full_env = dict(os.environ)
     full_env.update(env or {})
     proc = subprocess.run(
@@ -65,6 +92,61 @@ def run_prism(
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _stream(data: bytes = b"") -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    raw = stream.buffer
+    assert isinstance(raw, io.BytesIO)
+    return raw.getvalue().decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _run_in_process(
+    args: tuple[str, ...],
+    cwd: Path | None,
+    env: dict[str, str] | None,
+    stdin: str | None,
+) -> Result:
+    import gc
+    import traceback
+
+    from prism_cli.cli.entry import main
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)
+    saved_gc = gc.get_threshold()
+    out, err = _stream(), _stream()
+    os.environ.update(env or {})
+    if cwd is not None:
+        os.chdir(cwd)
+    sys.stdin = _stream((stdin or "").encode("utf-8"))
+    sys.stdout, sys.stderr, sys.argv = out, err, ["prism", *args]
+    code: int
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            err.write(f"{exc.code}\n")
+            code = 1
+    except BaseException:  # what a real process would print before dying
+        err.write(traceback.format_exc())
+        code = 1
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.argv = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        gc.set_threshold(*saved_gc)
+    return Result(code, _text(out), _text(err))
 
 
 @pytest.fixture

@@ -286,10 +286,11 @@ def test_an_unchanged_rerun_needs_no_credentials_region_or_network(
     listed = run_prism("sessions", "list", "-f", "json")
     assert [s["status"] for s in json.loads(listed.stdout)["sessions"]] == ["incomplete"]
     # A document never reviewed: the error, and no session left behind.
-    other = run_prism("review", str(doc(tmp_path, "other.docx")), "--store", "./other-store")
+    store = str(tmp_path / "other-store")
+    other = run_prism("review", str(doc(tmp_path, "other.docx")), "--store", store)
     assert other.code == 4
     assert "no AWS region" in other.stderr
-    listed = run_prism("sessions", "list", "-f", "json", "--store", "./other-store")
+    listed = run_prism("sessions", "list", "-f", "json", "--store", store)
     assert json.loads(listed.stdout)["sessions"] == []
     # A region given is checked even when nothing is asked of Bedrock (as doctor does).
     typo = run_prism("review", path, "--region", "eu-nort-1", "-f", "json")
