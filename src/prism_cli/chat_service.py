@@ -139,7 +139,7 @@ class ChatService:
         """The session's document, parsed from its stored copy the first time it is needed
         (``/review``): a chat that only asks never parses it after the first chat."""
         if self.document is None:
-            from prism_cli.service import stored_document
+            from prism_cli.app.documents import stored_document
 
             self.document = stored_document(self.sessions, self.session_id)
         return self.document
@@ -178,7 +178,6 @@ class ChatService:
         """Review the section in focus now, through the review service: the session's other
         sections keep their results, the stored report and findings are updated, and a
         stored review of the same settings is reused unless ``again``."""
-        from prism_cli.core.report import DocumentReview
         from prism_cli.core.rules import run_rules
         from prism_cli.service import ReviewService, RunSettings
 
@@ -197,7 +196,9 @@ class ChatService:
         if self._reviewer is None or self._reviewer[0] != shaping:
             self._reviewer = (shaping, self.reviewer_for(settings))
         reviewer, prices, notes = self._reviewer[1]
-        review = DocumentReview(document, _split(document))
+        from prism_cli.app import documents
+
+        review = documents.split(document)
         review.session_id = self.session_id
         rules = run_rules(document, review.sections, settings.framework)
         service = ReviewService(
@@ -306,18 +307,16 @@ class ChatService:
 
 def _session_for_document(sessions: Sessions, path: Path) -> str:
     """The document's session; a new one (sections read, nothing reviewed) when it has none."""
-    from prism_cli.core.report import DocumentReview
-    from prism_cli.core.sections import split_sections
+    from prism_cli.app import documents
     from prism_cli.core.session import DocumentInfo, SessionStatus
     from prism_cli.service import assign_session_ids, session_of_file
-    from prism_cli.word.reader import read_document
 
     data = path.read_bytes()
     sid = session_of_file(sessions, path, data)
     if sid is not None:
         return sid
-    document = read_document(path)
-    review = DocumentReview(document, split_sections(document.blocks))
+    review = documents.read(path)
+    document = review.document
     assign_session_ids([review], None)
     sid = review.session_id
     info = DocumentInfo.of(str(path.resolve()), path.name, document.sha256, review.sections)
@@ -348,10 +347,13 @@ def _chat_sections(sessions: Sessions, sid: str) -> tuple[list[ChatSection], Doc
             ], None
         except (KeyError, TypeError, ValueError):
             pass  # not what we wrote: parse again
-    from prism_cli.service import stored_document
+    from prism_cli.app import documents
 
-    document = stored_document(sessions, sid)
-    sections = [ChatSection(n, s.id, s.title, s.text) for n, s in enumerate(_split(document), 1)]
+    document = documents.stored_document(sessions, sid)
+    sections = [
+        ChatSection(n, s.id, s.title, s.text)
+        for n, s in enumerate(documents.sections_of(document), 1)
+    ]
     sessions.put_chat_sections(
         sid,
         {
@@ -361,9 +363,3 @@ def _chat_sections(sessions: Sessions, sid: str) -> tuple[list[ChatSection], Doc
         },
     )
     return sections, document
-
-
-def _split(document: Document) -> list[Any]:
-    from prism_cli.core.sections import split_sections
-
-    return list(split_sections(document.blocks))

@@ -839,28 +839,6 @@ def estimate_run(
     }
 
 
-def stored_document(sessions: Sessions, sid: str) -> Document:
-    """The session's document, read from its stored copy (its path is the original's): what
-    chat and workers review, with no local file needed."""
-    import dataclasses
-    import tempfile
-
-    from prism_cli.word.reader import read_document
-
-    meta = sessions.require(sid)
-    data = sessions.get_document(sid)
-    path = Path(meta.document.path)
-    if data is None and path.is_file():
-        data = path.read_bytes()
-    if data is None:
-        raise InputError(meta.document.path, "the session holds no copy of the document")
-    with tempfile.TemporaryDirectory(prefix="prism-") as tmp:
-        copy = Path(tmp) / (meta.document.name or "document.docx")
-        copy.write_bytes(data)
-        document = read_document(copy)
-    return dataclasses.replace(document, path=meta.document.path)
-
-
 ReviewerFor = Callable[[RunSettings], tuple["Reviewer", PriceLookup, list[str]]]
 
 
@@ -878,7 +856,7 @@ def review_stored_section(
     twice, whoever asks again). ``read`` keeps what was read of each session's document and
     settings for the next job of the same session. ``keep_failed=False``: a section no model
     could review is not recorded (the job will be retried; a stored result is final)."""
-    from prism_cli.core.sections import split_sections
+    from prism_cli.app import documents
 
     meta = sessions.require(sid)
     known = f"{sid}:{meta.document.sha256}:{json.dumps(meta.settings, sort_keys=True)}"
@@ -886,8 +864,8 @@ def review_stored_section(
         settings, document, sections = read[known]
     else:
         settings = RunSettings.from_record(meta.settings)
-        document = stored_document(sessions, sid)
-        sections = list(split_sections(document.blocks))
+        document = documents.stored_document(sessions, sid)
+        sections = documents.sections_of(document)
         if read is not None:
             if len(read) > 64:
                 read.clear()
@@ -922,12 +900,10 @@ def review_stored_section(
 def stored_review(sessions: Sessions, sid: str) -> tuple[RunSettings, DocumentReview]:
     """A session's run settings and document with the results it holds (findings anchored
     again); a section with no result is failed: its job failed or was cancelled."""
-    from prism_cli.core.sections import split_sections
+    from prism_cli.app import documents
 
     settings = RunSettings.from_record(sessions.require(sid).settings)
-    document = stored_document(sessions, sid)
-    review = DocumentReview(document, split_sections(document.blocks))
-    review.session_id = sid
+    review = documents.stored(sessions, sid)
     held = stored_results(sessions, sid)
     for section in review.sections:
         data = held.get(section.id)

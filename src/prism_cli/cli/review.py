@@ -20,16 +20,13 @@ from prism_cli.errors import (
     EXIT_CONFIG,
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
-    EXIT_INPUT,
     EXIT_OK,
     InputError,
     NoCredentials,
-    PrismError,
     SessionBusy,
     UsageError,
     worst_exit_code,
 )
-from prism_cli.inputs import expand_paths
 from prism_cli.reports import EXTENSIONS, REGISTRY, REVIEW_FORMATS, render
 
 if TYPE_CHECKING:
@@ -174,9 +171,9 @@ def load_guidelines(path: Path | None) -> str:
     if path is None:
         return ""
     if path.suffix.lower() in (".docx", ".docm", ".dotx", ".dotm"):
-        from prism_cli.word.reader import read_document
+        from prism_cli.app.documents import text_of
 
-        return "\n".join(b.text for b in read_document(path).blocks if b.text.strip())
+        return text_of(path)
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -361,11 +358,9 @@ class _Progress:
 
 
 def run_review(app: Application, opts: ReviewOptions) -> int:
-    from prism_cli.core.report import DocumentReview
+    from prism_cli.app import documents
     from prism_cli.core.rules import run_rules
-    from prism_cli.core.sections import split_sections
     from prism_cli.service import Hooks, ReviewService, RunSettings, assign_session_ids
-    from prism_cli.word.reader import read_document
 
     _validate(opts)
     console = app.console
@@ -412,24 +407,15 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
             outcome = RunOutcome([], build_report([], _no_prices), [])
             return conclude(app, opts, fmt, outcome, None, codes)
         opts.paths = [str(p) for p in selected]
-    expanded = expand_paths(opts.paths)
+    paths, problems = documents.expand(opts.paths)
     if opts.output is not None:
-        refuse_inputs(opts.output, expanded.paths)
-    for err in expanded.errors:
-        console.error(str(err))
-        codes.append(EXIT_INPUT)
-        opts.unreadable.append({"path": err.path, "error": err.reason})
-    reviews: list[DocumentReview] = []
-    for path in expanded.paths:
-        try:
-            document = read_document(path)
-        except PrismError as exc:
-            console.error(str(exc))
-            codes.append(exc.exit_code)
-            reason = exc.reason if isinstance(exc, InputError) else str(exc)
-            opts.unreadable.append({"path": str(path), "error": reason})
-            continue
-        reviews.append(DocumentReview(document, split_sections(document.blocks)))
+        refuse_inputs(opts.output, paths)
+    loaded = documents.load(paths)
+    for problem in problems + loaded.unreadable:
+        console.error(str(problem.error))
+        codes.append(problem.error.exit_code)
+        opts.unreadable.append({"path": problem.path, "error": problem.reason})
+    reviews = loaded.reviews
     if not reviews:
         # Nothing to review: the report says so, in every format asked for.
         from prism_cli.core.report import build_report

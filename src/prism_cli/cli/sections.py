@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from prism_cli.console import Console
-from prism_cli.errors import EXIT_INPUT, EXIT_OK, PrismError
-from prism_cli.inputs import expand_paths
+from prism_cli.errors import EXIT_INPUT, EXIT_OK
 
 
 def run_sections(console: Console, args: list[str], fmt: str | None) -> int:
-    from prism_cli.core.sections import split_sections
+    from prism_cli.app import documents
     from prism_cli.reports import sections as report
-    from prism_cli.word.reader import read_document
 
     fmt = fmt or ("table" if console.stdout_is_tty else "json")
-    expanded = expand_paths(args)
-    code = EXIT_OK
-    for err in expanded.errors:
-        console.error(str(err))
-        code = EXIT_INPUT
-    items: list[report.DocumentSections] = []
-    for path in expanded.paths:
-        try:
-            document = read_document(path)
-        except PrismError as exc:
-            console.error(str(exc))
-            code = EXIT_INPUT
-            continue
-        items.append(report.DocumentSections(document, split_sections(document.blocks)))
+    loaded = documents.load_args(args)
+    for problem in loaded.unreadable:
+        console.error(str(problem.error))
+    code = EXIT_INPUT if loaded.unreadable else EXIT_OK
+    items = [report.DocumentSections(r.document, r.sections) for r in loaded.reviews]
     if fmt == "json":
         console.write(report.to_json(items))
     elif fmt == "markdown":
