@@ -163,7 +163,7 @@ def test_a_framework_that_names_no_kind_expects_its_sections_of_any_document(
 def test_the_default_framework_is_unchanged() -> None:
     """Its digest is in every cached result's key: an edit re-reviews every user's documents.
     Change it on purpose (and say so in the changelog), then update this digest."""
-    from prism_cli.cli.review import load_framework
+    from prism_cli.app.inputs import load_framework
 
     assert load_framework(None).digest == "dff187f7a992ec13"
 

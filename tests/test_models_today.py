@@ -22,9 +22,9 @@ import pytest
 from conftest import run_prism
 from docbuilder import make_docx, p
 from fake_bedrock import Err, FakeBedrock, FakeModel, rule_violation
+from prism_cli.app.inputs import load_framework
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.bedrock.client import BedrockClient, make_boto_client
-from prism_cli.cli.review import load_framework
 from prism_cli.core.catalog import strip_geography
 from prism_cli.core.document import Block, BlockKind, Section
 from prism_cli.core.engine import ModelEngine

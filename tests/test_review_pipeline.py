@@ -54,7 +54,7 @@ def make_reviewer(
 
 
 def run(reviewer: Reviewer, *sections: Section) -> list[SectionResult]:
-    from prism_cli.cli.review import load_framework
+    from prism_cli.app.inputs import load_framework
 
     ctx = DocumentContext("doc", list(sections), load_framework(None))
     return [reviewer.review_section(ctx, s) for s in sections]
@@ -359,7 +359,7 @@ def test_prompt_version_is_set() -> None:
 
 def test_the_acronym_rule_skips_hyphenated_words_and_placeholders() -> None:
     """#20 item 3: it fired on "REs-Q" and on the placeholder "[NAME of owning director]"."""
-    from prism_cli.cli.review import load_framework
+    from prism_cli.app.inputs import load_framework
     from prism_cli.core.document import Block, BlockKind, Document, Section
     from prism_cli.core.rules import run_rules
 

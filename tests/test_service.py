@@ -58,7 +58,7 @@ class Rig:
         offline: bool = False,
         thinking: bool = False,
     ) -> RunOutcome:
-        from prism_cli.cli.review import load_framework
+        from prism_cli.app.inputs import load_framework
 
         settings = RunSettings(load_framework(None), models=models, thinking=thinking)
         reviewer = None
@@ -192,7 +192,7 @@ def test_a_worker_rebuilds_the_settings_from_the_store(tmp_path: Path) -> None:
     assert rebuilt.thinking is True
     assert rebuilt.models == ("claude-sonnet-5-5",)
     assert rebuilt.framework.digest == meta.settings["framework_digest"]
-    from prism_cli.cli.review import load_framework
+    from prism_cli.app.inputs import load_framework
 
     # The same cache keys as the run that stored it: a worker finds what was reviewed.
     original = RunSettings(load_framework(None), models=("claude-sonnet-5-5",), thinking=True)

@@ -155,14 +155,14 @@ def test_piped_chat_commands_print_plain_text(text: str) -> None:
 @SETTINGS
 @given(name=TEXT, model=TEXT)
 def test_the_review_progress(monkeypatch: pytest.MonkeyPatch, name: str, model: str) -> None:
-    from prism_cli.cli.review import _Progress
+    from prism_cli.cli.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setenv("COLUMNS", "10000")
-    progress = _Progress(Console(stderr=Tty()), interval=1)
+    progress = Progress(Console(stderr=Tty()), interval=1)
     assert progress._progress is not None
     progress._overall = progress._progress.add_task("reviewing", total=0, calls="")
     progress.add("doc", name + ".docx", 3)

@@ -91,7 +91,7 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
             app.console.debug(detail)
         return reviewer, prices, notes
 
-    from prism_cli.cli.review import load_framework
+    from prism_cli.app.inputs import load_framework
     from prism_cli.service import RunSettings
 
     service.reviewer_for = reviewer_for

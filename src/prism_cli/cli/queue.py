@@ -70,7 +70,7 @@ def follow(
     import os
 
     from prism_cli import jobs
-    from prism_cli.cli.review import _Progress
+    from prism_cli.cli.progress import Progress
     from prism_cli.core.report import build_report
     from prism_cli.service import RunOutcome
     from prism_cli.stores.url import mask_url
@@ -78,7 +78,7 @@ def follow(
     console = app.console
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
     try:
-        with _Progress(console, interval=interval) as shown:
+        with Progress(console, interval=interval) as shown:
             seen: dict[str, set[str]] = {}
             for doc in batch.documents:
                 shown.add(doc["session"], doc["name"], len(doc["sections"]))
