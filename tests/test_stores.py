@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from prism_cli.core.pipeline import SectionResult
 from prism_cli.core.ports import StoreError
+from prism_cli.core.results import SectionResult
 from prism_cli.core.session import (
     SCHEMA_VERSION,
     CorruptEntry,
@@ -91,9 +91,15 @@ def test_sessions_round_trip_and_detect_corruption(store_url: str) -> None:
     result = SectionResult("s1", "reviewed", model="m", attempts=1)
     key = cache_key("text", "fw", "", "v1")
     sessions.put_result("doc1", result, key)
-    assert sessions.result("doc1", "s1")["cache_key"] == key  # type: ignore[index]
+    held = sessions.result("doc1", "s1")
+    assert held is not None
+    assert held.cache_key == key
+    assert held.reusable_for(key)
+    assert not held.reusable_for(cache_key("other text", "fw", "", "v1"))
     assert sessions.result_ids("doc1") == ["s1"]
-    assert sessions.cached(key)["model"] == "m"  # type: ignore[index]
+    cached = sessions.cached(key)
+    assert cached is not None
+    assert cached.to_result("s9").model == "m"
     sessions.log("doc1", "started")
     sessions.log("doc1", "section_done", section="s1", model="m")
     assert [a["event"] for a in sessions.activity("doc1")] == ["started", "section_done"]

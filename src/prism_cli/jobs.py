@@ -310,6 +310,7 @@ def collect(
 ) -> list[DocumentReview]:
     """Every document of a finished batch, as its session now holds it (the reports)."""
     from prism_cli.core.findings import Finding
+    from prism_cli.core.results import SectionStatus
     from prism_cli.service import stored_review
 
     for doc in batch.documents:
@@ -319,8 +320,11 @@ def collect(
         sid = doc["session"]
         _settings, review = stored_review(sessions, sid)
         for section_id, result in review.results.items():
-            if section_id not in doc["sections"] and result.status != "failed":
-                result.status, result.usage = "cached", {}  # reused, not reviewed by this batch
+            if section_id not in doc["sections"] and result.status != SectionStatus.FAILED:
+                result.status, result.usage = (
+                    SectionStatus.CACHED,
+                    {},
+                )  # reused, not reviewed by this batch
         report = sessions.report(sid) or {"documents": [{"findings": []}]}
         found = [Finding.model_validate(f) for f in report["documents"][0].get("findings", [])]
         review.findings = [Finding.model_validate(f) for f in sessions.apply(sid, found)]

@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
 from prism_cli.core.framework import Framework, parse_framework
-from prism_cli.core.pipeline import DocumentContext, SectionResult, locator_for
+from prism_cli.core.pipeline import DocumentContext, locator_for
 from prism_cli.core.ports import Usage
 from prism_cli.core.prompts import PROMPT_VERSION
 from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usage_summary
-from prism_cli.core.session import (
+from prism_cli.core.results import (
     REUSABLE,
+    SectionResult,
+    SectionStatus,
+    StoredResult,
+    finding_list,
+)
+from prism_cli.core.session import (
+    SCHEMA_VERSION,
     CorruptEntry,
     DocumentInfo,
     SessionMeta,
@@ -32,9 +39,6 @@ from prism_cli.core.session import (
     SessionStatus,
     cache_key,
     digest,
-    finding_list,
-    result_from_dict,
-    result_to_dict,
     with_decisions,
 )
 from prism_cli.errors import InputError, Interrupted, UsageError
@@ -276,7 +280,7 @@ class SessionRun:
             # that come back) and the activity log: only the results go.
             cleared = sessions.clear_results(sid)
             sessions.log(sid, "fresh", f"{cleared} stored results cleared; decisions kept")
-        stored: dict[str, dict[str, Any]] = {}
+        stored: dict[str, StoredResult] = {}
         if meta is None:
             # A new session: one meta write, and nothing stored to look up.
             self.created = True
@@ -300,25 +304,25 @@ class SessionRun:
         todo: list[Section] = []
         for section in self.review.sections:
             key = self.keys[section.id]
-            data = stored.get(section.id)
+            held = stored.get(section.id)
             if self.only is not None and section.id not in self.only:
                 # Not this run's to review: the session's result stands, whatever made it.
-                if data is not None and data.get("status") in REUSABLE:
-                    self._reuse(section, data)
+                if held is not None and held.reusable:
+                    self._reuse(section, held)
                 continue
             if self.only is not None and self.service.again:
                 todo.append(section)
                 continue
-            if data is None or data.get("cache_key") != key or data.get("status") not in REUSABLE:
-                data = None if fresh else self._cached(key)
-                if data is not None:
+            if held is None or not held.reusable_for(key):
+                held = None if fresh else self._cached(key)
+                if held is not None:
                     # From the shared cache: into the session only.
-                    sessions.put_result(sid, result_from_dict(data, section.id), key, cache=False)
+                    sessions.put_result(sid, held.to_result(section.id), key, cache=False)
                     sessions.log(sid, "cached", "unchanged section reused", section=section.id)
-            if data is None:
+            if held is None:
                 todo.append(section)
                 continue
-            self._reuse(section, data)
+            self._reuse(section, held)
         if self.reused:
             sessions.log(
                 sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
@@ -359,7 +363,9 @@ class SessionRun:
             entry = sections[section.id]
             review.results[section.id] = SectionResult(
                 section.id,
-                "skipped" if entry["status"] == "skipped" else "cached",
+                SectionStatus.SKIPPED
+                if entry["status"] == SectionStatus.SKIPPED
+                else SectionStatus.CACHED,
                 model=entry.get("model"),
                 attempts=int(entry.get("attempts") or 0),
                 error=entry.get("error"),
@@ -371,21 +377,21 @@ class SessionRun:
         self.unchanged = True
         return True
 
-    def _reuse(self, section: Section, data: dict[str, Any]) -> None:
-        result = result_from_dict(data, section.id)
+    def _reuse(self, section: Section, held: StoredResult) -> None:
+        result = held.to_result(section.id)
         result.usage = {}
-        if result.status != "skipped":  # an empty section stays skipped
-            result.status = "cached"
+        if result.status != SectionStatus.SKIPPED:  # an empty section stays skipped
+            result.status = SectionStatus.CACHED
         anchors = [a for b in section.blocks for a in b.anchors()]
         for finding in result.findings:  # the cache may come from another document
             finding.locator = locator_for(section, finding.quote, anchors)
         self.review.results[section.id] = result
         self.reused += 1
 
-    def _stored(self) -> dict[str, dict[str, Any]]:
+    def _stored(self) -> dict[str, StoredResult]:
         sessions, sid = self.sessions, self.sid
         present = set(sessions.result_ids(sid))
-        stored: dict[str, dict[str, Any]] = {}
+        stored: dict[str, StoredResult] = {}
         for section in self.review.sections:
             if section.id not in present:
                 continue
@@ -399,7 +405,7 @@ class SessionRun:
                 stored[section.id] = data
         return stored
 
-    def _cached(self, key: str) -> dict[str, Any] | None:
+    def _cached(self, key: str) -> StoredResult | None:
         try:
             return self.sessions.cached(key)
         except CorruptEntry as exc:
@@ -576,7 +582,9 @@ class ReviewService:
             if self.reviewer is None and self.offline:
                 for run, sections in zip(runs, todo, strict=True):
                     for section in sections:
-                        result = SectionResult(section.id, "skipped", error="offline: rules only")
+                        result = SectionResult(
+                            section.id, SectionStatus.SKIPPED, error="offline: rules only"
+                        )
                         run.record(result)
                         self.hooks.section_done(run.review.document.path, result)
             elif self.reviewer is not None:
@@ -619,17 +627,18 @@ class ReviewService:
                 jobs.append((ctx, section))
 
         def on_section(ctx: DocumentContext, result: SectionResult) -> None:
-            if result.status == "interrupted":
+            if result.status == SectionStatus.INTERRUPTED:
                 return
             run = by_path[ctx.key]
             run.record(result)
             self.hooks.section_done(ctx.key, result)
             key = run.keys[result.section_id]
             for other, section in copies.get(key, []):
-                copy = result_from_dict(result_to_dict(result, key), section.id)
+                payload = StoredResult.payload_of(result, key, SCHEMA_VERSION)
+                copy = StoredResult.from_payload(payload).to_result(section.id)
                 copy.usage = {}
-                if copy.status == "reviewed":
-                    copy.status = "cached"
+                if copy.status == SectionStatus.REVIEWED:
+                    copy.status = SectionStatus.CACHED
                 for finding in copy.findings:
                     finding.locator = locator_for(section, finding.quote)
                 other.record(copy, cache=False)
@@ -703,9 +712,9 @@ def make_reviewer(
     return reviewer, setup.catalog.prices, setup.notes
 
 
-def stored_results(sessions: Sessions, sid: str) -> dict[str, dict[str, Any]]:
+def stored_results(sessions: Sessions, sid: str) -> dict[str, StoredResult]:
     """The results a session holds, by section id; a corrupt entry counts as none."""
-    held: dict[str, dict[str, Any]] = {}
+    held: dict[str, StoredResult] = {}
     for section_id in sessions.result_ids(sid):
         try:
             data = sessions.result(sid, section_id)
@@ -730,9 +739,8 @@ def plan(
         held = stored_results(sessions, sid) if same else {}
         for section in review.sections:
             key = settings.key(section.text)
-            data = held.get(section.id)
-            reusable = data is not None and data.get("cache_key") == key
-            reusable = reusable and data is not None and data.get("status") in REUSABLE
+            stored = held.get(section.id)
+            reusable = stored is not None and stored.reusable_for(key)
             if not reusable and not fresh:
                 try:
                     reusable = sessions.cached(key) is not None
@@ -883,16 +891,16 @@ def review_stored_section(
         stored = sessions.result(sid, section_id)
     except CorruptEntry:
         stored = None
-    if stored and stored.get("cache_key") == key and stored.get("status") in REUSABLE:
+    if stored is not None and stored.reusable_for(key):
         return None
     cached = None if meta.fresh_run else run._cached(key)  # --fresh: no cached answer
     if cached is not None:
-        sessions.put_result(sid, result_from_dict(cached, section_id), key, cache=False)
+        sessions.put_result(sid, cached.to_result(section_id), key, cache=False)
         sessions.log(sid, "cached", "unchanged section reused", section=section_id)
         return None
     ctx = DocumentContext(document.path, review.sections, settings.framework)
     result = reviewer.review_section(ctx, section)
-    if result.status != "failed" or keep_failed:
+    if result.status != SectionStatus.FAILED or keep_failed:
         run.record(result)
     return result
 
@@ -906,13 +914,15 @@ def stored_review(sessions: Sessions, sid: str) -> tuple[RunSettings, DocumentRe
     review = documents.stored(sessions, sid)
     held = stored_results(sessions, sid)
     for section in review.sections:
-        data = held.get(section.id)
-        if data is None:
+        stored = held.get(section.id)
+        if stored is None:
             review.results[section.id] = SectionResult(
-                section.id, "failed", error="not reviewed: its job failed or was cancelled"
+                section.id,
+                SectionStatus.FAILED,
+                error="not reviewed: its job failed or was cancelled",
             )
             continue
-        result = result_from_dict(data, section.id)
+        result = stored.to_result(section.id)
         for finding in result.findings:
             finding.locator = locator_for(section, finding.quote)
         review.results[section.id] = result

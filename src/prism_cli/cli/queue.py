@@ -117,9 +117,8 @@ def follow(
 
 def _calls(sessions: Sessions, sid: str, section: str) -> int:
     """The model calls a stored section took (for the progress line)."""
-    data = sessions.result(sid, section) or {}
-    usage = data.get("usage") or {}
-    return sum(int(u.get("calls", 0)) for u in usage.values() if isinstance(u, dict))
+    stored = sessions.result(sid, section)
+    return stored.calls if stored is not None else 0
 
 
 def _prices(app: Application) -> PriceLookup:

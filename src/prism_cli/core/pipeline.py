@@ -10,10 +10,9 @@ checkpoint it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from prism_cli.core.catalog import ResolvedModel
@@ -47,6 +46,7 @@ from prism_cli.core.prompts import (
     repair_message,
 )
 from prism_cli.core.requests import Ask
+from prism_cli.core.results import Event, SectionResult, SectionStatus
 from prism_cli.errors import EngineFailure, FindingsParseError, OutputError, Stopped
 
 
@@ -59,42 +59,6 @@ class ReviewSettings:
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
     concurrency: int = 4
     guidelines: str = ""
-
-
-@dataclass
-class Event:
-    """One line of the activity log: what happened to a section, with which model."""
-
-    kind: str
-    section_id: str
-    model: str | None = None
-    detail: str = ""
-    at: float = field(default_factory=time.time)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "section_id": self.section_id,
-            "model": self.model,
-            "detail": self.detail,
-            "at": self.at,
-        }
-
-
-@dataclass
-class SectionResult:
-    section_id: str
-    status: str  # reviewed | cached | failed | skipped | interrupted (never stored)
-    model: str | None = None
-    attempts: int = 0
-    error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    usage: dict[str, Usage] = field(default_factory=dict)
-    """Usage per model id that was called for this section."""
-    events: list[Event] = field(default_factory=list)
-    """What happened on the way (fallbacks, remaps, splits), for the activity log."""
-    thinking: str | None = None
-    """How the model thought for this section (``adaptive`` | ``budget``), None if it did not."""
 
 
 @dataclass
@@ -259,10 +223,10 @@ class Reviewer:
         self.on_event(event)
 
     def review_section(self, ctx: DocumentContext, section: Section) -> SectionResult:
-        result = SectionResult(section.id, "reviewed")
+        result = SectionResult(section.id, SectionStatus.REVIEWED)
         paragraphs = [b.text for b in section.blocks if b.text.strip()]
         if not paragraphs:
-            result.status = "skipped"
+            result.status = SectionStatus.SKIPPED
             return result
         pending = ["\n".join(c) for c in chunk_paragraphs(paragraphs, self.settings.chunk_tokens)]
         produced: list[FindingIn] = []
@@ -275,13 +239,13 @@ class Reviewer:
             try:
                 answer = self.review_chunk(ctx, section, text, done + 1, total, result)
             except Stopped:
-                result.status, result.error = "interrupted", "the run was interrupted"
+                result.status, result.error = SectionStatus.INTERRUPTED, "the run was interrupted"
                 return result
             except InputTooLong as exc:
                 halves = _split_in_two(text)
                 if halves is None:
                     result.status, result.error = (
-                        "failed",
+                        SectionStatus.FAILED,
                         f"section too long for every model ({exc})",
                     )
                     break
@@ -293,10 +257,10 @@ class Reviewer:
                 )
                 continue
             except RequestRefused as exc:
-                result.status, result.error = "failed", str(exc)
+                result.status, result.error = SectionStatus.FAILED, str(exc)
                 break
             except ChainExhausted as exc:
-                result.status = "failed"
+                result.status = SectionStatus.FAILED
                 result.error = f"no model could review this section (last error: {exc})"
                 break
             done += 1
@@ -305,7 +269,7 @@ class Reviewer:
             if answer.thinking:
                 thinking.add(answer.thinking)
         result.thinking = ",".join(sorted(thinking)) or None
-        if result.status == "failed":
+        if result.status == SectionStatus.FAILED:
             self._event(result, Event("failed", section.id, None, result.error or ""))
             return result
         result.model = max(set(models), key=models.count) if models else None

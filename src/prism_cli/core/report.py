@@ -8,8 +8,8 @@ from typing import Any
 
 from prism_cli.core.document import Document, Section
 from prism_cli.core.findings import Finding
-from prism_cli.core.pipeline import SectionResult
 from prism_cli.core.ports import Usage
+from prism_cli.core.results import SectionResult
 
 SCHEMA_VERSION = 1
 CACHE_READ_FACTOR = 0.1

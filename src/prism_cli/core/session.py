@@ -27,14 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from functools import cache
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from prism_cli.core.findings import Finding, finding_id
-from prism_cli.core.pipeline import SectionResult
+from prism_cli.core.findings import Finding
 from prism_cli.core.ports import SessionStore, StoreError, Usage
+from prism_cli.core.results import REUSABLE as _REUSABLE
+from prism_cli.core.results import SectionResult, StoredResult
 from prism_cli.errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -271,55 +269,8 @@ def migrate(key: str, payload: Any) -> dict[str, Any]:
 
 
 # -- results -----------------------------------------------------------------------------------
-def result_to_dict(result: SectionResult, key: str) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "section_id": result.section_id,
-        "cache_key": key,
-        "status": result.status,
-        "model": result.model,
-        "attempts": result.attempts,
-        "error": result.error,
-        "thinking": result.thinking,
-        "usage": {m: u.as_dict() for m, u in result.usage.items()},
-        "findings": [f.model_dump(mode="json") for f in result.findings],
-    }
-
-
-@cache
-def finding_list() -> TypeAdapter[list[Finding]]:
-    """Validates a result's findings in one call (a rerun reads thousands)."""
-    return TypeAdapter(list[Finding])
-
-
-def result_from_dict(data: dict[str, Any], section_id: str) -> SectionResult:
-    """A stored result reused for ``section_id`` (ids are rewritten: the cache is shared)."""
-    items = []
-    taken: set[str] = set()
-    # The ids of a result stored for this very section were given by this rule already.
-    same = data.get("section_id") == section_id
-    for item in data.get("findings", []):
-        fid = item.get("id") if same else None
-        if not (isinstance(fid, str) and fid.startswith(f"{section_id}-") and fid not in taken):
-            title, quote = str(item.get("title", "")), str(item.get("quote", ""))
-            fid = finding_id(section_id, title, quote, taken)
-        taken.add(fid)
-        items.append({**item, "section_id": section_id, "id": fid})
-    findings = finding_list().validate_python(items) if items else []
-    usage = {m: Usage(**u) for m, u in data.get("usage", {}).items()}
-    return SectionResult(
-        section_id,
-        str(data.get("status", "reviewed")),
-        model=data.get("model"),
-        attempts=int(data.get("attempts", 0)),
-        error=data.get("error"),
-        findings=findings,
-        usage=usage,
-        thinking=data.get("thinking"),
-    )
-
-
-REUSABLE = ("reviewed", "cached", "skipped")
+REUSABLE = _REUSABLE
+"""The statuses a stored result may be reused with (see :class:`StoredResult`)."""
 
 
 # -- activity ----------------------------------------------------------------------------------
@@ -535,7 +486,7 @@ class Sessions:
         self, session_id: str, result: SectionResult, key: str, *, cache: bool = True
     ) -> None:
         """The section's result in the session and, when it is a fresh review, in the cache."""
-        payload = result_to_dict(result, key)
+        payload = StoredResult.payload_of(result, key, SCHEMA_VERSION)
         self._put(self._key(session_id, "results", result.section_id), payload)
         if cache and result.status == "reviewed":
             self._put(f"cache/{key}", payload)
@@ -545,15 +496,15 @@ class Sessions:
         prefix = self._key(session_id, "results") + "/"
         return [key[len(prefix) :] for key in self.store.list(prefix)]
 
-    def result(self, session_id: str, section_id: str) -> dict[str, Any] | None:
+    def result(self, session_id: str, section_id: str) -> StoredResult | None:
         key = self._key(session_id, "results", section_id)
         payload = self._get(key)
-        return None if payload is None else migrate(key, payload)
+        return None if payload is None else StoredResult.from_payload(migrate(key, payload))
 
-    def cached(self, key: str) -> dict[str, Any] | None:
+    def cached(self, key: str) -> StoredResult | None:
         store_key = f"cache/{key}"
         payload = self._get(store_key)
-        return None if payload is None else migrate(store_key, payload)
+        return None if payload is None else StoredResult.from_payload(migrate(store_key, payload))
 
     def drop_cached(self, key: str) -> None:
         self.store.delete([f"cache/{key}"])
