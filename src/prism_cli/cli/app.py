@@ -125,6 +125,16 @@ def _options(
     return options, groups, params
 
 
+def _coerce(param: object, value: object, ctx: typer.Context) -> object:
+    """A config value as the option would take it from the command line: click's own type
+    conversion (typer 0.29 and later convert through pydantic, a slower path that every
+    command then paid for; prism pins below it)."""
+    runtime = getattr(param, "get_runtime_param", None)
+    if runtime is not None:
+        return runtime().coerce(value, param=param, ctx=ctx)
+    return getattr(param, "type_cast_value")(ctx, value)  # noqa: B009
+
+
 def _check_values(
     ctx: typer.Context,
     path: Path,
@@ -151,8 +161,7 @@ def _check_values(
             if getattr(param, "multiple", False) and isinstance(value, str):
                 value = [value]  # format = "json": one of a repeatable option
             try:
-                runtime = getattr(param, "get_runtime_param")()  # noqa: B009
-                coerced = runtime.coerce(value, param=param, ctx=ctx)
+                coerced = _coerce(param, value, ctx)
                 if refused := value_refused(command, keys[key], coerced):
                     raise ValueError(refused)
             except (typer.BadParameter, ValueError, TypeError) as exc:

@@ -113,7 +113,31 @@ def _whole(raw: str, start: int, end: int, wanted: str) -> bool:
     return before and after
 
 
-def _search(paragraphs: Sequence[Any], wanted: str) -> tuple[Any, int, Any, int] | None:
+Texts = dict[int, tuple[Any, list[str], list[Any]]]
+"""What :func:`quote_range` read of each paragraph (by ``id``: the paragraph, its visible runs'
+texts and the runs), kept between quotes of one copy; a paragraph whose runs are split is
+read again."""
+
+
+def _paragraph_text(paragraph: Any, texts: Texts | None) -> tuple[list[str], list[Any]]:
+    if texts is not None:
+        held = texts.get(id(paragraph))
+        if held is not None and held[0] is paragraph:
+            return held[1], held[2]
+    pieces, owners = [], []
+    for run in visible_runs(paragraph):
+        text = run_text(run)
+        if text:
+            pieces.append(text)
+            owners.append(run)
+    if texts is not None:
+        texts[id(paragraph)] = (paragraph, pieces, owners)
+    return pieces, owners
+
+
+def _search(
+    paragraphs: Sequence[Any], wanted: str, texts: Texts | None = None
+) -> tuple[Any, int, Any, int] | None:
     """(first run, offset, last run, offset after) of ``wanted`` in ``paragraphs``: the exact
     case first, then any case."""
     pieces: list[str] = []
@@ -126,13 +150,12 @@ def _search(paragraphs: Sequence[Any], wanted: str) -> tuple[Any, int, Any, int]
             owners.append(None)
             starts.append(at)
             at += 1
-        for run in visible_runs(paragraph):
-            text = run_text(run)
-            if text:
-                pieces.append(text)
-                owners.append(run)
-                starts.append(at)
-                at += len(text)
+        mine, runs = _paragraph_text(paragraph, texts)
+        for text, run in zip(mine, runs, strict=True):
+            pieces.append(text)
+            owners.append(run)
+            starts.append(at)
+            at += len(text)
     raw = "".join(pieces)
     pattern = _pattern(wanted)
     span = None
@@ -178,10 +201,13 @@ def _folded_search(raw: str, wanted: str) -> tuple[int, int] | None:
     return folded_at[found], folded_at[found + len(target) - 1] + 1
 
 
-def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None:
+def quote_range(
+    paragraphs: Sequence[Any], quote: str, texts: Texts | None = None
+) -> tuple[Any, Any] | None:
     """Split runs so that ``quote`` is exactly a run range in ``paragraphs`` (searched in order,
     as one text with a break between paragraphs); returns its (first, last) ``w:r``, or None
-    when the quote is not there.
+    when the quote is not there. ``texts`` keeps what was read of each paragraph for the next
+    quote (one dict per document being annotated).
 
     The first paragraph (where the findings module located the quote) is searched alone
     first, then the whole span: the cost follows the paragraphs a quote needs, not the span.
@@ -189,17 +215,33 @@ def quote_range(paragraphs: Sequence[Any], quote: str) -> tuple[Any, Any] | None
     wanted = collapse(quote)
     if not wanted:
         return None
-    found = _search(paragraphs[:1], wanted)
+    found = _search(paragraphs[:1], wanted, texts)
     if found is None and len(paragraphs) > 1:
-        found = _search(paragraphs, wanted)
+        found = _search(paragraphs, wanted, texts)
     if found is None:
         return None
     first, start, last, end = found
     if end < len(run_text(last)):
         split_run(last, end)
+        _forget(last, texts)
     if start > 0:
         tail = split_run(first, start)
+        _forget(first, texts)
         if first is last:
             last = tail
         first = tail
     return first, last
+
+
+W_P = qn("w:p")
+
+
+def _forget(run: Any, texts: Texts | None) -> None:
+    """The paragraph of ``run`` has new runs: read it again next time."""
+    if texts is None:
+        return
+    parent = run.getparent()
+    while parent is not None and parent.tag != W_P:
+        parent = parent.getparent()
+    if parent is not None:
+        texts.pop(id(parent), None)

@@ -65,7 +65,7 @@ def reviewed_copy(
     from docx.text.paragraph import Paragraph
     from docx.text.run import Run
 
-    from prism_cli.word.anchor import quote_range
+    from prism_cli.word.anchor import Texts, quote_range
 
     try:
         document = docx.Document(str(source))
@@ -76,6 +76,7 @@ def reviewed_copy(
     added = 0
     threads: list[tuple[str, str | None]] = []
     new_comment = _Commenter(document) if findings else None
+    texts: Texts = {}
     for finding in findings:
         assert new_comment is not None
         locator = finding.locator if finding.locator is not None else 0
@@ -83,7 +84,11 @@ def reviewed_copy(
             paragraphs = [document.add_paragraph("")._p]
         at = min(max(locator, 0), len(paragraphs) - 1)
         paragraph = Paragraph(paragraphs[at], document._body)
-        span = quote_range(paragraphs[at : at + _SPAN], finding.quote) if finding.quote else None
+        span = (
+            quote_range(paragraphs[at : at + _SPAN], finding.quote, texts)
+            if finding.quote
+            else None
+        )
         # No quote, or not found: the paragraph it points to (the section heading).
         runs = [Run(r, paragraph) for r in span] if span is not None else _runs_for(paragraph)
         author, initials = _author(finding)
