@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prism_cli.core.report import DocumentReview
+from prism_cli.core.review import DocumentReview
 from prism_cli.errors import InputError, PrismError
 
 if TYPE_CHECKING:

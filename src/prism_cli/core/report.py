@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from prism_cli.core.document import Document, Section
 from prism_cli.core.findings import Finding
 from prism_cli.core.ports import Usage
-from prism_cli.core.results import SectionResult
+from prism_cli.core.review import DocumentReview as DocumentReview
 
 SCHEMA_VERSION = 1
 CACHE_READ_FACTOR = 0.1
@@ -18,27 +16,6 @@ CACHE_WRITE_FACTOR = 1.25
 PriceLookup = Callable[[str], tuple[float, ...] | None]
 """model id -> (USD per 1M input tokens, per 1M output tokens[, cache-read share of input]),
 premiums included."""
-
-
-@dataclass
-class DocumentReview:
-    document: Document
-    sections: Sequence[Section]
-    results: dict[str, SectionResult] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-    session_id: str = ""
-    dumped: dict[int, tuple[Finding, dict[str, Any]]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    """Findings already turned into dicts (see :func:`_finding_dicts`); a finding changed
-    after it was dumped is replaced by a copy, never edited in place."""
-
-    def usage_by_model(self) -> dict[str, Usage]:
-        out: dict[str, Usage] = {}
-        for result in self.results.values():
-            for model, usage in result.usage.items():
-                out.setdefault(model, Usage()).add(usage)
-        return out
 
 
 def cost_usd(by_model: dict[str, Usage], prices: PriceLookup) -> float:

@@ -1,0 +1,37 @@
+"""One document under review: its sections, the results a run holds for them and the
+findings they combine into. Kept free of the findings model's imports, so reading a document
+(``prism sections``) does not load pydantic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.core.document import Document, Section
+from prism_cli.core.ports import Usage
+
+if TYPE_CHECKING:
+    from prism_cli.core.findings import Finding
+    from prism_cli.core.results import SectionResult
+
+
+@dataclass
+class DocumentReview:
+    document: Document
+    sections: Sequence[Section]
+    results: dict[str, SectionResult] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    session_id: str = ""
+    dumped: dict[int, tuple[Finding, dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Findings already turned into dicts (see :func:`_finding_dicts`); a finding changed
+    after it was dumped is replaced by a copy, never edited in place."""
+
+    def usage_by_model(self) -> dict[str, Usage]:
+        out: dict[str, Usage] = {}
+        for result in self.results.values():
+            for model, usage in result.usage.items():
+                out.setdefault(model, Usage()).add(usage)
+        return out
