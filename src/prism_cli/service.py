@@ -225,6 +225,40 @@ def resolve_session(sessions: Sessions, ref: str) -> str:
     return sid
 
 
+class _Opening:
+    """The reviewer, opened once, in a thread of its own, from the first time it is wanted;
+    :meth:`wait` gives it (or raises what opening it raised). Never waited for when no section
+    needs it: what it would have failed with then does not matter."""
+
+    def __init__(self, open_reviewer: Callable[[], tuple[Reviewer, list[str]]]) -> None:
+        self._open = open_reviewer
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._result: tuple[Reviewer, list[str]] | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prism-engine", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._open()
+        except BaseException as exc:  # given to the run's thread by wait()
+            self._error = exc
+
+    def wait(self) -> tuple[Reviewer, list[str]]:
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 class SessionRun:
     """One document's session during a run: reuse what is stored, record what finishes."""
 
@@ -283,6 +317,7 @@ class SessionRun:
         stored: dict[str, StoredResult] = {}
         if meta is None:
             # A new session: one meta write, and nothing stored to look up.
+            service.work_ahead()  # most likely: the engine opens meanwhile
             self.created = True
             sessions.new(sid, document_info, settings, fresh_run=fresh)
             sessions.put_document(sid, Path(doc.path).read_bytes())
@@ -327,6 +362,8 @@ class SessionRun:
             sessions.log(
                 sid, "resumed", f"{self.reused} of {len(self.review.sections)} sections reused"
             )
+        if todo:
+            service.work_ahead()
         return todo
 
     def _take_stored_report(self) -> bool:
@@ -535,6 +572,7 @@ class ReviewService:
         self.reviewer = reviewer
         self.open_reviewer = open_reviewer
         self.offline = reviewer is None and open_reviewer is None
+        self._opening = _Opening(open_reviewer) if open_reviewer is not None else None
         self.prices = prices
         self.notes = list(notes)
         self.fresh = fresh
@@ -542,6 +580,12 @@ class ReviewService:
         self.hooks = hooks or Hooks()
         self.only = only or {}
         self.again = again
+
+    def work_ahead(self) -> None:
+        """A section will need a model: open the engine now, in the background, while the
+        other documents are prepared (its setup reads credentials and lists models)."""
+        if self.reviewer is None and self._opening is not None:
+            self._opening.start()
 
     def run(
         self,
@@ -571,9 +615,9 @@ class ReviewService:
                 self.hooks.started(
                     run.review.document.path, run.name, len(run.review.sections), run.reused
                 )
-            if self.reviewer is None and self.open_reviewer is not None and any(todo):
+            if self.reviewer is None and self._opening is not None and any(todo):
                 try:
-                    self.reviewer, opened = self.open_reviewer()
+                    self.reviewer, opened = self._opening.wait()
                 except BaseException as exc:
                     why = str(exc) or type(exc).__name__
                     parallel(lambda run: run.not_started(why), runs)
@@ -626,7 +670,8 @@ class ReviewService:
                 first[key] = (run, section)
                 jobs.append((ctx, section))
 
-        def on_section(ctx: DocumentContext, result: SectionResult) -> None:
+        def write(ctx: DocumentContext, result: SectionResult) -> None:
+            """In the call's own thread: with a remote store, writes overlap as calls do."""
             if result.status == SectionStatus.INTERRUPTED:
                 return
             run = by_path[ctx.key]
@@ -650,7 +695,7 @@ class ReviewService:
         in_main = threading.current_thread() is threading.main_thread()
         previous: Any = signal.signal(signal.SIGTERM, on_term) if in_main else None
         try:
-            self.reviewer.review_all(jobs, on_section)
+            self.reviewer.review_all(jobs, write)
         except KeyboardInterrupt:
             if in_main:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
