@@ -79,8 +79,16 @@ def normalise(report: dict[str, Any], corpus: Path) -> dict[str, Any]:
             "sections": [[s["id"], s["title"], s["level"], s["status"]] for s in doc["sections"]],
             "findings": [
                 [
-                    f["id"], f["section_id"], f["severity"], f["type"], f["category"],
-                    f["title"], f["quote"], f["locator"], f["source"], f["rule"],
+                    f["id"],
+                    f["section_id"],
+                    f["severity"],
+                    f["type"],
+                    f["category"],
+                    f["title"],
+                    f["quote"],
+                    f["locator"],
+                    f["source"],
+                    f["rule"],
                 ]  # fmt: skip
                 for f in doc["findings"]
             ],
@@ -128,8 +136,16 @@ def diff(a: dict[str, Any], b: dict[str, Any], limit: int = 20) -> list[str]:
             continue
         for part in ("session_id", "sections", "findings"):
             if x[part] != y[part]:
-                left = [i for i in x[part] if i not in y[part]][:2] if part != "session_id" else x[part]
-                right = [i for i in y[part] if i not in x[part]][:2] if part != "session_id" else y[part]
+                left = (
+                    [i for i in x[part] if i not in y[part]][:2]
+                    if part != "session_id"
+                    else x[part]
+                )
+                right = (
+                    [i for i in y[part] if i not in x[part]][:2]
+                    if part != "session_id"
+                    else y[part]
+                )
                 out.append(f"{path}: {part} differ: {left} -> {right}")
         if len(out) >= limit:
             break

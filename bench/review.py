@@ -45,10 +45,10 @@ def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, 
     from prism_cli.bedrock.client import BedrockClient, make_boto_client
     from prism_cli.cli.review import load_framework
     from prism_cli.core.document import Block, BlockKind, Section
-    from prism_cli.core.engine import ModelEngine
-    from prism_cli.core.fallback import RetryPolicy
     from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
-    from prism_cli.core.quota import QuotaBook, QuotaRules
+    from prism_cli.engine.engine import ModelEngine
+    from prism_cli.engine.fallback import RetryPolicy
+    from prism_cli.engine.quota import QuotaBook, QuotaRules
 
     catalog = load_catalog()
     client, region = make_boto_client("us-east-1", None)

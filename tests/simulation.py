@@ -1,6 +1,6 @@
 """A deterministic simulation of Bedrock's quotas, driving the real model engine in virtual time.
 
-* :class:`SimClock` is the engine's :class:`~prism_cli.core.engine.Timer`: threads that take part
+* :class:`SimClock` is the engine's :class:`~prism_cli.engine.engine.Timer`: threads that take part
   (``spawn``) run for real, but every wait (the engine's condition waits, a simulated call's
   latency) is in virtual time, and the clock jumps to the next wake-up as soon as every
   participant is waiting. Minutes of quota pacing run in milliseconds.
@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism_cli.core.catalog import ModelInfo, ResolvedModel
-from prism_cli.core.engine import ChainExhausted, ModelEngine
 from prism_cli.core.ports import ErrorKind, ModelCallError, ModelResponse, Usage
-from prism_cli.core.quota import LocalCell, ModelQuota, QuotaBook, QuotaRules
-from prism_cli.core.requests import Ask
+from prism_cli.engine.catalog import ModelInfo, ResolvedModel
+from prism_cli.engine.engine import ChainExhausted, ModelEngine
+from prism_cli.engine.quota import LocalCell, ModelQuota, QuotaBook, QuotaRules
+from prism_cli.engine.requests import Ask
 
 
 class _Sleeper:

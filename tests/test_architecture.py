@@ -31,9 +31,10 @@ FORBIDDEN_IN_CORE = {
 HEAVY = ("boto3", "botocore", "docx", "lxml", "pydantic")
 
 
-def test_core_imports_no_io_library() -> None:
+def test_core_and_engine_import_no_io_library() -> None:
     offenders = []
-    for path in (ROOT / "src" / "prism_cli" / "core").rglob("*.py"):
+    package = ROOT / "src" / "prism_cli"
+    for path in [*(package / "core").rglob("*.py"), *(package / "engine").rglob("*.py")]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names: list[str] = []
@@ -260,3 +261,17 @@ COMMAND_IMPORT_DEBT = {
     "review -> queue",
     "queue -> review",
 }
+
+
+def test_the_engine_stands_on_its_own() -> None:
+    """The model engine knows models, requests, quotas and the model port; not documents,
+    findings, sessions or any front end."""
+    allowed = ("prism_cli.engine", "prism_cli.core.ports", "prism_cli.errors")
+    offenders = []
+    for path in (ROOT / "src" / "prism_cli" / "engine").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                module = node.module
+                if module.startswith("prism_cli") and not module.startswith(allowed):
+                    offenders.append(f"{path.name}: {module}")
+    assert offenders == []

@@ -25,12 +25,12 @@ from fake_bedrock import Err, FakeBedrock, FakeModel, rule_violation
 from prism_cli.app.inputs import load_framework
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.bedrock.client import BedrockClient, make_boto_client
-from prism_cli.core.catalog import strip_geography
 from prism_cli.core.document import Block, BlockKind, Section
-from prism_cli.core.engine import ModelEngine
-from prism_cli.core.fallback import RetryPolicy
 from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
-from prism_cli.core.requests import Adaptation, Ask, Thinking, adaptation_for, build_request
+from prism_cli.engine.catalog import strip_geography
+from prism_cli.engine.engine import ModelEngine
+from prism_cli.engine.fallback import RetryPolicy
+from prism_cli.engine.requests import Adaptation, Ask, Thinking, adaptation_for, build_request
 
 CATALOG = load_catalog()
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
@@ -487,7 +487,7 @@ def test_every_active_model_of_the_catalog_reviews_with_zero_refused_calls(
 def test_the_catalog_holds_what_requests_and_prices_need() -> None:
     import tomllib
 
-    from prism_cli.core.catalog import REQUIRED, incomplete
+    from prism_cli.engine.catalog import REQUIRED, incomplete
 
     shipped = Path(__file__).parents[1] / "src/prism_cli/bedrock/models.toml"
     data = tomllib.loads(shipped.read_text(encoding="utf-8"))

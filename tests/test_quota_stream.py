@@ -8,8 +8,6 @@ import pytest
 from fake_bedrock import Err, FakeBedrock
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.bedrock.client import BedrockClient, make_boto_client
-from prism_cli.core.engine import ModelEngine
-from prism_cli.core.fallback import RetryPolicy
 from prism_cli.core.ports import (
     ErrorKind,
     ModelCallError,
@@ -19,8 +17,10 @@ from prism_cli.core.ports import (
     TextDelta,
     ToolInputDelta,
 )
-from prism_cli.core.quota import ModelQuota, QuotaBook, QuotaLimits
-from prism_cli.core.requests import Ask
+from prism_cli.engine.engine import ModelEngine
+from prism_cli.engine.fallback import RetryPolicy
+from prism_cli.engine.quota import ModelQuota, QuotaBook, QuotaLimits
+from prism_cli.engine.requests import Ask
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 SONNET55 = "us.anthropic.claude-sonnet-5-5"
@@ -288,7 +288,7 @@ def test_engine_stream_error_after_the_first_token_reaches_the_caller(
 def test_an_answer_cancelled_before_its_first_token_gives_back_its_quota() -> None:
     """Ctrl-C in chat while the answer had not started: the call's hold and its place in
     flight go back at once (it used to keep them, and a later wait drifted for minutes)."""
-    from prism_cli.core.catalog import ModelInfo, ResolvedModel
+    from prism_cli.engine.catalog import ModelInfo, ResolvedModel
 
     class Port:
         def stream(self, model_id: str, request: dict[str, object]) -> object:

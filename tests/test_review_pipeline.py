@@ -11,14 +11,14 @@ from fake_bedrock import Err, FakeBedrock
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.bedrock.client import BedrockClient, make_boto_client
 from prism_cli.bedrock.setup import thinking_notes
-from prism_cli.core.catalog import strip_geography
 from prism_cli.core.document import Block, BlockKind, Section
-from prism_cli.core.engine import ModelEngine
-from prism_cli.core.fallback import RetryPolicy
 from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
 from prism_cli.core.prompts import PROMPT_VERSION
-from prism_cli.core.requests import Thinking
 from prism_cli.core.results import SectionResult
+from prism_cli.engine.catalog import strip_geography
+from prism_cli.engine.engine import ModelEngine
+from prism_cli.engine.fallback import RetryPolicy
+from prism_cli.engine.requests import Thinking
 
 SONNET45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU3 = "us.anthropic.claude-3-haiku-20240307-v1:0"

@@ -10,12 +10,12 @@ import pytest
 from docbuilder import make_docx, p
 from fakes import MemoryStore, QueuedPort, denied, finding, throttled
 from prism_cli.bedrock.catalog import load_catalog
-from prism_cli.core.engine import ModelEngine
-from prism_cli.core.fallback import RetryPolicy
 from prism_cli.core.pipeline import Reviewer, ReviewSettings
 from prism_cli.core.report import DocumentReview
 from prism_cli.core.sections import split_sections
 from prism_cli.core.session import Decision, Sessions
+from prism_cli.engine.engine import ModelEngine
+from prism_cli.engine.fallback import RetryPolicy
 from prism_cli.errors import SessionBusy
 from prism_cli.service import Hooks, ReviewService, RunOutcome, RunSettings, assign_session_ids
 from prism_cli.word.reader import read_document
@@ -214,7 +214,7 @@ def test_lookups_do_not_list_the_store(tmp_path: Path) -> None:
 
 def test_the_engine_streams_from_the_queued_port_and_falls_back_before_the_first_token() -> None:
     from prism_cli.core.ports import ModelChosen, TextDelta
-    from prism_cli.core.requests import Ask
+    from prism_cli.engine.requests import Ask
 
     catalog = load_catalog()
     chain, _ = catalog.chain("us-east-1", ["claude-sonnet-5-5", "claude-opus-5-5"])

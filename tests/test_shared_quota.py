@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from prism_cli.core.quota import ModelQuota, QuotaLimits, QuotaRules
+from prism_cli.engine.quota import ModelQuota, QuotaLimits, QuotaRules
 from prism_cli.stores.redis_quota import RedisCell
 
 RULES = QuotaRules(burst=1.0, margin=1.0)

@@ -22,16 +22,16 @@ from prism_cli.core.ports import (
     TextDelta,
     Usage,
 )
-from prism_cli.core.requests import Ask
+from prism_cli.engine.requests import Ask
 from prism_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Document
-    from prism_cli.core.engine import ModelEngine
     from prism_cli.core.findings import Finding
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.session import Sessions
+    from prism_cli.engine.engine import ModelEngine
     from prism_cli.service import RunSettings
 
     ReviewerFactory = Callable[[RunSettings], tuple[Reviewer, PriceLookup, list[str]]]

@@ -19,7 +19,7 @@ translate library exceptions (zipfile, lxml, botocore, redis, ...) at their boun
     ├── OutputError           exit 3  a model's answer cannot be used (FindingsParseError)
     ├── IncompleteError       exit 3  some sections could not be reviewed
     │   └── EngineFailure     exit 3  no answer from the chain (InputTooLong, RequestRefused,
-    │                                 ChainExhausted in core.engine)
+    │                                 ChainExhausted in engine.engine)
     └── Interrupted           exit 130 SIGINT/SIGTERM; what finished is saved
         └── Stopped           exit 130 the model engine is stopping: no new call
 """

@@ -732,7 +732,7 @@ def make_reviewer(
     what ``prism review`` builds from its options and chat's ``/review`` from the session."""
     from prism_cli.bedrock.setup import open_engine
     from prism_cli.core.pipeline import Reviewer, ReviewSettings
-    from prism_cli.core.requests import Thinking
+    from prism_cli.engine.requests import Thinking
 
     setup = open_engine(
         region=region,

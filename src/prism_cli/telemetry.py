@@ -64,7 +64,7 @@ class Telemetry:
             self.counts[(metric, model)] = self.counts.get((metric, model), 0.0) + value
 
     def engine(self, event: Any) -> None:
-        """An engine event (:class:`~prism_cli.core.engine.EngineEvent`)."""
+        """An engine event (:class:`~prism_cli.engine.engine.EngineEvent`)."""
         data = dict(getattr(event, "data", {}) or {})
         self.event(event.kind, model=event.model, detail=event.detail, **data)
         model = event.model or "unknown"

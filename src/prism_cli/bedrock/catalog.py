@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from prism_cli.core.catalog import Catalog
+from prism_cli.engine.catalog import Catalog
 from prism_cli.errors import CatalogError, ConfigError
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prism_cli.core.catalog import Availability
+from prism_cli.engine.catalog import Availability
 
 TTL = 24 * 3600
 CONNECT_TIMEOUT = 3

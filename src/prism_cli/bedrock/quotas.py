@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prism_cli.core.catalog import ModelInfo
-from prism_cli.core.quota import QuotaLimits, scope_of
+from prism_cli.engine.catalog import ModelInfo
+from prism_cli.engine.quota import QuotaLimits, scope_of
 
 TTL = 24 * 3600
 

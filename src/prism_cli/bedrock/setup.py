@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism_cli.core.catalog import Availability, Catalog, strip_geography
-from prism_cli.core.engine import EngineEvent, ModelEngine
-from prism_cli.core.fallback import RetryPolicy
-from prism_cli.core.quota import ModelQuota, QuotaLimits
-from prism_cli.core.requests import Thinking
+from prism_cli.engine.catalog import Availability, Catalog, strip_geography
+from prism_cli.engine.engine import EngineEvent, ModelEngine
+from prism_cli.engine.fallback import RetryPolicy
+from prism_cli.engine.quota import ModelQuota, QuotaLimits
+from prism_cli.engine.requests import Thinking
 from prism_cli.errors import ModelAccessError
 
 

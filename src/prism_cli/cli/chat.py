@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService, SectionReviewed
-    from prism_cli.core.engine import EngineEvent
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
+    from prism_cli.engine.engine import EngineEvent
     from prism_cli.service import RunSettings
 
 
@@ -51,7 +51,7 @@ RELAY = Relay()
 def engine_for(app: Application, opts: ChatOptions, models: list[str]) -> EngineSetup:
     """The model engine chat talks through (``/model`` builds another one)."""
     from prism_cli.bedrock.setup import open_engine
-    from prism_cli.core.requests import Thinking
+    from prism_cli.engine.requests import Thinking
 
     setup = open_engine(
         region=opts.region,

@@ -27,7 +27,7 @@ def _between(low: float, high: float) -> Callable[[object], str | None]:
 
 
 def _effort(value: object) -> str | None:
-    from prism_cli.core.catalog import EFFORT_LEVELS
+    from prism_cli.engine.catalog import EFFORT_LEVELS
 
     if value is None or value in EFFORT_LEVELS:
         return None

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import boto3
 
-    from prism_cli.core.catalog import Catalog
     from prism_cli.core.jsontypes import JSONObject
+    from prism_cli.engine.catalog import Catalog
 
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError

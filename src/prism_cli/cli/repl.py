@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.cli.chat import Relay
-    from prism_cli.core.engine import EngineEvent
+    from prism_cli.engine.engine import EngineEvent
 
 
 class Repl:

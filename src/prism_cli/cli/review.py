@@ -29,13 +29,13 @@ from prism_cli.reports import EXTENSIONS, REGISTRY, REVIEW_FORMATS, render
 
 if TYPE_CHECKING:
     from prism_cli.cli.progress import Progress
-    from prism_cli.core.engine import EngineEvent
     from prism_cli.core.findings import Finding
     from prism_cli.core.jsontypes import JSONObject
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.results import Event, SectionResult
     from prism_cli.core.session import Sessions
+    from prism_cli.engine.engine import EngineEvent
     from prism_cli.reports.ci import Base
     from prism_cli.service import RunOutcome, RunSettings
     from prism_cli.telemetry import Telemetry

@@ -1,6 +1,6 @@
 """The review pipeline: every section of every document through the fallback chain.
 
-Per chunk the model engine (:mod:`core.engine`) walks the chain: retries, request rules,
+Per chunk the model engine (:mod:`engine.engine`) walks the chain: retries, request rules,
 per-model quotas, fallback; this module validates the findings (one repair turn, then the next
 model), splits chunks that overflow a context window, and keeps the usage of every call. A
 section no model could review is ``failed``; the others go on. Sections run concurrently
@@ -15,17 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from prism_cli.core.catalog import ResolvedModel
 from prism_cli.core.chunking import DEFAULT_CHUNK_TOKENS, chunk_paragraphs, estimate_tokens
 from prism_cli.core.document import Section
-from prism_cli.core.engine import (
-    Answer,
-    ChainExhausted,
-    EngineEvent,
-    InputTooLong,
-    ModelEngine,
-    RequestRefused,
-)
 from prism_cli.core.findings import (
     TOOL_NAME,
     Finding,
@@ -45,8 +36,17 @@ from prism_cli.core.prompts import (
     outline_of,
     repair_message,
 )
-from prism_cli.core.requests import Ask
 from prism_cli.core.results import Event, SectionResult, SectionStatus
+from prism_cli.engine.catalog import ResolvedModel
+from prism_cli.engine.engine import (
+    Answer,
+    ChainExhausted,
+    EngineEvent,
+    InputTooLong,
+    ModelEngine,
+    RequestRefused,
+)
+from prism_cli.engine.requests import Ask
 from prism_cli.errors import EngineFailure, FindingsParseError, OutputError, Stopped
 
 

@@ -2,7 +2,7 @@
 
 Each (model, scope) quota is one JSON value (``prism:quota:<scope>``) read, changed and written
 back in a WATCH/MULTI transaction, so any number of workers on any machines run the very same
-algorithm as a single process (:mod:`prism_cli.core.quota`: both dimensions, known limits,
+algorithm as a single process (:mod:`prism_cli.engine.quota`: both dimensions, known limits,
 learning from 429s, the ramp before anything is known) on one shared state. Times are Redis's
 own (``TIME``), so the machines' clocks need not agree. What stays local to a process: the order
 of its own waiting calls, hold estimates, and setting a model aside in a throttle storm.
@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prism_cli.core.quota import ModelQuota, QuotaRules, QuotaState
+from prism_cli.engine.quota import ModelQuota, QuotaRules, QuotaState
 
 S = TypeVar("S")
 
 
 class RedisCell:
-    """A :class:`~prism_cli.core.quota.QuotaCell` in Redis (see the module)."""
+    """A :class:`~prism_cli.engine.quota.QuotaCell` in Redis (see the module)."""
 
     def __init__(self, redis: Any, key: str, ttl: int = 86_400) -> None:
         self._redis = redis

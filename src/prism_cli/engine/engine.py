@@ -7,7 +7,7 @@ every call needs and no caller should copy:
   a base id refused on demand to the region's profile, models set aside for the run (denied,
   unknown, past end of life, invalid id: learned from one call, not one per section) or for a
   cooldown (throttling every call);
-* each model's request rules (:mod:`core.requests`) and the adaptations learned when Bedrock
+* each model's request rules (:mod:`engine.requests`) and the adaptations learned when Bedrock
   refuses a field, remembered for the run;
 * quotas in requests and tokens per (model, scope) (:class:`QuotaBook`), paced from known limits
   or learned from 429s; a waiting call says so (``wait`` events) and ends at once on stop;
@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
-from prism_cli.core.catalog import ModelInfo, ResolvedModel, strip_geography
-from prism_cli.core.fallback import Action, RetryPolicy
 from prism_cli.core.ports import (
     ErrorKind,
     ModelCallError,
@@ -45,8 +43,17 @@ from prism_cli.core.ports import (
     StreamUsage,
     Usage,
 )
-from prism_cli.core.quota import ModelQuota, QuotaBook, QuotaLimits, QuotaRules
-from prism_cli.core.requests import Adaptation, Ask, Built, Thinking, adaptation_for, build_request
+from prism_cli.engine.catalog import ModelInfo, ResolvedModel, strip_geography
+from prism_cli.engine.fallback import Action, RetryPolicy
+from prism_cli.engine.quota import ModelQuota, QuotaBook, QuotaLimits, QuotaRules
+from prism_cli.engine.requests import (
+    Adaptation,
+    Ask,
+    Built,
+    Thinking,
+    adaptation_for,
+    build_request,
+)
 from prism_cli.errors import EngineFailure, OutputError, Stopped
 
 T = TypeVar("T")

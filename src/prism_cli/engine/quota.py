@@ -58,7 +58,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
-from prism_cli.core.catalog import GEO_PREFIXES
+from prism_cli.engine.catalog import GEO_PREFIXES
 
 R = "requests"
 T = "tokens"

@@ -2,7 +2,7 @@
 
 A caller describes what it wants (:class:`Ask`: system prompt, messages, output tokens, an
 optional output schema); :func:`build_request` turns it into the Converse body one model
-accepts, following that model's :class:`~prism_cli.core.catalog.ModelInfo` (thinking mode,
+accepts, following that model's :class:`~prism_cli.engine.catalog.ModelInfo` (thinking mode,
 sampling, forced tool use, structured output, effort) and the :class:`Adaptations` learned
 during the run. When Bedrock still refuses a field, :func:`adaptation_for` reads which one
 from the error message, so the engine can change that model's requests once and retry:
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from prism_cli.core.catalog import EFFORT_LEVELS, ModelInfo
+from prism_cli.engine.catalog import EFFORT_LEVELS, ModelInfo
 
 MIN_THINKING_BUDGET = 1024
 
