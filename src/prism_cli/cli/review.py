@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,25 +21,21 @@ from prism_cli.errors import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
     EXIT_OK,
-    NoCredentials,
-    SessionBusy,
     UsageError,
     worst_exit_code,
 )
 from prism_cli.reports import EXTENSIONS, REGISTRY, REVIEW_FORMATS, render
 
 if TYPE_CHECKING:
-    from prism_cli.cli.progress import Progress
+    from prism_cli.app.review import ReviewRequest
     from prism_cli.core.findings import Finding
     from prism_cli.core.jsontypes import JSONObject
-    from prism_cli.core.pipeline import Reviewer
-    from prism_cli.core.report import DocumentReview, PriceLookup
-    from prism_cli.core.results import Event, SectionResult
+    from prism_cli.core.report import DocumentReview
+    from prism_cli.core.results import SectionResult
     from prism_cli.core.session import Sessions
     from prism_cli.engine.engine import EngineEvent
     from prism_cli.reports.ci import Base
     from prism_cli.service import RunOutcome, RunSettings
-    from prism_cli.telemetry import Telemetry
 
 FORMATS = REVIEW_FORMATS
 FAIL_ON = ("high", "medium", "low", "never")
@@ -137,11 +134,35 @@ def refuse_inputs(target: Path, inputs: Sequence[str | Path]) -> None:
             )
 
 
+def request_of(app: Application, opts: ReviewOptions) -> ReviewRequest:
+    """The options of ``prism review`` as the review use case takes them."""
+    from prism_cli.app.review import ReviewRequest
+
+    return ReviewRequest(
+        framework=opts.framework,
+        guidelines=opts.guidelines,
+        session=opts.session,
+        rules=opts.rules,
+        offline=opts.offline,
+        fresh=opts.fresh,
+        wait=opts.wait,
+        min_confidence=opts.min_confidence,
+        models=tuple(opts.models),
+        thinking=opts.thinking,
+        effort=opts.effort,
+        thinking_budget=opts.thinking_budget,
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature,
+        region=opts.region,
+        profile=opts.profile,
+        concurrency=opts.concurrency,
+        catalog_overrides=app.catalog_overrides,
+    )
+
+
 def run_review(app: Application, opts: ReviewOptions) -> int:
     from prism_cli.app import documents
-    from prism_cli.app.inputs import load_framework, load_guidelines
-    from prism_cli.core.rules import run_rules
-    from prism_cli.service import Hooks, ReviewService, RunSettings, assign_session_ids
+    from prism_cli.app import review as use_case
 
     _validate(opts)
     console = app.console
@@ -149,13 +170,8 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
     fmt = app.output_format(opts.fmt, opts.output)
     _guard_output(app, opts, fmt)
-    framework = load_framework(opts.framework)
-    guidelines = load_guidelines(opts.guidelines)
-
-    opts.framework_record = {
-        "name": framework.name,
-        "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
-    }
+    request = request_of(app, opts)
+    framework, settings = use_case.settings_for(request)
 
     from prism_cli.telemetry import Telemetry, parse_metrics
 
@@ -182,76 +198,29 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         )
         if not selected:
             # Nothing changed: a successful run, and the report (empty) is written all the same.
-            from prism_cli.core.report import build_report
-            from prism_cli.service import RunOutcome
-
-            outcome = RunOutcome([], build_report([], _no_prices), [])
-            return conclude(app, opts, fmt, outcome, None, codes)
+            return conclude(app, opts, fmt, _no_outcome(), None, codes)
         opts.paths = [str(p) for p in selected]
     paths, problems = documents.expand(opts.paths)
     if opts.output is not None:
         refuse_inputs(opts.output, paths)
-    loaded = documents.load(paths)
-    for problem in problems + loaded.unreadable:
+    prepared = use_case.prepare(request, paths, problems, (framework, settings))
+    opts.framework_record = prepared.framework_record
+    for problem in prepared.unreadable:
         console.error(str(problem.error))
         codes.append(problem.error.exit_code)
         opts.unreadable.append({"path": problem.path, "error": problem.reason})
-    reviews = loaded.reviews
+    reviews = prepared.reviews
     if not reviews:
         # Nothing to review: the report says so, in every format asked for.
-        from prism_cli.core.report import build_report
-        from prism_cli.service import RunOutcome
-
-        outcome = RunOutcome([], build_report([], _no_prices), [])
-        return conclude(app, opts, fmt, outcome, None, codes)
-    assign_session_ids(reviews, opts.session)
-
-    rule_findings: dict[str, list[Finding]] = {}
-    if opts.rules:
-        for review in reviews:
-            rule_findings[review.document.path] = run_rules(
-                review.document, review.sections, framework
-            )
-
-    settings = RunSettings(
-        framework=framework,
-        guidelines=guidelines,
-        min_confidence=opts.min_confidence,
-        models=tuple(opts.models),
-        thinking=opts.thinking,
-        effort=opts.effort,
-        thinking_budget=opts.thinking_budget,
-        max_tokens=opts.max_tokens,
-        temperature=opts.temperature,
-    )
+        return conclude(app, opts, fmt, _no_outcome(), None, codes)
     if opts.dry_run:
-        return _dry_run(app, opts, fmt, reviews, settings)
+        return _dry_run(app, opts, fmt, request, reviews, settings)
     if opts.queue:
         from prism_cli.cli.queue import review_queued
 
         return review_queued(app, opts, fmt, reviews, settings, codes)
     # The store first: an unreachable one stops the run before anything is written.
     sessions = app.sessions
-    prices: PriceLookup = _no_prices
-    waits = _Waits()
-    open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
-    if not opts.offline:
-        # The engine opens when a section is left to review: an unchanged rerun needs no
-        # credentials and no network. What the options say is checked now all the same.
-        prices = _catalog_prices(app)
-        if opts.region:
-            from prism_cli.bedrock.client import validate_region
-
-            validate_region(opts.region)
-
-        def open_reviewer() -> tuple[Reviewer, list[str]]:
-            try:
-                reviewer, _prices, notes = _make_reviewer(app, opts, settings, telemetry, waits)
-            except NoCredentials as exc:
-                raise NoCredentials(f"{exc}; or use --offline (built-in rules only)") from None
-            telemetry.event("engine", models=[m.model_id for m in reviewer.chain])
-            return reviewer, notes
-
     telemetry.event(
         "run_start",
         documents=[r.document.path for r in reviews],
@@ -260,10 +229,10 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         offline=opts.offline,
     )
     interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
+    prices = use_case.no_prices if opts.offline else use_case.catalog_prices(request)
     from prism_cli.cli.progress import Progress
 
     with Progress(console, interval=interval) as progress:
-        waits.progress = progress
 
         def started(key: str, name: str, total: int, reused: int) -> None:
             telemetry.event("document", document=key, sections=total, reused=reused)
@@ -279,29 +248,34 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
                     f"{Path(key).name}: section {result.section_id} not reviewed: {result.error}"
                 )
 
-        service = ReviewService(
-            sessions,
-            settings,
-            open_reviewer=open_reviewer,
-            prices=prices,
-            fresh=opts.fresh,
-            wait=opts.wait,
-            hooks=Hooks(
-                started=started,
-                section_done=section_done,
-                warn=console.warn,
-                waiting=lambda sid, holder: console.info(
-                    f"waiting for session {sid} (being reviewed by {holder})"
-                ),
+        def engine_event(event: EngineEvent) -> None:
+            if event.kind in ("adapt", "remap", "set_aside"):
+                console.debug(f"{event.model}: {event.detail}")
+            if event.kind == "wait" and event.model:
+                with suppress(ValueError):
+                    progress.waiting(event.model, float(event.detail))
+            telemetry.engine(event)
+
+        def engine_opened(models: list[str], details: list[str]) -> None:
+            for detail in details:
+                console.debug(detail)
+            telemetry.event("engine", models=models)
+
+        hooks = use_case.ReviewHooks(
+            started=started,
+            section_start=lambda key, section: (
+                telemetry.section_start(key, section) if telemetry.active else None
+            ),
+            section_done=section_done,
+            engine_event=engine_event,
+            engine_opened=engine_opened,
+            warn=console.warn,
+            waiting=lambda sid, holder: console.info(
+                f"waiting for session {sid} (being reviewed by {holder})"
             ),
         )
         started_at = time.monotonic()
-        try:
-            outcome = service.run(reviews, rule_findings)
-        except SessionBusy as exc:
-            if opts.wait:
-                raise
-            raise SessionBusy(f"{exc}; rerun with --wait to wait for it") from exc
+        outcome = use_case.execute(sessions, request, prepared, hooks)
         console.debug(f"review took {time.monotonic() - started_at:.1f}s")
     summary = outcome.report["summary"]
     telemetry.event(
@@ -327,6 +301,15 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         console.error(f"no usable model in the chain ({outcome.no_usable_model})")
         codes.append(EXIT_CONFIG)
     return conclude(app, opts, fmt, outcome, sessions, codes)
+
+
+def _no_outcome() -> RunOutcome:
+    """The outcome of a run with nothing to review (its report is written all the same)."""
+    from prism_cli.app.review import no_prices
+    from prism_cli.core.report import build_report
+    from prism_cli.service import RunOutcome
+
+    return RunOutcome([], build_report([], no_prices), [])
 
 
 def conclude(
@@ -376,15 +359,24 @@ def _dry_run(
     app: Application,
     opts: ReviewOptions,
     fmt: str,
+    request: ReviewRequest,
     reviews: list[DocumentReview],
     settings: RunSettings,
 ) -> int:
     """--dry-run: the estimate, and no call, no session written."""
     import json
 
+    from prism_cli.app.review import ReviewHooks, catalog_prices, open_engine
     from prism_cli.service import estimate_run
 
-    reviewer, prices, _notes = _make_reviewer(app, opts, settings)
+    console = app.console
+
+    def opened(_models: list[str], details: list[str]) -> None:
+        for detail in details:
+            console.debug(detail)
+
+    reviewer, _notes = open_engine(request, settings, ReviewHooks(engine_opened=opened))
+    prices = catalog_prices(request)
     estimate = estimate_run(app.sessions, reviews, settings, reviewer, prices, fresh=opts.fresh)
     text = json.dumps(estimate, indent=2) if fmt == "json" else _estimate_text(estimate)
     if opts.output is not None:
@@ -480,70 +472,6 @@ def _push(
             warn=console.warn,
         )
         console.info(f"pushed {where}")
-
-
-def _no_prices(_model_id: str) -> tuple[float, float] | None:
-    return None
-
-
-def _catalog_prices(app: Application) -> PriceLookup:
-    """The catalog's prices (the catalog and its overrides checked now, as doctor does)."""
-    from prism_cli.bedrock.catalog import load_catalog
-
-    return load_catalog(app.catalog_overrides).prices
-
-
-class _Waits:
-    """Where a run's quota waits go: the progress line, once it exists."""
-
-    def __init__(self) -> None:
-        self.progress: Progress | None = None  # the run's, once it exists
-
-    def __call__(self, event: EngineEvent) -> None:
-        if event.kind == "wait" and self.progress is not None and event.model:
-            try:
-                self.progress.waiting(event.model, float(event.detail))
-            except ValueError:
-                return
-
-
-def _make_reviewer(
-    app: Application,
-    opts: ReviewOptions,
-    settings: RunSettings,
-    telemetry: Telemetry | None = None,
-    waits: _Waits | None = None,
-) -> tuple[Reviewer, PriceLookup, list[str]]:
-    from prism_cli.service import make_reviewer
-
-    console = app.console
-
-    def on_event(event: EngineEvent) -> None:
-        if event.kind in ("adapt", "remap", "set_aside"):
-            console.debug(f"{event.model}: {event.detail}")
-        if waits is not None:
-            waits(event)
-        if telemetry is not None:
-            telemetry.engine(event)
-
-    reviewer, prices, notes = make_reviewer(
-        settings,
-        region=opts.region,
-        profile=opts.profile,
-        overrides=app.catalog_overrides,
-        concurrency=opts.concurrency,
-        on_event=on_event,
-    )
-    if telemetry is not None and telemetry.active:
-
-        def on_section(event: Event) -> None:
-            if event.kind == "section_start":
-                telemetry.section_start(event.detail, event.section_id)
-
-        reviewer.on_event = on_section
-    for detail in reviewer.details:
-        console.debug(detail)
-    return reviewer, prices, notes
 
 
 def _base(opts: ReviewOptions) -> Base:
