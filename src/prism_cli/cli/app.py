@@ -616,7 +616,8 @@ def review(
     Every run is a session: running the same command again resumes it, and sections already
     reviewed (in this session or any other, unchanged) are never sent to a model again.
     """
-    from prism_cli.cli.review import ReviewOptions, run_review
+    from prism_cli.cli.options import ReviewOptions
+    from prism_cli.cli.review import run_review
 
     options = ReviewOptions(
         paths=list(paths or []),

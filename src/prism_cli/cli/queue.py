@@ -13,7 +13,7 @@ from prism_cli.errors import EXIT_INTERRUPTED, EXIT_OK, Interrupted, UsageError
 if TYPE_CHECKING:
     from redis import Redis
 
-    from prism_cli.cli.review import ReviewOptions
+    from prism_cli.cli.options import ReviewOptions
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.jobs import Batch
@@ -58,7 +58,7 @@ def review_queued(
         console.info(f"follow it: prism batch wait {batch.id} --queue {mask_url(opts.queue)}")
         return EXIT_OK
     outcome = follow(app, connection, sessions, batch, opts.queue)
-    from prism_cli.cli.review import conclude
+    from prism_cli.cli.outcome import conclude
 
     return conclude(app, opts, fmt, outcome, sessions, codes)
 
@@ -197,7 +197,8 @@ def run_batch(
             f"{state.failed} failed, {left} left{' (cancelled)' if batch.cancelled else ''}"
         )
         return EXIT_OK
-    from prism_cli.cli.review import ReviewOptions, conclude
+    from prism_cli.cli.options import ReviewOptions
+    from prism_cli.cli.outcome import conclude
 
     outcome = follow(app, connection, sessions, batch, queue_url)
     opts = ReviewOptions(paths=[], fmt=fmt, output=output, fail_on=fail_on, rules=batch.rules)
