@@ -38,9 +38,10 @@ def queue_url(redis_url: str) -> str:
 
 
 def worker(queue: str, *extra: str) -> subprocess.Popen[str]:
+    """A worker process; a job it dies with goes to another worker after 3 s (12 by default)."""
     return subprocess.Popen(
         [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--region", "us-east-1",
-         *extra],
+         "--abandon-after", "3", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip

@@ -345,6 +345,9 @@ class WorkerContext:
     verbose: bool = False
     log_json: str | None = None
     """Append each job's events (calls, retries, fallbacks, the section's end) as JSON lines."""
+    abandon_after: int = HEARTBEAT_TTL
+    """Seconds without a heartbeat after which a running job is taken for abandoned (its
+    worker died) and given to another worker; heartbeats come four times as often."""
     say: Callable[[str], None] = lambda _m: None
     quota_period: float | None = field(
         default_factory=lambda: float(os.environ.get("PRISM_QUOTA_PERIOD") or 0) or None
@@ -367,7 +370,13 @@ class WorkerContext:
             "overrides": self.overrides,
             "verbose": self.verbose,
             "log_json": self.log_json,
+            "abandon_after": self.abandon_after,
         }
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between a running job's heartbeats (and between sweeps)."""
+        return max(1.0, self.abandon_after / 4)
 
     @property
     def prices(self) -> PriceLookup:
@@ -492,7 +501,7 @@ def _worker_class() -> type:
         leaves a job found abandoned within ``HEARTBEAT_TTL`` seconds."""
 
         def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-            return HEARTBEAT_TTL
+            return _CONTEXT.abandon_after if _CONTEXT is not None else HEARTBEAT_TTL
 
         def handle_exception(self, job: Any, *exc_info: Any) -> None:
             # An expected failure is one line, not a traceback (nor the job's arguments,
@@ -550,8 +559,10 @@ def _worker_class() -> type:
             execution = self.prepare_execution(job)
             stop = threading.Event()
 
+            every = _CONTEXT.heartbeat if _CONTEXT is not None else HEARTBEAT
+
             def beat() -> None:
-                while not stop.wait(HEARTBEAT):
+                while not stop.wait(every):
                     try:
                         self.maintain_heartbeats(job, execution)
                     except Exception:  # a missed beat is retried; the job goes on
@@ -601,7 +612,7 @@ def work(context: WorkerContext, *, burst: bool) -> None:
                     [queue], connection=queue.connection, logging_level="WARNING"
                 )
                 scheduler.log.setLevel(logging.WARNING)  # not a line per lock taken
-                while not stopping.wait(HEARTBEAT):
+                while not stopping.wait(context.heartbeat):
                     try:
                         StartedJobRegistry(queue=queue).cleanup()
                         queue.intermediate_queue.cleanup(worker, queue)

@@ -689,6 +689,15 @@ def worker(
             help="Append one JSON object per event (calls, retries, fallbacks, sections).",
         ),
     ] = None,
+    abandon_after: Annotated[
+        int,
+        typer.Option(
+            metavar="SECONDS",
+            min=3,
+            max=600,
+            help="A job whose worker sends no heartbeat this long goes to another worker.",
+        ),
+    ] = 12,
     region: RegionOption = None,
     profile: ProfileOption = None,
     verbose: VerboseOption = False,
@@ -701,7 +710,9 @@ def worker(
     from prism_cli.cli.queue import run_worker
 
     application = _app(ctx, verbose=verbose)
-    raise typer.Exit(run_worker(application, queue, burst, concurrency, region, profile, log_json))
+    raise typer.Exit(
+        run_worker(application, queue, burst, concurrency, region, profile, log_json, abandon_after)
+    )
 
 
 batch_app = typer.Typer(

@@ -135,6 +135,7 @@ def run_worker(
     region: str | None,
     profile: str | None,
     log_json: Path | None = None,
+    abandon_after: int = 12,
 ) -> int:
     from prism_cli import jobs
     from prism_cli.bedrock.client import make_session
@@ -150,6 +151,7 @@ def run_worker(
         app.catalog_overrides,
         console.verbose,
         str(log_json.resolve()) if log_json else None,
+        abandon_after=abandon_after,
         say=console.debug,
     )
     console.info(
