@@ -281,7 +281,7 @@ def finish_once(
     """Finish a session of the batch (report, status) once, whoever gets there first. With
     ``wait``, return only once it is finished (by us or by whoever got there first): a waiter
     must not read the report while a worker is still writing it."""
-    from prism_cli.service import finish_stored
+    from prism_cli.app.stored import finish_stored
 
     flag = f"prism:batch:{batch.id}:finished:{sid}"
     if not connection.set(flag, f"finishing {os.getpid()}", nx=True, ex=30 * 86400):
@@ -309,9 +309,9 @@ def collect(
     connection: Any, sessions: Sessions, batch: Batch, prices: PriceLookup
 ) -> list[DocumentReview]:
     """Every document of a finished batch, as its session now holds it (the reports)."""
+    from prism_cli.app.stored import stored_review
     from prism_cli.core.findings import Finding
     from prism_cli.core.results import SectionStatus
-    from prism_cli.service import stored_review
 
     for doc in batch.documents:
         finish_once(connection, sessions, batch, doc["session"], prices, wait=True)
@@ -444,7 +444,7 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     last. Idempotent: a section already stored is not reviewed again."""
     from rq import get_current_job
 
-    from prism_cli.service import review_stored_section
+    from prism_cli.app.stored import review_stored_section
 
     context = _CONTEXT
     if context is None:

@@ -114,7 +114,7 @@ class ChatCommands:
                 raise UsageError("/review [again]")
             self._review(again=rest == "again")
         elif name == "/export":
-            from prism_cli.service import export_session
+            from prism_cli.app.sessions import export_session
 
             if not rest:
                 raise UsageError("/export DIR or s3://bucket/prefix")

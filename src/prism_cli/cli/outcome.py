@@ -131,7 +131,7 @@ def _push(
     console: Console, opts: ReviewOptions, reviews: list[DocumentReview], sessions: Sessions
 ) -> None:
     """Export each document's session (as ``prism export`` does) to ``--push``."""
-    from prism_cli.service import export_session
+    from prism_cli.app.sessions import export_session
 
     assert opts.push is not None
     for review in reviews:

@@ -247,8 +247,8 @@ def _dry_run(
     """--dry-run: the estimate, and no call, no session written."""
     import json
 
+    from prism_cli.app.estimate import estimate_run
     from prism_cli.app.review import ReviewHooks, catalog_prices, open_engine
-    from prism_cli.service import estimate_run
 
     console = app.console
 

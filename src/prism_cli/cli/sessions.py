@@ -29,7 +29,7 @@ def resolve(sessions: Sessions, ref: str) -> str:
 
 
 def _summary(sessions: Sessions, sid: str) -> JSONObject:
-    from prism_cli.service import session_summary
+    from prism_cli.app.sessions import session_summary
 
     return session_summary(sessions, sid)
 
@@ -140,7 +140,7 @@ def _wrapped(lines: list[str], width: int | None) -> str:
 def run_show(app: Application, ref: str, fmt: str | None) -> int:
     console, sessions = app.console, app.sessions
     sid = resolve(sessions, ref)
-    from prism_cli.service import session_details
+    from prism_cli.app.sessions import session_details
 
     info = session_details(sessions, sid)
     activity = info["activity"]
@@ -286,7 +286,7 @@ def run_export(
     if unknown:
         raise UsageError(f"--format must be among {', '.join(EXPORT_FORMATS)}")
 
-    from prism_cli.service import export_session
+    from prism_cli.app.sessions import export_session
 
     console, sessions = app.console, app.sessions
     sid = resolve(sessions, ref)

@@ -1,0 +1,159 @@
+"""Runs rebuilt from the store alone: a worker's job on one section of a stored session,
+and the end of a queued batch (what a session holds becomes its review again)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from prism_cli.core.pipeline import DocumentContext, locator_for
+from prism_cli.core.ports import Usage
+from prism_cli.core.report import DocumentReview, PriceLookup
+from prism_cli.core.results import (
+    SectionResult,
+    SectionStatus,
+    StoredResult,
+)
+from prism_cli.core.session import (
+    CorruptEntry,
+    Sessions,
+)
+from prism_cli.errors import InputError
+
+if TYPE_CHECKING:
+    from prism_cli.core.document import Document, Section
+    from prism_cli.core.pipeline import Reviewer
+
+
+from prism_cli.service import (
+    ReviewService,
+    RunSettings,
+    SessionRun,
+)
+
+
+def stored_results(sessions: Sessions, sid: str) -> dict[str, StoredResult]:
+    """The results a session holds, by section id; a corrupt entry counts as none."""
+    held: dict[str, StoredResult] = {}
+    for section_id in sessions.result_ids(sid):
+        try:
+            data = sessions.result(sid, section_id)
+        except CorruptEntry:
+            continue
+        if data is not None:
+            held[section_id] = data
+    return held
+
+
+ReviewerFor = Callable[[RunSettings], tuple["Reviewer", PriceLookup, list[str]]]
+
+
+def review_stored_section(
+    sessions: Sessions,
+    sid: str,
+    section_id: str,
+    reviewer_for: ReviewerFor,
+    read: dict[str, tuple[RunSettings, Document, list[Section]]] | None = None,
+    *,
+    keep_failed: bool = True,
+) -> SectionResult | None:
+    """Review one section of a stored session, rebuilt from the store alone (a worker's job).
+    None when the session already holds its result for these settings (nothing is paid
+    twice, whoever asks again). ``read`` keeps what was read of each session's document and
+    settings for the next job of the same session. ``keep_failed=False``: a section no model
+    could review is not recorded (the job will be retried; a stored result is final)."""
+    from prism_cli.app import documents
+
+    meta = sessions.require(sid)
+    known = f"{sid}:{meta.document.sha256}:{json.dumps(meta.settings, sort_keys=True)}"
+    if read is not None and known in read:
+        settings, document, sections = read[known]
+    else:
+        settings = RunSettings.from_record(meta.settings)
+        document = documents.stored_document(sessions, sid)
+        sections = documents.sections_of(document)
+        if read is not None:
+            if len(read) > 64:
+                read.clear()
+            read[known] = (settings, document, sections)
+    review = DocumentReview(document, sections)
+    review.session_id = sid
+    section = next((s for s in review.sections if s.id == section_id), None)
+    if section is None:
+        raise InputError(meta.document.path, f"no section {section_id} in the stored document")
+    reviewer, prices, notes = reviewer_for(settings)
+    service = ReviewService(sessions, settings, reviewer=reviewer, prices=prices, notes=notes)
+    run = SessionRun(service, review)
+    key = run.keys[section_id]
+    try:
+        stored = sessions.result(sid, section_id)
+    except CorruptEntry:
+        stored = None
+    if stored is not None and stored.reusable_for(key):
+        return None
+    cached = None if meta.fresh_run else run._cached(key)  # --fresh: no cached answer
+    if cached is not None:
+        sessions.put_result(sid, cached.to_result(section_id), key, cache=False)
+        sessions.log(sid, "cached", "unchanged section reused", section=section_id)
+        return None
+    ctx = DocumentContext(document.path, review.sections, settings.framework)
+    result = reviewer.review_section(ctx, section)
+    if result.status != SectionStatus.FAILED or keep_failed:
+        run.record(result)
+    return result
+
+
+def stored_review(sessions: Sessions, sid: str) -> tuple[RunSettings, DocumentReview]:
+    """A session's run settings and document with the results it holds (findings anchored
+    again); a section with no result is failed: its job failed or was cancelled."""
+    from prism_cli.app import documents
+
+    settings = RunSettings.from_record(sessions.require(sid).settings)
+    review = documents.stored(sessions, sid)
+    held = stored_results(sessions, sid)
+    for section in review.sections:
+        stored = held.get(section.id)
+        if stored is None:
+            review.results[section.id] = SectionResult(
+                section.id,
+                SectionStatus.FAILED,
+                error="not reviewed: its job failed or was cancelled",
+            )
+            continue
+        result = stored.to_result(section.id)
+        for finding in result.findings:
+            finding.locator = locator_for(section, finding.quote)
+        review.results[section.id] = result
+    return settings, review
+
+
+def finish_stored(
+    sessions: Sessions,
+    sid: str,
+    prices: PriceLookup,
+    *,
+    rules: bool,
+    usage_of: set[str] | None = None,
+    fallbacks: Sequence[dict[str, Any]] = (),
+) -> DocumentReview:
+    """Finish a session from what the store holds (the end of a queued batch): its results,
+    rule findings, the report, the status; a section with no result is reported failed.
+    ``usage_of``: the sections whose usage this batch adds to the session's."""
+    from prism_cli.core.rules import run_rules
+
+    settings, review = stored_review(sessions, sid)
+    service = ReviewService(sessions, settings, reviewer=None, prices=prices)
+    service.offline = False
+    run = SessionRun(service, review)
+    for section_id in usage_of or ():
+        result = review.results.get(section_id)
+        for model, usage in (result.usage if result else {}).items():
+            run.usage.setdefault(model, Usage()).add(usage)
+    document = review.document
+    found = run_rules(document, review.sections, settings.framework) if rules else []
+    run.finish(found, prices, [], fallbacks)
+    return review
+
+
+# -- reading and exporting sessions ------------------------------------------------------------
