@@ -175,8 +175,8 @@ LIBRARY_HOMES: dict[str, tuple[str, ...]] = {
     # The AWS SDK stays in the adapters that translate it.
     "boto3": ("bedrock/", "stores/s3.py"),
     "botocore": ("bedrock/", "stores/s3.py"),
-    "redis": ("stores/",),
-    "rq": ("jobs.py",),
+    "redis": ("stores/", "batch/"),
+    "rq": ("batch/",),
     "docx": ("word/",),
     "lxml": ("word/",),
     "typer": ("cli/",),
@@ -190,7 +190,6 @@ LIBRARY_DEBT = {
     ("doctor.py", "botocore"),
     ("export.py", "botocore"),
     ("telemetry.py", "botocore"),
-    ("jobs.py", "redis"),
 }
 
 

@@ -341,7 +341,7 @@ def test_jobs_are_retried_with_backoff(redis_url: str, tmp_path: Path) -> None:
     for job in (Job.fetch(i, connection=connection) for i in ids):
         assert job.retries_left == 3
         assert job.retry_intervals == [2, 10, 30]
-        assert job.func_name == "prism_cli.jobs.section_job"
+        assert job.func_name == "prism_cli.batch.worker.section_job"
         assert redis_url not in str(job.description)
 
 
@@ -350,7 +350,7 @@ def test_a_waiter_does_not_read_a_report_a_worker_is_still_writing(redis_url: st
 
     import redis
 
-    from prism_cli import jobs
+    from prism_cli.batch import model as jobs
 
     connection = redis.Redis.from_url(queue_url(redis_url))
     batch = jobs.Batch("bwait", redis_url, True, [{"session": "s", "sections": []}])
@@ -396,7 +396,7 @@ def test_a_section_that_fails_for_good_still_ends_its_session(
     job.delete()
     # The same job, for a section the document does not have, with no retry left.
     Queue("prism", connection=connection).enqueue(
-        "prism_cli.jobs.section_job", args=(store_url, batch_id, sid, "s99"), job_id=job_id
+        "prism_cli.batch.worker.section_job", args=(store_url, batch_id, sid, "s99"), job_id=job_id
     )
     done = run_prism("worker", "--queue", queue, "--burst", "--region", "us-east-1")
     assert done.code == 0, done.stderr

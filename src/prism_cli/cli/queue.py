@@ -1,5 +1,5 @@
 """``prism review --queue``, ``prism worker`` and ``prism batch``: parse, call
-:mod:`prism_cli.jobs`, render. The queue's logic (batches, jobs, the shared quota) is there."""
+:mod:`prism_cli.batch`, render. The queue's logic (batches, jobs, the shared quota) is there."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from prism_cli.errors import EXIT_INTERRUPTED, EXIT_OK, Interrupted, UsageError
 if TYPE_CHECKING:
     from redis import Redis
 
+    from prism_cli.batch.model import Batch
     from prism_cli.cli.options import ReviewOptions
     from prism_cli.core.report import DocumentReview, PriceLookup
     from prism_cli.core.session import Sessions
-    from prism_cli.jobs import Batch
     from prism_cli.service import RunOutcome, RunSettings
 
 POLL = 0.2
@@ -30,16 +30,17 @@ def review_queued(
     settings: RunSettings,
     codes: list[int],
 ) -> int:
-    from prism_cli import jobs
+    from prism_cli.batch import model as batches
+    from prism_cli.batch import submit as submitting
     from prism_cli.stores.url import mask_url
 
     if opts.offline:
         raise UsageError("--offline makes no model call: it has nothing to queue")
-    store_url = jobs.require_shared_store(app.store_url)
+    store_url = batches.require_shared_store(app.store_url)
     assert opts.queue is not None
-    connection = jobs.queue_connection(opts.queue)
+    connection = batches.queue_connection(opts.queue)
     sessions = app.sessions
-    batch = jobs.submit(
+    batch = submitting.submit(
         sessions,
         connection,
         store_url,
@@ -69,7 +70,7 @@ def follow(
     """Show the batch's progress until every section is stored or failed; then collect."""
     import os
 
-    from prism_cli import jobs
+    from prism_cli.batch import model as batches
     from prism_cli.cli.progress import Progress
     from prism_cli.core.report import build_report
     from prism_cli.service import RunOutcome
@@ -84,7 +85,7 @@ def follow(
                 shown.add(doc["session"], doc["name"], len(doc["sections"]))
                 seen[doc["session"]] = set()
             while True:
-                state = jobs.progress(sessions, connection, batch)
+                state = batches.progress(sessions, connection, batch)
                 for sid, stored in state.stored.items():
                     for section in sorted(stored - seen[sid]):
                         shown.advance(sid, _calls(sessions, sid, section))
@@ -105,7 +106,7 @@ def follow(
     for where, why in sorted(state.errors.items()):
         console.warn(f"section {where} not reviewed: {why}")
     prices = _prices(app)
-    reviews = jobs.collect(connection, sessions, batch, prices)
+    reviews = batches.collect(connection, sessions, batch, prices)
     failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
     report = build_report(reviews, prices)
     for review, doc in zip(reviews, report["documents"], strict=True):
@@ -137,14 +138,15 @@ def run_worker(
     log_json: Path | None = None,
     abandon_after: int = 12,
 ) -> int:
-    from prism_cli import jobs
+    from prism_cli.batch import model as batches
+    from prism_cli.batch import worker as workers
     from prism_cli.bedrock.client import make_session
     from prism_cli.stores.url import mask_url
 
     console = app.console
-    jobs.queue_connection(queue_url)  # reachable, or exit 4 now
+    batches.queue_connection(queue_url)  # reachable, or exit 4 now
     make_session(region, profile)  # credentials and region, or exit 4 now
-    context = jobs.WorkerContext(
+    context = workers.WorkerContext(
         queue_url,
         region,
         profile,
@@ -159,9 +161,9 @@ def run_worker(
         f"{mask_url(queue_url)}{' until the queue is empty' if burst else ''}"
     )
     if concurrency == 1:
-        jobs.work(context, burst=burst)
+        workers.work(context, burst=burst)
         return EXIT_OK
-    code = jobs.work_many(context.settings(), concurrency, burst=burst)
+    code = workers.work_many(context.settings(), concurrency, burst=burst)
     return EXIT_OK if code in (0, -15, -2) else EXIT_INTERRUPTED
 
 
@@ -175,21 +177,21 @@ def run_batch(
     output: Path | None = None,
     fail_on: str = "high",
 ) -> int:
-    from prism_cli import jobs
+    from prism_cli.batch import model as batches
     from prism_cli.stores.service import open_sessions
 
     console = app.console
     # A format that contradicts -o fails before the wait, not after it.
     resolved = app.output_format(fmt, output) if action == "wait" else ""
-    connection = jobs.queue_connection(queue_url)
-    batch = jobs.Batch.load(connection, batch_id)
+    connection = batches.queue_connection(queue_url)
+    batch = batches.Batch.load(connection, batch_id)
     sessions = open_sessions(batch.store)
     if action == "cancel":
-        count = jobs.cancel(connection, batch, sessions)
+        count = batches.cancel(connection, batch, sessions)
         console.info(f"batch {batch.id}: {count} queued sections cancelled; running ones finish")
         return EXIT_OK
     if action == "status":
-        state = jobs.progress(sessions, connection, batch)
+        state = batches.progress(sessions, connection, batch)
         for doc in batch.documents:
             count, total = state.by_session[doc["session"]]
             console.write(f"{doc['name']}  session {doc['session']}  {count}/{total} sections")
