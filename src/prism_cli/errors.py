@@ -14,7 +14,8 @@ translate library exceptions (zipfile, lxml, botocore, redis, ...) at their boun
     │   ├── CatalogError      exit 4  the model catalog or a [models.X] override is malformed
     │   ├── ModelAccessError  exit 4  no usable model in the chain
     │   ├── StoreError        exit 4  store unreachable, denied or corrupted (core.ports)
-    │   └── SessionBusy       exit 4  another process holds the session's lease
+    │   ├── SessionBusy       exit 4  another process holds the session's lease
+    │   └── ExportError       exit 4  an export or push target cannot be written
     ├── ModelCallError        exit 3  one Bedrock call failed (kind says how: ErrorKind)
     ├── OutputError           exit 3  a model's answer cannot be used (FindingsParseError)
     ├── IncompleteError       exit 3  some sections could not be reviewed
@@ -70,6 +71,10 @@ class InputError(PrismError):
 
 class ConfigError(PrismError):
     exit_code = EXIT_CONFIG
+
+
+class ExportError(ConfigError):
+    """The target cannot be written (missing bucket, access denied, unwritable directory)."""
 
 
 class NoCredentials(ConfigError):

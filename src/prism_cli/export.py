@@ -9,7 +9,6 @@ and removes what it uploaded if a later object fails: nothing partial is left ei
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import tempfile
@@ -19,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from prism_cli.core.findings import Finding, in_reviewed_copy
-from prism_cli.errors import ConfigError, InputError, UsageError
+from prism_cli.errors import ExportError as ExportError
+from prism_cli.errors import InputError, UsageError
 from prism_cli.reports import REGISTRY
-
-
-class ExportError(ConfigError):
-    """The target cannot be written (missing bucket, access denied, unwritable directory)."""
 
 
 def folder_name(document_path: str, now: datetime | None = None) -> str:
@@ -136,39 +132,11 @@ def _write_dir(files: dict[str, bytes], root: Path, folder: str) -> str:
 
 
 def _upload(files: dict[str, bytes], url: str, folder: str, kms_key: str | None) -> str:
-    import botocore.exceptions
+    from prism_cli.stores.s3 import upload
 
-    from prism_cli.stores.s3 import explain, s3_client
-
-    bucket, _, prefix = url[len("s3://") :].partition("/")
-    if not bucket:
-        raise UsageError(f"no bucket in {url}")
-    base = "/".join(p for p in (prefix.strip("/"), folder) if p)
-    extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
-    if kms_key:
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
-    client = s3_client()
-    done: list[str] = []
-    try:
-        client.head_bucket(Bucket=bucket)
-        for name, data in files.items():
-            key = f"{base}/{name}"
-            client.put_object(
-                Bucket=bucket, Key=key, Body=data, ContentType=_content_type(name), **extra
-            )
-            done.append(key)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if done:
-            with contextlib.suppress(
-                botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError
-            ):
-                client.delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in done], "Quiet": True}
-                )
-        raise ExportError(
-            f"cannot export to s3://{bucket}/{base}/: {explain(exc, bucket)}"
-        ) from exc
-    return f"s3://{bucket}/{base}/"
+    return upload(
+        {name: (data, _content_type(name)) for name, data in files.items()}, url, folder, kms_key
+    )
 
 
 def _content_type(name: str) -> str:

@@ -142,28 +142,6 @@ class Telemetry:
         put("SectionsFailed", self.sections["failed"], "Count", {})
         return data
 
-    def publish(self, session: Any, region: str, warn: Callable[[str], None]) -> int:
-        """PutMetricData in batches; returns how many metrics were published."""
-        if self.namespace is None:
-            return 0
-        import botocore.exceptions
-
-        data = self.metric_data()
-        try:
-            client = session.client("cloudwatch", region_name=region)
-            for start in range(0, len(data), 20):
-                client.put_metric_data(
-                    Namespace=self.namespace, MetricData=data[start : start + 20]
-                )
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            warn(f"metrics not published to CloudWatch ({code}); the review is not affected")
-            return 0
-        except botocore.exceptions.BotoCoreError as exc:
-            warn(f"metrics not published to CloudWatch ({type(exc).__name__})")
-            return 0
-        return len(data)
-
     def close(self) -> None:
         with self._lock:
             if self._out is not None:

@@ -214,10 +214,11 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         fallbacks=len(outcome.fallbacks),
     )
     if telemetry.namespace is not None:
-        from prism_cli.bedrock.client import make_session
+        from prism_cli.bedrock.cloudwatch import publish_metrics
 
-        session, region = make_session(opts.region, opts.profile)
-        published = telemetry.publish(session, region, console.warn)
+        published = publish_metrics(
+            telemetry.namespace, telemetry.metric_data(), opts.region, opts.profile, console.warn
+        )
         if published:
             console.info(f"published {published} metrics to CloudWatch ({telemetry.namespace})")
     telemetry.close()

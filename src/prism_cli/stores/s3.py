@@ -7,6 +7,7 @@ create, ``If-Match: <etag>`` to take over an expired lease), so two machines nev
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import time
 from typing import Any
@@ -185,3 +186,40 @@ class S3Store:
                 "release a lease",
                 lambda: self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key),
             )
+
+
+def upload(files: dict[str, tuple[bytes, str]], url: str, folder: str, kms_key: str | None) -> str:
+    """Put ``files`` (name -> bytes and content type) under ``url``/``folder`` (server-side
+    encrypted: AES256, or KMS with ``kms_key``); all or none: what was put before a failure
+    is deleted. Returns the folder's URL; raises :class:`ExportError`."""
+    import botocore.exceptions
+
+    from prism_cli.errors import ExportError, UsageError
+
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise UsageError(f"no bucket in {url}")
+    base = "/".join(p for p in (prefix.strip("/"), folder) if p)
+    extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
+    if kms_key:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
+    client = s3_client()
+    done: list[str] = []
+    try:
+        client.head_bucket(Bucket=bucket)
+        for name, (data, content_type) in files.items():
+            key = f"{base}/{name}"
+            client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
+            done.append(key)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        if done:
+            with contextlib.suppress(
+                botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError
+            ):
+                client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in done], "Quiet": True}
+                )
+        raise ExportError(
+            f"cannot export to s3://{bucket}/{base}/: {explain(exc, bucket)}"
+        ) from exc
+    return f"s3://{bucket}/{base}/"
