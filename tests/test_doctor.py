@@ -78,6 +78,11 @@ def test_the_chain_s_first_model_denied(aws: FakeBedrock, redis_url: str, tmp_pa
     assert "Model access" in text  # the hint
     others = [row for row in text.splitlines() if row.split()[1:3] == ["model", "2"]]
     assert others[0].startswith("ok")
+    # One probe: `models --check` says of the same model what doctor says.
+    assert "no access" in first
+    checked = run_prism("models", "--check", "-f", "json", "--region", "us-east-1")
+    status = {row["key"]: row["status"] for row in json.loads(checked.stdout)["chain"]}
+    assert status["claude-sonnet-5-5"] == "no access"
 
 
 def test_the_store_down(aws: FakeBedrock, tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ def _discovery(session: Any, region: str) -> Check:
 
 def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
     from prism_cli.bedrock.catalog import load_catalog
-    from prism_cli.bedrock.client import runtime_client
+    from prism_cli.bedrock.client import BedrockClient, runtime_client
     from prism_cli.bedrock.discovery import discover
 
     catalog = load_catalog(opts.overrides)
@@ -222,7 +222,7 @@ def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
         ]  # fmt: skip
     from prism_cli.bedrock.quotas import SCOPES, match, read_quotas, scope_for
 
-    runtime = runtime_client(session, region)
+    runtime = BedrockClient(runtime_client(session, region))
     quotas, why_not = read_quotas(session, region, refresh=True)
     for n, model in enumerate(chain, 1):
         info = model.info
@@ -289,42 +289,25 @@ def _unreachable(why: str) -> bool:
     return "unreachable" in why
 
 
-def _access(runtime: Any, model_id: str, base_id: str, on_demand: bool) -> tuple[str, str]:
-    """Access proven by a minimal request (16 tokens at most: a fraction of a cent); whether
+def _access(client: Any, model_id: str, base_id: str, on_demand: bool) -> tuple[str, str]:
+    """Access proven by the probe ``models --check`` uses (bedrock/probe); whether
     CountTokens (free, what ``--dry-run`` uses) answers for the model's base id."""
-    import botocore.exceptions
+    from prism_cli.bedrock.probe import counts_tokens, probe
 
-    try:
-        runtime.converse(
-            modelId=model_id,
-            messages=[{"role": "user", "content": [{"text": "Reply with: ok"}]}],
-            inferenceConfig={"maxTokens": 16},
-        )
-        access = OK, "access ok"
-    except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        message = exc.response.get("Error", {}).get("Message", "")
-        if code == "ThrottlingException":
-            access = OK, "access ok (throttled)"
-        else:
-            return FAILED, f"{code}: {message}".rstrip(": ")
-    except botocore.exceptions.BotoCoreError as exc:
-        return FAILED, f"unreachable ({type(exc).__name__})"
+    access = probe(client, model_id)
+    if not access.usable:
+        return FAILED, f"{access.status}: {access.message}".rstrip(": ")
+    detail = "access ok" + (" (throttled)" if access.status != "ok" else "")
     if not on_demand:
         # CountTokens does not answer for models offered only through cross-region profiles:
         # not asked, not a failure.
-        return access[
-            0
-        ], f"{access[1]}, no CountTokens for profile-only models (--dry-run estimates)"
-    try:
-        runtime.count_tokens(
-            modelId=base_id,
-            input={"converse": {"messages": [{"role": "user", "content": [{"text": "ok"}]}]}},
-        )
-        counting = "CountTokens answers"
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-        counting = "no CountTokens (--dry-run estimates)"
-    return access[0], f"{access[1]}, {counting}"
+        return OK, f"{detail}, no CountTokens for profile-only models (--dry-run estimates)"
+    counting = (
+        "CountTokens answers"
+        if counts_tokens(client, base_id)
+        else ("no CountTokens (--dry-run estimates)")
+    )
+    return OK, f"{detail}, {counting}"
 
 
 def _store(opts: DoctorOptions) -> Check:

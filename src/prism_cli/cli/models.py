@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
-CHECK_REQUEST: JSONObject = {
-    "messages": [{"role": "user", "content": [{"text": "Reply with: ok"}]}],
-    "inferenceConfig": {"maxTokens": 16},
-}
-
 
 @dataclass
 class ModelsOptions:
@@ -32,16 +27,6 @@ class ModelsOptions:
     show_all: bool = False
     fmt: str | None = None
     overrides: JSONObject = field(default_factory=dict)
-
-
-def _status(kind: str) -> str:
-    if kind in ("access_denied", "no_credentials"):
-        return "no access"
-    if kind in ("not_found", "needs_inference_profile", "invalid_model_id"):
-        return "not offered"
-    if kind == "throttled":
-        return "ok (throttled)"
-    return f"error: {kind}"
 
 
 def _price(catalog: Catalog, model_id: str) -> str:
@@ -104,15 +89,13 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
             "note": model.note,
         }
         if client is not None:
-            from prism_cli.core.ports import ModelCallError
+            from prism_cli.bedrock.probe import probe
 
-            try:
-                client.converse(model.model_id, CHECK_REQUEST)
-                row["status"] = "ok"
-            except ModelCallError as exc:
-                row["status"] = _status(exc.kind.value)
-                row["error"] = exc.message
-            usable += row["status"].startswith("ok")
+            access = probe(client, model.model_id)
+            row["status"] = access.status
+            if access.message:
+                row["error"] = access.message
+            usable += access.usable
         rows.append(row)
     code = EXIT_CONFIG if opts.check and usable == 0 else EXIT_OK
     fmt = opts.fmt or ("table" if console.stdout_is_tty else "json")
