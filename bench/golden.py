@@ -89,7 +89,7 @@ def normalise(report: dict[str, Any], corpus: Path) -> dict[str, Any]:
                     f["locator"],
                     f["source"],
                     f["rule"],
-                ]  # fmt: skip
+                ]
                 for f in doc["findings"]
             ],
         }
