@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A shell starting the suite in the background (`.ci/run &`) ignores SIGINT for it, and an
+# ignored signal stays ignored in every process started from here: the tests that press
+# Ctrl-C would see it do nothing. Python's own handler is put back, so children start with
+# SIGINT as a user's terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
