@@ -354,8 +354,25 @@ def test_no_cache_point_below_the_model_minimum(bedrock: FakeBedrock) -> None:
     assert all("cachePoint" not in block for block in body["system"])
 
 
-def test_prompt_version_is_set() -> None:
-    assert PROMPT_VERSION
+PROMPTS = {"2026-11-25.1": "6b77ce57df11dbfc"}
+"""Each prompt version and the digest of the prompt code it names (core/prompts.py from
+``SYSTEM_TEMPLATE`` on)."""
+
+
+def test_the_prompt_version_changes_with_the_prompt() -> None:
+    """The prompt version is part of every results-cache key: a prompt changed without a new
+    version would serve answers to the old prompt from the cache. Change the prompt, bump
+    PROMPT_VERSION, add its digest here."""
+    import hashlib
+    import inspect
+
+    from prism_cli.core import prompts
+
+    source = inspect.getsource(prompts)
+    code = source[source.index("SYSTEM_TEMPLATE") :]
+    assert PROMPTS.get(PROMPT_VERSION) == hashlib.sha256(code.encode()).hexdigest()[:16], (
+        "core/prompts.py changed: bump PROMPT_VERSION and record its digest in PROMPTS"
+    )
 
 
 def test_the_acronym_rule_skips_hyphenated_words_and_placeholders() -> None:
