@@ -1,6 +1,6 @@
 """What a large document costs after the last model call: reports and the Word copy.
 
-    python bench/large.py [--sections 1200] [--findings 11] [--paragraphs 4]
+    python bench/large.py [--sections 1200] [--findings 11] [--paragraphs 4] [--repeat 3]
 
 A generated policy of ``--sections`` sections (a heading and ``--paragraphs`` paragraphs each)
 is reviewed once against the fake Bedrock of tests/ (every section answered with
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--sections", type=int, default=1200)
     parser.add_argument("--findings", type=int, default=11)
     parser.add_argument("--paragraphs", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command (median)")
     args = parser.parse_args()
 
     from fake_bedrock import FakeBedrock
@@ -162,10 +163,22 @@ def main() -> None:
     calls = len(fake.requests)
     print(f"  first review: {first:.1f} s, {calls} calls")
 
-    sections, sections_mb, _ = timed(["sections", str(doc)], env)
-    rerun, rerun_mb, out = timed(["review", str(doc), "-f", "json", *common], env)
+    # Each command --repeat times, interleaved so machine noise hits all three; medians.
     copy = work / "copy.docx"
-    word, word_mb, _ = timed(["review", str(doc), "-f", "docx", "-o", str(copy), *common], env)
+    runs: dict[str, list[tuple[float, float, str]]] = {"sections": [], "rerun": [], "word": []}
+    for _ in range(args.repeat):
+        runs["sections"].append(timed(["sections", str(doc)], env))
+        runs["rerun"].append(timed(["review", str(doc), "-f", "json", *common], env))
+        runs["word"].append(
+            timed(["review", str(doc), "-f", "docx", "-o", str(copy), *common], env)
+        )
+
+    def median(name: str) -> tuple[float, float, str]:
+        return sorted(runs[name], key=lambda r: r[0])[len(runs[name]) // 2]
+
+    sections, sections_mb, _ = median("sections")
+    rerun, rerun_mb, out = median("rerun")
+    word, word_mb, _ = median("word")
     if len(fake.requests) != calls:
         raise SystemExit(f"the reruns called the model {len(fake.requests) - calls} times")
     fake.stop()

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
 from prism_cli.core.framework import Framework, parse_framework
-from prism_cli.core.pipeline import DocumentContext, locator_for
 from prism_cli.core.ports import Usage
 from prism_cli.core.prompts import PROMPT_VERSION
 from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usage_summary
@@ -44,7 +43,7 @@ from prism_cli.errors import InputError, Interrupted, UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Section
-    from prism_cli.core.pipeline import Reviewer
+    from prism_cli.core.pipeline import DocumentContext, Reviewer
 
 
 @dataclass(frozen=True)
@@ -146,15 +145,26 @@ def combine_findings(review: DocumentReview, rule_findings: Sequence[Finding]) -
     review.findings = sort_findings(merge_near_duplicates(found), order)
 
 
-REPORT_INPUTS_VERSION = 1
+def _locator_for(section: Section, quote: str, anchors: Any = None) -> int | None:
+    """:func:`core.pipeline.locator_for`, imported when a finding is placed (the pipeline
+    brings the model engine: an unchanged rerun needs neither)."""
+    from prism_cli.core.pipeline import locator_for
+
+    return locator_for(section, quote, anchors)
 
 
-def report_inputs(
-    review: DocumentReview, keys: dict[str, str], rule_findings: Sequence[Finding]
-) -> str:
+REPORT_INPUTS_VERSION = 2
+FINDING_FIELDS = list(Finding.model_fields)
+
+Rules = Callable[[DocumentReview], list[Finding]]
+"""A document's rule findings, computed when a run needs them."""
+
+
+def report_inputs(review: DocumentReview, keys: dict[str, str], rules: object) -> str:
     """A digest of what a session's report is made from: this prism, the document (its path,
     digest and session), every section (id, place, title and its results key, which holds
-    the run's settings) and the rule findings. Equal digests, equal reports."""
+    the run's settings) and the rules: their findings, or what determines them (the
+    framework, with the document and this prism). Equal digests, equal reports."""
     from prism_cli import __version__
 
     basis = [
@@ -164,7 +174,7 @@ def report_inputs(
         review.document.sha256,
         review.session_id,
         [[s.id, s.index, s.title, s.level, keys.get(s.id)] for s in review.sections],
-        [f.model_dump(mode="json") for f in rule_findings],
+        rules,
     ]
     text = json.dumps(basis, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -272,14 +282,18 @@ class SessionRun:
         self._lock = threading.Lock()
         self.only: set[str] | None = service.only.get(review.document.path)
         """The sections this run reviews (None: all); the rest keep what the session holds."""
-        self.rule_findings: Sequence[Finding] | None = None
-        """This run's rule findings, when known before :meth:`prepare` (a run of
-        :class:`ReviewService`): they let an unchanged rerun take the stored report."""
+        self.rules_basis: object = None
+        """What this run's rule findings come from, for the report's input digest (set by
+        :class:`ReviewService` before :meth:`prepare`; None: no digest, no stored report
+        taken)."""
+        self.rules: Callable[[], Sequence[Finding]] = lambda: []
+        """This run's rule findings, computed when the report is built (not for an unchanged
+        rerun, which takes the stored report)."""
         self.unchanged = False
+        """Every section, the rules and the path are what the stored report was made from:
+        its findings stand, and nothing is merged, rebuilt or written again."""
         self.created = False
         """This run started the session (it had none)."""
-        """Every section, the rule findings and the path are what the stored report was made
-        from: its findings stand, and nothing is merged, rebuilt or written again."""
 
     @property
     def name(self) -> str:
@@ -369,10 +383,10 @@ class SessionRun:
         """An unchanged rerun of a complete session: take its findings from the stored report
         when it was made from exactly this run's inputs (a 1,200-section document reads one
         entry instead of 1,200, and merges nothing)."""
-        if self.rule_findings is None:
+        if self.rules_basis is None:
             return False
         review, sessions = self.review, self.sessions
-        if sessions.report_inputs(self.sid) != report_inputs(review, self.keys, self.rule_findings):
+        if sessions.report_inputs(self.sid) != report_inputs(review, self.keys, self.rules_basis):
             return False
         try:
             report = sessions.report(self.sid)
@@ -409,6 +423,9 @@ class SessionRun:
                 thinking=entry.get("thinking"),
             )
         review.findings = findings
+        for finding, data in zip(findings, stored["findings"], strict=True):
+            if list(data) == FINDING_FIELDS:  # as this prism writes them: served as they are
+                review.dumped[id(finding)] = (finding, data)
         self.reused = len(review.sections)
         self.unchanged = True
         return True
@@ -420,7 +437,7 @@ class SessionRun:
             result.status = SectionStatus.CACHED
         anchors = [a for b in section.blocks for a in b.anchors()]
         for finding in result.findings:  # the cache may come from another document
-            finding.locator = locator_for(section, finding.quote, anchors)
+            finding.locator = _locator_for(section, finding.quote, anchors)
         self.review.results[section.id] = result
         self.reused += 1
 
@@ -499,14 +516,19 @@ class SessionRun:
 
     def finish(
         self,
-        rule_findings: Sequence[Finding],
+        rule_findings: Sequence[Finding] | None,
         prices: PriceLookup,
         notes: Sequence[str],
         fallbacks: Sequence[dict[str, Any]],
     ) -> None:
+        """``rule_findings``: the document's, or None for :attr:`rules` (computed here)."""
         review, sessions, sid = self.review, self.sessions, self.sid
+        basis: object = self.rules_basis
         if not self.unchanged:
-            combine_findings(review, rule_findings)
+            found = self.rules() if rule_findings is None else rule_findings
+            if basis is None:
+                basis = [f.model_dump(mode="json") for f in found]
+            combine_findings(review, found)
         failed = sum(1 for r in review.results.values() if r.status == "failed")
         missing = len(review.sections) - len(review.results)
         if self.service.offline:
@@ -520,7 +542,7 @@ class SessionRun:
             report = build_report([review], prices, notes, fallbacks)
             report["documents"][0]["usage"] = usage_summary(meta.usage, prices)
             report["summary"]["usage"] = usage_summary(meta.usage, prices)
-            sessions.put_report(sid, report, report_inputs(review, self.keys, rule_findings))
+            sessions.put_report(sid, report, report_inputs(review, self.keys, basis))
         sessions.log(
             sid,
             "finished",
@@ -590,13 +612,24 @@ class ReviewService:
         self,
         reviews: list[DocumentReview],
         rule_findings: dict[str, list[Finding]] | None = None,
+        *,
+        rules: Rules | None = None,
     ) -> RunOutcome:
+        """``rule_findings`` by document path, or ``rules`` to compute them when a report is
+        built (an unchanged rerun, which takes its stored report, never runs them)."""
         from prism_cli.stores.service import Leases, parallel
 
-        rules = rule_findings or {}
         runs = [SessionRun(self, review) for review in reviews]
         for run in runs:
-            run.rule_findings = rules.get(run.review.document.path, [])
+            if rule_findings is not None:
+                found = rule_findings.get(run.review.document.path, [])
+                run.rules_basis = [f.model_dump(mode="json") for f in found]
+                run.rules = lambda found=found: found  # type: ignore[misc]
+            elif rules is not None:
+                run.rules_basis = {"rules": self.settings.framework.digest}
+                run.rules = lambda review=run.review: rules(review)  # type: ignore[misc]
+            else:
+                run.rules_basis = {"rules": None}
         leases = Leases(
             self.sessions,
             [run.sid for run in runs],
@@ -637,12 +670,7 @@ class ReviewService:
                 skipped = self.reviewer.skipped
                 if skipped and all(m.model_id in skipped for m in self.reviewer.chain):
                     no_usable = "; ".join(f"{m}: {why}" for m, why in skipped.items())
-            parallel(
-                lambda run: run.finish(
-                    rules.get(run.review.document.path, []), self.prices, notes, fallbacks
-                ),
-                runs,
-            )
+            parallel(lambda run: run.finish(None, self.prices, notes, fallbacks), runs)
         failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
         report = build_report(reviews, self.prices, notes, fallbacks)
         return RunOutcome(reviews, report, notes, fallbacks, failed, no_usable)
@@ -656,6 +684,8 @@ class ReviewService:
         by_path = {run.review.document.path: run for run in runs}
         first: dict[str, tuple[SessionRun, Section]] = {}
         copies: dict[str, list[tuple[SessionRun, Section]]] = {}
+        from prism_cli.core.pipeline import DocumentContext
+
         jobs: list[tuple[DocumentContext, Section]] = []
         for run, sections in zip(runs, todo, strict=True):
             ctx = DocumentContext(
@@ -684,7 +714,7 @@ class ReviewService:
                 if copy.status == SectionStatus.REVIEWED:
                     copy.status = SectionStatus.CACHED
                 for finding in copy.findings:
-                    finding.locator = locator_for(section, finding.quote)
+                    finding.locator = _locator_for(section, finding.quote)
                 other.record(copy, cache=False)
                 self.hooks.section_done(other.review.document.path, copy)
 

@@ -58,7 +58,14 @@ class Prepared:
     unreadable: list[Unreadable]
     framework: Framework
     settings: RunSettings
-    rule_findings: dict[str, list[Finding]]
+    rules: bool
+    """The built-in rules run (when a report is built: an unchanged rerun takes its stored
+    report and runs nothing)."""
+
+    def rule_findings(self, review: DocumentReview) -> list[Finding]:
+        from prism_cli.core.rules import run_rules
+
+        return run_rules(review.document, review.sections, self.framework)
 
     @property
     def framework_record(self) -> dict[str, object]:
@@ -117,8 +124,7 @@ def prepare(
     unreadable: Sequence[Unreadable] = (),
     settings: tuple[Framework, RunSettings] | None = None,
 ) -> Prepared:
-    """Read and split ``paths``, give each document its session, run the rules."""
-    from prism_cli.core.rules import run_rules
+    """Read and split ``paths``, give each document its session."""
     from prism_cli.service import assign_session_ids
 
     framework, run_settings = settings or settings_for(request)
@@ -126,14 +132,8 @@ def prepare(
     reviews = loaded.reviews
     if reviews:
         assign_session_ids(reviews, request.session)
-    rule_findings: dict[str, list[Finding]] = {}
-    if request.rules:
-        for review in reviews:
-            rule_findings[review.document.path] = run_rules(
-                review.document, review.sections, framework
-            )
     return Prepared(
-        reviews, [*unreadable, *loaded.unreadable], framework, run_settings, rule_findings
+        reviews, [*unreadable, *loaded.unreadable], framework, run_settings, request.rules
     )
 
 
@@ -184,7 +184,9 @@ def execute(
         ),
     )
     try:
-        return service.run(prepared.reviews, prepared.rule_findings)
+        return service.run(
+            prepared.reviews, rules=prepared.rule_findings if prepared.rules else None
+        )
     except SessionBusy as exc:
         if request.wait:
             raise

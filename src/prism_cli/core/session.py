@@ -210,7 +210,9 @@ def cache_key(section_text: str, framework: str, guidelines: str, prompt_version
 # -- encoding ----------------------------------------------------------------------------------
 def encode(payload: Any) -> bytes:
     """``prism-session <sha256>\\n<json>``: truncation and bit rot are caught on read."""
-    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    # Keys in the order they were made (a finding's are its model's fields): a report read
+    # back serves as it was written, without dumping its findings again.
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 
 

@@ -90,18 +90,9 @@ def split_run(run: Any, offset: int) -> Any:
 
 def _pattern(wanted: str) -> str:
     """A regular expression for a collapsed quote over raw text: any run of whitespace for a
-    space, a curly quote for a straight one."""
-    parts = []
-    for char in wanted:
-        if char == " ":
-            parts.append(r"\s+")
-        elif char == "'":
-            parts.append("['\u2019]")
-        elif char == '"':
-            parts.append('["\u201c\u201d]')
-        else:
-            parts.append(re.escape(char))
-    return "".join(parts)
+    space, a curly quote for a straight one (``re.escape`` leaves quote marks as they are)."""
+    pattern = r"\s+".join(re.escape(word) for word in wanted.split(" "))
+    return pattern.replace("'", "['\u2019]").replace('"', '["\u201c\u201d]')
 
 
 def _whole(raw: str, start: int, end: int, wanted: str) -> bool:
