@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -591,7 +592,6 @@ class ReviewService:
         self.sessions = sessions
         self.settings = settings
         self.reviewer = reviewer
-        self.open_reviewer = open_reviewer
         self.offline = reviewer is None and open_reviewer is None
         self._opening = _Opening(open_reviewer) if open_reviewer is not None else None
         self.prices = prices
@@ -624,10 +624,10 @@ class ReviewService:
             if rule_findings is not None:
                 found = rule_findings.get(run.review.document.path, [])
                 run.rules_basis = [f.model_dump(mode="json") for f in found]
-                run.rules = lambda found=found: found  # type: ignore[misc]
+                run.rules = partial(list, found)
             elif rules is not None:
                 run.rules_basis = {"rules": self.settings.framework.digest}
-                run.rules = lambda review=run.review: rules(review)  # type: ignore[misc]
+                run.rules = partial(rules, run.review)
             else:
                 run.rules_basis = {"rules": None}
         leases = Leases(

@@ -67,14 +67,6 @@ class Prepared:
 
         return run_rules(review.document, review.sections, self.framework)
 
-    @property
-    def framework_record(self) -> dict[str, object]:
-        """The framework as reports name it."""
-        return {
-            "name": self.framework.name,
-            "checkpoints": [{"id": c.id, "title": c.title} for c in self.framework.checkpoints],
-        }
-
 
 def _nothing(*_args: Any) -> None:
     return None
@@ -149,18 +141,24 @@ def no_prices(_model_id: str) -> tuple[float, float] | None:
 
 
 def execute(
-    sessions: Sessions, request: ReviewRequest, prepared: Prepared, hooks: ReviewHooks
+    sessions: Sessions,
+    request: ReviewRequest,
+    prepared: Prepared,
+    hooks: ReviewHooks,
+    prices: PriceLookup | None = None,
 ) -> RunOutcome:
     """Review the prepared documents: what the sessions hold is reused, the rest reviewed
-    through the model chain (opened only when a section needs it), the sessions finished."""
+    through the model chain (opened only when a section needs it), the sessions finished.
+    ``prices``: the catalog's, when the caller has read it already."""
     from prism_cli.service import Hooks, ReviewService
 
-    prices: PriceLookup = no_prices
     open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
-    if not request.offline:
+    if request.offline:
+        prices = no_prices
+    else:
         # An unchanged rerun needs no credentials and no network; what the request says
         # is checked now all the same.
-        prices = catalog_prices(request)
+        prices = prices or catalog_prices(request)
         if request.region:
             from prism_cli.bedrock.client import validate_region
 

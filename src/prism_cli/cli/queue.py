@@ -210,9 +210,5 @@ def run_batch(
         from prism_cli.service import RunSettings
 
         meta = sessions.require(outcome.reviews[0].session_id)
-        framework = RunSettings.from_record(meta.settings).framework
-        opts.framework_record = {
-            "name": framework.name,
-            "checkpoints": [{"id": c.id, "title": c.title} for c in framework.checkpoints],
-        }
+        opts.framework_record = RunSettings.from_record(meta.settings).framework.record()
     return conclude(app, opts, resolved, outcome, sessions, [EXIT_OK])

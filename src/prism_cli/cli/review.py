@@ -128,7 +128,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     if opts.output is not None:
         refuse_inputs(opts.output, paths)
     prepared = use_case.prepare(request, paths, problems, (framework, settings))
-    opts.framework_record = prepared.framework_record
+    opts.framework_record = prepared.framework.record()
     for problem in prepared.unreadable:
         console.error(str(problem.error))
         codes.append(problem.error.exit_code)
@@ -199,7 +199,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
             ),
         )
         started_at = time.monotonic()
-        outcome = use_case.execute(sessions, request, prepared, hooks)
+        outcome = use_case.execute(sessions, request, prepared, hooks, prices)
         console.debug(f"review took {time.monotonic() - started_at:.1f}s")
     summary = outcome.report["summary"]
     telemetry.event(

@@ -31,6 +31,13 @@ class Framework:
     def checklist(self) -> str:
         return "\n".join(f"{c.id}. {c.title}: {c.description}" for c in self.checkpoints)
 
+    def record(self) -> dict[str, object]:
+        """The framework as reports name it (SARIF's rules come from its checkpoints)."""
+        return {
+            "name": self.name,
+            "checkpoints": [{"id": c.id, "title": c.title} for c in self.checkpoints],
+        }
+
 
 def parse_framework(text: str) -> Framework:
     try:
