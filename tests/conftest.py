@@ -69,16 +69,18 @@ def run_prism(
     stdin: str | None = None,
     timeout: float = 120,
     real: bool = False,
+    typer_app: bool = False,
 ) -> Result:
     """Run the ``prism`` command as a user would: its entry point with these arguments, this
     environment, working directory and standard input, capturing what it prints and its exit
     status. In this process (most of the suite's time was starting Python); ``real=True`` (or
     ``PRISM_TEST_SUBPROCESS=1``) starts ``python -m prism_cli`` instead, for what only a real
-    process shows (signals, start-up cost, a terminal)."""
-    if real or SUBPROCESS:
+    process shows (signals, start-up cost, a terminal). ``typer_app=True`` goes straight to
+    the Typer app, past the entry point's fast ``--help`` and ``--version``."""
+    if (real or SUBPROCESS) and not typer_app:
         return _run_subprocess(args, cwd, env, stdin, timeout)
     with _IN_PROCESS_LOCK:
-        return _run_in_process(args, cwd, env, stdin)
+        return _run_in_process(args, cwd, env, stdin, typer_app)
 
 
 def _run_subprocess(
@@ -118,11 +120,14 @@ def _run_in_process(
     cwd: Path | None,
     env: dict[str, str] | None,
     stdin: str | None,
+    typer_app: bool = False,
 ) -> Result:
     import gc
     import traceback
 
-    from prism_cli.cli.entry import main
+    from prism_cli.cli import app, entry
+
+    main = app.main if typer_app else entry.main
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_streams = (sys.stdin, sys.stdout, sys.stderr, sys.argv)

@@ -142,6 +142,36 @@ class Telemetry:
         put("SectionsFailed", self.sections["failed"], "Count", {})
         return data
 
+    def run_end(self, report: dict[str, Any], seconds: float, fallbacks: int) -> None:
+        summary = report["summary"]
+        self.event(
+            "run_end",
+            seconds=round(seconds, 3),
+            sections=summary["sections"],
+            reviewed=summary["reviewed"],
+            failed=summary["failed"],
+            findings=summary["findings"],
+            calls=summary["usage"]["calls"],
+            cost_usd=summary["usage"]["cost_usd"],
+            fallbacks=fallbacks,
+        )
+
+    def publish(
+        self,
+        region: str | None,
+        profile: str | None,
+        info: Callable[[str], None],
+        warn: Callable[[str], None],
+    ) -> None:
+        """The run's metrics to CloudWatch, when ``--metrics`` asked for them."""
+        if self.namespace is None:
+            return
+        from prism_cli.bedrock.cloudwatch import publish_metrics
+
+        published = publish_metrics(self.namespace, self.metric_data(), region, profile, warn)
+        if published:
+            info(f"published {published} metrics to CloudWatch ({self.namespace})")
+
     def close(self) -> None:
         with self._lock:
             if self._out is not None:

@@ -14,6 +14,7 @@ from prism_cli.core.session import (
 )
 
 if TYPE_CHECKING:
+    from prism_cli.app.review import ReviewHooks, ReviewRequest
     from prism_cli.core.document import Section
     from prism_cli.core.pipeline import Reviewer
 
@@ -144,3 +145,19 @@ def estimate_run(
             "max_cost_usd": round(sum(d["max_cost_usd"] for d in documents), 6),
         },
     }
+
+
+def dry_run(
+    sessions: Sessions,
+    request: ReviewRequest,
+    reviews: Sequence[DocumentReview],
+    settings: RunSettings,
+    hooks: ReviewHooks,
+) -> dict[str, Any]:
+    """``--dry-run``: open the engine (to count tokens), estimate, write nothing."""
+    from prism_cli.app.review import catalog_prices, open_engine
+
+    reviewer, _notes = open_engine(request, settings, hooks)
+    return estimate_run(
+        sessions, reviews, settings, reviewer, catalog_prices(request), fresh=request.fresh
+    )

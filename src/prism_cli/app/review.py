@@ -216,3 +216,11 @@ def open_engine(
     reviewer.on_event = on_section
     hooks.engine_opened([m.model_id for m in reviewer.chain], list(reviewer.details))
     return reviewer, notes
+
+
+def no_outcome() -> RunOutcome:
+    """The outcome of a run with nothing to review (its report is written all the same)."""
+    from prism_cli.core.report import build_report
+    from prism_cli.service import RunOutcome
+
+    return RunOutcome([], build_report([], no_prices), [])

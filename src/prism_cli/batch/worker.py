@@ -63,10 +63,11 @@ class WorkerContext:
     """Seconds without a heartbeat after which a running job is taken for abandoned (its
     worker died) and given to another worker; heartbeats come four times as often."""
     say: Callable[[str], None] = lambda _m: None
-    quota_period: float | None = field(
-        default_factory=lambda: float(os.environ.get("PRISM_QUOTA_PERIOD") or 0) or None
-    )
-    """Bedrock's quotas are per minute; benches against a fake with shorter windows say so."""
+    quota_period: float | None = None
+    """Bedrock's quotas are per minute; benches against a fake with shorter windows say so
+    (the ``quota_period`` setting)."""
+    lease_ttl: float = 30.0
+    """Seconds a session's lease lasts (the ``lease_ttl`` setting)."""
     _sessions: dict[str, Sessions] = field(default_factory=dict)
     _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
     read: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +86,8 @@ class WorkerContext:
             "verbose": self.verbose,
             "log_json": self.log_json,
             "abandon_after": self.abandon_after,
+            "quota_period": self.quota_period,
+            "lease_ttl": self.lease_ttl,
         }
 
     @property
@@ -107,7 +110,7 @@ class WorkerContext:
 
         with self._lock:
             if store_url not in self._sessions:
-                self._sessions[store_url] = open_sessions(store_url)
+                self._sessions[store_url] = open_sessions(store_url, lease_ttl=self.lease_ttl)
             return self._sessions[store_url]
 
     @property

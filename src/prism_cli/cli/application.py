@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from prism_cli.console import Console
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from prism_cli.cli.settings import PrismSettings
     from prism_cli.core.session import Sessions
 
 
@@ -19,11 +22,25 @@ class Application:
         config: dict[str, object] | None = None,
         *,
         store_url: str | None = None,
+        config_path: Path | None = None,
+        settings: PrismSettings | None = None,
     ) -> None:
         self.console = console
         self.config: dict[str, object] = dict(config or {})
+        self.config_path = config_path
         self.store_url = store_url
         self._sessions: Sessions | None = None
+        self._settings = settings
+
+    @property
+    def settings(self) -> PrismSettings:
+        """The run-wide settings (:mod:`prism_cli.cli.settings`), built on first use: from
+        the environment and prism.toml, unless given."""
+        if self._settings is None:
+            from prism_cli.cli.settings import load_settings
+
+            self._settings = load_settings(self.config, self.config_path)
+        return self._settings
 
     @property
     def sessions(self) -> Sessions:
@@ -34,7 +51,7 @@ class Application:
             from prism_cli.stores.service import open_sessions
 
             try:
-                self._sessions = open_sessions(self.store_url)
+                self._sessions = open_sessions(self.store_url, lease_ttl=self.settings.lease_ttl)
             except UsageError as exc:
                 raise UsageError(f"--store: {exc}") from exc
         return self._sessions
@@ -55,5 +72,4 @@ class Application:
     @property
     def catalog_overrides(self) -> dict[str, object]:
         """``[models.X]`` tables of prism.toml, for the model catalog."""
-        models = self.config.get("models")
-        return {"models": models} if models else {}
+        return self.settings.catalog_overrides

@@ -6,9 +6,24 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from prism_cli.cli.application import Application
+from prism_cli.cli.helpstyle import PanelCommand
+from prism_cli.cli.options import (
+    ENV_EPILOG,
+    SHORT,
+    ModelOption,
+    ProfileOption,
+    RegionOption,
+    StoreOption,
+    VerboseOption,
+    application,
+    command_app,
+)
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 
@@ -208,3 +223,54 @@ def run_chat(app: Application, opts: ChatOptions) -> int:
     from prism_cli.cli.repl import Repl
 
     return Repl(app, service, lambda models: engine_for(app, opts, models), RELAY).run()
+
+
+class ChatFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+command = command_app()
+
+
+@command.command("chat", cls=PanelCommand, short_help=SHORT["chat"], epilog=ENV_EPILOG)
+def chat(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SESSION|DOCX]",
+            help="Session id or document (default: the most recent session).",
+            show_default=False,
+        ),
+    ] = None,
+    ask: Annotated[
+        str | None,
+        typer.Option("--ask", metavar="TEXT", help="Answer this question and exit."),
+    ] = None,
+    fmt: Annotated[
+        ChatFormat,
+        typer.Option("--format", "-f", metavar="FORMAT", help="text or json (one per answer)."),
+    ] = ChatFormat.text,
+    section: Annotated[
+        str | None,
+        typer.Option(metavar="N", help="Start with this section in focus (number or title)."),
+    ] = None,
+    model: ModelOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    store: StoreOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Talk about a document and its review: answers grounded in its sections and findings,
+    streamed, kept in the session. --ask, or questions on stdin, answer without a terminal."""
+    options = ChatOptions(
+        target=target,
+        ask=ask,
+        fmt=fmt.value,
+        region=region,
+        profile=profile,
+        models=list(model or []),
+        section=section,
+    )
+    raise typer.Exit(run_chat(application(ctx, store=store, verbose=verbose), options))

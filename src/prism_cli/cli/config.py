@@ -73,6 +73,9 @@ def default_map(config: JSONObject, options: Options, groups: dict[str, list[str
 
 
 # -- checking a config file against the commands it configures ---------------------------------
+RUN_SETTINGS = ("lease_ttl", "progress_interval", "quota_period")
+"""Top-level keys of the run-wide settings (:class:`prism_cli.cli.settings.PrismSettings`)."""
+
 CATALOG_TABLE = "models"
 """``[models.<key>]`` tables extend or override the model catalog (checked by the catalog)."""
 
@@ -108,7 +111,7 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
         text = path.read_text("utf-8")
     except OSError:
         text = ""
-    every: set[str] = set().union(*(set(keys) for keys in options.values()))
+    every: set[str] = set(RUN_SETTINGS).union(*(set(keys) for keys in options.values()))
     found: list[tuple[str, str, str]] = []
 
     def where(table: str | None, key: str | None) -> str:
@@ -133,3 +136,157 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
                     (where(name, key), f"unknown key '{key}' in [{name}]", _suggest(key, known))
                 )
     return found
+
+
+# -- the root callback: prism.toml into each command's defaults --------------------------------
+NO_CONFIG = {"sections"}
+"""Commands that read nothing from prism.toml: a broken one is a warning for them."""
+
+if TYPE_CHECKING:
+    from typer import Context
+
+
+def configure(ctx: Context) -> None:
+    """Read prism.toml once for the command about to run: warn about keys no command knows,
+    refuse a value the command's option would refuse (doctor: any command's), and hand the
+    rest to click as the command's defaults (a flag and ``PRISM_*`` still win)."""
+    from prism_cli.console import Console
+
+    command = ctx.invoked_subcommand or ""
+    path = find_config()
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        if command not in NO_CONFIG:
+            raise
+        Console().warn(f"{exc} (ignored: prism {command} uses no configuration)")
+        config = {}
+    # Only the command that runs is loaded, unless the file must be checked against all.
+    every = path is not None and bool(config)
+    options, groups, params = _options(ctx, None if every else {command})
+    if path is not None and config:
+        console = Console()
+        for where, what, hint in check_config(path, config, options):
+            console.warn(f"{where}: {what}{hint} (ignored)")
+        if command == "doctor":
+            # doctor vouches for every command: a value any of them refuses is its failure.
+            problems: dict[str, list[str]] = {}
+            for name in options:
+                try:
+                    _check_values(ctx, path, config, name, options[name], params[name])
+                except ConfigError as exc:
+                    problems.setdefault(str(exc), []).append(name)
+            ctx.meta["config_problems"] = [
+                f"{problem} (prism {', '.join(names)})" for problem, names in problems.items()
+            ]
+        elif command in options:
+            _check_values(ctx, path, config, command, options[command], params[command])
+    if command not in NO_CONFIG and _sets_run_settings(config):
+        from prism_cli.cli.settings import PrismSettings, load_settings
+
+        try:  # refused now, not when the run first needs the setting
+            ctx.meta["settings"] = load_settings(config, path)
+        except ConfigError as exc:
+            if command != "doctor":
+                raise
+            ctx.meta.setdefault("config_problems", []).append(str(exc))
+            # doctor goes on with the defaults, to check the rest
+            models = config.get(CATALOG_TABLE)
+            ctx.meta["settings"] = PrismSettings.model_construct(
+                models=models if isinstance(models, dict) else {}
+            )
+    defaults = default_map(config, options, groups)
+    for name, found in params.items():
+        table = defaults.get(name)
+        if not isinstance(table, dict):
+            continue
+        for param in found.values():
+            value = table.get(getattr(param, "name", ""))
+            if getattr(param, "multiple", False) and isinstance(value, str):
+                table[getattr(param, "name", "")] = [value]  # format = "json" is one of them
+    ctx.default_map = defaults
+    ctx.obj = config
+    ctx.meta["config_path"] = path
+
+
+def _sets_run_settings(config: JSONObject) -> bool:
+    """Whether prism.toml or the environment sets a run-wide setting (which then costs
+    pydantic-settings' import to check; most runs set none)."""
+    return any(key in config or f"PRISM_{key.upper()}" in os.environ for key in RUN_SETTINGS)
+
+
+def _options(
+    ctx: Context, only: set[str] | None
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]], dict[str, dict[str, object]]]:
+    """For each command (``only`` those, when given): config key -> parameter name, the
+    subcommands of groups, and config key -> the option itself (to check values)."""
+    options: dict[str, dict[str, str]] = {}
+    groups: dict[str, list[str]] = {}
+    params: dict[str, dict[str, object]] = {}
+    group = ctx.command
+    names: list[str] = getattr(group, "list_commands")(ctx)  # noqa: B009
+    for name in names:
+        if only is not None and name not in only:
+            continue
+        command = getattr(group, "get_command")(ctx, name)  # noqa: B009
+        subs: dict[str, object] = getattr(command, "commands", None) or {}
+        keys: dict[str, str] = {}
+        found: dict[str, object] = {}
+        for each in list(subs.values()) or [command]:
+            for param in getattr(each, "params", []):
+                longs = [o for o in param.opts if o.startswith("--")]
+                if param.param_type_name != "option" or not longs or not param.name:
+                    continue
+                key = longs[0][2:].replace("-", "_")
+                keys[key], found[key] = param.name, param
+        options[name], params[name] = keys, found
+        if subs:
+            groups[name] = list(subs)
+    return options, groups, params
+
+
+def _coerce(param: object, value: object, ctx: Context) -> object:
+    """A config value as the option would take it from the command line: click's own type
+    conversion (typer 0.29 and later convert through pydantic, a slower path that every
+    command then paid for; prism pins below it)."""
+    runtime = getattr(param, "get_runtime_param", None)
+    if runtime is not None:
+        return runtime().coerce(value, param=param, ctx=ctx)
+    return getattr(param, "type_cast_value")(ctx, value)  # noqa: B009
+
+
+def _check_values(
+    ctx: Context,
+    path: Path,
+    config: JSONObject,
+    command: str,
+    keys: dict[str, str],
+    params: dict[str, object],
+) -> None:
+    """A value the command's option would refuse names the file, line and key: its type,
+    choices and range, and what the command itself checks (:func:`value_refused`)."""
+    import typer
+
+    from prism_cli.cli.limits import value_refused
+
+    table = config.get(command)
+    for scope in (None, command):
+        values = config if scope is None else table
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if isinstance(value, dict) or key not in keys:
+                continue
+            param = params[key]
+            if getattr(param, "multiple", False) and isinstance(value, str):
+                value = [value]  # format = "json": one of a repeatable option
+            try:
+                coerced = _coerce(param, value, ctx)
+                if refused := value_refused(command, keys[key], coerced):
+                    raise ValueError(refused)
+            except (typer.BadParameter, ValueError, TypeError) as exc:
+                line = line_of(path.read_text("utf-8"), scope, key)
+                where = f"{path}:{line}" if line else str(path)
+                section = f" in [{scope}]" if scope else ""
+                reason = str(getattr(exc, "message", None) or exc).removeprefix("Value error, ")
+                raise ConfigError(f"{where}: {key} = {value!r}{section}: {reason}") from None

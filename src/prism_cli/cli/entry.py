@@ -53,15 +53,14 @@ def tune_gc() -> None:
 
 def main() -> None:
     args = sys.argv[1:]
-    if not os.environ.get("PRISM_SLOW_HELP"):
-        if args == ["--version"]:
-            from prism_cli import __version__
+    if args == ["--version"]:
+        from prism_cli import __version__
 
-            sys.stdout.write(f"prism {__version__}\n")
-            sys.exit(0)
-        if args in ([], ["--help"], ["-h"]):
-            sys.stdout.write(help_text())
-            sys.exit(0 if args else 2)  # no command at all is a usage error, as click says
+        sys.stdout.write(f"prism {__version__}\n")
+        sys.exit(0)
+    if args in ([], ["--help"], ["-h"]):
+        sys.stdout.write(help_text())
+        sys.exit(0 if args else 2)  # no command at all is a usage error, as click says
     # An empty AWS_PROFILE (`export AWS_PROFILE=`) is a profile named "" to botocore, which
     # then fails everywhere with a traceback; it means "no profile".
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 if TYPE_CHECKING:
     import boto3
@@ -13,6 +15,17 @@ if TYPE_CHECKING:
     from prism_cli.core.jsontypes import JSONObject
     from prism_cli.engine.catalog import Catalog
 
+from prism_cli.cli.helpstyle import PanelCommand
+from prism_cli.cli.options import (
+    SHORT,
+    ListFormat,
+    ModelOption,
+    ProfileOption,
+    RegionOption,
+    VerboseOption,
+    application,
+    command_app,
+)
 from prism_cli.console import Console
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
@@ -140,3 +153,39 @@ def run_models(console: Console, opts: ModelsOptions) -> int:
     for note in notes:
         console.info(f"note: {note}")
     return code
+
+
+command = command_app()
+
+
+@command.command("models", cls=PanelCommand, short_help=SHORT["models"])
+def models(
+    ctx: typer.Context,
+    model: ModelOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Send each model a tiny request and report access.")
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask the account again (ignore the day-old cache).")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every model of the catalog, not only the chain.")
+    ] = False,
+    fmt: ListFormat = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show the fallback chain resolved for the region: the id called, lifecycle, price,
+    request rules and where each fact came from; --check tests access to each model."""
+    options = ModelsOptions(
+        idents=list(model or []),
+        region=region,
+        profile=profile,
+        check=check,
+        refresh=refresh,
+        show_all=show_all,
+        fmt=fmt.value if fmt else None,
+        overrides=application(ctx).catalog_overrides,
+    )
+    raise typer.Exit(run_models(Console(verbose=verbose), options))

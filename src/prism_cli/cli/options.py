@@ -1,16 +1,125 @@
-"""The options of ``prism review`` as one value, shared by the local run (``cli/review.py``)
-and a queued one (``cli/queue.py``)."""
+"""What several commands share: the options they declare alike (``--region``, ``--store``,
+``--format`` choices...), :func:`opt` to declare one in a line, the :class:`Application` a
+command works with, and the options of ``prism review`` as one value (``ReviewOptions``, also
+what ``prism batch wait`` renders with)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
+
+from prism_cli.cli.application import Application
+from prism_cli.cli.entry import COMMANDS
+from prism_cli.console import Console
 from prism_cli.reports import REVIEW_FORMATS
 
 if TYPE_CHECKING:
-    pass
+    from prism_cli.app.review import ReviewRequest
+
+SHORT = dict(COMMANDS)
+
+ENV_EPILOG = (
+    "Every option can also be set as PRISM_<OPTION> (PRISM_FAIL_ON=medium) or in prism.toml "
+    '([review] fail_on = "medium"); the command line wins, then the environment, then the file.'
+)
+
+
+def opt(
+    *decls: str,
+    help: str,
+    metavar: str | None = None,
+    panel: str | None = None,
+    env: str | None = None,
+    min: int | None = None,
+    max: int | None = None,
+) -> object:
+    """One option: ``env`` is the name after ``PRISM_`` (kept out of the help, which says it
+    once in the epilog)."""
+    return typer.Option(
+        *decls,
+        help=help,
+        metavar=metavar,
+        rich_help_panel=panel,
+        envvar=f"PRISM_{env}" if env else None,
+        show_envvar=False,
+        min=min,
+        max=max,
+    )
+
+
+def application(
+    ctx: typer.Context, *, store: str | None = None, quiet: bool = False, verbose: bool = False
+) -> Application:
+    """The :class:`Application` a command works with (the config read by the root callback)."""
+    root = ctx.find_root()
+    return Application(
+        Console(quiet=quiet, verbose=verbose),
+        root.obj if isinstance(root.obj, dict) else {},
+        store_url=store,
+        config_path=root.meta.get("config_path"),
+        settings=root.meta.get("settings"),
+    )
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class ReviewFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    junit = "junit"
+    github = "github"
+    docx = "docx"
+
+
+class FailOn(str, Enum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+    never = "never"
+
+
+RegionOption = Annotated[str | None, opt(metavar="REGION", env="REGION", help="AWS region.")]
+ProfileOption = Annotated[str | None, opt(metavar="NAME", env="PROFILE", help="AWS profile.")]
+ModelOption = Annotated[
+    list[str] | None,
+    opt(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        env="MODEL",
+        help="Model id or catalog key; repeat to set the fallback chain.",
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
+StoreOption = Annotated[
+    str | None,
+    opt(
+        "--store",
+        metavar="URL",
+        env="STORE",
+        help="Session store URL (default: the user data dir).",
+    ),
+]
+QueueOption = Annotated[
+    str, opt(metavar="URL", env="QUEUE", help="The queue: redis://host:port/db.")
+]
+ListFormat = Annotated[
+    TableFormat | None,
+    typer.Option("--format", "-f", metavar="FORMAT", help="table, json or markdown."),
+]
+SessionArgument = Annotated[
+    str, typer.Argument(metavar="SESSION", help="Session id or the reviewed .docx.")
+]
 
 
 FORMATS = REVIEW_FORMATS
@@ -58,3 +167,45 @@ class ReviewOptions:
     dry_run: bool = False
     log_json: Path | None = None
     metrics: str | None = None
+
+    def request(self, catalog_overrides: dict[str, object]) -> ReviewRequest:
+        """These options as the review use case takes them."""
+        from prism_cli.app.review import ReviewRequest
+
+        return ReviewRequest(
+            framework=self.framework,
+            guidelines=self.guidelines,
+            session=self.session,
+            rules=self.rules,
+            offline=self.offline,
+            fresh=self.fresh,
+            wait=self.wait,
+            min_confidence=self.min_confidence,
+            models=tuple(self.models),
+            thinking=self.thinking,
+            effort=self.effort,
+            thinking_budget=self.thinking_budget,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            region=self.region,
+            profile=self.profile,
+            concurrency=self.concurrency,
+            catalog_overrides=catalog_overrides,
+        )
+
+
+def command_app(
+    name: str | None = None,
+    help: str | None = None,
+    short_help: str | None = None,
+) -> typer.Typer:
+    """The Typer a command module declares its command on; with a name, a group of them."""
+    return typer.Typer(
+        name=name,
+        help=help,
+        short_help=short_help,
+        no_args_is_help=name is not None,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )

@@ -11,8 +11,19 @@ from typing import TYPE_CHECKING
 from prism_cli.console import Console
 
 if TYPE_CHECKING:
+    from redis import Redis
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
+
+    from prism_cli.app.review import ReviewHooks
+    from prism_cli.batch.model import Batch
+    from prism_cli.cli.application import Application
+    from prism_cli.core.report import PriceLookup
+    from prism_cli.core.results import SectionResult
+    from prism_cli.core.session import Sessions
+    from prism_cli.engine.engine import EngineEvent
+    from prism_cli.service import RunOutcome
+    from prism_cli.telemetry import Telemetry
 
 
 def _one_line(text: str) -> str:
@@ -184,3 +195,83 @@ class Progress:
                 if self._left[key] == 0:
                     self._progress.remove_task(task)
                     del self._tasks[key]
+
+
+def follow_batch(
+    app: Application, connection: Redis, sessions: Sessions, batch: Batch, queue_url: str
+) -> RunOutcome:
+    """A queued review's progress (``review --queue``, ``batch wait``) until it is done;
+    Ctrl-C stops following, not the jobs."""
+    from prism_cli.app.queued import FollowHooks, follow
+    from prism_cli.bedrock.catalog import load_catalog
+    from prism_cli.errors import Interrupted
+    from prism_cli.stores.url import mask_url
+
+    prices = load_catalog(app.catalog_overrides).prices
+    failures: list[str] = []
+    try:
+        with Progress(app.console, interval=app.settings.progress_interval) as shown:
+            hooks = FollowHooks(
+                document=shown.add,
+                section=shown.advance,
+                failed=lambda where, why: failures.append(f"section {where} not reviewed: {why}"),
+            )
+            outcome = follow(sessions, connection, batch, prices, hooks)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following batch {batch.id}; its jobs go on: "
+            f"prism batch wait {batch.id} --queue {mask_url(queue_url)}"
+        ) from None
+    for failure in failures:
+        app.console.warn(failure)
+    return outcome
+
+
+def review_hooks(
+    console: Console, progress: Progress, telemetry: Telemetry, prices: PriceLookup
+) -> ReviewHooks:
+    """What a review shows and records as it goes: the progress, warnings, the JSON log."""
+    from contextlib import suppress
+
+    from prism_cli.app.review import ReviewHooks
+
+    def started(key: str, name: str, total: int, reused: int) -> None:
+        telemetry.event("document", document=key, sections=total, reused=reused)
+        progress.add(key, name, total)
+        for _ in range(reused):
+            progress.advance(key, 0)
+
+    def section_done(key: str, result: SectionResult) -> None:
+        telemetry.section_end(key, result, prices)
+        progress.advance(key, sum(u.calls for u in result.usage.values()))
+        if result.status == "failed" and not progress.live:
+            console.warn(
+                f"{Path(key).name}: section {result.section_id} not reviewed: {result.error}"
+            )
+
+    def engine_event(event: EngineEvent) -> None:
+        if event.kind in ("adapt", "remap", "set_aside"):
+            console.debug(f"{event.model}: {event.detail}")
+        if event.kind == "wait" and event.model:
+            with suppress(ValueError):
+                progress.waiting(event.model, float(event.detail))
+        telemetry.engine(event)
+
+    def engine_opened(models: list[str], details: list[str]) -> None:
+        for detail in details:
+            console.debug(detail)
+        telemetry.event("engine", models=models)
+
+    return ReviewHooks(
+        started=started,
+        section_start=lambda key, section: (
+            telemetry.section_start(key, section) if telemetry.active else None
+        ),
+        section_done=section_done,
+        engine_event=engine_event,
+        engine_opened=engine_opened,
+        warn=console.warn,
+        waiting=lambda sid, holder: console.info(
+            f"waiting for session {sid} (being reviewed by {holder})"
+        ),
+    )

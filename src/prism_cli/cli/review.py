@@ -1,35 +1,99 @@
-"""``prism review``: read, run the rules, review with Bedrock, report.
-
-This module wires adapters to the core; the logic lives in ``core.pipeline``, ``core.rules``
-and ``core.report``.
-"""
+"""``prism review``: its options, turned into a request for the review use case
+(:mod:`prism_cli.app.review`), whose outcome :mod:`prism_cli.cli.outcome` renders."""
 
 from __future__ import annotations
 
-import os
 import time
-from contextlib import suppress
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
+
+from prism_cli.cli import review_options as o
 from prism_cli.cli.application import Application
-from prism_cli.cli.options import FAIL_ON, FORMATS, ReviewOptions
-from prism_cli.cli.outcome import conclude, refuse_inputs, write_text
-from prism_cli.errors import (
-    EXIT_CONFIG,
-    EXIT_OK,
-    UsageError,
+from prism_cli.cli.helpstyle import PanelCommand
+from prism_cli.cli.options import (
+    ENV_EPILOG,
+    FAIL_ON,
+    FORMATS,
+    SHORT,
+    FailOn,
+    ReviewOptions,
+    application,
+    command_app,
 )
+from prism_cli.cli.outcome import conclude, refuse_inputs, write_text
+from prism_cli.errors import EXIT_CONFIG, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from prism_cli.app.review import ReviewRequest
-    from prism_cli.core.report import DocumentReview
-    from prism_cli.core.results import SectionResult
-    from prism_cli.engine.engine import EngineEvent
-    from prism_cli.service import RunOutcome, RunSettings
+    from prism_cli.app.review import Prepared
+
+command = command_app()
 
 
-def _validate(opts: ReviewOptions) -> None:
+@command.command("review", cls=PanelCommand, short_help=SHORT["review"], epilog=ENV_EPILOG)
+def review(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Files, directories or globs.", show_default=False),
+    ] = None,
+    models: o.Models = None,
+    region: o.Region = None,
+    profile: o.Profile = None,
+    offline: o.Offline = False,
+    no_rules: o.NoRules = False,
+    fmt: o.Fmt = None,
+    annotate_level: o.AnnotateLevel = None,
+    base_dir: o.BaseDir = None,
+    output: o.Output = None,
+    fail_on: o.FailLevel = FailOn.high,
+    concurrency: o.Concurrency = 4,
+    thinking: o.Thinking = False,
+    effort: o.Effort = None,
+    thinking_budget: o.ThinkingBudget = None,
+    framework: o.Framework = None,
+    guidelines: o.Guidelines = None,
+    min_confidence: o.MinConfidence = 0.8,
+    max_tokens: o.MaxTokens = 4096,
+    temperature: o.Temperature = 0.7,
+    store: o.Store = None,
+    session: o.Session = None,
+    fresh: o.Fresh = False,
+    wait: o.Wait = False,
+    changed_since: o.ChangedSince = None,
+    dry_run: o.DryRun = False,
+    log_json: o.LogJson = None,
+    metrics: o.Metrics = None,
+    queue: o.Queue = None,
+    no_wait: o.NoWait = False,
+    push: o.Push = None,
+    sse_kms_key: o.SseKmsKey = None,
+    only_accepted: o.OnlyAccepted = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """Review documents against a framework with Claude on Bedrock (or --offline rules).
+
+    Every run is a session: running the same command again resumes it, and sections already
+    reviewed (in this session or any other, unchanged) are never sent to a model again.
+    """
+    given = {
+        k: v for k, v in locals().items() if k not in ("ctx", "fmt", "store", "quiet", "verbose")
+    }
+    given |= {"paths": list(paths or []), "models": list(models or []), "rules": not no_rules}
+    given |= {"fail_on": fail_on.value, "formats": [f.value for f in fmt or []]}
+    given["fmt"] = fmt[0].value if fmt and len(fmt) == 1 else None
+    given["annotate_level"] = annotate_level.value if annotate_level else None
+    del given["no_rules"]
+    app = application(ctx, store=store, quiet=quiet, verbose=verbose)
+    raise typer.Exit(run_review(app, ReviewOptions(**given)))
+
+
+def validate(app: Application, opts: ReviewOptions, fmt: str) -> None:
+    """Refuse, before anything is read or spent, options that cannot work together."""
+    from prism_cli.cli.limits import REVIEW
+    from prism_cli.outputs import is_stdout
+
     if opts.fmt is not None and opts.fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     if len(opts.formats) > 1:
@@ -38,67 +102,17 @@ def _validate(opts: ReviewOptions) -> None:
             raise UsageError("several --format need -o DIR (each format is written there)")
     if opts.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    from prism_cli.cli.limits import REVIEW
-
     for name, check in REVIEW.items():
         if refused := check(getattr(opts, name)):
             raise UsageError(f"--{name.replace('_', '-')} {refused}")
-
-
-def _guard_output(app: Application, opts: ReviewOptions, fmt: str) -> None:
-    """Refuse, before anything is spent, output that would replace a document under review or
-    pour a binary Word file into a terminal."""
-    from prism_cli.outputs import is_stdout
-
+    if opts.offline and (app.store_url or "").startswith("s3://"):
+        raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
     binary = fmt == "docx" and opts.output is not None and is_stdout(opts.output)
     if binary and app.console.stdout_is_tty:
         raise UsageError(
             "-f docx -o - writes a binary Word file to standard output, which is a "
             "terminal: redirect it (> copy.docx) or give -o FILE"
         )
-
-
-def request_of(app: Application, opts: ReviewOptions) -> ReviewRequest:
-    """The options of ``prism review`` as the review use case takes them."""
-    from prism_cli.app.review import ReviewRequest
-
-    return ReviewRequest(
-        framework=opts.framework,
-        guidelines=opts.guidelines,
-        session=opts.session,
-        rules=opts.rules,
-        offline=opts.offline,
-        fresh=opts.fresh,
-        wait=opts.wait,
-        min_confidence=opts.min_confidence,
-        models=tuple(opts.models),
-        thinking=opts.thinking,
-        effort=opts.effort,
-        thinking_budget=opts.thinking_budget,
-        max_tokens=opts.max_tokens,
-        temperature=opts.temperature,
-        region=opts.region,
-        profile=opts.profile,
-        concurrency=opts.concurrency,
-        catalog_overrides=app.catalog_overrides,
-    )
-
-
-def run_review(app: Application, opts: ReviewOptions) -> int:
-    from prism_cli.app import documents
-    from prism_cli.app import review as use_case
-
-    _validate(opts)
-    console = app.console
-    if opts.offline and (app.store_url or "").startswith("s3://"):
-        raise UsageError("--offline makes no AWS calls: use a local or Redis --store with it")
-    fmt = app.output_format(opts.fmt, opts.output)
-    _guard_output(app, opts, fmt)
-    request = request_of(app, opts)
-    framework, settings = use_case.settings_for(request)
-
-    from prism_cli.telemetry import Telemetry, parse_metrics
-
     if opts.queue and (opts.log_json or opts.metrics):
         raise UsageError(
             "--log-json and --metrics record this process's model calls; with --queue the "
@@ -106,23 +120,34 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         )
     if opts.offline and opts.metrics:
         raise UsageError("--metrics publishes to CloudWatch: --offline makes no AWS call")
-    telemetry = Telemetry(opts.log_json, parse_metrics(opts.metrics))
-    codes = [EXIT_OK]
     if not opts.paths and not opts.changed_since:
         raise UsageError("give documents to review (PATH...), or --changed-since REF")
     if opts.dry_run and opts.offline:
         raise UsageError("--dry-run estimates a model review: --offline makes no call to estimate")
+    if opts.queue and opts.offline:
+        raise UsageError("--offline makes no model call: it has nothing to queue")
+
+
+def run_review(app: Application, opts: ReviewOptions) -> int:
+    from prism_cli.app import documents
+    from prism_cli.app import review as use_case
+    from prism_cli.telemetry import Telemetry, parse_metrics
+
+    console = app.console
+    fmt = app.output_format(opts.fmt, opts.output)
+    validate(app, opts, fmt)
+    request = opts.request(app.catalog_overrides)
+    framework, settings = use_case.settings_for(request)
+    telemetry = Telemetry(opts.log_json, parse_metrics(opts.metrics))
+    codes = [EXIT_OK]
     if opts.changed_since:
         from prism_cli.inputs import changed_documents
 
         selected = changed_documents(opts.changed_since, opts.paths)
-        console.info(
-            f"{len(selected)} document{'s' if len(selected) != 1 else ''} changed since "
-            f"{opts.changed_since}"
-        )
-        if not selected:
-            # Nothing changed: a successful run, and the report (empty) is written all the same.
-            return conclude(app, opts, fmt, _no_outcome(), None, codes)
+        many = "s" if len(selected) != 1 else ""
+        console.info(f"{len(selected)} document{many} changed since {opts.changed_since}")
+        if not selected:  # a successful run: its (empty) report is written all the same
+            return conclude(app, opts, fmt, use_case.no_outcome(), None, codes)
         opts.paths = [str(p) for p in selected]
     paths, problems = documents.expand(opts.paths)
     if opts.output is not None:
@@ -134,93 +159,27 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         codes.append(problem.error.exit_code)
         opts.unreadable.append({"path": problem.path, "error": problem.reason})
     reviews = prepared.reviews
-    if not reviews:
-        # Nothing to review: the report says so, in every format asked for.
-        return conclude(app, opts, fmt, _no_outcome(), None, codes)
+    if not reviews:  # nothing to review: the report says so, in every format asked for
+        return conclude(app, opts, fmt, use_case.no_outcome(), None, codes)
     if opts.dry_run:
-        return _dry_run(app, opts, fmt, request, reviews, settings)
+        return _dry_run(app, opts, fmt, prepared)
     if opts.queue:
-        from prism_cli.cli.queue import review_queued
-
-        return review_queued(app, opts, fmt, reviews, settings, codes)
-    # The store first: an unreachable one stops the run before anything is written.
-    sessions = app.sessions
-    telemetry.event(
-        "run_start",
-        documents=[r.document.path for r in reviews],
-        sections=sum(len(r.sections) for r in reviews),
-        models=list(opts.models),
-        offline=opts.offline,
-    )
-    interval = float(os.environ.get("PRISM_PROGRESS_INTERVAL") or 30)
+        return _queued(app, opts, fmt, prepared, codes)
+    sessions = app.sessions  # an unreachable store stops the run before anything is written
+    documents_ = [r.document.path for r in reviews]
+    sections = sum(len(r.sections) for r in reviews)
+    telemetry.event("run_start", documents=documents_, sections=sections, models=opts.models)
     prices = use_case.no_prices if opts.offline else use_case.catalog_prices(request)
-    from prism_cli.cli.progress import Progress
+    from prism_cli.cli.progress import Progress, review_hooks
 
-    with Progress(console, interval=interval) as progress:
-
-        def started(key: str, name: str, total: int, reused: int) -> None:
-            telemetry.event("document", document=key, sections=total, reused=reused)
-            progress.add(key, name, total)
-            for _ in range(reused):
-                progress.advance(key, 0)
-
-        def section_done(key: str, result: SectionResult) -> None:
-            telemetry.section_end(key, result, prices)
-            progress.advance(key, sum(u.calls for u in result.usage.values()))
-            if result.status == "failed" and not progress.live:
-                console.warn(
-                    f"{Path(key).name}: section {result.section_id} not reviewed: {result.error}"
-                )
-
-        def engine_event(event: EngineEvent) -> None:
-            if event.kind in ("adapt", "remap", "set_aside"):
-                console.debug(f"{event.model}: {event.detail}")
-            if event.kind == "wait" and event.model:
-                with suppress(ValueError):
-                    progress.waiting(event.model, float(event.detail))
-            telemetry.engine(event)
-
-        def engine_opened(models: list[str], details: list[str]) -> None:
-            for detail in details:
-                console.debug(detail)
-            telemetry.event("engine", models=models)
-
-        hooks = use_case.ReviewHooks(
-            started=started,
-            section_start=lambda key, section: (
-                telemetry.section_start(key, section) if telemetry.active else None
-            ),
-            section_done=section_done,
-            engine_event=engine_event,
-            engine_opened=engine_opened,
-            warn=console.warn,
-            waiting=lambda sid, holder: console.info(
-                f"waiting for session {sid} (being reviewed by {holder})"
-            ),
-        )
-        started_at = time.monotonic()
+    started_at = time.monotonic()
+    with Progress(console, interval=app.settings.progress_interval) as progress:
+        hooks = review_hooks(console, progress, telemetry, prices)
         outcome = use_case.execute(sessions, request, prepared, hooks, prices)
-        console.debug(f"review took {time.monotonic() - started_at:.1f}s")
-    summary = outcome.report["summary"]
-    telemetry.event(
-        "run_end",
-        seconds=round(time.monotonic() - started_at, 3),
-        sections=summary["sections"],
-        reviewed=summary["reviewed"],
-        failed=summary["failed"],
-        findings=summary["findings"],
-        calls=summary["usage"]["calls"],
-        cost_usd=summary["usage"]["cost_usd"],
-        fallbacks=len(outcome.fallbacks),
-    )
-    if telemetry.namespace is not None:
-        from prism_cli.bedrock.cloudwatch import publish_metrics
-
-        published = publish_metrics(
-            telemetry.namespace, telemetry.metric_data(), opts.region, opts.profile, console.warn
-        )
-        if published:
-            console.info(f"published {published} metrics to CloudWatch ({telemetry.namespace})")
+    took = time.monotonic() - started_at
+    console.debug(f"review took {took:.1f}s")
+    telemetry.run_end(outcome.report, took, len(outcome.fallbacks))
+    telemetry.publish(opts.region, opts.profile, console.info, console.warn)
     telemetry.close()
     if outcome.no_usable_model:
         console.error(f"no usable model in the chain ({outcome.no_usable_model})")
@@ -228,39 +187,23 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     return conclude(app, opts, fmt, outcome, sessions, codes)
 
 
-def _no_outcome() -> RunOutcome:
-    """The outcome of a run with nothing to review (its report is written all the same)."""
-    from prism_cli.app.review import no_prices
-    from prism_cli.core.report import build_report
-    from prism_cli.service import RunOutcome
-
-    return RunOutcome([], build_report([], no_prices), [])
-
-
-def _dry_run(
-    app: Application,
-    opts: ReviewOptions,
-    fmt: str,
-    request: ReviewRequest,
-    reviews: list[DocumentReview],
-    settings: RunSettings,
-) -> int:
-    """--dry-run: the estimate, and no call, no session written."""
+def _dry_run(app: Application, opts: ReviewOptions, fmt: str, prepared: Prepared) -> int:
+    """--dry-run: the estimate; no call, no session written."""
     import json
 
-    from prism_cli.app.estimate import estimate_run
-    from prism_cli.app.review import ReviewHooks, catalog_prices, open_engine
+    from prism_cli.app.estimate import dry_run
+    from prism_cli.app.review import ReviewHooks
+    from prism_cli.reports.estimate import to_text
 
-    console = app.console
+    request = opts.request(app.catalog_overrides)
 
     def opened(_models: list[str], details: list[str]) -> None:
         for detail in details:
-            console.debug(detail)
+            app.console.debug(detail)
 
-    reviewer, _notes = open_engine(request, settings, ReviewHooks(engine_opened=opened))
-    prices = catalog_prices(request)
-    estimate = estimate_run(app.sessions, reviews, settings, reviewer, prices, fresh=opts.fresh)
-    text = json.dumps(estimate, indent=2) if fmt == "json" else _estimate_text(estimate)
+    hooks = ReviewHooks(engine_opened=opened)
+    estimate = dry_run(app.sessions, request, prepared.reviews, prepared.settings, hooks)
+    text = json.dumps(estimate, indent=2) if fmt == "json" else to_text(estimate)
     if opts.output is not None:
         write_text(app.console, opts.output, text)
     else:
@@ -268,38 +211,35 @@ def _dry_run(
     return EXIT_OK
 
 
-def _estimate_text(estimate: dict[str, object]) -> str:
-    summary = estimate["summary"]
-    assert isinstance(summary, dict)
-    documents = estimate["documents"]
-    assert isinstance(documents, list)
-    width = max([len(Path(d["path"]).name) for d in documents] + [8])
-    lines = [f"{'document':{width}}  sections  reused  to review  calls  input tokens    cost $"]
-    for d in documents:
-        lines.append(
-            f"{Path(d['path']).name:{width}}  {d['sections']:8}  {d['reused']:6}  "
-            f"{d['to_review']:9}  {d['calls']:5}  {d['input_tokens']:12}  {d['cost_usd']:8.4f}"
-        )
-    how = (
-        "counted with CountTokens"
-        if not summary["calls_estimated"]
-        else "estimated from each request's size and the model's tokenizer (the model does "
-        "not offer CountTokens)"
-        if not summary["calls_counted"]
-        else f"{summary['calls_counted']} calls counted with CountTokens, "
-        f"{summary['calls_estimated']} estimated"
+def _queued(
+    app: Application, opts: ReviewOptions, fmt: str, prepared: Prepared, codes: list[int]
+) -> int:
+    """--queue: the sections as jobs for `prism worker`s; then follow them (or --no-wait)."""
+    from prism_cli.batch import model as batches
+    from prism_cli.batch.submit import submit
+    from prism_cli.cli.progress import follow_batch
+    from prism_cli.stores.url import mask_url
+
+    assert opts.queue is not None
+    store_url = batches.require_shared_store(app.store_url)
+    connection = batches.queue_connection(opts.queue)
+    sessions, reviews = app.sessions, prepared.reviews
+    batch = submit(
+        sessions,
+        connection,
+        store_url,
+        reviews,
+        prepared.settings,
+        fresh=opts.fresh,
+        rules=opts.rules,
     )
-    models = estimate["models"]
-    assert isinstance(models, dict)
-    lines += [
-        "",
-        f"{summary['to_review']} of {summary['sections']} sections to review "
-        f"({summary['reused']} reused from the session or the cache), {summary['calls']} calls.",
-        f"Input tokens {how}; output assumed {summary['output_tokens_per_call']} tokens a call "
-        f"(a quarter of --max-tokens).",
-        f"Estimated cost ${summary['cost_usd']:.4f} (at most ${summary['max_cost_usd']:.4f} if "
-        "every answer used --max-tokens; prompt caching lowers it)",
-    ]
-    for model, row in models.items():
-        lines.append(f"  {model}: {row['calls']} calls, ${row['cost_usd']:.4f}")
-    return "\n".join(lines)
+    where = mask_url(opts.queue)
+    app.console.info(
+        f"batch {batch.id}: {batch.total} sections queued on {where} ({len(reviews)} documents)"
+    )
+    if opts.no_wait:
+        app.console.write(batch.id)
+        app.console.info(f"follow it: prism batch wait {batch.id} --queue {where}")
+        return EXIT_OK
+    outcome = follow_batch(app, connection, sessions, batch, opts.queue)
+    return conclude(app, opts, fmt, outcome, sessions, codes)

@@ -1,25 +1,28 @@
-"""``prism sessions``, ``prism feedback`` and ``prism export``: work with stored sessions."""
+"""``prism sessions``: list, show, delete and prune stored sessions."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 if TYPE_CHECKING:
     from prism_cli.core.jsontypes import JSONObject
+    from prism_cli.core.session import Sessions
+
+import typer
 
 from prism_cli.cli.application import Application
-from prism_cli.core.session import (
-    CorruptEntry,
-    SessionNotFound,
-    Sessions,
-    parse_duration,
+from prism_cli.cli.helpstyle import PanelCommand
+from prism_cli.cli.options import (
+    SHORT,
+    ListFormat,
+    SessionArgument,
+    StoreOption,
+    application,
+    command_app,
 )
 from prism_cli.errors import EXIT_OK, UsageError
-
-SEVERITIES = ("high", "medium", "low")
-TYPES = ("critical", "important", "suggestion", "positive")
 
 
 def resolve(sessions: Sessions, ref: str) -> str:
@@ -35,8 +38,10 @@ def _summary(sessions: Sessions, sid: str) -> JSONObject:
 
 
 def run_list(app: Application, fmt: str | None) -> int:
-    console, sessions = app.console, app.sessions
+    from prism_cli.core.session import CorruptEntry, SessionNotFound
     from prism_cli.stores.service import parallel
+
+    console, sessions = app.console, app.sessions
 
     def row(sid: str) -> JSONObject | None:
         try:
@@ -199,6 +204,8 @@ def run_delete(app: Application, refs: list[str]) -> int:
 
 
 def run_prune(app: Application, older_than: str, dry_run: bool) -> int:
+    from prism_cli.core.session import CorruptEntry, parse_duration
+
     console = app.console
     try:
         age = parse_duration(older_than)
@@ -227,78 +234,50 @@ def run_prune(app: Application, older_than: str, dry_run: bool) -> int:
     return EXIT_OK
 
 
-def run_feedback(
-    app: Application,
-    ref: str,
-    action: str,
-    items: list[str],
-    section: str | None,
-    severity: str,
-    kind: str,
-    title: str,
-) -> int:
-    from prism_cli.core.session import Decision
-
-    console, sessions = app.console, app.sessions
-    sid = resolve(sessions, ref)
-    if action in ("accept", "reject", "reopen"):
-        if not items:
-            raise UsageError(f"feedback {action}: give one or more finding ids")
-        sessions.decide(sid, Decision(action), items)
-        past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[action]
-        console.info(f"{past} {len(items)} finding(s) in session {sid}")
-        return EXIT_OK
-    if action == "add":
-        from prism_cli.core.findings import SEVERITY_ORDER, TYPE_ORDER
-
-        if severity not in SEVERITY_ORDER:
-            hint = f" ({severity} is a --type)" if severity in TYPE_ORDER else ""
-            raise UsageError(f"--severity must be one of {', '.join(SEVERITY_ORDER)}{hint}")
-        if kind not in TYPE_ORDER:
-            hint = f" ({kind} is a --severity)" if kind in SEVERITY_ORDER else ""
-            raise UsageError(f"--type must be one of {', '.join(TYPE_ORDER)}{hint}")
-        if section is None:
-            raise UsageError("feedback add needs --section (an id like s3, or a section title)")
-        try:
-            finding = sessions.add_finding(
-                sid, section, " ".join(items), severity=severity, kind=kind, title=title
-            )
-        except UsageError as exc:
-            raise UsageError(f"feedback add: {exc}") from exc
-        console.info(f"added {finding['id']} to session {sid}")
-        console.write(finding["id"])
-        return EXIT_OK
-    raise UsageError(f"unknown feedback action {action!r}: use accept, reject, reopen or add")
+command = command_app(
+    name="sessions",
+    help="Manage stored review sessions.",
+    short_help=SHORT["sessions"],
+)
 
 
-def run_export(
-    app: Application,
-    ref: str,
-    to: str,
-    only_accepted: bool,
-    kms_key: str | None,
-    formats: list[str] | None = None,
-) -> int:
+@command.command("list", cls=PanelCommand)
+def sessions_list(ctx: typer.Context, store: StoreOption = None, fmt: ListFormat = None) -> None:
+    """List sessions, most recently updated first."""
+    raise typer.Exit(run_list(application(ctx, store=store), fmt.value if fmt else None))
 
-    from prism_cli.reports import EXPORT_FORMATS
 
-    unknown = [f for f in formats or [] if f not in EXPORT_FORMATS]
-    if unknown:
-        raise UsageError(f"--format must be among {', '.join(EXPORT_FORMATS)}")
+@command.command("show", cls=PanelCommand)
+def sessions_show(
+    ctx: typer.Context, session: SessionArgument, store: StoreOption = None, fmt: ListFormat = None
+) -> None:
+    """Statistics and recent activity of one session."""
+    raise typer.Exit(run_show(application(ctx, store=store), session, fmt.value if fmt else None))
 
-    from prism_cli.app.sessions import export_session
 
-    console, sessions = app.console, app.sessions
-    sid = resolve(sessions, ref)
-    where = export_session(
-        sessions,
-        sid,
-        to,
-        only_accepted=only_accepted,
-        kms_key=kms_key,
-        formats=formats or [],
-        warn=console.warn,
-    )
-    console.info(f"exported session {sid} to {where}")
-    console.write(where)
-    return EXIT_OK
+@command.command("delete", cls=PanelCommand)
+def sessions_delete(
+    ctx: typer.Context,
+    session: Annotated[
+        list[str], typer.Argument(metavar="SESSION", help="Session ids or reviewed .docx files.")
+    ],
+    store: StoreOption = None,
+) -> None:
+    """Delete sessions (refused while one is being reviewed)."""
+    raise typer.Exit(run_delete(application(ctx, store=store), session))
+
+
+@command.command("prune", cls=PanelCommand)
+def sessions_prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", metavar="AGE", help="Age like 30d, 12h, 2w.", show_default=False
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list them.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Delete sessions not updated for a while."""
+    raise typer.Exit(run_prune(application(ctx, store=store), older_than, dry_run))

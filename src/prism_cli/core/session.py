@@ -370,9 +370,12 @@ class Sessions:
         who: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         unique: Callable[[], str] = lambda: "",
+        lease_ttl: float = 30.0,
     ) -> None:
         self.store = store
         self.who = who
+        self.lease_ttl = lease_ttl
+        """Seconds a lease on one of these sessions lasts without renewal."""
         self._clock = clock
         self._unique = unique
 

@@ -20,16 +20,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def lease_ttl() -> float:
-    """Seconds a lease lasts without renewal (``PRISM_LEASE_TTL``; tests shorten it)."""
-    try:
-        return max(0.5, float(os.environ.get("PRISM_LEASE_TTL", DEFAULT_LEASE_TTL)))
-    except ValueError:
-        return DEFAULT_LEASE_TTL
-
-
-def open_sessions(url: str | None) -> Sessions:
-    """The session repository of ``url`` (default: the user data dir), checked reachable."""
+def open_sessions(url: str | None, *, lease_ttl: float = DEFAULT_LEASE_TTL) -> Sessions:
+    """The session repository of ``url`` (default: the user data dir), checked reachable;
+    its leases last ``lease_ttl`` seconds without renewal (the ``lease_ttl`` setting)."""
     from prism_cli.stores.url import default_store_url, open_store
 
     try:
@@ -38,7 +31,7 @@ def open_sessions(url: str | None) -> Sessions:
         raise UsageError(f"invalid store URL: {exc}") from exc
     store.check()
     who = f"{socket.gethostname()}:{os.getpid()}"
-    return Sessions(store, who=who, unique=lambda: uuid.uuid4().hex[:8])
+    return Sessions(store, who=who, unique=lambda: uuid.uuid4().hex[:8], lease_ttl=lease_ttl)
 
 
 def holder_is_dead(holder: str) -> bool:
@@ -93,7 +86,7 @@ class Leases:
         self.sessions = sessions
         self.session_ids = list(session_ids)
         self.wait = wait
-        self.ttl = ttl or lease_ttl()
+        self.ttl = ttl or sessions.lease_ttl
         self.owner = f"{sessions.who} {uuid.uuid4().hex[:8]}"
         self._on_wait = on_wait
         self._on_lost = on_lost

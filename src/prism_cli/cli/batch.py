@@ -1,0 +1,118 @@
+"""``prism batch``: follow or cancel a queued review (``prism review --queue --no-wait``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prism_cli.cli.application import Application
+from prism_cli.cli.helpstyle import PanelCommand
+from prism_cli.cli.options import (
+    SHORT,
+    FailOn,
+    QueueOption,
+    ReviewFormat,
+    application,
+    command_app,
+)
+from prism_cli.errors import EXIT_OK
+
+command = command_app(
+    name="batch",
+    help="Follow or cancel a queued review (`prism review --queue ... --no-wait`).",
+    short_help=SHORT["batch"],
+)
+BatchId = Annotated[str, typer.Argument(metavar="ID")]
+
+
+@command.command("status", cls=PanelCommand)
+def batch_status(ctx: typer.Context, batch_id: BatchId, queue: QueueOption) -> None:
+    """Sections done, failed and left, per document."""
+    raise typer.Exit(run_batch(application(ctx), "status", batch_id, queue))
+
+
+@command.command("wait", cls=PanelCommand)
+def batch_wait(
+    ctx: typer.Context,
+    batch_id: BatchId,
+    queue: QueueOption,
+    fmt: Annotated[
+        ReviewFormat | None,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", help="The report's format, as for review."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="PATH", help="Write the report to a file."),
+    ] = None,
+    fail_on: Annotated[FailOn, typer.Option(metavar="LEVEL", help="As for review.")] = FailOn.high,
+) -> None:
+    """Wait until every section is done, then print the report as `prism review` does."""
+    raise typer.Exit(
+        run_batch(
+            application(ctx),
+            "wait",
+            batch_id,
+            queue,
+            fmt=fmt.value if fmt else None,
+            output=output,
+            fail_on=fail_on.value,
+        )
+    )
+
+
+@command.command("cancel", cls=PanelCommand)
+def batch_cancel(ctx: typer.Context, batch_id: BatchId, queue: QueueOption) -> None:
+    """Cancel the sections not started yet (those running finish)."""
+    raise typer.Exit(run_batch(application(ctx), "cancel", batch_id, queue))
+
+
+def run_batch(
+    app: Application,
+    action: str,
+    batch_id: str,
+    queue_url: str,
+    *,
+    fmt: str | None = None,
+    output: Path | None = None,
+    fail_on: str = "high",
+) -> int:
+    from prism_cli.batch import model as batches
+    from prism_cli.stores.service import open_sessions
+
+    console = app.console
+    # A format that contradicts -o fails before the wait, not after it.
+    resolved = app.output_format(fmt, output) if action == "wait" else ""
+    connection = batches.queue_connection(queue_url)
+    batch = batches.Batch.load(connection, batch_id)
+    sessions = open_sessions(batch.store, lease_ttl=app.settings.lease_ttl)
+    if action == "cancel":
+        count = batches.cancel(connection, batch, sessions)
+        console.info(f"batch {batch.id}: {count} queued sections cancelled; running ones finish")
+        return EXIT_OK
+    if action == "status":
+        state = batches.progress(sessions, connection, batch)
+        for doc in batch.documents:
+            count, total = state.by_session[doc["session"]]
+            console.write(f"{doc['name']}  session {doc['session']}  {count}/{total} sections")
+        left = state.total - state.done - state.failed
+        console.write(
+            f"batch {batch.id}: {state.done} of {state.total} sections done, "
+            f"{state.failed} failed, {left} left{' (cancelled)' if batch.cancelled else ''}"
+        )
+        return EXIT_OK
+    from prism_cli.cli.options import ReviewOptions
+    from prism_cli.cli.outcome import conclude
+    from prism_cli.cli.progress import follow_batch
+
+    outcome = follow_batch(app, connection, sessions, batch, queue_url)
+    opts = ReviewOptions(paths=[], fmt=fmt, output=output, fail_on=fail_on, rules=batch.rules)
+    if outcome.reviews:
+        from prism_cli.service import RunSettings
+
+        meta = sessions.require(outcome.reviews[0].session_id)
+        opts.framework_record = RunSettings.from_record(meta.settings).framework.record()
+    return conclude(app, opts, resolved, outcome, sessions, [EXIT_OK])
