@@ -5,14 +5,18 @@ messages as a command's options."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conftest import run_prism
 from docbuilder import make_docx, p
 
+if TYPE_CHECKING:
+    from prism_cli.cli.settings import PrismSettings
 
-def _load(config: dict[str, object], **given: object) -> object:
+
+def _load(config: dict[str, object], **given: object) -> PrismSettings:
     from prism_cli.cli.settings import load_settings
 
     return load_settings(config, None, **given)
@@ -25,10 +29,10 @@ def test_code_beats_the_environment_beats_the_file_beats_the_default(
 
     monkeypatch.delenv("PRISM_LEASE_TTL", raising=False)
     assert PrismSettings().lease_ttl == 30.0
-    assert getattr(_load({"lease_ttl": 5}), "lease_ttl") == 5.0
+    assert _load({"lease_ttl": 5}).lease_ttl == 5.0
     monkeypatch.setenv("PRISM_LEASE_TTL", "7")
-    assert getattr(_load({"lease_ttl": 5}), "lease_ttl") == 7.0
-    assert getattr(_load({"lease_ttl": 5}, lease_ttl=9), "lease_ttl") == 9.0
+    assert _load({"lease_ttl": 5}).lease_ttl == 7.0
+    assert _load({"lease_ttl": 5}, lease_ttl=9).lease_ttl == 9.0
 
 
 def test_the_keys_the_config_check_knows_are_the_settings() -> None:
