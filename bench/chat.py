@@ -114,7 +114,7 @@ def direct_first_char(fake: Any, body: dict[str, Any], questions: int) -> list[f
 
 def grounding(doc: Path, questions: int) -> tuple[float, float]:
     """(first question's grounding, median of later ones) in seconds, in process."""
-    from prism_cli.chat_service import ChatService
+    from prism_cli.app.chat import ChatService
     from prism_cli.core.chat import ground
     from prism_cli.stores.service import open_sessions
 

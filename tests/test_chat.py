@@ -319,9 +319,9 @@ def test_the_review_s_findings_and_decisions_go_with_the_question(
 
 
 def _chat_service(path: Path) -> object:
+    from prism_cli.app.chat import ChatService
     from prism_cli.app.inputs import load_framework
-    from prism_cli.chat_service import ChatService
-    from prism_cli.service import RunSettings, make_reviewer
+    from prism_cli.app.run import RunSettings, make_reviewer
     from prism_cli.stores.service import open_sessions
 
     service = ChatService.open(open_sessions(None), str(path))

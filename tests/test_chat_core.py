@@ -154,7 +154,7 @@ def test_a_chat_starts_without_parsing_the_document_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from docbuilder import make_docx, p
-    from prism_cli.chat_service import ChatService
+    from prism_cli.app.chat import ChatService
     from prism_cli.stores.service import open_sessions
     from prism_cli.word import reader
 

@@ -9,6 +9,7 @@ import pytest
 
 from docbuilder import make_docx, p
 from fakes import MemoryStore, QueuedPort, denied, finding, throttled
+from prism_cli.app.run import Hooks, ReviewService, RunOutcome, RunSettings, assign_session_ids
 from prism_cli.bedrock.catalog import load_catalog
 from prism_cli.core.pipeline import Reviewer, ReviewSettings
 from prism_cli.core.report import DocumentReview
@@ -17,7 +18,6 @@ from prism_cli.core.session import Decision, Sessions
 from prism_cli.engine.engine import ModelEngine
 from prism_cli.engine.fallback import RetryPolicy
 from prism_cli.errors import SessionBusy
-from prism_cli.service import Hooks, ReviewService, RunOutcome, RunSettings, assign_session_ids
 from prism_cli.word.reader import read_document
 
 FAST = RetryPolicy(base_delay=0.001, max_delay=0.005)

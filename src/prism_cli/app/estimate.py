@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer
 
 
-from prism_cli.app.stored import stored_results
-from prism_cli.service import (
+from prism_cli.app.run import (
     RunSettings,
 )
+from prism_cli.app.stored import stored_results
 
 
 def plan(

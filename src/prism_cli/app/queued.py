@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prism_cli.app.run import RunOutcome
     from prism_cli.batch.model import Batch
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.session import Sessions
-    from prism_cli.service import RunOutcome
 
 POLL = 0.2
 """Seconds between two looks at the batch."""
@@ -66,10 +66,10 @@ def outcome_of(
 ) -> RunOutcome:
     """A finished batch as a run's outcome: its documents as the store holds them, the
     report with each document's usage as its session recorded it."""
+    from prism_cli.app.run import RunOutcome
     from prism_cli.batch import model as batches
     from prism_cli.core.report import build_report
     from prism_cli.core.results import SectionStatus
-    from prism_cli.service import RunOutcome
 
     reviews = batches.collect(connection, sessions, batch, prices)
     failed = sum(1 for r in reviews for x in r.results.values() if x.status == SectionStatus.FAILED)

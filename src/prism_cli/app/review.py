@@ -1,4 +1,4 @@
-"""The review use case: a :class:`ReviewRequest` in, a :class:`~prism_cli.service.RunOutcome`
+"""The review use case: a :class:`ReviewRequest` in, a :class:`~prism_cli.app.run.RunOutcome`
 out. The documents are read and split, given their sessions, checked by the rules and
 reviewed through the review service; the model engine opens only when a section is left to
 review. Front ends (the CLI, a test, another tool) say what to review and render the outcome;
@@ -16,6 +16,7 @@ from prism_cli.errors import NoCredentials, SessionBusy
 
 if TYPE_CHECKING:
     from prism_cli.app.documents import Unreadable
+    from prism_cli.app.run import RunOutcome, RunSettings
     from prism_cli.core.findings import Finding
     from prism_cli.core.framework import Framework
     from prism_cli.core.pipeline import Reviewer
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from prism_cli.core.results import Event, SectionResult
     from prism_cli.core.session import Sessions
     from prism_cli.engine.engine import EngineEvent
-    from prism_cli.service import RunOutcome, RunSettings
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class ReviewHooks:
 def settings_for(request: ReviewRequest) -> tuple[Framework, RunSettings]:
     """The framework and the run settings a request asks for (files read and checked)."""
     from prism_cli.app.inputs import load_framework, load_guidelines
-    from prism_cli.service import RunSettings
+    from prism_cli.app.run import RunSettings
 
     framework = load_framework(request.framework)
     settings = RunSettings(
@@ -117,7 +117,7 @@ def prepare(
     settings: tuple[Framework, RunSettings] | None = None,
 ) -> Prepared:
     """Read and split ``paths``, give each document its session."""
-    from prism_cli.service import assign_session_ids
+    from prism_cli.app.run import assign_session_ids
 
     framework, run_settings = settings or settings_for(request)
     loaded = documents.load(paths)
@@ -150,7 +150,7 @@ def execute(
     """Review the prepared documents: what the sessions hold is reused, the rest reviewed
     through the model chain (opened only when a section needs it), the sessions finished.
     ``prices``: the catalog's, when the caller has read it already."""
-    from prism_cli.service import Hooks, ReviewService
+    from prism_cli.app.run import Hooks, ReviewService
 
     open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
     if request.offline:
@@ -195,7 +195,7 @@ def open_engine(
     request: ReviewRequest, settings: RunSettings, hooks: ReviewHooks
 ) -> tuple[Reviewer, list[str]]:
     """The reviewer a request calls for, on Bedrock, and the notes a run should show."""
-    from prism_cli.service import make_reviewer
+    from prism_cli.app.run import make_reviewer
 
     try:
         reviewer, _prices, notes = make_reviewer(
@@ -220,7 +220,7 @@ def open_engine(
 
 def no_outcome() -> RunOutcome:
     """The outcome of a run with nothing to review (its report is written all the same)."""
+    from prism_cli.app.run import RunOutcome
     from prism_cli.core.report import build_report
-    from prism_cli.service import RunOutcome
 
     return RunOutcome([], build_report([], no_prices), [])

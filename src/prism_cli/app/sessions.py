@@ -90,7 +90,7 @@ def export_session(
 ) -> str:
     """Write a session's results (decisions applied, its usage over all runs) to a new folder
     in a directory or on S3; returns where."""
-    from prism_cli import export
+    from prism_cli.app import export
     from prism_cli.core.session import report_with_decisions
 
     meta = sessions.require(sid)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from prism_cli.core.pipeline import Reviewer
 
 
-from prism_cli.service import (
+from prism_cli.app.run import (
     ReviewService,
     RunSettings,
     SessionRun,

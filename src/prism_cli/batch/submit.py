@@ -6,9 +6,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prism_cli.app.run import RunSettings
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.session import Sessions
-    from prism_cli.service import RunSettings
 
 from prism_cli.batch.model import JOB_TIMEOUT, QUEUE, RETRIES, Batch, finish_once
 
@@ -26,7 +26,7 @@ def submit(
     """Prepare each document's session and enqueue its sections still to review."""
     from rq import Queue, Retry
 
-    from prism_cli.service import ReviewService, SessionRun
+    from prism_cli.app.run import ReviewService, SessionRun
     from prism_cli.stores.service import parallel
 
     service = ReviewService(sessions, settings, reviewer=None, fresh=fresh)

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 from prism_cli.errors import ConfigError, PrismError
 
 if TYPE_CHECKING:
+    from prism_cli.app.run import RunSettings
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.session import Sessions
-    from prism_cli.service import RunSettings
     from prism_cli.telemetry import Telemetry
 
 from prism_cli.batch.model import (
@@ -127,7 +127,7 @@ class WorkerContext:
             return self._telemetry
 
     def reviewer_for(self, settings: RunSettings) -> tuple[Reviewer, PriceLookup, list[str]]:
-        from prism_cli.service import make_reviewer
+        from prism_cli.app.run import make_reviewer
         from prism_cli.stores.redis_quota import shared_quotas
 
         key = settings.shaping()

@@ -111,7 +111,7 @@ def run_batch(
     outcome = follow_batch(app, connection, sessions, batch, queue_url)
     opts = ReviewOptions(paths=[], fmt=fmt, output=output, fail_on=fail_on, rules=batch.rules)
     if outcome.reviews:
-        from prism_cli.service import RunSettings
+        from prism_cli.app.run import RunSettings
 
         meta = sessions.require(outcome.reviews[0].session_id)
         opts.framework_record = RunSettings.from_record(meta.settings).framework.record()

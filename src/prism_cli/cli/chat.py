@@ -1,5 +1,5 @@
 """``prism chat``: parse, build the chat service, render. The conversation itself (grounding,
-streaming, fallback, persistence, decisions) is :mod:`prism_cli.chat_service`'s."""
+streaming, fallback, persistence, decisions) is :mod:`prism_cli.app.chat`'s."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ from prism_cli.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from prism_cli.app.chat import Answered, ChatService, SectionReviewed
+    from prism_cli.app.run import RunSettings
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
     from prism_cli.engine.engine import EngineEvent
-    from prism_cli.service import RunSettings
 
 
 @dataclass
@@ -82,7 +82,7 @@ def engine_for(app: Application, opts: ChatOptions, models: list[str]) -> Engine
 
 
 def open_chat(app: Application, opts: ChatOptions) -> ChatService:
-    from prism_cli.chat_service import ChatService
+    from prism_cli.app.chat import ChatService
 
     sessions = app.sessions
     setup = engine_for(app, opts, opts.models)
@@ -93,7 +93,7 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
         service.focus = service.section(opts.section).id
 
     def reviewer_for(settings: RunSettings) -> tuple[Reviewer, PriceLookup, list[str]]:
-        from prism_cli.service import make_reviewer
+        from prism_cli.app.run import make_reviewer
 
         reviewer, prices, notes = make_reviewer(
             settings,
@@ -107,7 +107,7 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
         return reviewer, prices, notes
 
     from prism_cli.app.inputs import load_framework
-    from prism_cli.service import RunSettings
+    from prism_cli.app.run import RunSettings
 
     service.reviewer_for = reviewer_for
     service.default_settings = RunSettings(

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from prism_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from prism_cli.app.chat import ChatService, SectionReviewed
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.chat_service import ChatService, SectionReviewed
 
 COMMANDS = {
     "/help": "this list",

@@ -1,4 +1,4 @@
-"""``prism doctor``: run the checks of :mod:`prism_cli.doctor` and print one line each."""
+"""``prism doctor``: run the checks of :mod:`prism_cli.app.doctor` and print one line each."""
 
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ from prism_cli.cli.options import (
 from prism_cli.errors import EXIT_CONFIG, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from prism_cli.doctor import Check, DoctorOptions
+    from prism_cli.app.doctor import Check, DoctorOptions
 
 MARKS = {"ok": "ok", "warning": "warning", "failed": "FAILED", "skipped": "skipped"}
 
 
 def run_doctor(app: Application, opts: DoctorOptions, fmt: str) -> int:
-    from prism_cli.doctor import FAILED, run_checks
+    from prism_cli.app.doctor import FAILED, run_checks
 
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
@@ -107,8 +107,8 @@ def doctor(
 
     Exit 0 when every check passes or only warns, 4 when any fails.
     """
+    from prism_cli.app.doctor import DoctorOptions
     from prism_cli.cli.config import find_config
-    from prism_cli.doctor import DoctorOptions
 
     def from_flag(name: str) -> bool:
         source = ctx.get_parameter_source(name)

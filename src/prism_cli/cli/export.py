@@ -63,8 +63,8 @@ def run_export(
     if unknown:
         raise UsageError(f"--format must be among {', '.join(EXPORT_FORMATS)}")
 
+    from prism_cli.app.run import resolve_session
     from prism_cli.app.sessions import export_session
-    from prism_cli.service import resolve_session
 
     console, sessions = app.console, app.sessions
     sid = resolve_session(sessions, ref)

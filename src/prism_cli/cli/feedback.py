@@ -66,8 +66,8 @@ def run_feedback(
     kind: str,
     title: str,
 ) -> int:
+    from prism_cli.app.run import resolve_session
     from prism_cli.core.session import Decision
-    from prism_cli.service import resolve_session
 
     console, sessions = app.console, app.sessions
     sid = resolve_session(sessions, ref)

@@ -20,12 +20,12 @@ from prism_cli.errors import (
 from prism_cli.reports import EXTENSIONS, REGISTRY, render
 
 if TYPE_CHECKING:
+    from prism_cli.app.run import RunOutcome
     from prism_cli.core.findings import Finding
     from prism_cli.core.jsontypes import JSONObject
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.session import Sessions
     from prism_cli.reports.ci import Base
-    from prism_cli.service import RunOutcome
 
 
 from prism_cli.cli.options import ReviewOptions

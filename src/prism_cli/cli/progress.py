@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from prism_cli.app.review import ReviewHooks
+    from prism_cli.app.run import RunOutcome
     from prism_cli.batch.model import Batch
     from prism_cli.cli.application import Application
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.results import SectionResult
     from prism_cli.core.session import Sessions
     from prism_cli.engine.engine import EngineEvent
-    from prism_cli.service import RunOutcome
     from prism_cli.telemetry import Telemetry
 
 

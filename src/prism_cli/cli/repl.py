@@ -1,6 +1,6 @@
 """The interactive side of ``prism chat``: a line editor (prompt_toolkit) with history and
 completion, answers streamed as Markdown (rich), slash commands. Everything it does to the
-session goes through :class:`~prism_cli.chat_service.ChatService` and :class:`Sessions`."""
+session goes through :class:`~prism_cli.app.chat.ChatService` and :class:`Sessions`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     from rich.text import Text
 
+    from prism_cli.app.chat import Answered, ChatService, SectionReviewed
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.chat_service import Answered, ChatService, SectionReviewed
     from prism_cli.cli.chat import Relay
     from prism_cli.engine.engine import EngineEvent
 
@@ -169,7 +169,7 @@ class Repl:
         from rich.markdown import Markdown
         from rich.text import Text
 
-        from prism_cli.chat_service import Answered, Chosen, Chunk
+        from prism_cli.app.chat import Answered, Chosen, Chunk
 
         self.commands.last_question = question
         text = ""

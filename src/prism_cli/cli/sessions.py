@@ -26,7 +26,7 @@ from prism_cli.errors import EXIT_OK, UsageError
 
 
 def resolve(sessions: Sessions, ref: str) -> str:
-    from prism_cli.service import resolve_session
+    from prism_cli.app.run import resolve_session
 
     return resolve_session(sessions, ref)
 

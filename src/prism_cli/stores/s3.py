@@ -10,6 +10,8 @@ import builtins
 import contextlib
 import json
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from prism_cli.core.ports import StoreError
@@ -223,3 +225,59 @@ def upload(files: dict[str, tuple[bytes, str]], url: str, folder: str, kms_key: 
             f"cannot export to s3://{bucket}/{base}/: {explain(exc, bucket)}"
         ) from exc
     return f"s3://{bucket}/{base}/"
+
+
+@dataclass
+class DestinationCheck:
+    status: str
+    """``ok``, ``warning`` (writable, no default encryption) or ``failed``."""
+    detail: str
+    hint: str = ""
+
+
+def check_destination(session: Any, region: str, url: str) -> DestinationCheck:
+    """Whether ``s3://bucket/prefix`` can take an export: the bucket exists and answers, a
+    probe object is written and deleted under the prefix, and its default encryption."""
+    import botocore.exceptions
+
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
+        return DestinationCheck("failed", f"not an S3 URL: {url}", "--push s3://bucket/prefix")
+    s3 = session.client("s3", region_name=region)
+    where = f"s3://{bucket}"
+
+    def code_of(exc: botocore.exceptions.ClientError) -> str:
+        return str(exc.response.get("Error", {}).get("Code", "error"))
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = code_of(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return DestinationCheck("failed", f"{where}: no such bucket", "create it or fix --push")
+        return DestinationCheck("failed", f"{where}: {code}", "allow s3:ListBucket on the bucket")
+    except botocore.exceptions.BotoCoreError as exc:
+        return DestinationCheck("failed", f"{where}: unreachable ({type(exc).__name__})")
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+    except botocore.exceptions.ClientError:
+        location = "unknown"
+    key = f"{prefix.rstrip('/')}/.prism-doctor-{uuid.uuid4().hex}".lstrip("/")
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"probe", ServerSideEncryption="AES256")
+        s3.delete_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        return DestinationCheck(
+            "failed",
+            f"{where} (region {location}): cannot write ({code_of(exc)})",
+            "allow s3:PutObject and s3:DeleteObject under the prefix",
+        )
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        algo = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        encryption, status, hint = f"default encryption {algo}", "ok", ""
+    except (botocore.exceptions.ClientError, KeyError, IndexError):
+        encryption, status = "no default encryption", "warning"
+        hint = "prism encrypts what it uploads; a bucket default protects everything else"
+    detail = f"{where} (region {location}): writable (a probe written, deleted), {encryption}"
+    return DestinationCheck(status, detail, hint)

@@ -26,13 +26,13 @@ from prism_cli.engine.requests import Ask
 from prism_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from prism_cli.app.run import RunSettings
     from prism_cli.core.document import Document
     from prism_cli.core.findings import Finding
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
     from prism_cli.core.session import Sessions
     from prism_cli.engine.engine import ModelEngine
-    from prism_cli.service import RunSettings
 
     ReviewerFactory = Callable[[RunSettings], tuple[Reviewer, PriceLookup, list[str]]]
 
@@ -109,7 +109,7 @@ class ChatService:
     ) -> ChatService:
         """The session of ``ref`` (an id or a document; a document with none gets one), or
         the most recently updated session when ``ref`` is None."""
-        from prism_cli.service import resolve_session
+        from prism_cli.app.run import resolve_session
 
         if ref is None:
             newest = sorted(
@@ -178,8 +178,8 @@ class ChatService:
         """Review the section in focus now, through the review service: the session's other
         sections keep their results, the stored report and findings are updated, and a
         stored review of the same settings is reused unless ``again``."""
+        from prism_cli.app.run import ReviewService, RunSettings
         from prism_cli.core.rules import run_rules
-        from prism_cli.service import ReviewService, RunSettings
 
         if self.focus is None:
             raise UsageError("/review reviews the section in focus: /section N first")
@@ -308,8 +308,8 @@ class ChatService:
 def _session_for_document(sessions: Sessions, path: Path) -> str:
     """The document's session; a new one (sections read, nothing reviewed) when it has none."""
     from prism_cli.app import documents
+    from prism_cli.app.run import assign_session_ids, session_of_file
     from prism_cli.core.session import DocumentInfo, SessionStatus
-    from prism_cli.service import assign_session_ids, session_of_file
 
     data = path.read_bytes()
     sid = session_of_file(sessions, path, data)

@@ -15,7 +15,10 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from boto3 import Session
 
 OK, WARNING, FAILED, SKIPPED = "ok", "warning", "failed", "skipped"
 
@@ -115,6 +118,7 @@ def _catalog_problem(opts: DoctorOptions) -> str | None:
 
 
 def _region(opts: DoctorOptions) -> tuple[Check, str | None]:
+    from prism_cli.bedrock.account import profile_region
     from prism_cli.bedrock.client import validate_region
     from prism_cli.errors import PrismError
 
@@ -127,15 +131,10 @@ def _region(opts: DoctorOptions) -> tuple[Check, str | None]:
     elif os.environ.get("AWS_DEFAULT_REGION"):
         region, how = os.environ["AWS_DEFAULT_REGION"], "AWS_DEFAULT_REGION"
     else:
-        import boto3
-        import botocore.exceptions
-
         try:
-            region = boto3.Session(profile_name=opts.profile).region_name
-        except botocore.exceptions.ProfileNotFound:
-            return Check(
-                "region", FAILED, f"AWS profile not found: {opts.profile}", "check --profile"
-            ), None
+            region = profile_region(opts.profile)
+        except PrismError as exc:
+            return Check("region", FAILED, str(exc), "check --profile"), None
         how = f"profile {opts.profile or 'default'} (~/.aws/config)"
     if not region:
         return Check(
@@ -148,47 +147,26 @@ def _region(opts: DoctorOptions) -> tuple[Check, str | None]:
     return Check("region", OK, f"{region} (from {how})"), region
 
 
-def _credentials(opts: DoctorOptions, region: str) -> tuple[Check, Any]:
-    import botocore.exceptions
-
-    from prism_cli.bedrock.client import make_session
-    from prism_cli.errors import PrismError
-
-    try:
-        session, _ = make_session(region, opts.profile)
-        creds = session.get_credentials()
-    except PrismError as exc:
-        return Check("credentials", FAILED, str(exc), "set AWS_PROFILE or run aws configure"), None
-    except botocore.exceptions.BotoCoreError as exc:
-        return Check(
-            "credentials", FAILED, f"AWS configuration: {exc}", "check AWS_PROFILE and ~/.aws"
-        ), None
-    method = getattr(creds, "method", None) or "bearer token"
-    try:
-        who = session.client("sts", region_name=region).get_caller_identity()
-    except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        return Check(
-            "credentials",
-            FAILED,
-            f"STS refused the credentials ({code}, from {method})",
-            "the keys are wrong or expired: renew them (aws sso login, aws configure)",
-        ), None
-    except botocore.exceptions.BotoCoreError as exc:
-        # STS may be out of reach (a VPC with a Bedrock endpoint and none for STS) while
-        # Bedrock is not: the model checks below prove access by calling the models.
-        return Check(
-            "credentials",
-            WARNING,
-            f"credentials found ({method}) but not verified: STS unreachable "
-            f"({type(exc).__name__})",
-            "reviews need only Bedrock: the model checks below say whether it answers",
-        ), session
-    detail = f"account {who.get('Account')}, {who.get('Arn')} (from {method})"
-    return Check("credentials", OK, detail), session
+CREDENTIAL_HINTS = {
+    "missing": "set AWS_PROFILE or run aws configure",
+    "refused": "the keys are wrong or expired: renew them (aws sso login, aws configure)",
+    "unverified": "reviews need only Bedrock: the model checks below say whether it answers",
+}
 
 
-def _discovery(session: Any, region: str) -> Check:
+def _credentials(opts: DoctorOptions, region: str) -> tuple[Check, Session | None]:
+    from prism_cli.bedrock.account import identify
+
+    found = identify(region, opts.profile)
+    status = {"ok": OK, "unverified": WARNING}.get(found.status, FAILED)
+    hint = CREDENTIAL_HINTS.get(found.status, "")
+    if found.status == "missing" and found.detail.startswith("AWS configuration"):
+        hint = "check AWS_PROFILE and ~/.aws"
+    session = found.session if status != FAILED else None
+    return Check("credentials", status, found.detail, hint), session
+
+
+def _discovery(session: Session, region: str) -> Check:
     from prism_cli.bedrock.discovery import discover
 
     available, why = discover(session, region, refresh=True)
@@ -204,7 +182,7 @@ def _discovery(session: Any, region: str) -> Check:
     return Check("discovery", OK, why)
 
 
-def _models(opts: DoctorOptions, session: Any, region: str) -> list[Check]:
+def _models(opts: DoctorOptions, session: Session, region: str) -> list[Check]:
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import BedrockClient, runtime_client
     from prism_cli.bedrock.discovery import discover
@@ -338,52 +316,12 @@ def _store(opts: DoctorOptions) -> Check:
     return Check("store", OK, f"{shown}: reachable; a probe entry written, read back, deleted")
 
 
-def _push(opts: DoctorOptions, session: Any, region: str) -> Check:
-    import botocore.exceptions
+def _push(opts: DoctorOptions, session: Session, region: str) -> Check:
+    from prism_cli.stores.s3 import check_destination
 
     assert opts.push is not None
-    bucket, _, prefix = opts.push.removeprefix("s3://").partition("/")
-    if not opts.push.startswith("s3://") or not bucket:
-        return Check("push", FAILED, f"not an S3 URL: {opts.push}", "--push s3://bucket/prefix")
-    s3 = session.client("s3", region_name=region)
-    where = f"s3://{bucket}"
-
-    def code_of(exc: botocore.exceptions.ClientError) -> str:
-        return str(exc.response.get("Error", {}).get("Code", "error"))
-
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except botocore.exceptions.ClientError as exc:
-        code = code_of(exc)
-        if code in ("404", "NoSuchBucket", "NotFound"):
-            return Check("push", FAILED, f"{where}: no such bucket", "create it or fix --push")
-        return Check("push", FAILED, f"{where}: {code}", "allow s3:ListBucket on the bucket")
-    except botocore.exceptions.BotoCoreError as exc:
-        return Check("push", FAILED, f"{where}: unreachable ({type(exc).__name__})", "")
-    try:
-        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
-    except botocore.exceptions.ClientError:
-        location = "unknown"
-    key = f"{prefix.rstrip('/')}/.prism-doctor-{uuid.uuid4().hex}".lstrip("/")
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=b"probe", ServerSideEncryption="AES256")
-        s3.delete_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as exc:
-        return Check(
-            "push",
-            FAILED,
-            f"{where} (region {location}): cannot write ({code_of(exc)})",
-            "allow s3:PutObject and s3:DeleteObject under the prefix",
-        )
-    try:
-        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
-        algo = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
-        encryption, status, hint = f"default encryption {algo}", OK, ""
-    except (botocore.exceptions.ClientError, KeyError, IndexError):
-        encryption, status = "no default encryption", WARNING
-        hint = "prism encrypts what it uploads; a bucket default protects everything else"
-    detail = f"{where} (region {location}): writable (a probe written, deleted), {encryption}"
-    return Check("push", status, detail, hint)
+    found = check_destination(session, region, opts.push)
+    return Check("push", found.status, found.detail, found.hint)
 
 
 def run_checks(
@@ -400,7 +338,7 @@ def run_checks(
     add(Check("prism", OK, f"prism {__version__}, Python {sys.version.split()[0]}"))
     add(_config(opts))
     add(_settings(opts))
-    session: Any = None
+    session: Session | None = None
     region: str | None = None
     if opts.offline:
         add(Check("aws", SKIPPED, "--offline: region, credentials, models and S3 not checked"))
