@@ -34,7 +34,8 @@ MODULES = {
 
 
 class Commands(TyperGroup):
-    """The root group: commands listed in :data:`COMMANDS` order, each built on first use."""
+    """The root group: commands listed in :data:`COMMANDS` order, each built on first use
+    (once: the root callback reads its options for prism.toml, then click runs it)."""
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         return [name for name, _ in COMMANDS]
@@ -43,10 +44,12 @@ class Commands(TyperGroup):
         module = MODULES.get(cmd_name)
         if module is None:
             return None
-        found: typer.Typer = importlib.import_module(f"prism_cli.cli.{module}").command
-        built = typer.main.get_command(found)
-        built.name = cmd_name
-        return built
+        built: dict[str, _click.Command] = self.__dict__.setdefault("_built", {})
+        if cmd_name not in built:
+            found: typer.Typer = importlib.import_module(f"prism_cli.cli.{module}").command
+            built[cmd_name] = typer.main.get_command(found)
+            built[cmd_name].name = cmd_name
+        return built[cmd_name]
 
 
 app = typer.Typer(

@@ -7,7 +7,6 @@ the file, line and key."""
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,8 @@ def find_config(start: Path | None = None) -> Path | None:
 def load_config(path: Path | None) -> JSONObject:
     if path is None:
         return {}
+    import tomllib
+
     try:
         return tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:

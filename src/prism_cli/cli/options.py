@@ -15,7 +15,6 @@ import typer
 from prism_cli.cli.application import Application
 from prism_cli.cli.entry import COMMANDS
 from prism_cli.console import Console
-from prism_cli.reports import REVIEW_FORMATS
 
 if TYPE_CHECKING:
     from prism_cli.app.review import ReviewRequest
@@ -122,7 +121,8 @@ SessionArgument = Annotated[
 ]
 
 
-FORMATS = REVIEW_FORMATS
+FORMATS = tuple(f.value for f in ReviewFormat)
+"""The report formats (a test holds them to the reports' registry)."""
 
 
 FAIL_ON = ("high", "medium", "low", "never")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from lxml import etree
 
 from prism_cli.core.document import Block, BlockKind, Document
 from prism_cli.word.package import Package, open_package
-from prism_cli.word.styles import Numbering, StyleSheet, on_off, w
+from prism_cli.word.styles import Numbering, Style, StyleSheet, on_off, w
 
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
@@ -73,12 +74,32 @@ def _alternate(el: etree._Element) -> etree._Element | None:
     return choice if choice is not None else el.find(MC_FALLBACK)
 
 
+_PSTYLE, _OUTLINE, _NUMPR, _NUMID, _ILVL = (
+    w("pStyle"),
+    w("outlineLvl"),
+    w("numPr"),
+    w("numId"),
+    w("ilvl"),
+)
+_B, _RSTYLE, _FLDCHARTYPE = w("b"), w("rStyle"), w("fldCharType")
+
+
+class _StyleFacts(NamedTuple):
+    chain: tuple[Style, ...]
+    bold: bool
+    outline: int | None
+    num_id: str | None
+    num_level: int
+    names: tuple[str, ...]
+
+
 class _BodyReader:
     def __init__(self, body: etree._Element, styles: StyleSheet, numbering: Numbering) -> None:
         self.styles = styles
         self.numbering = numbering
         self.locators = {p: i for i, p in enumerate(body.iter(W_P))}
         self.body = body
+        self._facts: dict[str | None, _StyleFacts] = {}
 
     # -- blocks ---------------------------------------------------------------------------
     def blocks(self, container: etree._Element) -> Iterator[Block]:
@@ -95,6 +116,23 @@ class _BodyReader:
                 if branch is not None:
                     yield from self.blocks(branch)
 
+    def style_facts(self, style_id: str | None) -> _StyleFacts:
+        """What a paragraph takes from its style chain, worked out once per style."""
+        facts = self._facts.get(style_id)
+        if facts is None:
+            chain = self.styles.chain(style_id)
+            numbered = next((s for s in chain if s.num_id is not None), None)
+            facts = _StyleFacts(
+                chain,
+                next((s.bold for s in chain if s.bold is not None), False),
+                next((s.outline_level for s in chain if s.outline_level is not None), None),
+                numbered.num_id if numbered is not None else None,
+                (numbered.num_level or 0) if numbered is not None else 0,
+                tuple(name for style in chain for name in (style.name, style.id)),
+            )
+            self._facts[style_id] = facts
+        return facts
+
     def paragraph(self, p: etree._Element) -> Iterator[Block]:
         ppr = p.find(W_PPR)
         style_id = None
@@ -102,27 +140,24 @@ class _BodyReader:
         num_id = None
         ilvl = 0
         if ppr is not None:
-            ps = ppr.find(w("pStyle"))
+            ps = ppr.find(_PSTYLE)
             style_id = ps.get(W_VAL) if ps is not None else None
-            ol = ppr.find(w("outlineLvl"))
+            ol = ppr.find(_OUTLINE)
             if ol is not None:
                 outline = _to_int(ol.get(W_VAL))
-            numpr = ppr.find(w("numPr"))
+            numpr = ppr.find(_NUMPR)
             if numpr is not None:
-                nid = numpr.find(w("numId"))
-                lvl = numpr.find(w("ilvl"))
+                nid = numpr.find(_NUMID)
+                lvl = numpr.find(_ILVL)
                 num_id = nid.get(W_VAL) if nid is not None else None
                 ilvl = (_to_int(lvl.get(W_VAL)) if lvl is not None else 0) or 0
-        chain = self.styles.chain(style_id)
-        style_bold = next((s.bold for s in chain if s.bold is not None), False)
+        facts = self.style_facts(style_id)
         if outline is None:
-            outline = next((s.outline_level for s in chain if s.outline_level is not None), None)
-        if num_id is None:
-            found = next((s for s in chain if s.num_id is not None), None)
-            if found is not None:
-                num_id, ilvl = found.num_id, found.num_level or 0
+            outline = facts.outline
+        if num_id is None and facts.num_id is not None:
+            num_id, ilvl = facts.num_id, facts.num_level
 
-        collector = _Collector(self.styles, style_bold)
+        collector = _Collector(self.styles, facts.bold)
         collector.walk(p)
         text = "".join(collector.parts).strip()
         marker = ""
@@ -130,15 +165,11 @@ class _BodyReader:
             marker = self.numbering.marker(num_id, ilvl)
             if marker:
                 text = f"{marker} {text}"
-        names: list[str] = []
-        for style in chain:
-            names.append(style.name)
-            names.append(style.id)
         yield Block(
             BlockKind.PARAGRAPH,
             text,
             self.locators.get(p, -1),
-            style_names=tuple(names),
+            style_names=facts.names,
             outline_level=outline,
             bold=collector.bold_chars > 0 and collector.plain_chars == 0,
             list_marker=marker,
@@ -236,7 +267,7 @@ class _Collector:
                 if not any(self.field_code):
                     self.parts.append(_CHAR_TEXT[tag])
             elif tag == W_FLDCHAR:
-                kind = child.get(w("fldCharType"))
+                kind = child.get(_FLDCHARTYPE)
                 if kind == "begin":
                     self.form_field(child)
                     self.field_code.append(True)
@@ -283,10 +314,10 @@ class _Collector:
     def _run_bold(self, r: etree._Element) -> bool:
         rpr = r.find(W_RPR)
         if rpr is not None:
-            direct = on_off(rpr.find(w("b")))
+            direct = on_off(rpr.find(_B))
             if direct is not None:
                 return direct
-            rstyle = rpr.find(w("rStyle"))
+            rstyle = rpr.find(_RSTYLE)
             if rstyle is not None:
                 for style in self.styles.chain(rstyle.get(W_VAL)):
                     if style.bold is not None:
