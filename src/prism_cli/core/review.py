@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.document import Document, Section
+from prism_cli.core.ports import Usage
 
 if TYPE_CHECKING:
     from prism_cli.core.findings import Finding
-    from prism_cli.core.ports import Usage
     from prism_cli.core.results import SectionResult
 
 
@@ -33,11 +33,6 @@ class DocumentReview:
         out: dict[str, Usage] = {}
         for result in self.results.values():
             for model, usage in result.usage.items():
-                out.setdefault(model, _usage()).add(usage)
+                out.setdefault(model, Usage()).add(usage)
         return out
 
-
-def _usage() -> Usage:
-    from prism_cli.core.ports import Usage
-
-    return Usage()

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import builtins
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from prism_cli.core.ports import StoreError
+
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(directory: Path) -> threading.Lock:
+    """One lock per store directory for this process's writes. SQLite lets one writer in at
+    a time; a thread that finds the database busy sleeps in SQLite's back-off (up to 100 ms
+    a step), so threads of one run queued on it for far longer than the writes took (a
+    16-call run spent a quarter of its time there). Queued on this lock they wait only for
+    the write ahead of them; other processes still meet SQLite's own lock."""
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(str(directory.resolve()), threading.Lock())
 
 
 class DiskStore:
@@ -16,6 +30,7 @@ class DiskStore:
         self.directory = directory
         self.url = directory.as_uri() if directory.is_absolute() else str(directory)
         self._cache: Any = None
+        self._writing = _writer_lock(directory)
 
     @property
     def cache(self) -> Any:
@@ -37,8 +52,13 @@ class DiskStore:
         except Exception as exc:  # sqlite3.Error, OSError, diskcache.Timeout
             raise StoreError(f"store {self.url}: cannot {what}: {exc}") from exc
 
+    def _write(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        cache = self.cache  # opened outside the lock: opening may write too
+        with self._writing:
+            return self._guard(what, getattr(cache, fn), *args, **kwargs)
+
     def check(self) -> None:
-        self._guard("write", self.cache.set, "_prism/check", b"ok")
+        self._write("write", "set", "_prism/check", b"ok")
 
     def get(self, key: str) -> bytes | None:
         value = self._guard("read", self.cache.get, key)
@@ -46,11 +66,11 @@ class DiskStore:
 
     def put(self, key: str, value: bytes) -> None:
         # One SQLite transaction per key: readers see the old value or the new one.
-        self._guard("write", self.cache.set, key, value)
+        self._write("write", "set", key, value)
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
-            self._guard("delete", self.cache.delete, key)
+            self._write("delete", "delete", key)
 
     def list(self, prefix: str) -> list[str]:
         # A range over the key index (not a scan of every key): a lookup costs the same
@@ -81,7 +101,8 @@ class DiskStore:
                 self.cache.set(key, lease, expire=ttl)
                 return None
 
-        result: str | None = self._guard("take a lease", take)
+        with self._writing:
+            result: str | None = self._guard("take a lease", take)
         return result
 
     def renew(self, key: str, owner: str, ttl: float) -> bool:
@@ -94,4 +115,5 @@ class DiskStore:
                 if raw is not None and json.loads(raw)["owner"] == owner:
                     self.cache.delete(key)
 
-        self._guard("release a lease", drop)
+        with self._writing:
+            self._guard("release a lease", drop)
