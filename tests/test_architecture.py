@@ -69,6 +69,33 @@ def test_help_and_version_import_nothing_heavy() -> None:
     assert not {"boto3", "botocore", "docx", "lxml"} & _modules_loaded_by("sections", "--help")
 
 
+def test_pydantic_settings_is_imported_only_when_a_setting_is_set(tmp_path: Path) -> None:
+    doc = str(ROOT / "examples" / "investigation.docx")
+    store = f"file://{tmp_path / 'store'}"
+    code = (
+        "import os, sys\n"
+        f"sys.argv = ['prism', 'review', {doc!r}, '--offline', '-f', 'json', '--store', "
+        f"{store!r}, '-o', {str(tmp_path / 'r.json')!r}]\n"
+        "from prism_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED=' + str('pydantic_settings' in sys.modules))\n"
+    )
+
+    def loaded(**env: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={**__import__("os").environ, **env},
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    assert loaded() == "LOADED=False"
+    assert loaded(PRISM_PROGRESS_INTERVAL="5") == "LOADED=True"  # the check can fail
+
+
 def test_the_check_itself_sees_heavy_imports() -> None:
     # Guard against a check that cannot fail: a real command does load lxml.
     assert "lxml" in _modules_loaded_by("sections", str(ROOT / "examples" / "investigation.docx"))
@@ -233,7 +260,7 @@ def test_no_command_module_imports_another() -> None:
     the CLI (the application layer) or in a shared CLI module, not in one of them."""
     cli = ROOT / "src" / "prism_cli" / "cli"
     shared = {"app", "application", "config", "entry", "helpstyle", "limits", "notes"}
-    shared |= {"options", "outcome", "progress", "settings"}
+    shared |= {"options", "outcome", "progress", "settings", "prism_settings"}
     # A command may span modules: chat's REPL and its slash commands are chat's; review's 34
     # options are declared next to it.
     family = {"chat_commands": "chat", "repl": "chat", "review_options": "review"}

@@ -1,5 +1,5 @@
 """The run-wide settings (lease, progress interval, quota window, [models] tables): one
-PrismSettings from code > PRISM_* > prism.toml > defaults, checked with the same one-line
+Settings from code > PRISM_* > prism.toml > defaults (pydantic-settings reads them), checked with the same one-line
 messages as a command's options."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from conftest import run_prism
 from docbuilder import make_docx, p
 
 if TYPE_CHECKING:
-    from prism_cli.cli.settings import PrismSettings
+    from prism_cli.cli.settings import Settings
 
 
-def _load(config: dict[str, object], **given: object) -> PrismSettings:
+def _load(config: dict[str, object], **given: object) -> Settings:
     from prism_cli.cli.settings import load_settings
 
     return load_settings(config, None, **given)
@@ -25,10 +25,12 @@ def _load(config: dict[str, object], **given: object) -> PrismSettings:
 def test_code_beats_the_environment_beats_the_file_beats_the_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from prism_cli.cli.settings import PrismSettings
+    from prism_cli.cli.prism_settings import PrismSettings
+    from prism_cli.cli.settings import DEFAULTS
 
     monkeypatch.delenv("PRISM_LEASE_TTL", raising=False)
-    assert PrismSettings().lease_ttl == 30.0
+    assert PrismSettings().lease_ttl == DEFAULTS.lease_ttl == 30.0
+    assert _load({}) is DEFAULTS  # nothing set: the defaults, without pydantic-settings
     assert _load({"lease_ttl": 5}).lease_ttl == 5.0
     monkeypatch.setenv("PRISM_LEASE_TTL", "7")
     assert _load({"lease_ttl": 5}).lease_ttl == 7.0
@@ -36,10 +38,14 @@ def test_code_beats_the_environment_beats_the_file_beats_the_default(
 
 
 def test_the_keys_the_config_check_knows_are_the_settings() -> None:
-    from prism_cli.cli.config import CATALOG_TABLE, RUN_SETTINGS
-    from prism_cli.cli.settings import PrismSettings
+    import dataclasses
 
-    assert set(PrismSettings.model_fields) == {*RUN_SETTINGS, CATALOG_TABLE}
+    from prism_cli.cli.prism_settings import PrismSettings
+    from prism_cli.cli.settings import CATALOG_TABLE, DEFAULTS, KEYS, Settings
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    assert set(PrismSettings.model_fields) == names == {*KEYS, CATALOG_TABLE}
+    assert PrismSettings().model_dump() == dataclasses.asdict(DEFAULTS)
 
 
 def test_a_bad_setting_in_the_file_names_file_line_and_key(tmp_path: Path) -> None:

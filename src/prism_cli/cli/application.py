@@ -11,7 +11,7 @@ from prism_cli.console import Console
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from prism_cli.cli.settings import PrismSettings
+    from prism_cli.cli.settings import Settings
     from prism_cli.core.session import Sessions
 
 
@@ -23,7 +23,7 @@ class Application:
         *,
         store_url: str | None = None,
         config_path: Path | None = None,
-        settings: PrismSettings | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.console = console
         self.config: dict[str, object] = dict(config or {})
@@ -33,7 +33,7 @@ class Application:
         self._settings = settings
 
     @property
-    def settings(self) -> PrismSettings:
+    def settings(self) -> Settings:
         """The run-wide settings (:mod:`prism_cli.cli.settings`), built on first use: from
         the environment and prism.toml, unless given."""
         if self._settings is None:

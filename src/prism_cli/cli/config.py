@@ -74,11 +74,7 @@ def default_map(config: JSONObject, options: Options, groups: dict[str, list[str
 
 
 # -- checking a config file against the commands it configures ---------------------------------
-RUN_SETTINGS = ("lease_ttl", "progress_interval", "quota_period")
-"""Top-level keys of the run-wide settings (:class:`prism_cli.cli.settings.PrismSettings`)."""
-
-CATALOG_TABLE = "models"
-"""``[models.<key>]`` tables extend or override the model catalog (checked by the catalog)."""
+from prism_cli.cli.settings import CATALOG_TABLE  # noqa: E402 - [models.<key>]: the catalog's
 
 
 def line_of(text: str, table: str | None, key: str | None) -> int | None:
@@ -112,7 +108,9 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
         text = path.read_text("utf-8")
     except OSError:
         text = ""
-    every: set[str] = set(RUN_SETTINGS).union(*(set(keys) for keys in options.values()))
+    from prism_cli.cli.settings import KEYS
+
+    every: set[str] = set(KEYS).union(*(set(keys) for keys in options.values()))
     found: list[tuple[str, str, str]] = []
 
     def where(table: str | None, key: str | None) -> str:
@@ -182,9 +180,9 @@ def configure(ctx: Context) -> None:
             ]
         elif command in options:
             _check_values(ctx, path, config, command, options[command], params[command])
-    if command not in NO_CONFIG and _sets_run_settings(config):
-        from prism_cli.cli.settings import PrismSettings, load_settings
+    from prism_cli.cli.settings import DEFAULTS, Settings, load_settings, sets_any
 
+    if command not in NO_CONFIG and sets_any(config):
         try:  # refused now, not when the run first needs the setting
             ctx.meta["settings"] = load_settings(config, path)
         except ConfigError as exc:
@@ -193,9 +191,7 @@ def configure(ctx: Context) -> None:
             ctx.meta.setdefault("config_problems", []).append(str(exc))
             # doctor goes on with the defaults, to check the rest
             models = config.get(CATALOG_TABLE)
-            ctx.meta["settings"] = PrismSettings.model_construct(
-                models=models if isinstance(models, dict) else {}
-            )
+            ctx.meta["settings"] = Settings(models=models) if isinstance(models, dict) else DEFAULTS
     defaults = default_map(config, options, groups)
     for name, found in params.items():
         table = defaults.get(name)
@@ -208,12 +204,6 @@ def configure(ctx: Context) -> None:
     ctx.default_map = defaults
     ctx.obj = config
     ctx.meta["config_path"] = path
-
-
-def _sets_run_settings(config: JSONObject) -> bool:
-    """Whether prism.toml or the environment sets a run-wide setting (which then costs
-    pydantic-settings' import to check; most runs set none)."""
-    return any(key in config or f"PRISM_{key.upper()}" in os.environ for key in RUN_SETTINGS)
 
 
 def _options(

@@ -35,4 +35,3 @@ class DocumentReview:
             for model, usage in result.usage.items():
                 out.setdefault(model, Usage()).add(usage)
         return out
-
