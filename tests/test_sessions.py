@@ -311,6 +311,40 @@ def test_an_unchanged_rerun_takes_the_stored_report_only_when_nothing_changed(
     assert len(bedrock.requests) == calls + 1
 
 
+def test_an_unchanged_document_costs_reads_and_one_write(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    """No lease, no session update, no report rewritten: one line of activity. A session
+    whose report is stale (another run's inputs) is worked as before."""
+    store_url = (tmp_path / "store").as_uri()
+    body = "".join(p(f"Part {i}", style="Heading1") + p(f"Owner {i} is TBD.") for i in (1, 2))
+    doc = make_docx(tmp_path / "d.docx", body)
+    sid = session_id(doc)
+    args = (str(doc), "--store", store_url, "-f", "json", "--fail-on", "never")
+    assert review(*args)[0] == 0
+    store = open_store(store_url)
+
+    def snapshot() -> dict[str, bytes | None]:
+        return {key: store.get(key) for key in store.list("")}
+
+    before = snapshot()
+    code, out, err = review(*args)
+    assert code == 0, err
+    after = snapshot()
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert len(changed) == 1, changed
+    (written,) = changed
+    assert written.startswith(f"sessions/{sid}/log/")
+    from prism_cli.core.session import Sessions
+
+    assert Sessions(store).activity(sid)[-1]["event"] == "unchanged"
+    assert not [k for k in after if k.startswith("leases/")]
+    # Other inputs: the session is worked again, its report rebuilt.
+    assert review(*args, "--no-rules")[0] == 0
+    assert Sessions(store).activity(sid)[-1]["event"] == "finished"
+    assert store.get(f"sessions/{sid}/report_inputs") != after[f"sessions/{sid}/report_inputs"]
+
+
 def test_sessions_feedback_export_and_only_accepted(bedrock: FakeBedrock, tmp_path: Path) -> None:
     store_url = (tmp_path / "store").as_uri()
     doc = big_doc(tmp_path / "incident.docx")

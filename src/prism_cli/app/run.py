@@ -300,6 +300,37 @@ class SessionRun:
     def name(self) -> str:
         return Path(self.review.document.path).name
 
+    def take_unchanged(self) -> bool:
+        """Reads only: a complete session of this very document whose stored report was
+        made from exactly this run's inputs gives its findings, and the run writes nothing
+        for it but one line of activity (no lease, no session update, no report). The
+        digest is read again after the report: a run that rewrote the report meanwhile
+        deletes it first, so a report taken is the one the digest names."""
+        service, doc = self.service, self.review.document
+        if service.fresh or self.only is not None or self.rules_basis is None:
+            return False
+        try:
+            meta = self.sessions.load(self.sid)
+        except CorruptEntry:
+            return False
+        if (
+            meta is None
+            or meta.status != SessionStatus.COMPLETE
+            or meta.document.sha256 != doc.sha256
+            or meta.settings != service.settings.as_record()
+        ):
+            return False
+        expected = report_inputs(self.review, self.keys, self.rules_basis)
+        if not self._take_stored_report(expected):
+            return False
+        if self.sessions.report_inputs(self.sid) != expected:  # rewritten meanwhile
+            self.review.results.clear()
+            self.review.findings = []
+            self.review.dumped.clear()
+            self.reused, self.unchanged = 0, False
+            return False
+        return True
+
     def prepare(self) -> list[Section]:
         """Load or create the session; return the sections still to review."""
         service, sessions, sid = self.service, self.sessions, self.sid
@@ -337,7 +368,6 @@ class SessionRun:
             sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
         else:
-            complete = meta.status == SessionStatus.COMPLETE and not fresh and not replaced
             meta.status = SessionStatus.RUNNING
             meta.document = document_info
             meta.settings = settings
@@ -346,9 +376,6 @@ class SessionRun:
             if replaced:
                 sessions.put_document(sid, Path(doc.path).read_bytes())
             sessions.save(meta)
-            if complete and self.only is None and self._take_stored_report():
-                sessions.log(sid, "resumed", f"{self.reused} of {self.reused} sections reused")
-                return []
             stored = self._stored()
         todo: list[Section] = []
         for section in self.review.sections:
@@ -380,14 +407,12 @@ class SessionRun:
             service.work_ahead()
         return todo
 
-    def _take_stored_report(self) -> bool:
+    def _take_stored_report(self, expected: str) -> bool:
         """An unchanged rerun of a complete session: take its findings from the stored report
         when it was made from exactly this run's inputs (a 1,200-section document reads one
         entry instead of 1,200, and merges nothing)."""
-        if self.rules_basis is None:
-            return False
         review, sessions = self.review, self.sessions
-        if sessions.report_inputs(self.sid) != report_inputs(review, self.keys, self.rules_basis):
+        if sessions.report_inputs(self.sid) != expected:
             return False
         try:
             report = sessions.report(self.sid)
@@ -507,6 +532,8 @@ class SessionRun:
     def interrupted(self) -> tuple[int, int]:
         done = sum(1 for r in self.review.results.values() if r.status != "failed")
         total = len(self.review.sections)
+        if self.unchanged:  # nothing of it was in the run's hands
+            return done, total
         self.sessions.update(
             self.sid,
             status=SessionStatus.INTERRUPTED,
@@ -524,6 +551,10 @@ class SessionRun:
     ) -> None:
         """``rule_findings``: the document's, or None for :attr:`rules` (computed here)."""
         review, sessions, sid = self.review, self.sessions, self.sid
+        if self.unchanged:
+            sessions.log(sid, "unchanged", f"{len(review.sections)} sections: the report stands")
+            review.findings = with_decisions(review.findings, sessions.decisions(sid))
+            return
         basis: object = self.rules_basis
         if not self.unchanged:
             found = self.rules() if rule_findings is None else rule_findings
@@ -630,9 +661,12 @@ class ReviewService:
                 run.rules = partial(rules, run.review)
             else:
                 run.rules_basis = {"rules": None}
+        # An unchanged document is read, not leased, and costs one write (its activity).
+        unchanged = parallel(lambda run: run.take_unchanged(), runs)
+        working = [run for run, same in zip(runs, unchanged, strict=True) if not same]
         leases = Leases(
             self.sessions,
-            [run.sid for run in runs],
+            [run.sid for run in working],
             wait=self.wait,
             on_wait=self.hooks.waiting,
             on_lost=self.hooks.warn,
@@ -642,7 +676,7 @@ class ReviewService:
         no_usable: str | None = None
         with leases:
             # Documents are prepared and finished side by side: store round trips overlap.
-            todo = parallel(lambda run: run.prepare(), runs)
+            todo = parallel(lambda run: [] if run.unchanged else run.prepare(), runs)
             for run in runs:
                 self.hooks.started(
                     run.review.document.path, run.name, len(run.review.sections), run.reused
@@ -652,7 +686,7 @@ class ReviewService:
                     self.reviewer, opened = self._opening.wait()
                 except BaseException as exc:
                     why = str(exc) or type(exc).__name__
-                    parallel(lambda run: run.not_started(why), runs)
+                    parallel(lambda run: run.not_started(why), working)
                     raise
                 notes += opened
             if self.reviewer is None and self.offline:
