@@ -328,7 +328,7 @@ def test_an_unchanged_document_costs_reads_and_one_write(
         return {key: store.get(key) for key in store.list("")}
 
     before = snapshot()
-    code, out, err = review(*args)
+    code, _out, err = review(*args)
     assert code == 0, err
     after = snapshot()
     changed = {k for k in after if after[k] != before.get(k)}
