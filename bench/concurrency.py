@@ -30,6 +30,14 @@ def main() -> None:
     parser.add_argument("--sections", type=int, default=2)
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--quotas",
+        choices=("read", "none"),
+        default="read",
+        help="read: the account answers, its quotas readable from Service Quotas (10,000 "
+        "requests and 10M tokens a minute: not binding here), as doctor reads them; none: "
+        "both refused, the engine learns the quotas, ramping up from 2 calls in flight",
+    )
     args = parser.parse_args()
 
     from docbuilder import make_docx, p
@@ -47,7 +55,15 @@ def main() -> None:
         make_docx(folder / f"doc{d:04}.docx", body)
     fake = FakeBedrock().start()
     fake.latency = args.latency
+    if args.quotas == "read":
+        name = "Cross-region model inference {} per minute for Anthropic Claude Sonnet 5.5"
+        fake.service_quotas = [
+            {"QuotaName": name.format("requests"), "QuotaCode": "L-R", "Value": 10_000},
+            {"QuotaName": name.format("tokens"), "QuotaCode": "L-T", "Value": 10_000_000},
+        ]
     env = {**fake.prism_env(work), "NO_COLOR": "1"}
+    if args.quotas == "read":  # the account answers: its models and its quotas
+        env["AWS_ENDPOINT_URL_BEDROCK"] = env["AWS_ENDPOINT_URL_SERVICE_QUOTAS"] = fake.url
     cmd = [
         sys.executable, "-m", "prism_cli", "review", str(folder), "-f", "json",
         "--region", "us-east-1", "--fail-on", "never", "--no-rules",
@@ -65,7 +81,8 @@ def main() -> None:
     rerun = time.perf_counter() - start
     fake.stop()
     print(f"{args.docs} documents x {args.sections} sections: {calls} calls of "
-          f"{args.latency * 1000:.0f} ms at --concurrency {args.concurrency}")  # fmt: skip
+          f"{args.latency * 1000:.0f} ms at --concurrency {args.concurrency}, "
+          f"quotas {args.quotas}")  # fmt: skip
     print(f"  run:   {wall:6.2f} s   ideal {ideal:.2f} s   ideal / run = {ideal / wall:.2f}"
           "  (target >= 0.8)")  # fmt: skip
     print(f"  unchanged rerun: {rerun:.2f} s ({len(fake.requests) - calls} calls)")

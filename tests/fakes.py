@@ -135,6 +135,10 @@ class MemoryStore:
         with self._lock:
             self.data[key] = bytes(value)
 
+    def put_many(self, items: dict[str, bytes]) -> None:
+        with self._lock:
+            self.data.update({key: bytes(value) for key, value in items.items()})
+
     def delete(self, keys: list[str]) -> None:
         with self._lock:
             for key in keys:

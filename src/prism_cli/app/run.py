@@ -364,9 +364,10 @@ class SessionRun:
             # A new session: one meta write, and nothing stored to look up.
             service.work_ahead()  # most likely: the engine opens meanwhile
             self.created = True
-            sessions.new(sid, document_info, settings, fresh_run=fresh)
-            sessions.put_document(sid, Path(doc.path).read_bytes())
-            sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
+            with sessions.batch():  # one write: the session, its document, its first line
+                sessions.new(sid, document_info, settings, fresh_run=fresh)
+                sessions.put_document(sid, Path(doc.path).read_bytes())
+                sessions.log(sid, "started", f"{self.name}: {len(self.review.sections)} sections")
         else:
             meta.status = SessionStatus.RUNNING
             meta.document = document_info
@@ -494,10 +495,15 @@ class SessionRun:
 
     def record(self, result: SectionResult, *, cache: bool = True) -> None:
         """Called as each section finishes (from worker threads): one atomic write."""
-        sessions, sid = self.sessions, self.sid
+        sessions = self.sessions
         if self.service.offline:
             self.review.results[result.section_id] = result
             return
+        with sessions.batch():  # one write: the result, its cache entry, its activity
+            self._record(result, cache)
+
+    def _record(self, result: SectionResult, cache: bool) -> None:
+        sessions, sid = self.sessions, self.sid
         sessions.put_result(sid, result, self.keys[result.section_id], cache=cache)
         with self._lock:
             self.review.results[result.section_id] = result
@@ -567,6 +573,31 @@ class SessionRun:
             status = SessionStatus.OFFLINE
         else:
             status = SessionStatus.INCOMPLETE if failed or missing else SessionStatus.COMPLETE
+        with sessions.batch():  # one write: the session, its report, its activity
+            self._finish(status, prices, notes, fallbacks, basis, failed, missing)
+        decisions = sessions.decisions(sid)
+        ids = {f.id for f in review.findings}
+        kept = [i for i in (*decisions["accepted"], *decisions["rejected"]) if i not in ids]
+        if kept:
+            sessions.log(
+                sid,
+                "decisions_kept",
+                f"{len(kept)} decisions on findings this run did not report are kept: "
+                + ", ".join(kept[:10]),
+            )
+        review.findings = with_decisions(review.findings, decisions)
+
+    def _finish(
+        self,
+        status: SessionStatus,
+        prices: PriceLookup,
+        notes: Sequence[str],
+        fallbacks: Sequence[dict[str, Any]],
+        basis: object,
+        failed: int,
+        missing: int,
+    ) -> None:
+        review, sessions, sid = self.review, self.sessions, self.sid
         meta = sessions.update(sid, status=status, usage=self.usage, end_fresh=True)
         if not self.unchanged:
             # The stored report is the session's: usage accumulated over its runs, no
@@ -582,17 +613,6 @@ class SessionRun:
             f"{'read offline' if self.service.offline else 'reviewed'}, "
             f"{len(review.findings)} findings",
         )
-        decisions = sessions.decisions(sid)
-        ids = {f.id for f in review.findings}
-        kept = [i for i in (*decisions["accepted"], *decisions["rejected"]) if i not in ids]
-        if kept:
-            sessions.log(
-                sid,
-                "decisions_kept",
-                f"{len(kept)} decisions on findings this run did not report are kept: "
-                + ", ".join(kept[:10]),
-            )
-        review.findings = with_decisions(review.findings, decisions)
 
 
 class ReviewService:

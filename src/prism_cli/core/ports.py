@@ -132,6 +132,11 @@ class SessionStore(Protocol):
 
     def put(self, key: str, value: bytes) -> None: ...
 
+    def put_many(self, items: dict[str, bytes]) -> None:
+        """Several puts, in order; in one transaction where the store has them (disk, Redis):
+        a reader then sees all of them or none."""
+        ...
+
     def delete(self, keys: list[str]) -> None: ...
 
     def list(self, prefix: str) -> list[str]:

@@ -20,10 +20,12 @@ Layout (every value is an envelope, see :func:`encode`)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -374,6 +376,7 @@ class Sessions:
     ) -> None:
         self.store = store
         self.who = who
+        self._batches = threading.local()
         self.lease_ttl = lease_ttl
         """Seconds a lease on one of these sessions lasts without renewal."""
         self._clock = clock
@@ -388,7 +391,28 @@ class Sessions:
         return None if raw is None else decode(key, raw)
 
     def _put(self, key: str, payload: Any) -> None:
-        self.store.put(key, encode(payload))
+        pending: dict[str, bytes] | None = getattr(self._batches, "pending", None)
+        if pending is not None:
+            pending[key] = encode(payload)
+        else:
+            self.store.put(key, encode(payload))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes this thread makes in the block go to the store together when it ends,
+        in one transaction where the store has them (one SQLite transaction, one Redis
+        MULTI): a section's result, its cache entry and its activity line are one write.
+        Reads in the block do not see them; deletes are made at once."""
+        if getattr(self._batches, "pending", None) is not None:
+            yield  # within a batch already: its writes join it
+            return
+        self._batches.pending = {}
+        try:
+            yield
+        finally:
+            pending, self._batches.pending = self._batches.pending, None
+            if pending:
+                self.store.put_many(pending)
 
     # meta
     def load(self, session_id: str) -> SessionMeta | None:

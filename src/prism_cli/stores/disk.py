@@ -68,6 +68,16 @@ class DiskStore:
         # One SQLite transaction per key: readers see the old value or the new one.
         self._write("write", "set", key, value)
 
+    def put_many(self, items: dict[str, bytes]) -> None:
+        def write() -> None:
+            with cache.transact():
+                for key, value in items.items():
+                    cache.set(key, value)
+
+        cache = self.cache
+        with self._writing:
+            self._guard("write", write)
+
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self._write("delete", "delete", key)

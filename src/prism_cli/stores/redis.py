@@ -81,6 +81,17 @@ class RedisStore:
 
         self._guard("write", write)
 
+    def put_many(self, items: dict[str, bytes]) -> None:
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            for key, value in items.items():
+                pipe.set("prism:" + key, value)
+            pipe.zadd(_INDEX, dict.fromkeys(items, 0))
+            pipe.execute()
+
+        if items:
+            self._guard("write", write)
+
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]

@@ -106,6 +106,11 @@ class S3Store:
             lambda: self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=value),
         )
 
+    def put_many(self, items: dict[str, bytes]) -> None:
+        """One object after another, in order (S3 has no transaction across objects)."""
+        for key, value in items.items():
+            self.put(key, value)
+
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": self.prefix + k} for k in keys[start : start + 1000]]
