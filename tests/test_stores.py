@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from prism_cli.core.ports import StoreError
+from prism_cli.core.ports import SessionStore, StoreError
 from prism_cli.core.results import SectionResult
 from prism_cli.core.session import (
     SCHEMA_VERSION,
@@ -49,14 +50,39 @@ def test_keys_with_glob_characters_are_listed_literally(store_url: str) -> None:
     assert store.list("sessions/x*/") == ["sessions/x*/meta"]
 
 
-def test_a_lease_has_one_owner_until_it_expires(store_url: str) -> None:
+class Clock:
+    """The store's wall clock, moved by the test: an expiry is a step, not a wait."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _store_on(store_url: str, clock: Clock) -> SessionStore:
     store = open_store(store_url)
-    assert store.acquire("leases/s", "alice", 1.0) is None
-    assert store.acquire("leases/s", "alice", 1.0) is None  # re-entrant for its owner
-    assert store.acquire("leases/s", "bob", 1.0) == "alice"
-    assert store.renew("leases/s", "alice", 1.5)
-    assert not store.renew("leases/s", "bob", 1.0)
-    time.sleep(1.8)
+    if hasattr(store, "clock"):
+        store.clock = clock  # disk and S3 keep the expiry; Redis's server keeps its own
+    return store
+
+
+def test_a_lease_has_one_owner_until_it_expires(store_url: str) -> None:
+    clock = Clock()
+    store = _store_on(store_url, clock)
+    redis = not hasattr(store, "clock")
+    ttl = 0.4 if redis else 60.0
+    assert store.acquire("leases/s", "alice", ttl) is None
+    assert store.acquire("leases/s", "alice", ttl) is None  # re-entrant for its owner
+    assert store.acquire("leases/s", "bob", ttl) == "alice"
+    assert store.renew("leases/s", "alice", ttl)
+    assert not store.renew("leases/s", "bob", ttl)
+    clock.now += ttl - 1 if not redis else 0
+    assert store.acquire("leases/s", "bob", ttl) == "alice"  # not yet expired
+    if redis:
+        time.sleep(ttl + 0.2)  # the server's clock: the one wait left
+    else:
+        clock.now += 2
     assert store.acquire("leases/s", "bob", 5.0) is None  # alice's lease expired
     assert not store.renew("leases/s", "alice", 1.0)
     store.release("leases/s", "alice")  # not hers any more: no effect
@@ -173,21 +199,47 @@ def test_durations() -> None:
         parse_duration("soon")
 
 
-def test_a_lease_is_renewed_while_held_and_released_after(store_url: str) -> None:
+def test_a_lease_is_renewed_while_held_and_released_after(tmp_path: Path) -> None:
+    """The renewal runs on the test's steps: each pause of the lease's thread is a third of
+    the ttl on the store's clock, and the test decides when it ends."""
     from prism_cli.errors import SessionBusy
-    from prism_cli.stores.service import Lease
+    from prism_cli.stores.disk import DiskStore
+    from prism_cli.stores.service import Leases
 
-    sessions = Sessions(open_store(store_url), who="host-a:1")
-    other = Sessions(open_store(store_url), who="host-b:2")
-    with Lease(sessions, "doc1", wait=False, ttl=0.6):
-        for _ in range(3):  # well past the ttl: the background renewal keeps it
-            time.sleep(0.5)
-            with (
-                pytest.raises(SessionBusy, match="being reviewed by host-a:1"),
-                Lease(other, "doc1", wait=False, ttl=0.6),
-            ):
-                pass
-    with Lease(other, "doc1", wait=False, ttl=0.6):  # released on exit: free at once
+    clock = Clock()
+    store = DiskStore(tmp_path / "store", clock=clock)
+    mine = Sessions(store, who="host-a:1", lease_ttl=30)
+    other = Sessions(store, who="host-b:2", lease_ttl=30)
+    steps: list[threading.Event] = []
+    paused = threading.Semaphore(0)
+    stopping = threading.Event()
+
+    def pause(seconds: float) -> bool:
+        go = threading.Event()
+        steps.append(go)
+        paused.release()
+        go.wait(10)
+        clock.now += seconds
+        return stopping.is_set()
+
+    def step() -> None:
+        """Let the renewal thread run one round, and wait until it is paused again."""
+        assert paused.acquire(timeout=10)
+        steps[-1].set()
+
+    lease = Leases(mine, ["doc1"], wait=False, pause=pause)
+    with lease:
+        for _ in range(6):  # 60 s on the store's clock, twice the ttl: renewed all along
+            step()
+            with pytest.raises(SessionBusy, match="being reviewed by host-a:1"):
+                Leases(other, ["doc1"], wait=False).__enter__()
+        assert paused.acquire(timeout=10)  # the thread is paused: no more renewal
+        clock.now += 31  # the holder stops renewing (a machine gone): the lease expires
+        assert store.acquire("leases/doc1", "someone", 30) is None
+        store.release("leases/doc1", "someone")
+        stopping.set()
+        steps[-1].set()
+    with Leases(other, ["doc1"], wait=False):  # released on exit: free at once
         pass
 
 

@@ -6,6 +6,7 @@ import builtins
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ def _writer_lock(directory: Path) -> threading.Lock:
 
 
 class DiskStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        """Wall-clock seconds, for leases' expiry (processes compare them)."""
         self.directory = directory
         self.url = directory.as_uri() if directory.is_absolute() else str(directory)
         self._cache: Any = None
@@ -105,9 +108,9 @@ class DiskStore:
                 raw = self.cache.get(key)
                 if raw is not None:
                     held = json.loads(raw)
-                    if held["owner"] != owner and held["expires"] > time.time():
+                    if held["owner"] != owner and held["expires"] > self.clock():
                         return str(held["owner"])
-                lease = json.dumps({"owner": owner, "expires": time.time() + ttl})
+                lease = json.dumps({"owner": owner, "expires": self.clock() + ttl})
                 self.cache.set(key, lease, expire=ttl)
                 return None
 

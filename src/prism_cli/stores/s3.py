@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,9 @@ def explain(exc: Exception, bucket: str) -> str:
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str) -> None:
+    def __init__(self, bucket: str, prefix: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        """Wall-clock seconds, for leases' expiry (machines compare them: a wall clock)."""
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{bucket}/{prefix}".rstrip("/")
@@ -165,7 +168,7 @@ class S3Store:
         return done
 
     def acquire(self, key: str, owner: str, ttl: float) -> str | None:
-        body = json.dumps({"owner": owner, "expires": time.time() + ttl}).encode()
+        body = json.dumps({"owner": owner, "expires": self.clock() + ttl}).encode()
         for _ in range(5):
             if self._conditional_put(key, body, IfNoneMatch="*"):
                 return None
@@ -173,7 +176,7 @@ class S3Store:
             if current is None:
                 continue  # released meanwhile
             held = json.loads(current[0])
-            if held["owner"] != owner and held["expires"] > time.time():
+            if held["owner"] != owner and held["expires"] > self.clock():
                 return str(held["owner"])
             if self._conditional_put(key, body, IfMatch=current[1]):
                 return None
@@ -183,7 +186,7 @@ class S3Store:
         current = self._get(key)
         if current is None or json.loads(current[0])["owner"] != owner:
             return False
-        body = json.dumps({"owner": owner, "expires": time.time() + ttl}).encode()
+        body = json.dumps({"owner": owner, "expires": self.clock() + ttl}).encode()
         return self._conditional_put(key, body, IfMatch=current[1])
 
     def release(self, key: str, owner: str) -> None:
