@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from prism_cli.core.ports import (
@@ -175,6 +176,30 @@ class _CallFailed(Exception):
 def _input_estimate(body: dict[str, Any]) -> int:
     """Input tokens of a request, roughly (the quota calibrates it on real answers)."""
     return len(json.dumps(body, ensure_ascii=False)) // 4
+
+
+class StepKind(Enum):
+    RETRY = "retry"
+    """The same model again, after a back-off."""
+    NEXT = "next"
+    """The next model of the chain."""
+    ADAPTED = "adapted"
+    """The same model again at once: the request was adapted to what it refused."""
+    REMAP = "remap"
+    """Another id for the same model (its inference profile), at once."""
+    SPLIT = "split"
+    """The input is too large for any model: the caller splits it."""
+    FAIL = "fail"
+    """The request is wrong and no model would do better: the section fails."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """The engine's next step after a failed call."""
+
+    kind: StepKind
+    model_id: str | None = None
+    """:attr:`StepKind.REMAP`: the id to call."""
 
 
 class ModelEngine:
@@ -628,16 +653,17 @@ class ModelEngine:
             step = self._after_error(model, model_id, built, err, failures, emit)
         finally:
             self._proven(model_id)  # sections waiting on this model see what was learned
-        if step == "adapted":
+        if step.kind is StepKind.ADAPTED:
             return True, model_id, failures
-        if step.startswith("remap:"):
-            return True, step.removeprefix("remap:"), failures
-        if step == "split":
+        if step.kind is StepKind.REMAP:
+            assert step.model_id is not None
+            return True, step.model_id, failures
+        if step.kind is StepKind.SPLIT:
             raise InputTooLong(last_error) from err
-        if step == "fail":
+        if step.kind is StepKind.FAIL:
             raise RequestRefused(last_error) from err
         failures += 1
-        if step == "retry":
+        if step.kind is StepKind.RETRY:
             delay = self.policy.backoff(failures, err.retry_after, self.rng)
             waited = self._wait(delay, self._moved_on(model, model_id))
             if waited and failures < self.policy.attempts_per_model:
@@ -701,8 +727,8 @@ class ModelEngine:
         err: ModelCallError,
         failures: int,
         emit: Callable[..., None],
-    ) -> str:
-        """What to do after a failed call: retry | next | adapted | remap:<id> | split | fail."""
+    ) -> Step:
+        """What to do after a failed call (learning what it teaches on the way)."""
         action = self.policy.decide(err.kind, failures + 1)
         emit(
             "error",
@@ -713,7 +739,7 @@ class ModelEngine:
         if action is Action.FAIL:
             adaptation = adaptation_for(err.message)
             if adaptation is None or adaptation in built.adapted:
-                return "fail"  # nothing to adapt, or adapting did not help: our bug
+                return Step(StepKind.FAIL)  # nothing to adapt, or adapting did not help: our bug
             with self._cond:
                 done = self.adapted.setdefault(model_id, set())
                 learned = adaptation not in done
@@ -721,7 +747,7 @@ class ModelEngine:
             if learned:
                 text = f"{model_id} {adaptation.describe} (for the rest of the run)"
                 emit("adapt", model_id, text)
-            return "adapted"
+            return Step(StepKind.ADAPTED)
         if action is Action.REMAP_PROFILE:
             profile = self.remap(model_id)
             if profile and profile != model_id and model.model_id not in self.remapped:
@@ -729,18 +755,19 @@ class ModelEngine:
                     self.remapped[model.model_id] = profile
                     self.timer.notify_all(self._cond)
                 emit("remap", model_id, f"using inference profile {profile}")
-                return f"remap:{profile}"
+                return Step(StepKind.REMAP, profile)
             if model.model_id in self.remapped:
-                return f"remap:{self.remapped[model.model_id]}"
+                return Step(StepKind.REMAP, self.remapped[model.model_id])
             action = Action.SKIP_MODEL
         if action is Action.SKIP_MODEL:
             self._aside(model, self._skip_reason(model, err), True)
-            return "next"
+            return Step(StepKind.NEXT)
         if action is Action.SPLIT:
-            return "split"
+            return Step(StepKind.SPLIT)
         if action is Action.RETRY:
-            return "next" if self._moved_on(model, model_id)() else "retry"
-        return "next"
+            moved_on = self._moved_on(model, model_id)()
+            return Step(StepKind.NEXT if moved_on else StepKind.RETRY)
+        return Step(StepKind.NEXT)
 
     # -- streaming -------------------------------------------------------------------------
     def count(self, ask: Ask) -> tuple[str, int, bool]:
