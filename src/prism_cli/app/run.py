@@ -577,7 +577,7 @@ class SessionRun:
             self._finish(status, prices, notes, fallbacks, basis, failed, missing)
         decisions = sessions.decisions(sid)
         ids = {f.id for f in review.findings}
-        kept = [i for i in (*decisions["accepted"], *decisions["rejected"]) if i not in ids]
+        kept = [i for i in (*decisions.accepted, *decisions.rejected) if i not in ids]
         if kept:
             sessions.log(
                 sid,

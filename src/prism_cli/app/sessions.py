@@ -5,16 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from prism_cli.core.session import (
-    SessionMeta,
-    Sessions,
-)
+from prism_cli.core.session import Decisions, SessionMeta, Sessions
 from prism_cli.errors import UsageError
-
-if TYPE_CHECKING:
-    pass
 
 
 def session_summary(sessions: Sessions, sid: str) -> dict[str, Any]:
@@ -27,7 +21,7 @@ def _summary(
     sessions: Sessions,
     meta: SessionMeta,
     report: dict[str, Any] | None,
-    decisions: dict[str, Any],
+    decisions: Decisions,
 ) -> dict[str, Any]:
     from prism_cli.core.session import statistics
 

@@ -26,7 +26,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -303,38 +303,60 @@ def now_iso(now: datetime | None = None) -> str:
 
 
 # -- decisions and statistics ------------------------------------------------------------------
-def empty_decisions() -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "accepted": [], "rejected": [], "custom": []}
+@dataclass
+class Decisions:
+    """What the reviewer decided on a session's findings: ids accepted and rejected, and
+    findings of their own (stored as report findings are: JSON)."""
+
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    custom: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Decisions:
+        return cls(
+            [str(i) for i in payload.get("accepted", [])],
+            [str(i) for i in payload.get("rejected", [])],
+            [c for c in payload.get("custom", []) if isinstance(c, dict)],
+        )
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "custom": self.custom,
+        }
+
+    def status(self) -> Callable[[str], str]:
+        """The status these decisions give a finding id: accepted, rejected or open."""
+        accepted, rejected = set(self.accepted), set(self.rejected)
+        return lambda fid: (
+            "accepted" if fid in accepted else "rejected" if fid in rejected else "open"
+        )
 
 
-def decided(decisions: dict[str, Any]) -> Callable[[str], str]:
-    """The status the reviewer's decisions give a finding id: accepted, rejected or open."""
-    accepted = set(decisions.get("accepted", []))
-    rejected = set(decisions.get("rejected", []))
-    return lambda fid: "accepted" if fid in accepted else "rejected" if fid in rejected else "open"
-
-
-def apply_decisions(findings: Iterable[dict[str, Any]], decisions: dict[str, Any]) -> list[Any]:
+def apply_decisions(findings: Iterable[dict[str, Any]], decisions: Decisions) -> list[Any]:
     """Findings (report dicts) with ``status`` from the decisions, plus the reviewer's own."""
-    status = decided(decisions)
+    status = decisions.status()
     out = [{**f, "status": status(f["id"])} for f in findings]
-    out.extend(decisions.get("custom", []))
+    out.extend(decisions.custom)
     return out
 
 
-def with_decisions(findings: Iterable[Finding], decisions: dict[str, Any]) -> list[Finding]:
+def with_decisions(findings: Iterable[Finding], decisions: Decisions) -> list[Finding]:
     """:func:`apply_decisions` for findings as objects: one is copied only when its status
     changes (a rerun of 13,000 findings re-validated them all)."""
-    status = decided(decisions)
+    status = decisions.status()
     out = []
     for finding in findings:
         now = status(finding.id)
         out.append(finding if finding.status == now else finding.model_copy(update={"status": now}))
-    out.extend(Finding.model_validate(c) for c in decisions.get("custom", []))
+    out.extend(Finding.model_validate(c) for c in decisions.custom)
     return out
 
 
-def statistics(report_doc: dict[str, Any] | None, decisions: dict[str, Any]) -> dict[str, Any]:
+def statistics(report_doc: dict[str, Any] | None, decisions: Decisions) -> dict[str, Any]:
     findings = apply_decisions(report_doc["findings"] if report_doc else [], decisions)
     sections = report_doc["sections"] if report_doc else []
     # A section read offline (rules only) is not reviewed yet.
@@ -356,7 +378,7 @@ def statistics(report_doc: dict[str, Any] | None, decisions: dict[str, Any]) -> 
             1 for f in findings if f["status"] == "accepted" and f["source"] != "reviewer"
         ),
         "rejected": sum(1 for f in findings if f["status"] == "rejected"),
-        "added": len(decisions.get("custom", [])),
+        "added": len(decisions.custom),
         "open": sum(1 for f in findings if f["status"] == "open"),
     }
 
@@ -576,15 +598,13 @@ class Sessions:
         payload = self._get(self._key(session_id, "report"))
         return payload if isinstance(payload, dict) else None
 
-    def decisions(self, session_id: str) -> dict[str, Any]:
+    def decisions(self, session_id: str) -> Decisions:
         key = self._key(session_id, "decisions")
         payload = self._get(key)
-        return empty_decisions() if payload is None else migrate(key, payload)
+        return Decisions() if payload is None else Decisions.from_payload(migrate(key, payload))
 
-    def put_decisions(self, session_id: str, decisions: dict[str, Any]) -> None:
-        self._put(
-            self._key(session_id, "decisions"), {**decisions, "schema_version": SCHEMA_VERSION}
-        )
+    def put_decisions(self, session_id: str, decisions: Decisions) -> None:
+        self._put(self._key(session_id, "decisions"), decisions.payload())
 
     def apply(self, session_id: str, findings: Iterable[Finding]) -> list[dict[str, Any]]:
         """Findings with the reviewer's decisions applied, plus the reviewer's own."""
@@ -599,7 +619,7 @@ class Sessions:
     def decide(self, session_id: str, decision: Decision, finding_ids: list[str]) -> None:
         """Accept, reject or reopen findings (``prism feedback``, chat's /accept)."""
         decisions = self.decisions(session_id)
-        custom = {c["id"] for c in decisions["custom"]}
+        custom = {c["id"] for c in decisions.custom}
         known = self.known_findings(session_id)
         unknown = [i for i in finding_ids if i not in known and i not in custom]
         if unknown:
@@ -608,16 +628,16 @@ class Sessions:
                 "(ids are in the report's findings[].id)"
             )
         for fid in finding_ids:
-            decisions["accepted"] = [x for x in decisions["accepted"] if x != fid]
-            decisions["rejected"] = [x for x in decisions["rejected"] if x != fid]
+            decisions.accepted = [x for x in decisions.accepted if x != fid]
+            decisions.rejected = [x for x in decisions.rejected if x != fid]
             if fid in custom:
                 if decision is Decision.REJECT:
-                    decisions["custom"] = [c for c in decisions["custom"] if c["id"] != fid]
+                    decisions.custom = [c for c in decisions.custom if c["id"] != fid]
                 continue
             if decision is Decision.ACCEPT:
-                decisions["accepted"].append(fid)
+                decisions.accepted.append(fid)
             elif decision is Decision.REJECT:
-                decisions["rejected"].append(fid)
+                decisions.rejected.append(fid)
         self.put_decisions(session_id, decisions)
         past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[decision.value]
         self.log(session_id, f"decision_{past}", ", ".join(finding_ids))
@@ -647,12 +667,12 @@ class Sessions:
             raise UsageError(f"no section {section!r} in session {session_id}; sections: {choices}")
         target = vars(match[0])
         decisions = self.decisions(session_id)
-        taken = {c["id"] for c in decisions["custom"]}
+        taken = {c["id"] for c in decisions.custom}
         number = 1
         while f"{target['id']}-c{number}" in taken:
             number += 1
         finding = custom_finding(target, number, severity, text, kind, title)
-        decisions["custom"].append(finding)
+        decisions.custom.append(finding)
         self.put_decisions(session_id, decisions)
         self.log(session_id, "decision_added", finding["title"], section=target["id"])
         return finding
@@ -730,7 +750,7 @@ class Sessions:
         return f"leases/{validate_session_id(session_id)}"
 
 
-def report_with_decisions(report: dict[str, Any], decisions: dict[str, Any]) -> dict[str, Any]:
+def report_with_decisions(report: dict[str, Any], decisions: Decisions) -> dict[str, Any]:
     """A stored one-document report with the reviewer's decisions applied (and counted)."""
     documents = []
     for doc in report["documents"]:
