@@ -41,9 +41,9 @@ OPUS = "claude-opus-5-5"
 
 def run(fake: Any, models: list[str], args: argparse.Namespace) -> tuple[float, list[Any], Any]:
     """Review every section once; returns (seconds, results, engine)."""
+    from prism_cli.app.inputs import load_framework
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.bedrock.client import BedrockClient, make_boto_client
-    from prism_cli.app.inputs import load_framework
     from prism_cli.core.document import Block, BlockKind, Section
     from prism_cli.core.pipeline import DocumentContext, Reviewer, ReviewSettings
     from prism_cli.engine.engine import ModelEngine
