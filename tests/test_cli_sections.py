@@ -96,3 +96,43 @@ def test_shipped_examples(tmp_path: Path) -> None:
     data = json.loads(run_prism("sections", str(tmp_path / "investigation.docx")).stdout)
     titles = [s["title"] for s in data["documents"][0]["sections"]]
     assert titles[:4] == ["Preamble", "Executive Summary", "Background", "Timeline of Events"]
+
+
+def test_the_plain_forms_run_without_typer_and_say_what_the_app_says(tmp_path: Path) -> None:
+    """The entry point runs ``prism sections`` itself for its plain forms (typer's import is a
+    third of reading a 300-page document); every form answers as the Typer app does."""
+    import subprocess
+    import sys
+
+    doc = make_docx(tmp_path / "a.docx", p("Scope", style="Heading1") + p("Body text."))
+    (tmp_path / "-odd.docx").write_bytes(doc.read_bytes())
+    (tmp_path / "broken.docx").write_bytes(b"not a zip")
+    forms = [
+        ["sections", "a.docx", "-f", "json"],
+        ["sections", "-f", "markdown", "a.docx"],
+        ["sections", "a.docx", "--format=table", "-q"],
+        ["sections", ".", "--format", "json"],
+        ["sections", "a.docx", "broken.docx", "missing.docx", "-f", "json"],
+        ["sections", "--", "-odd.docx"],
+        ["sections", "a.docx", "-f", "yaml"],
+        ["sections", "a.docx", "--fromat", "json"],
+        ["sections", "-f", "json"],
+        ["sections", "a.docx", "-h"],
+    ]
+    for argv in forms:
+        fast = run_prism(*argv, cwd=tmp_path, env={"COLUMNS": "100"})
+        app = run_prism(*argv, cwd=tmp_path, env={"COLUMNS": "100"}, typer_app=True)
+        assert (fast.code, fast.stdout, fast.stderr) == (app.code, app.stdout, app.stderr), argv
+    code = (
+        "import sys\nsys.argv = ['prism', 'sections', 'a.docx', '-f', 'json']\n"
+        "from prism_cli.cli.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('TYPER=' + str('typer' in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "TYPER=False"
+    (tmp_path / "prism.toml").write_text("[reveiw]\n")  # a config: the app checks it, and warns
+    warned = run_prism("sections", "a.docx", "-f", "json", cwd=tmp_path)
+    assert "unknown section [reveiw]" in warned.stderr

@@ -14,9 +14,7 @@ from typer import _click
 from typer.core import TyperGroup
 
 from prism_cli import __version__
-from prism_cli.cli.entry import COMMANDS, SUMMARY
-from prism_cli.console import Console
-from prism_cli.errors import EXIT_INTERRUPTED, PrismError
+from prism_cli.cli.entry import COMMANDS, SUMMARY, guarded
 
 MODULES = {
     "sections": "sections",
@@ -87,14 +85,6 @@ def root(
 
 
 def main() -> NoReturn:
-    """Entry point: click handles usage errors (exit 2); prism's own errors are mapped here."""
-    console = Console()
-    try:
-        app(prog_name="prism")
-    except PrismError as exc:
-        console.error(str(exc))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(0)
+    """Entry point: click handles usage errors (exit 2); prism's own errors are mapped by
+    :func:`~prism_cli.cli.entry.guarded`."""
+    guarded(lambda: app(prog_name="prism"))

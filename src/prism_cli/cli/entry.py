@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 SUMMARY = "Review Word documents with Claude on Amazon Bedrock."
 COMMANDS = (
@@ -40,6 +42,52 @@ def help_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+def sections_args(args: list[str]) -> tuple[list[str], str | None, bool] | None:
+    """``prism sections`` in its plain forms (paths, ``-f``/``--format`` with a valid format,
+    ``-q``/``--quiet``): (paths, format, quiet), run without typer, whose import alone is a
+    third of reading a 300-page document. Other forms (help, an unknown or misspelt
+    option, a bad format, no path) is None: typer parses it and says what is wrong."""
+    from prism_cli.cli.sections_run import FORMATS
+
+    if not args or args[0] != "sections":
+        return None
+    paths: list[str] = []
+    fmt: str | None = None
+    quiet = False
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "--":
+            paths.extend(rest)
+        elif arg in ("-q", "--quiet"):
+            quiet = True
+        elif arg in ("-f", "--format") or arg.startswith("--format="):
+            value = arg.partition("=")[2] if "=" in arg else next(rest, None)
+            if value not in FORMATS:
+                return None
+            fmt = value
+        elif arg.startswith("-"):
+            return None
+        else:
+            paths.append(arg)
+    return (paths, fmt, quiet) if paths else None
+
+
+def guarded(run: Callable[[], object]) -> NoReturn:
+    """Run a command: prism's own errors are one line and their exit code, Ctrl-C is 130."""
+    from prism_cli.console import Console
+    from prism_cli.errors import EXIT_INTERRUPTED, PrismError
+
+    try:
+        code = run()
+    except PrismError as exc:
+        Console().error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        Console().error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 def tune_gc() -> None:
     """Fewer full collections. A run builds its report from tens of thousands of small
     objects that all live until it ends; with Python's default thresholds the collector
@@ -70,6 +118,16 @@ def main() -> None:
     # pydantic looks for plugins among every installed distribution's entry points when it
     # builds its first model (30 ms); prism uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    plain = sections_args(args)
+    if plain is not None:
+        from prism_cli.cli.config import find_config
+
+        if find_config() is None:  # a prism.toml is checked (and warned about) by the app
+            from prism_cli.cli.sections_run import run_sections
+            from prism_cli.console import Console
+
+            paths, fmt, quiet = plain
+            guarded(lambda: run_sections(Console(quiet=quiet), paths, fmt))
     from prism_cli.cli.app import main as run
 
     run()

@@ -8,8 +8,8 @@ import typer
 
 from prism_cli.cli.helpstyle import PanelCommand
 from prism_cli.cli.options import SHORT, TableFormat, command_app
+from prism_cli.cli.sections_run import run_sections
 from prism_cli.console import Console
-from prism_cli.errors import EXIT_INPUT, EXIT_OK
 
 command = command_app()
 
@@ -33,24 +33,3 @@ def sections(
 ) -> None:
     """Show the sections found in documents (no model call)."""
     raise typer.Exit(run_sections(Console(quiet=quiet), paths, fmt.value if fmt else None))
-
-
-def run_sections(console: Console, args: list[str], fmt: str | None) -> int:
-    from prism_cli.app import documents
-    from prism_cli.reports import sections as report
-
-    fmt = fmt or ("table" if console.stdout_is_tty else "json")
-    loaded = documents.load_args(args)
-    for problem in loaded.unreadable:
-        console.error(str(problem.error))
-    code = EXIT_INPUT if loaded.unreadable else EXIT_OK
-    items = [report.DocumentSections(r.document, r.sections) for r in loaded.reviews]
-    if fmt == "json":
-        console.write(report.to_json(items))
-    elif fmt == "markdown":
-        if items:
-            console.write(report.to_markdown(items))
-    else:
-        for table in report.to_table(items):
-            console.render(table)
-    return code
