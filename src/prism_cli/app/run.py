@@ -295,6 +295,8 @@ class SessionRun:
         its findings stand, and nothing is merged, rebuilt or written again."""
         self.created = False
         """This run started the session (it had none)."""
+        self.finished = False
+        """Its report is stored (as soon as its last section was, while others go on)."""
 
     @property
     def name(self) -> str:
@@ -538,7 +540,7 @@ class SessionRun:
     def interrupted(self) -> tuple[int, int]:
         done = sum(1 for r in self.review.results.values() if r.status != "failed")
         total = len(self.review.sections)
-        if self.unchanged:  # nothing of it was in the run's hands
+        if self.unchanged or self.finished:  # nothing of it is in the run's hands any more
             return done, total
         self.sessions.update(
             self.sid,
@@ -548,6 +550,21 @@ class SessionRun:
         self.sessions.log(self.sid, "interrupted", f"{done} of {total} sections saved")
         return done, total
 
+    def finish_when_done(
+        self,
+        prices: PriceLookup,
+        notes: Callable[[], Sequence[str]],
+        fallbacks: Callable[[], Sequence[dict[str, Any]]],
+    ) -> None:
+        """Finish now if every section has its result and no one finished it yet: a
+        document's report is stored while the run's other calls go on (the notes and
+        fallbacks are the run's so far)."""
+        with self._lock:
+            if self.finished or len(self.review.results) < len(self.review.sections):
+                return
+            self.finished = True
+        self.finish(None, prices, notes(), fallbacks())
+
     def finish(
         self,
         rule_findings: Sequence[Finding] | None,
@@ -556,6 +573,7 @@ class SessionRun:
         fallbacks: Sequence[dict[str, Any]],
     ) -> None:
         """``rule_findings``: the document's, or None for :attr:`rules` (computed here)."""
+        self.finished = True
         review, sessions, sid = self.review, self.sessions, self.sid
         if self.unchanged:
             sessions.log(sid, "unchanged", f"{len(review.sections)} sections: the report stands")
@@ -718,18 +736,21 @@ class ReviewService:
                         run.record(result)
                         self.hooks.section_done(run.review.document.path, result)
             elif self.reviewer is not None:
-                self._review(runs, todo)
+                self._review(runs, todo, notes)
                 notes += self.reviewer.notes
                 fallbacks = self.reviewer.engine.fallbacks()
                 skipped = self.reviewer.skipped
                 if skipped and all(m.model_id in skipped for m in self.reviewer.chain):
                     no_usable = "; ".join(f"{m}: {why}" for m, why in skipped.items())
-            parallel(lambda run: run.finish(None, self.prices, notes, fallbacks), runs)
+            left = [run for run in runs if not run.finished]
+            parallel(lambda run: run.finish(None, self.prices, notes, fallbacks), left)
         failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
         report = build_report(reviews, self.prices, notes, fallbacks)
         return RunOutcome(reviews, report, notes, fallbacks, failed, no_usable)
 
-    def _review(self, runs: list[SessionRun], todo: list[list[Section]]) -> None:
+    def _review(
+        self, runs: list[SessionRun], todo: list[list[Section]], notes: Sequence[str]
+    ) -> None:
         """Review what is left; a section identical to one already queued in this run waits
         for it instead of paying again."""
         import signal
@@ -771,6 +792,16 @@ class ReviewService:
                     finding.locator = _locator_for(section, finding.quote)
                 other.record(copy, cache=False)
                 self.hooks.section_done(other.review.document.path, copy)
+                other.finish_when_done(self.prices, run_notes, run_fallbacks)
+            run.finish_when_done(self.prices, run_notes, run_fallbacks)
+
+        def run_notes() -> list[str]:
+            assert self.reviewer is not None
+            return [*notes, *self.reviewer.notes]
+
+        def run_fallbacks() -> list[dict[str, Any]]:
+            assert self.reviewer is not None
+            return self.reviewer.engine.fallbacks()
 
         def on_term(_signum: int, _frame: Any) -> None:
             raise KeyboardInterrupt
