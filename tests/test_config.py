@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import run_prism
 from docbuilder import make_docx, p
 
@@ -75,3 +77,20 @@ def test_a_word_file_as_framework_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.code == 2
     assert "not a TOML framework file (it is not UTF-8 text)" in result.stderr
+
+
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/tmp/prism-xdg", " /tmp/x", "relative/dir"])
+@pytest.mark.parametrize("home", ["/home/ana", "/home/ana/", None, "relative"])
+def test_the_user_config_folder_is_platformdirs_own(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
+) -> None:
+    from platformdirs import user_config_dir
+
+    from prism_cli.cli.config import _user_config_dir
+
+    for name, value in (("XDG_CONFIG_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert str(_user_config_dir()) == user_config_dir("prism")

@@ -27,10 +27,23 @@ def find_config(start: Path | None = None) -> Path | None:
         candidate = folder / FILE_NAME
         if candidate.is_file():
             return candidate
+    user = _user_config_dir() / FILE_NAME
+    return user if user.is_file() else None
+
+
+def _user_config_dir() -> Path:
+    """platformdirs' ``user_config_dir("prism")``; on Linux worked out here, as platformdirs
+    does it (``$XDG_CONFIG_HOME`` or ``~/.config``), since every command looks for the file
+    and importing platformdirs costs more than reading a small document."""
+    import sys
+
+    xdg, home = os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", "")
+    if sys.platform.startswith("linux") and (os.path.isabs(xdg) or os.path.isabs(home)):
+        # an XDG folder counts only when absolute; else ~/.config (HOME absolute)
+        return Path(xdg if os.path.isabs(xdg) else os.path.join(home, ".config")) / "prism"
     from platformdirs import user_config_dir
 
-    user = Path(user_config_dir("prism")) / FILE_NAME
-    return user if user.is_file() else None
+    return Path(user_config_dir("prism"))
 
 
 def load_config(path: Path | None) -> JSONObject:
