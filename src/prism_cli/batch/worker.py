@@ -382,10 +382,13 @@ def work_many(settings: dict[str, Any], count: int, *, burst: bool) -> int:
 
 
 def _child(settings: dict[str, Any], burst: bool) -> None:
-    import sys
+    """A worker process of ``--concurrency N``: it reports on its own stderr, as the parent's
+    console would (a callback cannot cross the process boundary)."""
+    from prism_cli.console import Console
+
+    console = Console(verbose=bool(settings.get("verbose")))
 
     def say(message: str) -> None:
-        if settings.get("verbose"):
-            print(f"prism worker {os.getpid()}: {message}", file=sys.stderr, flush=True)
+        console.debug(f"prism worker {os.getpid()}: {message}")
 
     work(WorkerContext(**settings, say=say), burst=burst)
