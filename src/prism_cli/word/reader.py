@@ -102,19 +102,25 @@ class _BodyReader:
         self._facts: dict[str | None, _StyleFacts] = {}
 
     # -- blocks ---------------------------------------------------------------------------
-    def blocks(self, container: etree._Element) -> Iterator[Block]:
+    def blocks(self, container: etree._Element) -> list[Block]:
+        out: list[Block] = []
+        self.collect(container, out)
+        return out
+
+    def collect(self, container: etree._Element, out: list[Block]) -> None:
+        """The blocks of ``container``, in reading order, onto ``out``."""
         for child in container:
             tag = child.tag
             if tag == W_P:
-                yield from self.paragraph(child)
+                self.paragraph(child, out)
             elif tag == W_TBL:
-                yield self.table(child)
+                out.append(self.table(child))
             elif tag in _BLOCK_WRAPPERS:
-                yield from self.blocks(child)
+                self.collect(child, out)
             elif tag == MC_ALT:
                 branch = _alternate(child)
                 if branch is not None:
-                    yield from self.blocks(branch)
+                    self.collect(branch, out)
 
     def style_facts(self, style_id: str | None) -> _StyleFacts:
         """What a paragraph takes from its style chain, worked out once per style."""
@@ -133,7 +139,7 @@ class _BodyReader:
             self._facts[style_id] = facts
         return facts
 
-    def paragraph(self, p: etree._Element) -> Iterator[Block]:
+    def paragraph(self, p: etree._Element, out: list[Block]) -> None:
         ppr = p.find(W_PPR)
         style_id = None
         outline = None
@@ -165,17 +171,19 @@ class _BodyReader:
             marker = self.numbering.marker(num_id, ilvl)
             if marker:
                 text = f"{marker} {text}"
-        yield Block(
-            BlockKind.PARAGRAPH,
-            text,
-            self.locators.get(p, -1),
-            style_names=facts.names,
-            outline_level=outline,
-            bold=collector.bold_chars > 0 and collector.plain_chars == 0,
-            list_marker=marker,
+        out.append(
+            Block(
+                BlockKind.PARAGRAPH,
+                text,
+                self.locators.get(p, -1),
+                style_names=facts.names,
+                outline_level=outline,
+                bold=collector.bold_chars > 0 and collector.plain_chars == 0,
+                list_marker=marker,
+            )
         )
         for box in collector.text_boxes:
-            yield from self.blocks(box)
+            self.collect(box, out)
 
     def table(self, tbl: etree._Element) -> Block:
         rows: list[str] = []
@@ -221,6 +229,7 @@ class _Collector:
     __slots__ = (
         "bold_chars",
         "field_code",
+        "in_code",
         "parts",
         "plain_chars",
         "style_bold",
@@ -234,6 +243,8 @@ class _Collector:
         self.parts: list[str] = []
         self.text_boxes: list[etree._Element] = []
         self.field_code: list[bool] = []  # stack: inside a field's code part?
+        self.in_code = 0
+        """How many of the fields on the stack are in their code part (text not shown)."""
         self.bold_chars = 0
         self.plain_chars = 0
 
@@ -257,24 +268,28 @@ class _Collector:
                 self.walk(child)
 
     def run(self, r: etree._Element) -> None:
-        first = len(self.parts)
+        parts = self.parts
+        first = len(parts)
         for child in r:
             tag = child.tag
             if tag == W_T:
-                if not any(self.field_code):
-                    self.parts.append(child.text or "")
+                if not self.in_code:
+                    parts.append(child.text or "")
             elif tag in _CHAR_TEXT:
-                if not any(self.field_code):
-                    self.parts.append(_CHAR_TEXT[tag])
+                if not self.in_code:
+                    parts.append(_CHAR_TEXT[tag])
             elif tag == W_FLDCHAR:
                 kind = child.get(_FLDCHARTYPE)
                 if kind == "begin":
                     self.form_field(child)
                     self.field_code.append(True)
+                    self.in_code += 1
                 elif kind == "separate" and self.field_code:
+                    if self.field_code[-1]:
+                        self.in_code -= 1
                     self.field_code[-1] = False
                 elif kind == "end" and self.field_code:
-                    self.field_code.pop()
+                    self.in_code -= self.field_code.pop()  # one less in its code part
             elif tag in _SKIP:
                 continue
             elif tag == MC_ALT:
@@ -283,7 +298,11 @@ class _Collector:
                     self.walk(branch)
             elif isinstance(tag, str):
                 self.walk(child)  # drawings and picts hold text boxes
-        visible = sum(len(piece.strip()) for piece in self.parts[first:])
+        if len(parts) == first:
+            return
+        visible = 0
+        for piece in parts[first:]:
+            visible += len(piece.strip())
         if visible:
             if self._run_bold(r):
                 self.bold_chars += visible
