@@ -2,12 +2,16 @@
 the ideal of N calls always in flight.
 
     python bench/concurrency.py [--docs 200] [--sections 2] [--latency 0.3] [--concurrency 16]
+                                [--quotas read|none]
 
 ``--docs`` small documents of ``--sections`` sections each are reviewed in one ``prism review
 DIR -f json`` process (a real subprocess, store on local disk) against the fake Bedrock of
 tests/, each call taking ``--latency`` seconds. The ideal is ceil(calls / concurrency) x latency;
 prints the run's wall time, the ideal, and ideal / wall (target >= 0.8), then times an unchanged
-rerun of the same folder (0 calls).
+rerun of the same folder (0 calls). ``--quotas read`` (the default) has the fake answer as an
+account does (its models, and quotas from Service Quotas that do not bind here); ``none`` refuses
+both, and the engine learns the quotas, ramping up from 2 calls in flight. Either way the first
+call to a model goes alone (it proves the model and writes the prompt cache the others read).
 """
 
 from __future__ import annotations
