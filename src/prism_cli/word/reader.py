@@ -146,12 +146,18 @@ class _BodyReader:
         num_id = None
         ilvl = 0
         if ppr is not None:
-            ps = ppr.find(_PSTYLE)
+            ps = ol = numpr = None
+            for prop in ppr:  # one pass over the properties (the first of each counts)
+                tag = prop.tag
+                if tag == _PSTYLE:
+                    ps = prop if ps is None else ps
+                elif tag == _OUTLINE:
+                    ol = prop if ol is None else ol
+                elif tag == _NUMPR:
+                    numpr = prop if numpr is None else numpr
             style_id = ps.get(W_VAL) if ps is not None else None
-            ol = ppr.find(_OUTLINE)
             if ol is not None:
                 outline = _to_int(ol.get(W_VAL))
-            numpr = ppr.find(_NUMPR)
             if numpr is not None:
                 nid = numpr.find(_NUMID)
                 lvl = numpr.find(_ILVL)
@@ -270,9 +276,12 @@ class _Collector:
     def run(self, r: etree._Element) -> None:
         parts = self.parts
         first = len(parts)
+        rpr = None
         for child in r:
             tag = child.tag
-            if tag == W_T:
+            if tag == W_RPR:
+                rpr = child if rpr is None else rpr
+            elif tag == W_T:
                 if not self.in_code:
                     parts.append(child.text or "")
             elif tag in _CHAR_TEXT:
@@ -304,7 +313,7 @@ class _Collector:
         for piece in parts[first:]:
             visible += len(piece.strip())
         if visible:
-            if self._run_bold(r):
+            if self._run_bold(rpr):
                 self.bold_chars += visible
             else:
                 self.plain_chars += visible
@@ -330,13 +339,20 @@ class _Collector:
             if entries and index is not None and 0 <= index < len(entries):
                 self.parts.append(entries[index])
 
-    def _run_bold(self, r: etree._Element) -> bool:
-        rpr = r.find(W_RPR)
+    def _run_bold(self, rpr: etree._Element | None) -> bool:
+        """Whether a run (its properties ``rpr``) is bold: directly, by its character style,
+        else as its paragraph's style says."""
         if rpr is not None:
-            direct = on_off(rpr.find(_B))
+            bold = rstyle = None
+            for prop in rpr:
+                tag = prop.tag
+                if tag == _B:
+                    bold = prop if bold is None else bold
+                elif tag == _RSTYLE:
+                    rstyle = prop if rstyle is None else rstyle
+            direct = on_off(bold)
             if direct is not None:
                 return direct
-            rstyle = rpr.find(_RSTYLE)
             if rstyle is not None:
                 for style in self.styles.chain(rstyle.get(W_VAL)):
                     if style.bold is not None:
