@@ -448,6 +448,20 @@ def test_prune_older_than(bedrock: FakeBedrock, tmp_path: Path) -> None:
 
     meta_old["updated"] = "2026-10-01T00:00:00Z"
     sessions.store.put(f"sessions/{session_id(old)}/meta", encode(meta_old))
+    # An unchanged rerun since then counts as use: it is kept.
+    assert review(str(old), "-f", "json", "--no-rules", env=env)[0] == 0
+    kept = run_prism("sessions", "prune", "--older-than", "30d", "--dry-run", env=env)
+    assert kept.code == 0
+    assert session_id(old) not in kept.stdout
+    # Its activity aged too (each line's key holds its time): now it goes.
+    october = 1_759_276_800_000_000  # 2025-10-01, in microseconds
+    for n, key in enumerate(sessions.store.list(f"sessions/{session_id(old)}/log/")):
+        value = sessions.store.get(key)
+        assert value is not None
+        folder, stamp = key.rsplit("/", 1)
+        sessions.store.put(f"{folder}/{october + n:017d}-{stamp.split('-', 1)[1]}", value)
+        sessions.store.delete([key])
+    assert sessions.last_active(session_id(old)) is not None
     dry = run_prism("sessions", "prune", "--older-than", "30d", "--dry-run", env=env)
     assert dry.code == 0
     assert session_id(old) in dry.stdout

@@ -222,7 +222,8 @@ def run_prune(app: Application, older_than: str, dry_run: bool) -> int:
         if meta is None:
             continue
         updated = datetime.fromisoformat(meta.updated.replace("Z", "+00:00"))
-        if updated >= cutoff:
+        active = sessions.last_active(sid)  # an unchanged rerun leaves the session as it was
+        if max(updated, active or updated) >= cutoff:
             continue
         pruned += 1
         if dry_run:

@@ -736,6 +736,16 @@ class Sessions:
         stamp = f"{int(now.timestamp() * 1_000_000):017d}-{self._unique()}"
         self._put(self._key(session_id, "log", stamp), entry.as_dict())
 
+    def last_active(self, session_id: str) -> datetime | None:
+        """When the session's newest activity line was written (from its key alone: one
+        listing, no read). An unchanged rerun writes only such a line."""
+        stamps = [
+            key.rsplit("/", 1)[-1].split("-", 1)[0]
+            for key in self.store.list(self._key(session_id, "log") + "/")
+        ]
+        micros = [int(s) for s in stamps if s.isdigit()]
+        return datetime.fromtimestamp(max(micros) / 1_000_000, UTC) if micros else None
+
     def activity(self, session_id: str) -> list[dict[str, Any]]:
         out = []
         for key in self.store.list(self._key(session_id, "log") + "/"):
