@@ -39,8 +39,8 @@ def follow(
 
     seen: dict[str, set[str]] = {}
     for doc in batch.documents:
-        hooks.document(doc["session"], doc["name"], len(doc["sections"]))
-        seen[doc["session"]] = set()
+        hooks.document(doc.session, doc.name, len(doc.sections))
+        seen[doc.session] = set()
     while True:
         state = batches.progress(sessions, connection, batch)
         for sid, stored in state.stored.items():

@@ -57,6 +57,16 @@ def require_shared_store(store_url: str | None) -> str:
 
 # -- batches -------------------------------------------------------------------------------
 @dataclass
+class BatchDocument:
+    """A document of a batch: its session, where it was read, and the sections enqueued."""
+
+    session: str
+    path: str
+    name: str
+    sections: list[str]
+
+
+@dataclass
 class Batch:
     """A queued run, kept in the queue's Redis (``prism:batch:<id>``): its store, documents,
     sessions and jobs. ``prism batch`` needs the queue URL only."""
@@ -64,26 +74,31 @@ class Batch:
     id: str
     store: str
     rules: bool
-    documents: list[dict[str, Any]] = field(default_factory=list)
-    """[{"session", "path", "name", "sections": [enqueued section ids]}]"""
+    documents: list[BatchDocument] = field(default_factory=list)
     jobs: dict[str, str] = field(default_factory=dict)
     """job id -> "<session>/<section>"."""
     created: float = field(default_factory=time.time)
     cancelled: bool = False
 
     def save(self, connection: Any) -> None:
-        connection.set(f"prism:batch:{self.id}", json.dumps(self.__dict__), ex=30 * 86400)
+        record = {**self.__dict__, "documents": [vars(d) for d in self.documents]}
+        connection.set(f"prism:batch:{self.id}", json.dumps(record), ex=30 * 86400)
 
     @classmethod
     def load(cls, connection: Any, batch_id: str) -> Batch:
         data = connection.get(f"prism:batch:{batch_id}")
         if data is None:
             raise UsageError(f"no batch {batch_id} in this queue (batches are kept 30 days)")
-        return cls(**json.loads(data))
+        record = json.loads(data)
+        record["documents"] = [BatchDocument(**d) for d in record.get("documents", [])]
+        return cls(**record)
+
+    def document(self, session_id: str) -> BatchDocument | None:
+        return next((d for d in self.documents if d.session == session_id), None)
 
     @property
     def total(self) -> int:
-        return sum(len(d["sections"]) for d in self.documents)
+        return sum(len(d.sections) for d in self.documents)
 
 
 @dataclass
@@ -123,13 +138,13 @@ def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
     by_session: dict[str, tuple[int, int]] = {}
     have: dict[str, set[str]] = {}
     for doc in batch.documents:
-        stored = set(sessions.result_ids(doc["session"]))
-        wanted = doc["sections"]
+        stored = set(sessions.result_ids(doc.session))
+        wanted = doc.sections
         ok = sum(1 for s in wanted if s in stored)
-        bad = sum(1 for s in wanted if s not in stored and f"{doc['session']}/{s}" in errors)
+        bad = sum(1 for s in wanted if s not in stored and f"{doc.session}/{s}" in errors)
         done, failed = done + ok, failed + bad
-        by_session[doc["session"]] = (ok + bad, len(wanted))
-        have[doc["session"]] = stored & set(wanted)
+        by_session[doc.session] = (ok + bad, len(wanted))
+        have[doc.session] = stored & set(wanted)
     return Progress(done, failed, batch.total, by_session, errors, have)
 
 
@@ -139,11 +154,11 @@ def session_settled(sessions: Sessions, connection: Any, batch: Batch, sid: str)
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    doc = next((d for d in batch.documents if d["session"] == sid), None)
+    doc = batch.document(sid)
     if doc is None:
         return False
     stored = set(sessions.result_ids(sid))
-    pending = [s for s in doc["sections"] if s not in stored]
+    pending = [s for s in doc.sections if s not in stored]
     if not pending:
         return True
     failed = set(FailedJobRegistry(queue=Queue(QUEUE, connection=connection)).get_job_ids())
@@ -214,13 +229,14 @@ def finish_once(
         if connection.get(flag) == b"done":
             return False
         # The finisher died (or the flag expired): finish here; finishing is idempotent.
-    doc = next(d for d in batch.documents if d["session"] == sid)
+    doc = batch.document(sid)
+    assert doc is not None
     finish_stored(
         sessions,
         sid,
         prices or (lambda _m: None),
         rules=batch.rules,
-        usage_of=set(doc["sections"]),
+        usage_of=set(doc.sections),
     )
     connection.set(flag, "done", ex=30 * 86400)
     return True
@@ -235,13 +251,13 @@ def collect(
     from prism_cli.core.results import SectionStatus
 
     for doc in batch.documents:
-        finish_once(connection, sessions, batch, doc["session"], prices, wait=True)
+        finish_once(connection, sessions, batch, doc.session, prices, wait=True)
     reviews = []
     for doc in batch.documents:
-        sid = doc["session"]
+        sid = doc.session
         _settings, review = stored_review(sessions, sid)
         for section_id, result in review.results.items():
-            if section_id not in doc["sections"] and result.status != SectionStatus.FAILED:
+            if section_id not in doc.sections and result.status != SectionStatus.FAILED:
                 result.status, result.usage = (
                     SectionStatus.CACHED,
                     {},

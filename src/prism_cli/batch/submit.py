@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from prism_cli.core.report import DocumentReview
     from prism_cli.core.session import Sessions
 
-from prism_cli.batch.model import JOB_TIMEOUT, QUEUE, RETRIES, Batch, finish_once
+from prism_cli.batch.model import JOB_TIMEOUT, QUEUE, RETRIES, Batch, BatchDocument, finish_once
 
 
 def submit(
@@ -38,12 +38,7 @@ def submit(
     jobs = []
     for run, sections in zip(runs, todo, strict=True):
         batch.documents.append(
-            {
-                "session": run.sid,
-                "path": run.review.document.path,
-                "name": run.name,
-                "sections": [s.id for s in sections],
-            }
+            BatchDocument(run.sid, run.review.document.path, run.name, [s.id for s in sections])
         )
         for section in sections:
             job_id = f"prism-{batch.id}-{run.sid}-{section.id}"
@@ -65,6 +60,6 @@ def submit(
         queue.enqueue_many(jobs)
     # A document with nothing left to review is finished now.
     for doc in batch.documents:
-        if not doc["sections"]:
-            finish_once(connection, sessions, batch, doc["session"])
+        if not doc.sections:
+            finish_once(connection, sessions, batch, doc.session)
     return batch

@@ -96,8 +96,8 @@ def run_batch(
     if action == "status":
         state = batches.progress(sessions, connection, batch)
         for doc in batch.documents:
-            count, total = state.by_session[doc["session"]]
-            console.write(f"{doc['name']}  session {doc['session']}  {count}/{total} sections")
+            count, total = state.by_session[doc.session]
+            console.write(f"{doc.name}  session {doc.session}  {count}/{total} sections")
         left = state.total - state.done - state.failed
         console.write(
             f"batch {batch.id}: {state.done} of {state.total} sections done, "
