@@ -193,21 +193,26 @@ def test_a_held_lease_refuses_or_waits(bedrock: FakeBedrock, tmp_path: Path) -> 
     doc = big_doc(tmp_path / "d.docx")
     sid = session_id(doc)
     store = open_store(store_url)
-    assert store.acquire(f"leases/{sid}", "otherhost:4242 abcd", 3.0) is None
+    assert store.acquire(f"leases/{sid}", "otherhost:4242 abcd", 60.0) is None
     code, out, err = review(str(doc), "--store", store_url, "--no-rules", "-f", "json")
     assert code == 4
     assert out == ""
     assert f"session {sid} is being reviewed by otherhost:4242" in err
     assert "--wait" in err
     assert bedrock.requests == []
-    # Taken again (the first run may have outlived 3 s on a loaded machine): --wait has a
-    # lease to wait for.
-    store.acquire(f"leases/{sid}", "otherhost:4242 abcd", 3.0)
+    # Taken again, for long: --wait waits until the other run lets it go (its expiry is
+    # stepped on an injected clock in test_stores), then reviews.
+    store.acquire(f"leases/{sid}", "otherhost:4242 abcd", 60.0)
+    import threading
+
+    released = threading.Timer(0.5, store.release, (f"leases/{sid}", "otherhost:4242 abcd"))
+    released.start()
     started = time.monotonic()
     code, _, err = review(str(doc), "--store", store_url, "--no-rules", "-f", "json", "--wait")
+    released.join()
     assert code == 0, err
     assert "waiting for session" in err
-    assert time.monotonic() - started > 1.0  # it waited for the other lease to expire
+    assert time.monotonic() - started > 0.4  # it waited for the other run
 
 
 def test_unreachable_store_exits_4_masks_the_password_and_writes_nothing(
