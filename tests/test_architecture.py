@@ -260,7 +260,8 @@ def test_no_command_module_imports_another() -> None:
     the CLI (the application layer) or in a shared CLI module, not in one of them."""
     cli = ROOT / "src" / "prism_cli" / "cli"
     shared = {"app", "application", "config", "entry", "helpstyle", "limits", "notes"}
-    shared |= {"options", "outcome", "progress", "settings", "prism_settings"}
+    shared |= {"options", "outcome", "progress", "settings", "prism_settings", "commands"}
+    shared |= {"tomltext"}
     # A command may span modules: chat's REPL and its slash commands are chat's; review's 34
     # options are declared next to it.
     family = {"chat_commands": "chat", "repl": "chat", "review_options": "review"}
@@ -291,3 +292,78 @@ def test_the_engine_stands_on_its_own() -> None:
                 if module.startswith("prism_cli") and not module.startswith(allowed):
                     offenders.append(f"{path.name}: {module}")
     assert offenders == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """prism's modules and the prism modules each imports, wherever the import sits (at the
+    top or inside a function: a lazy import is a dependency all the same); what only the type
+    checker sees is left out."""
+    package = ROOT / "src" / "prism_cli"
+    modules = {
+        ".".join(("prism_cli", *p.relative_to(package).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        ): p
+        for p in package.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        skipped: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped |= {id(n) for child in node.body for n in ast.walk(child)}
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    found.add(sub if sub in modules else node.module)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles() -> None:
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

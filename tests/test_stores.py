@@ -21,7 +21,8 @@ from prism_cli.core.session import (
     parse_duration,
     validate_session_id,
 )
-from prism_cli.stores.url import mask_url, open_store
+from prism_cli.stores.masking import mask_url
+from prism_cli.stores.url import open_store
 
 
 def test_put_get_list_delete(store_url: str) -> None:

@@ -66,7 +66,7 @@ DEFAULTS = {
 
 def _settings(opts: DoctorOptions) -> Check:
     """Where each setting a review would use comes from: flag, env, file or default."""
-    from prism_cli.stores.url import mask_url
+    from prism_cli.stores.masking import mask_url
 
     review = opts.config.get("review") if isinstance(opts.config.get("review"), dict) else {}
     assert isinstance(review, dict)
@@ -290,7 +290,8 @@ def _access(client: Any, model_id: str, base_id: str, on_demand: bool) -> tuple[
 
 def _store(opts: DoctorOptions) -> Check:
     from prism_cli.errors import PrismError
-    from prism_cli.stores.url import default_store_url, mask_url, open_store
+    from prism_cli.stores.masking import mask_url
+    from prism_cli.stores.url import default_store_url, open_store
 
     url = opts.store or default_store_url()
     shown = mask_url(url)

@@ -34,7 +34,7 @@ def queue_connection(url: str) -> Any:
     """The queue's Redis (``redis://``/``rediss://``), checked reachable."""
     import redis
 
-    from prism_cli.stores.url import mask_url
+    from prism_cli.stores.masking import mask_url
 
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise UsageError(f"--queue takes a Redis URL (redis://host:6379/0), not {mask_url(url)}")

@@ -14,7 +14,7 @@ from typer import _click
 from typer.core import TyperGroup
 
 from prism_cli import __version__
-from prism_cli.cli.entry import COMMANDS, SUMMARY, guarded
+from prism_cli.cli.commands import COMMANDS, SUMMARY, guarded
 
 MODULES = {
     "sections": "sections",
@@ -86,5 +86,5 @@ def root(
 
 def main() -> NoReturn:
     """Entry point: click handles usage errors (exit 2); prism's own errors are mapped by
-    :func:`~prism_cli.cli.entry.guarded`."""
+    :func:`~prism_cli.cli.commands.guarded`."""
     guarded(lambda: app(prog_name="prism"))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prism_cli.core.jsontypes import JSONObject
 
+from prism_cli.cli.tomltext import line_of
 from prism_cli.errors import ConfigError
 
 FILE_NAME = "prism.toml"
@@ -88,23 +89,6 @@ def default_map(config: JSONObject, options: Options, groups: dict[str, list[str
 
 # -- checking a config file against the commands it configures ---------------------------------
 from prism_cli.cli.settings import CATALOG_TABLE  # noqa: E402 - [models.<key>]: the catalog's
-
-
-def line_of(text: str, table: str | None, key: str | None) -> int | None:
-    """The line where ``key`` is set in ``[table]`` (or where ``[table]`` starts)."""
-    current: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
-            current = stripped.strip("[]").split("#")[0].strip().strip("]").strip()
-            if key is None and current == table:
-                return number
-            continue
-        if key is not None and current == table:
-            name = stripped.split("=", 1)[0].strip().strip("\"'")
-            if "=" in stripped and name == key:
-                return number
-    return None
 
 
 def _suggest(word: str, choices: set[str]) -> str:

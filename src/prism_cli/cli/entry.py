@@ -1,28 +1,14 @@
 """The ``prism`` entry point. ``prism --version`` and ``prism --help`` answer here, without
 importing typer or anything a command needs; everything else goes to :mod:`prism_cli.cli.app`.
-The command list is declared once, here: the app uses the same summaries (a test checks that
-both print the same help)."""
+The command list is declared once, in :mod:`prism_cli.cli.commands`: the app uses the same
+summaries (a test checks that both print the same help)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import NoReturn
 
-SUMMARY = "Review Word documents with Claude on Amazon Bedrock."
-COMMANDS = (
-    ("sections", "Show the sections found in documents (no model call)."),
-    ("review", "Review documents with Claude on Bedrock, or --offline rules."),
-    ("worker", "Run queued review jobs (prism review --queue) until stopped."),
-    ("models", "Show the model chain for a region; --check tests access."),
-    ("feedback", "Accept or reject findings, or add your own."),
-    ("chat", "Talk about a document and its review (--ask without a terminal)."),
-    ("doctor", "Check credentials, models, quotas, the store and S3."),
-    ("export", "Write a session's results to a folder or to S3."),
-    ("batch", "Follow or cancel a queued review: status, wait, cancel."),
-    ("sessions", "List, show, delete and prune stored sessions."),
-)
+from prism_cli.cli.commands import COMMANDS, SUMMARY, guarded
 
 
 def help_text() -> str:
@@ -70,22 +56,6 @@ def sections_args(args: list[str]) -> tuple[list[str], str | None, bool] | None:
         else:
             paths.append(arg)
     return (paths, fmt, quiet) if paths else None
-
-
-def guarded(run: Callable[[], object]) -> NoReturn:
-    """Run a command: prism's own errors are one line and their exit code, Ctrl-C is 130."""
-    from prism_cli.console import Console
-    from prism_cli.errors import EXIT_INTERRUPTED, PrismError
-
-    try:
-        code = run()
-    except PrismError as exc:
-        Console().error(str(exc))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        Console().error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 def tune_gc() -> None:

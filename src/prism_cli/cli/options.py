@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prism_cli.cli.application import Application
-from prism_cli.cli.entry import COMMANDS
+from prism_cli.cli.commands import COMMANDS
 from prism_cli.console import Console
 
 if TYPE_CHECKING:

@@ -8,13 +8,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TypedDict, cast
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from prism_cli.cli.settings import DEFAULTS, Settings
+from prism_cli.cli.tomltext import line_of
 from prism_cli.errors import ConfigError
+
+
+class Values(TypedDict):
+    """:class:`~prism_cli.cli.settings.Settings`' fields, checked."""
+
+    lease_ttl: float
+    progress_interval: float
+    quota_period: float | None
+    models: dict[str, object]
+
 
 _FILE: ContextVar[Mapping[str, object] | None] = ContextVar("prism_file_settings", default=None)
 
@@ -31,13 +42,14 @@ class _FileSource(PydanticBaseSettingsSource):
 
 
 class PrismSettings(BaseSettings):
-    """The fields of :class:`~prism_cli.cli.settings.Settings`, with their checks."""
+    """The fields of :class:`~prism_cli.cli.settings.Settings`, with their checks (a test
+    holds the two to the same fields and defaults)."""
 
     model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", frozen=True)
 
-    lease_ttl: float = Field(default=DEFAULTS.lease_ttl, ge=0.5)
-    progress_interval: float = Field(default=DEFAULTS.progress_interval, gt=0)
-    quota_period: float | None = Field(default=DEFAULTS.quota_period, gt=0)
+    lease_ttl: float = Field(default=30.0, ge=0.5)
+    progress_interval: float = Field(default=30.0, gt=0)
+    quota_period: float | None = Field(default=None, gt=0)
     models: dict[str, object] = Field(default_factory=dict)
 
     @classmethod
@@ -54,14 +66,14 @@ class PrismSettings(BaseSettings):
 
 def validate(
     config: Mapping[str, object], path: Path | None, given: Mapping[str, object]
-) -> Settings:
-    """The settings from ``given`` > the environment > ``config`` (prism.toml at ``path``) >
+) -> Values:
+    """The settings (as fields and values) from ``given`` > the environment > ``config`` (prism.toml at ``path``) >
     defaults. A value refused names where it came from, as a bad option value does."""
     import os
 
     token = _FILE.set(config)
     try:
-        return Settings(**PrismSettings(**given).model_dump())  # type: ignore[arg-type]
+        return cast(Values, PrismSettings(**given).model_dump())  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
         key = str(error["loc"][0]) if error["loc"] else "?"
@@ -71,8 +83,6 @@ def validate(
             raise ConfigError(f"{key} = {given[key]!r}: {reason}") from None
         if env in os.environ:
             raise ConfigError(f"{env}={os.environ[env]!r}: {reason}") from None
-        from prism_cli.cli.config import line_of
-
         line = line_of(path.read_text("utf-8"), None, key) if path else None
         where = f"{path}:{line}" if line else str(path or "prism.toml")
         raise ConfigError(f"{where}: {key} = {config.get(key)!r}: {reason}") from None

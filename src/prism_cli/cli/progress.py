@@ -205,7 +205,7 @@ def follow_batch(
     from prism_cli.app.queued import FollowHooks, follow
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.errors import Interrupted
-    from prism_cli.stores.url import mask_url
+    from prism_cli.stores.masking import mask_url
 
     prices = load_catalog(app.catalog_overrides).prices
     failures: list[str] = []

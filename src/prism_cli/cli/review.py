@@ -218,7 +218,7 @@ def _queued(
     from prism_cli.batch import model as batches
     from prism_cli.batch.submit import submit
     from prism_cli.cli.progress import follow_batch
-    from prism_cli.stores.url import mask_url
+    from prism_cli.stores.masking import mask_url
 
     assert opts.queue is not None
     store_url = batches.require_shared_store(app.store_url)

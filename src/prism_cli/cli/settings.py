@@ -63,4 +63,4 @@ def load_settings(
         return DEFAULTS
     from prism_cli.cli.prism_settings import validate
 
-    return validate(config, path, given)
+    return Settings(**validate(config, path, given))

@@ -82,7 +82,7 @@ def run_worker(
     from prism_cli.batch import model as batches
     from prism_cli.batch import worker as workers
     from prism_cli.bedrock.client import make_session
-    from prism_cli.stores.url import mask_url
+    from prism_cli.stores.masking import mask_url
 
     console = app.console
     batches.queue_connection(queue_url)  # reachable, or exit 4 now

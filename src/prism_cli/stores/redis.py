@@ -32,7 +32,7 @@ _INDEXED = "prism:_indexed"
 
 class RedisStore:
     def __init__(self, url: str, *, password: str | None = None) -> None:
-        from prism_cli.stores.url import mask_url
+        from prism_cli.stores.masking import mask_url
 
         self.url = mask_url(url)
         self._raw_url = url

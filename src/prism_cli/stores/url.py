@@ -1,13 +1,14 @@
-"""Open a session store from its URL; mask credentials for display."""
+"""Open a session store from its URL."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from prism_cli.core.ports import SessionStore
+from prism_cli.stores.masking import mask_url
 
 SCHEMES = ("file", "redis", "rediss", "s3")
 
@@ -16,18 +17,6 @@ def default_store_url() -> str:
     import platformdirs
 
     return (Path(platformdirs.user_data_dir("prism", appauthor=False)) / "sessions").as_uri()
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print or log)."""
-    parts = urlsplit(url)
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def open_store(url: str) -> SessionStore:
