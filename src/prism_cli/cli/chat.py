@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prism_cli.cli.application import Application
+from prism_cli.cli.chat_commands import Relay
 from prism_cli.cli.helpstyle import PanelCommand
 from prism_cli.cli.options import (
     ENV_EPILOG,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from prism_cli.bedrock.setup import EngineSetup
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
-    from prism_cli.engine.engine import EngineEvent
 
 
 @dataclass
@@ -47,17 +47,6 @@ class ChatOptions:
     profile: str | None
     models: list[str]
     section: str | None
-
-
-class Relay:
-    """Engine events, to whoever listens now (the REPL counts a throttling wait down)."""
-
-    def __init__(self) -> None:
-        self.listeners: list[Callable[[EngineEvent], None]] = []
-
-    def __call__(self, event: EngineEvent) -> None:
-        for listener in list(self.listeners):
-            listener(event)
 
 
 RELAY = Relay()

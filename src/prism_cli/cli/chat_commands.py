@@ -14,6 +14,7 @@ from prism_cli.errors import UsageError
 if TYPE_CHECKING:
     from prism_cli.app.chat import ChatService, SectionReviewed
     from prism_cli.bedrock.setup import EngineSetup
+    from prism_cli.engine.engine import EngineEvent
 
 COMMANDS = {
     "/help": "this list",
@@ -170,3 +171,14 @@ class ChatCommands:
         )
         for f in done.findings:
             self.line(f"  {f.severity:6} {f.id}  {f.title} ", (f"({f.status})", "dim"))
+
+
+class Relay:
+    """Engine events, to whoever listens now (the REPL counts a throttling wait down)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[EngineEvent], None]] = []
+
+    def __call__(self, event: EngineEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)

@@ -11,7 +11,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from prism_cli.cli.application import Application
-from prism_cli.cli.chat_commands import COMMANDS, ChatCommands, Piece, short
+from prism_cli.cli.chat_commands import COMMANDS, ChatCommands, Piece, Relay, short
 from prism_cli.errors import EXIT_OK, PrismError
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from prism_cli.app.chat import Answered, ChatService, SectionReviewed
     from prism_cli.bedrock.setup import EngineSetup
-    from prism_cli.cli.chat import Relay
     from prism_cli.engine.engine import EngineEvent
 
 
