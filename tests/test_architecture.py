@@ -215,18 +215,25 @@ LIBRARY_DEBT: set[tuple[str, str]] = set()
 """Where a library is outside its home, while a change moves it; a fixed entry must go."""
 
 
-def _runtime_imports(path: Path) -> set[str]:
-    """Top-level names of the libraries a module imports when it runs (``TYPE_CHECKING``
-    blocks are for the type checker only)."""
+def _runtime_import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
+    """The imports a module makes when it runs, at its top or inside a function
+    (``TYPE_CHECKING`` blocks are for the type checker only)."""
     tree = ast.parse(path.read_text())
     skipped: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             skipped |= {id(n) for child in node.body for n in ast.walk(child)}
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skipped
+    ]
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Top-level names of the libraries a module imports when it runs."""
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
+    for node in _runtime_import_nodes(path):
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -307,15 +314,8 @@ def _import_graph() -> dict[str, set[str]]:
     }
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        tree = ast.parse(path.read_text())
-        skipped: set[int] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                skipped |= {id(n) for child in node.body for n in ast.walk(child)}
         found: set[str] = set()
-        for node in ast.walk(tree):
-            if id(node) in skipped:
-                continue
+        for node in _runtime_import_nodes(path):
             if isinstance(node, ast.Import):
                 found |= {a.name for a in node.names if a.name in modules}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

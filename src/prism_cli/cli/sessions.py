@@ -25,12 +25,6 @@ from prism_cli.cli.options import (
 from prism_cli.errors import EXIT_OK, UsageError
 
 
-def resolve(sessions: Sessions, ref: str) -> str:
-    from prism_cli.app.run import resolve_session
-
-    return resolve_session(sessions, ref)
-
-
 def _summary(sessions: Sessions, sid: str) -> JSONObject:
     from prism_cli.app.sessions import session_summary
 
@@ -144,7 +138,9 @@ def _wrapped(lines: list[str], width: int | None) -> str:
 
 def run_show(app: Application, ref: str, fmt: str | None) -> int:
     console, sessions = app.console, app.sessions
-    sid = resolve(sessions, ref)
+    from prism_cli.app.run import resolve_session
+
+    sid = resolve_session(sessions, ref)
     from prism_cli.app.sessions import session_details
 
     info = session_details(sessions, sid)
@@ -196,7 +192,9 @@ def _delete(sessions: Sessions, sid: str) -> int:
 
 def run_delete(app: Application, refs: list[str]) -> int:
     console, sessions = app.console, app.sessions
-    sids = [resolve(sessions, ref) for ref in refs]  # all valid before deleting any
+    from prism_cli.app.run import resolve_session
+
+    sids = [resolve_session(sessions, ref) for ref in refs]  # all valid before deleting any
     for sid in sids:
         count = _delete(sessions, sid)
         console.info(f"deleted session {sid} ({count} entries)")
