@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from docbuilder import make_docx, p, r, table
 from prism_cli.core.document import BlockKind
 from prism_cli.word.reader import read_document
@@ -142,3 +145,81 @@ def test_form_fields_show_their_value(tmp_path: Path) -> None:
 
 def test_special_characters_survive(tmp_path: Path) -> None:
     assert texts(tmp_path, p("R&D <costs> “quoted” 🚀 naïve")) == ["R&D <costs> “quoted” 🚀 naïve"]
+
+
+# -- the plain-paragraph fast path reads exactly as the full walk ----------------------------
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_PIECES = {
+    "t": '<w:t xml:space="preserve">{}</w:t>',
+    "tab": "<w:tab/>",
+    "br": "<w:br/>",
+    "hyphen": "<w:noBreakHyphen/>",
+    "bold": '<w:rPr><w:b w:val="{}"/></w:rPr>',
+    "instr": "<w:instrText>PAGE</w:instrText>",
+    "begin": '<w:fldChar w:fldCharType="begin"/>',
+    "separate": '<w:fldChar w:fldCharType="separate"/>',
+    "end": '<w:fldChar w:fldCharType="end"/>',
+    "sym": '<w:sym w:char="F0FC"/>',
+    "box": "<w:drawing><w:txbxContent><w:p><w:r><w:t>boxed</w:t></w:r></w:p></w:txbxContent>"
+    "</w:drawing>",
+}
+_WRAPPERS = ["{}", "<w:hyperlink>{}</w:hyperlink>", "<w:ins>{}</w:ins>", "<w:del>{}</w:del>"]
+
+
+@st.composite
+def _paragraph_xml(draw: st.DrawFn) -> str:
+    runs = []
+    for _ in range(draw(st.integers(0, 5))):
+        pieces = draw(st.lists(st.sampled_from(sorted(_PIECES)), max_size=4))
+        inner = "".join(
+            _PIECES[p].format(
+                draw(st.sampled_from(["word", " ", "", "two words "]))
+                if p == "t"
+                else draw(st.sampled_from(["1", "0"]))
+            )
+            for p in pieces
+        )
+        run = f"<w:r>{inner}</w:r>"
+        runs.append(draw(st.sampled_from(_WRAPPERS)).format(run))
+        if draw(st.booleans()):
+            runs.append('<w:bookmarkStart w:id="1" w:name="b"/><w:proofErr/>')
+    return f'<w:p xmlns:w="{_W}">{"".join(runs)}</w:p>'
+
+
+@settings(max_examples=300, deadline=None)
+@given(_paragraph_xml(), st.booleans())
+def test_plain_paragraphs_read_as_the_full_walk_reads_them(xml: str, style_bold: bool) -> None:
+    from lxml import etree
+
+    from prism_cli.word import reader
+    from prism_cli.word.styles import StyleSheet
+
+    p = etree.fromstring(xml)
+    full = reader._Collector(StyleSheet.parse(None), style_bold)
+    full.walk(p)
+    plain = reader._plain_text(p)
+    if plain is None:
+        return  # read by the full walk only
+    assert full.text_boxes == []
+    assert plain[0] == "".join(full.parts)
+    bold = sum(v for rpr, v in plain[1] if full._run_bold(rpr))
+    assert (bold, sum(v for _, v in plain[1]) - bold) == (full.bold_chars, full.plain_chars)
+
+
+def test_the_fast_path_takes_plain_runs_and_hyperlinks_and_leaves_fields() -> None:
+    from lxml import etree
+
+    from prism_cli.word import reader
+
+    plain = etree.fromstring(
+        f'<w:p xmlns:w="{_W}"><w:r><w:t>Go </w:t></w:r>'
+        "<w:hyperlink><w:r><w:rPr><w:b/></w:rPr><w:t>here</w:t><w:tab/></w:r></w:hyperlink></w:p>"
+    )
+    taken = reader._plain_text(plain)
+    assert taken is not None
+    assert taken[0] == "Go here\t"
+    assert [visible for _, visible in taken[1]] == [2, 4]
+    field = etree.fromstring(
+        f'<w:p xmlns:w="{_W}"><w:r><w:fldChar w:fldCharType="begin"/></w:r></w:p>'
+    )
+    assert reader._plain_text(field) is None

@@ -88,7 +88,6 @@ def default_map(config: JSONObject, options: Options, groups: dict[str, list[str
 
 
 # -- checking a config file against the commands it configures ---------------------------------
-from prism_cli.cli.settings import CATALOG_TABLE  # noqa: E402 - [models.<key>]: the catalog's
 
 
 def _suggest(word: str, choices: set[str]) -> str:
@@ -105,7 +104,7 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
         text = path.read_text("utf-8")
     except OSError:
         text = ""
-    from prism_cli.cli.settings import KEYS
+    from prism_cli.cli.settings import CATALOG_TABLE, KEYS
 
     every: set[str] = set(KEYS).union(*(set(keys) for keys in options.values()))
     found: list[tuple[str, str, str]] = []
@@ -177,7 +176,7 @@ def configure(ctx: Context) -> None:
             ]
         elif command in options:
             _check_values(ctx, path, config, command, options[command], params[command])
-    from prism_cli.cli.settings import DEFAULTS, Settings, load_settings, sets_any
+    from prism_cli.cli.settings import CATALOG_TABLE, DEFAULTS, Settings, load_settings, sets_any
 
     if command not in NO_CONFIG and sets_any(config):
         try:  # refused now, not when the run first needs the setting

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.document import Document, Section
-from prism_cli.core.ports import Usage
 
 if TYPE_CHECKING:
     from prism_cli.core.findings import Finding
+    from prism_cli.core.ports import Usage
     from prism_cli.core.results import SectionResult
 
 
@@ -30,6 +30,8 @@ class DocumentReview:
     after it was dumped is replaced by a copy, never edited in place."""
 
     def usage_by_model(self) -> dict[str, Usage]:
+        from prism_cli.core.ports import Usage
+
         out: dict[str, Usage] = {}
         for result in self.results.values():
             for model, usage in result.usage.items():

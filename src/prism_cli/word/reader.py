@@ -169,9 +169,19 @@ class _BodyReader:
         if num_id is None and facts.num_id is not None:
             num_id, ilvl = facts.num_id, facts.num_level
 
-        collector = _Collector(self.styles, facts.bold)
-        collector.walk(p)
-        text = "".join(collector.parts).strip()
+        plain = _plain_text(p)
+        if plain is not None:  # the common case: runs of text and nothing else
+            collector = _Collector(self.styles, facts.bold)
+            text = plain[0].strip()
+            for rpr, visible in plain[1]:
+                if collector._run_bold(rpr):
+                    collector.bold_chars += visible
+                else:
+                    collector.plain_chars += visible
+        else:
+            collector = _Collector(self.styles, facts.bold)
+            collector.walk(p)
+            text = "".join(collector.parts).strip()
         marker = ""
         if num_id is not None and text:
             marker = self.numbering.marker(num_id, ilvl)
@@ -211,6 +221,56 @@ class _BodyReader:
         first = next(iter(tbl.iter(W_P)), None)
         locator = self.locators.get(first, -1) if first is not None else -1
         return Block(BlockKind.TABLE, "\n".join(rows), locator, paragraphs=tuple(paragraphs))
+
+
+_NOT_PLAIN = frozenset({W_FLDCHAR, W_TXBX, MC_ALT, W_P})
+"""What only :class:`_Collector` reads: fields (their code is hidden), text boxes (read as
+blocks of their own), alternate content and nested paragraphs."""
+
+
+def _plain_text(
+    p: etree._Element,
+) -> tuple[str, list[tuple[etree._Element | None, int]]] | None:
+    """A paragraph of plain runs (text, tabs and breaks, in hyperlinks, insertions and the
+    like; nothing in :data:`_NOT_PLAIN`): its text, and each run's properties with its count
+    of visible characters. ``None`` for anything else, which :class:`_Collector` reads: this
+    is the same reading without its bookkeeping for fields and text boxes."""
+    parts: list[str] = []
+    runs: list[tuple[etree._Element | None, int]] = []
+    return ("".join(parts), runs) if _plain_runs(p, parts, runs) else None
+
+
+def _plain_runs(
+    container: etree._Element, parts: list[str], runs: list[tuple[etree._Element | None, int]]
+) -> bool:
+    for child in container:
+        tag = child.tag
+        if tag == W_R:
+            rpr = None
+            visible = 0
+            for part in child:
+                kind = part.tag
+                if kind == W_T:
+                    text = part.text or ""
+                    parts.append(text)
+                    visible += len(text.strip())
+                elif kind == W_RPR:
+                    rpr = part if rpr is None else rpr
+                elif kind in _CHAR_TEXT:
+                    char = _CHAR_TEXT[kind]
+                    parts.append(char)
+                    visible += len(char.strip())
+                elif kind in _SKIP or not isinstance(kind, str):
+                    continue
+                elif kind in _NOT_PLAIN or len(part):  # fields; drawings may hold text boxes
+                    return False
+            if visible:
+                runs.append((rpr, visible))
+        elif tag in _SKIP or not isinstance(tag, str):
+            continue
+        elif tag in _NOT_PLAIN or not _plain_runs(child, parts, runs):
+            return False
+    return True
 
 
 def _children(parent: etree._Element, tag: str) -> Iterator[etree._Element]:
