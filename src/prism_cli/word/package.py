@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import threading
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -63,16 +64,24 @@ _STRICT_TO_TRANSITIONAL = {
 }
 
 
+_PARSERS = threading.local()
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    """This thread's parser (a parser is not to be shared between threads; making one per
+    part cost a tenth of reading a small document)."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+    return parser
 
 
 def _ole_reason(path: Path) -> str:
@@ -101,6 +110,8 @@ class Package:
     sha256: str
     zip: zipfile.ZipFile
     main_part: str
+    _rels: dict[str, etree._Element] = field(default_factory=dict, repr=False)
+    """Relationship parts read so far (the main part's is asked for three times)."""
 
     def has_part(self, name: str) -> bool:
         try:
@@ -137,7 +148,10 @@ class Package:
         return bytes(out)
 
     def read_xml(self, name: str) -> etree._Element:
-        data = self.read_part(name)
+        return self.parse_xml(name, self.read_part(name))
+
+    def parse_xml(self, name: str, data: bytes) -> etree._Element:
+        """``data``, the bytes of part ``name``, parsed."""
         for strict, transitional in _STRICT_TO_TRANSITIONAL.items():
             if strict in data:
                 data = data.replace(strict, transitional)
@@ -155,9 +169,11 @@ class Package:
         """Target of the first relationship of ``source`` whose type ends with the suffix."""
         folder, base = posixpath.split(source)
         rels_name = posixpath.join(folder, "_rels", base + ".rels")
-        if not self.has_part(rels_name):
-            return None
-        rels = self.read_xml(rels_name)
+        rels = self._rels.get(rels_name)
+        if rels is None:
+            if not self.has_part(rels_name):
+                return None
+            rels = self._rels[rels_name] = self.read_xml(rels_name)
         for rel in rels.iter(f"{{{REL_NS}}}Relationship"):
             if (rel.get("Type") or "").endswith(rel_type_suffix) and rel.get(
                 "TargetMode"

@@ -14,6 +14,7 @@ and table text, so the body is walked here with lxml. Rules (issue #2, DESIGN.md
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -420,6 +421,25 @@ class _Collector:
         return self.style_bold
 
 
+_SHEETS: dict[bytes, StyleSheet] = {}
+_SHEETS_KEPT = 16
+_SHEETS_LOCK = threading.Lock()
+
+
+def _stylesheet(package: Package, part: str) -> StyleSheet:
+    """The style sheet in ``part``, parsed once for the documents of one template (a folder
+    of them shares the same bytes; a sheet is only read, its chain memo the same for all)."""
+    data = package.read_part(part)
+    sheet = _SHEETS.get(data)
+    if sheet is None:
+        sheet = StyleSheet.parse(package.parse_xml(part, data))
+        with _SHEETS_LOCK:
+            if len(_SHEETS) >= _SHEETS_KEPT:
+                del _SHEETS[next(iter(_SHEETS))]
+            _SHEETS[data] = sheet
+    return sheet
+
+
 def read_document(path: Path) -> Document:
     """Open and read ``path``; raises :class:`InputError` for anything unusable."""
     with open_package(path) as package:
@@ -436,8 +456,10 @@ def _read(package: Package) -> Document:
     styles_part = package.related_part(package.main_part, "/styles")
     numbering_part = package.related_part(package.main_part, "/numbering")
     comments_part = package.related_part(package.main_part, "/comments")
-    styles = StyleSheet.parse(
-        package.read_xml(styles_part) if styles_part and package.has_part(styles_part) else None
+    styles = (
+        _stylesheet(package, styles_part)
+        if styles_part and package.has_part(styles_part)
+        else StyleSheet.parse(None)
     )
     numbering = Numbering.parse(
         package.read_xml(numbering_part)
