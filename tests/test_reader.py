@@ -154,7 +154,7 @@ _PIECES = {
     "tab": "<w:tab/>",
     "br": "<w:br/>",
     "hyphen": "<w:noBreakHyphen/>",
-    "bold": '<w:rPr><w:b w:val="{}"/></w:rPr>',
+    "bold": '<w:rPr><w:b w:val="{}"/><w:u w:val="single"/><w:sz w:val="28"/></w:rPr>',
     "instr": "<w:instrText>PAGE</w:instrText>",
     "begin": '<w:fldChar w:fldCharType="begin"/>',
     "separate": '<w:fldChar w:fldCharType="separate"/>',
@@ -195,15 +195,19 @@ def test_plain_paragraphs_read_as_the_full_walk_reads_them(xml: str, style_bold:
     from prism_cli.word.styles import StyleSheet
 
     p = etree.fromstring(xml)
-    full = reader._Collector(StyleSheet.parse(None), style_bold)
+    look = reader._Look(style_bold, False, False, 22)
+    full = reader._Collector(StyleSheet.parse(None), look)
     full.walk(p)
     plain = reader._plain_text(p)
     if plain is None:
         return  # read by the full walk only
     assert full.text_boxes == []
     assert plain[0] == "".join(full.parts)
-    bold = sum(v for rpr, v in plain[1] if full._run_bold(rpr))
-    assert (bold, sum(v for _, v in plain[1]) - bold) == (full.bold_chars, full.plain_chars)
+    fast = reader._Collector(StyleSheet.parse(None), look)
+    for rpr, visible in plain[1]:
+        fast.count(rpr, visible)
+    counts = ("chars", "bold_chars", "underline_chars", "caps_chars", "sizes")
+    assert [getattr(fast, c) for c in counts] == [getattr(full, c) for c in counts]
 
 
 def test_the_fast_path_takes_plain_runs_and_hyperlinks_and_leaves_fields() -> None:

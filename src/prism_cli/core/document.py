@@ -31,6 +31,15 @@ class Block:
     """Every run carrying text is bold."""
     list_marker: str = ""
     """The rendered list marker (``1.``, ``a)``, ``•``) when the paragraph is a list item."""
+    underline: bool = False
+    """Every run carrying text is underlined."""
+    caps: bool = False
+    """Every run carrying text is set in capitals by its formatting (``w:caps``)."""
+    size: int | None = None
+    """The font size most of the text is set in, half-points."""
+    keep_next: bool = False
+    """Kept with the next paragraph (``w:keepNext``), as headings are."""
+    centered: bool = False
     # For tables: (locator, text) of every paragraph inside, so a quote can find its cell.
     paragraphs: tuple[tuple[int, str], ...] = ()
 

@@ -23,7 +23,7 @@ from lxml import etree
 
 from prism_cli.core.document import Block, BlockKind, Document
 from prism_cli.word.package import Package, open_package
-from prism_cli.word.styles import Numbering, Style, StyleSheet, on_off, w
+from prism_cli.word.styles import Numbering, Style, StyleSheet, on_off, run_look, w
 
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
@@ -82,16 +82,32 @@ _PSTYLE, _OUTLINE, _NUMPR, _NUMID, _ILVL = (
     w("numId"),
     w("ilvl"),
 )
-_B, _RSTYLE, _FLDCHARTYPE = w("b"), w("rStyle"), w("fldCharType")
+_RSTYLE, _FLDCHARTYPE = w("rStyle"), w("fldCharType")
+_KEEPNEXT, _JC = w("keepNext"), w("jc")
 
 
 class _StyleFacts(NamedTuple):
     chain: tuple[Style, ...]
-    bold: bool
+    look: _Look
     outline: int | None
     num_id: str | None
     num_level: int
     names: tuple[str, ...]
+    keep_next: bool
+    centered: bool
+
+
+class _Look(NamedTuple):
+    """How a run's text looks: bold, underlined, in capitals, its size (half-points)."""
+
+    bold: bool
+    underline: bool
+    caps: bool
+    size: int | None
+
+
+def _first(chain: tuple[Style, ...], attr: str) -> object:
+    return next((v for s in chain if (v := getattr(s, attr)) is not None), None)
 
 
 class _BodyReader:
@@ -129,13 +145,21 @@ class _BodyReader:
         if facts is None:
             chain = self.styles.chain(style_id)
             numbered = next((s for s in chain if s.num_id is not None), None)
+            size = _first(chain, "size")
             facts = _StyleFacts(
                 chain,
-                next((s.bold for s in chain if s.bold is not None), False),
+                _Look(
+                    bool(_first(chain, "bold")),
+                    bool(_first(chain, "underline")),
+                    bool(_first(chain, "caps")),
+                    size if isinstance(size, int) else self.styles.default_size,
+                ),
                 next((s.outline_level for s in chain if s.outline_level is not None), None),
                 numbered.num_id if numbered is not None else None,
                 (numbered.num_level or 0) if numbered is not None else 0,
                 tuple(name for style in chain for name in (style.name, style.id)),
+                bool(_first(chain, "keep_next")),
+                bool(_first(chain, "centered")),
             )
             self._facts[style_id] = facts
         return facts
@@ -146,6 +170,7 @@ class _BodyReader:
         outline = None
         num_id = None
         ilvl = 0
+        keep = centered = None
         if ppr is not None:
             ps = ol = numpr = None
             for prop in ppr:  # one pass over the properties (the first of each counts)
@@ -156,6 +181,10 @@ class _BodyReader:
                     ol = prop if ol is None else ol
                 elif tag == _NUMPR:
                     numpr = prop if numpr is None else numpr
+                elif tag == _KEEPNEXT:
+                    keep = on_off(prop) if keep is None else keep
+                elif tag == _JC:
+                    centered = prop.get(W_VAL) == "center" if centered is None else centered
             style_id = ps.get(W_VAL) if ps is not None else None
             if ol is not None:
                 outline = _to_int(ol.get(W_VAL))
@@ -170,17 +199,13 @@ class _BodyReader:
         if num_id is None and facts.num_id is not None:
             num_id, ilvl = facts.num_id, facts.num_level
 
+        collector = _Collector(self.styles, facts.look)
         plain = _plain_text(p)
         if plain is not None:  # the common case: runs of text and nothing else
-            collector = _Collector(self.styles, facts.bold)
             text = plain[0].strip()
             for rpr, visible in plain[1]:
-                if collector._run_bold(rpr):
-                    collector.bold_chars += visible
-                else:
-                    collector.plain_chars += visible
+                collector.count(rpr, visible)
         else:
-            collector = _Collector(self.styles, facts.bold)
             collector.walk(p)
             text = "".join(collector.parts).strip()
         marker = ""
@@ -195,8 +220,13 @@ class _BodyReader:
                 self.locators.get(p, -1),
                 style_names=facts.names,
                 outline_level=outline,
-                bold=collector.bold_chars > 0 and collector.plain_chars == 0,
+                bold=collector.chars > 0 and collector.bold_chars == collector.chars,
                 list_marker=marker,
+                underline=collector.chars > 0 and collector.underline_chars == collector.chars,
+                caps=collector.chars > 0 and collector.caps_chars == collector.chars,
+                size=collector.size(),
+                keep_next=facts.keep_next if keep is None else keep,
+                centered=facts.centered if centered is None else centered,
             )
         )
         for box in collector.text_boxes:
@@ -295,25 +325,29 @@ class _Collector:
 
     __slots__ = (
         "bold_chars",
+        "caps_chars",
+        "chars",
         "field_code",
         "in_code",
         "parts",
-        "plain_chars",
-        "style_bold",
+        "sizes",
+        "style_look",
         "styles",
         "text_boxes",
+        "underline_chars",
     )
 
-    def __init__(self, styles: StyleSheet, style_bold: bool) -> None:
+    def __init__(self, styles: StyleSheet, style_look: _Look) -> None:
         self.styles = styles
-        self.style_bold = style_bold
+        self.style_look = style_look
         self.parts: list[str] = []
         self.text_boxes: list[etree._Element] = []
         self.field_code: list[bool] = []  # stack: inside a field's code part?
         self.in_code = 0
         """How many of the fields on the stack are in their code part (text not shown)."""
-        self.bold_chars = 0
-        self.plain_chars = 0
+        self.chars = self.bold_chars = self.underline_chars = self.caps_chars = 0
+        self.sizes: dict[int | None, int] = {}
+        """Visible characters by font size."""
 
     def walk(self, el: etree._Element) -> None:
         for child in el:
@@ -374,10 +408,7 @@ class _Collector:
         for piece in parts[first:]:
             visible += len(piece.strip())
         if visible:
-            if self._run_bold(rpr):
-                self.bold_chars += visible
-            else:
-                self.plain_chars += visible
+            self.count(rpr, visible)
 
     def form_field(self, fld_char: etree._Element) -> None:
         """Legacy form fields keep their value in ``w:ffData``, not in the result runs."""
@@ -400,25 +431,44 @@ class _Collector:
             if entries and index is not None and 0 <= index < len(entries):
                 self.parts.append(entries[index])
 
-    def _run_bold(self, rpr: etree._Element | None) -> bool:
-        """Whether a run (its properties ``rpr``) is bold: directly, by its character style,
-        else as its paragraph's style says."""
-        if rpr is not None:
-            bold = rstyle = None
-            for prop in rpr:
-                tag = prop.tag
-                if tag == _B:
-                    bold = prop if bold is None else bold
-                elif tag == _RSTYLE:
-                    rstyle = prop if rstyle is None else rstyle
-            direct = on_off(bold)
-            if direct is not None:
-                return direct
-            if rstyle is not None:
-                for style in self.styles.chain(rstyle.get(W_VAL)):
-                    if style.bold is not None:
-                        return style.bold
-        return self.style_bold
+    def count(self, rpr: etree._Element | None, visible: int) -> None:
+        """Count a run's ``visible`` characters by how they look (its properties ``rpr``)."""
+        look = self._run_look(rpr)
+        self.chars += visible
+        if look.bold:
+            self.bold_chars += visible
+        if look.underline:
+            self.underline_chars += visible
+        if look.caps:
+            self.caps_chars += visible
+        self.sizes[look.size] = self.sizes.get(look.size, 0) + visible
+
+    def size(self) -> int | None:
+        """The size most of the paragraph's text is set in."""
+        if not self.sizes:
+            return self.style_look.size
+        return max(self.sizes.items(), key=lambda item: item[1])[0]
+
+    def _run_look(self, rpr: etree._Element | None) -> _Look:
+        """How a run (its properties ``rpr``) looks: set directly, else by its character
+        style, else as its paragraph's style says."""
+        base = self.style_look
+        if rpr is None:
+            return base
+        bold, underline, caps, size = run_look(rpr)
+        rstyle = rpr.find(_RSTYLE)
+        if rstyle is not None:
+            for style in self.styles.chain(rstyle.get(W_VAL)):
+                bold = style.bold if bold is None else bold
+                underline = style.underline if underline is None else underline
+                caps = style.caps if caps is None else caps
+                size = style.size if size is None else size
+        return _Look(
+            base.bold if bold is None else bold,
+            base.underline if underline is None else underline,
+            base.caps if caps is None else caps,
+            base.size if size is None else size,
+        )
 
 
 _SHEETS: dict[bytes, StyleSheet] = {}

@@ -45,12 +45,43 @@ class Style:
     bold: bool | None
     num_id: str | None
     num_level: int | None
+    underline: bool | None = None
+    caps: bool | None = None
+    size: int | None = None
+    """Font size in half-points (``w:sz``)."""
+    keep_next: bool | None = None
+    centered: bool | None = None
+
+
+def run_look(rpr: etree._Element | None) -> tuple[bool | None, bool | None, bool | None, int | None]:
+    """(bold, underline, caps, size) set directly in a run or style ``w:rPr``."""
+    if rpr is None:
+        return None, None, None, None
+    bold = underline = caps = None
+    size = None
+    for prop in rpr:
+        tag = prop.tag
+        if tag == _B:
+            bold = on_off(prop) if bold is None else bold
+        elif tag == _U:
+            if underline is None:
+                underline = (prop.get(W_VAL) or "single") != "none"
+        elif tag == _CAPS:
+            caps = on_off(prop) if caps is None else caps
+        elif tag == _SZ:
+            size = _int(prop.get(W_VAL)) if size is None else size
+    return bold, underline, caps, size
+
+
+_B, _U, _CAPS, _SZ = w("b"), w("u"), w("caps"), w("sz")
 
 
 @dataclass(slots=True)
 class StyleSheet:
     styles: dict[str, Style] = field(default_factory=dict)
     default_paragraph: str | None = None
+    default_size: int | None = None
+    """The document's default font size (``w:docDefaults``), half-points."""
     _chains: dict[str, tuple[Style, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +89,10 @@ class StyleSheet:
         sheet = cls()
         if root is None:
             return sheet
+        defaults = root.find(w("docDefaults"))
+        if defaults is not None:
+            sz = defaults.find(f"{w('rPrDefault')}/{w('rPr')}/{w('sz')}")
+            sheet.default_size = _int(sz.get(W_VAL)) if sz is not None else None
         for el in root.iter(w("style")):
             sid = el.get(w("styleId")) or ""
             name_el = el.find(w("name"))
@@ -75,7 +110,13 @@ class StyleSheet:
                     ilvl = numpr.find(w("ilvl"))
                     num_id = nid.get(W_VAL) if nid is not None else None
                     num_level = _int(ilvl.get(W_VAL)) if ilvl is not None else 0
-            bold = on_off(rpr.find(w("b"))) if rpr is not None else None
+            bold, underline, caps, size = run_look(rpr)
+            keep_next = centered = None
+            if ppr is not None:
+                keep_next = on_off(ppr.find(w("keepNext")))
+                jc = ppr.find(w("jc"))
+                if jc is not None:
+                    centered = jc.get(W_VAL) == "center"
             sheet.styles[sid] = Style(
                 sid,
                 name,
@@ -84,6 +125,11 @@ class StyleSheet:
                 bold,
                 num_id,
                 num_level,
+                underline,
+                caps,
+                size,
+                keep_next,
+                centered,
             )
             is_default = (el.get(w("default")) or "").lower() in {"1", "true", "on"}
             if el.get(w("type")) == "paragraph" and is_default:
