@@ -108,4 +108,4 @@ def prism_titles(path: Path) -> list[str]:
     from prism_cli.word.reader import read_document
 
     sections = split_sections(read_document(path).blocks)
-    return [s.title for s in sections if s.detected_by not in {"preamble", "none", "title"}]
+    return [s.title for s in sections if s.detected_by not in {"preamble", "none"}]

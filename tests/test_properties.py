@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from prism_cli.core.document import Block, BlockKind
 from prism_cli.core.findings import FindingIn, parse_findings
-from prism_cli.core.sections import split_sections
+from prism_cli.core.sections import analyse, split_sections
 from prism_cli.errors import FindingsParseError
 
 words = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
@@ -44,13 +44,20 @@ def blocks(draw: st.DrawFn) -> list[Block]:
 @given(blocks())
 def test_every_block_lands_in_one_section_in_reading_order(given_blocks: list[Block]) -> None:
     sections = split_sections(given_blocks)
+    analysis = analyse(given_blocks)
     placed = [b.locator for s in sections for b in s.blocks]
     headings = [s.heading_locator for s in sections if s.heading_locator is not None]
     # Each block at most once, in reading order.
     assert len(placed) == len(set(placed))
     assert placed == sorted(placed)
-    # Nothing with text is lost.
-    kept = set(placed) | set(headings)
+    # Nothing with text is lost: in a section, a heading (with the title line it takes), or
+    # the document's title.
+    taken = {given_blocks[i].locator for h in analysis.headings.values() for i in h.consumed}
+    title = {given_blocks[i].locator for i in analysis.title_blocks}
+    if title & set(placed):  # nothing but the title: the title is the whole document
+        assert [s.detected_by for s in sections] == ["none"]
+        assert title == set(placed) & {b.locator for b in given_blocks if b.text.strip()}
+    kept = set(placed) | set(headings) | taken | title
     assert all(b.locator in kept for b in given_blocks if b.text.strip())
     # Ids in order, parents before their children.
     assert [s.id for s in sections] == [f"s{n}" for n in range(1, len(sections) + 1)]

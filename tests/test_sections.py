@@ -31,7 +31,7 @@ def test_outline_level_from_style_chain(tmp_path: Path) -> None:
     secs = sections_of(
         tmp_path, p("Intro", style="Heading1") + p(BODY) + p("Sub", style="Heading2") + p(BODY)
     )
-    assert titles(secs) == [("Intro", 1, "outline"), ("Sub", 2, "outline")]
+    assert titles(secs) == [("Intro", 1, "style"), ("Sub", 2, "style")]
 
 
 def test_body_text_outline_level_beats_heading_style(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_localised_style_names_and_ids(tmp_path: Path) -> None:
 
 def test_heading_style_through_based_on(tmp_path: Path) -> None:
     secs = sections_of(tmp_path, p("Findings", style="MyReportHeading") + p(BODY))
-    assert titles(secs) == [("Findings", 1, "outline")]
+    assert titles(secs) == [("Findings", 1, "style")]
 
 
 def test_title_and_preamble(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_title_and_preamble(tmp_path: Path) -> None:
     assert titles(secs) == [
         ("Preamble", 0, "preamble"),
         ("Annual Review", 0, "title"),
-        ("Scope", 1, "outline"),
+        ("Scope", 1, "style"),
     ]
     assert secs[0].text == "Prepared by the audit team."
     assert secs[2].parent_id == secs[1].id
@@ -100,8 +100,14 @@ def test_bold_lines_when_no_structural_heading(tmp_path: Path) -> None:
 
 
 def test_bold_from_paragraph_style(tmp_path: Path) -> None:
-    body = p("Overview", style="StrongParaB") + p(BODY)
-    assert titles(sections_of(tmp_path, body)) == [("Overview", 1, "bold")]
+    body = p("Overview", style="StrongParaB") + p(BODY) + p("Risks", style="StrongParaB") + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Overview", 1, "bold"), ("Risks", 1, "bold")]
+
+
+def test_a_look_met_once_is_not_enough_alone(tmp_path: Path) -> None:
+    # One bold line in running text is emphasis; larger, or bold and centred, stands out.
+    body = p(BODY) + p("Please note", bold=True) + p(BODY)
+    assert titles(sections_of(tmp_path, body)) == [("Document", 1, "none")]
 
 
 def test_bold_lines_ignored_when_document_has_heading_styles(tmp_path: Path) -> None:
@@ -118,11 +124,14 @@ def test_numbered_lines_with_depth(tmp_path: Path) -> None:
         + p("2. Findings")
         + p(BODY)
     )
-    assert titles(sections_of(tmp_path, body)) == [
-        ("1. Introduction", 1, "numbered"),
-        ("1.1 Scope of work", 2, "numbered"),
-        ("2. Findings", 1, "numbered"),
+    secs = sections_of(tmp_path, body)
+    assert titles(secs) == [
+        ("Introduction", 1, "numbered"),
+        ("Scope of work", 2, "numbered"),
+        ("Findings", 1, "numbered"),
     ]
+    assert [s.number for s in secs] == ["1.", "1.1", "2."]
+    assert [s.heading for s in secs] == ["1. Introduction", "1.1 Scope of work", "2. Findings"]
 
 
 def test_all_caps_lines(tmp_path: Path) -> None:

@@ -72,7 +72,16 @@ class Section:
     blocks: tuple[Block, ...] = field(default=())
     parent_id: str | None = None
     detected_by: str = "none"
-    """How the heading was found: outline, style, title, bold, numbered, caps, preamble, none."""
+    """How the heading was found: style, outline, title, contents, numbered, size, bold, caps,
+    underline; preamble or none for a section without a heading."""
+    number: str = ""
+    """The heading's number as the document shows it (Word's list number or a typed one:
+    ``1.2``, ``IV.``, ``Article 5``, ``第一章``); "" when it has none. ``title`` is without it."""
+
+    @property
+    def heading(self) -> str:
+        """The heading as the document shows it: number and title."""
+        return f"{self.number} {self.title}" if self.number else self.title
 
     @property
     def text(self) -> str:

@@ -53,7 +53,9 @@ class Style:
     centered: bool | None = None
 
 
-def run_look(rpr: etree._Element | None) -> tuple[bool | None, bool | None, bool | None, int | None]:
+def run_look(
+    rpr: etree._Element | None,
+) -> tuple[bool | None, bool | None, bool | None, int | None]:
     """(bold, underline, caps, size) set directly in a run or style ``w:rPr``."""
     if rpr is None:
         return None, None, None, None
