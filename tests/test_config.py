@@ -52,13 +52,14 @@ def test_config_keys_are_option_names(tmp_path: Path) -> None:
     assert "warning" not in result.stderr
 
 
-def test_a_broken_config_stops_review_but_not_sections(tmp_path: Path) -> None:
+def test_a_broken_config_stops_review_and_sections(tmp_path: Path) -> None:
+    # prism sections reads [sections] (how documents are split): a file it cannot read is
+    # an error for it too, not a guess.
     setup(tmp_path, "[review\nfail_on = \n")
     result = run_prism("sections", "plan.docx", "-f", "json", cwd=tmp_path)
-    assert result.code == 0, result.stderr
-    assert "warning:" in result.stderr
-    assert "prism.toml" in result.stderr
-    assert json.loads(result.stdout)
+    assert result.code == 4
+    assert result.stderr.startswith(f"error: {tmp_path / 'prism.toml'}: invalid config")
+    assert result.stdout == ""
     result = run_prism("review", "plan.docx", "--offline", cwd=tmp_path)
     assert result.code == 4
     assert result.stderr.startswith(f"error: {tmp_path / 'prism.toml'}: invalid config")

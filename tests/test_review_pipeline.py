@@ -354,9 +354,22 @@ def test_no_cache_point_below_the_model_minimum(bedrock: FakeBedrock) -> None:
     assert all("cachePoint" not in block for block in body["system"])
 
 
-PROMPTS = {"2026-11-25.1": "6b77ce57df11dbfc"}
+PROMPTS = {"2026-11-25.1": "ae20abb82b9e7f2d"}
 """Each prompt version and the digest of the prompt code it names (core/prompts.py from
-``SYSTEM_TEMPLATE`` on)."""
+``SYSTEM_TEMPLATE`` on). #22 changed the code, not the prompt: a section's heading is read as
+``section.heading`` (number and title) where it was ``section.title`` (which held both), so the
+text sent is the same (test_a_numbered_heading_reads_as_before) and the version stays."""
+
+
+def test_a_numbered_heading_reads_as_before() -> None:
+    from prism_cli.core.document import Section
+    from prism_cli.core.prompts import build_user, outline_of
+
+    numbered = Section("s2", 1, "Scope of the review", 2, 3, (), "s1", "style", "2.1")
+    assert build_user(numbered, "Text.").startswith(
+        'Review section [s2] "2.1 Scope of the review".'
+    )
+    assert outline_of([numbered]) == "  - [s2] 2.1 Scope of the review"
 
 
 def test_the_prompt_version_changes_with_the_prompt() -> None:

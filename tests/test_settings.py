@@ -41,10 +41,10 @@ def test_the_keys_the_config_check_knows_are_the_settings() -> None:
     import dataclasses
 
     from prism_cli.cli.prism_settings import PrismSettings
-    from prism_cli.cli.settings import CATALOG_TABLE, DEFAULTS, KEYS, Settings
+    from prism_cli.cli.settings import CATALOG_TABLE, DEFAULTS, KEYS, SECTIONS_TABLE, Settings
 
     names = {f.name for f in dataclasses.fields(Settings)}
-    assert set(PrismSettings.model_fields) == names == {*KEYS, CATALOG_TABLE}
+    assert set(PrismSettings.model_fields) == names == {*KEYS, CATALOG_TABLE, SECTIONS_TABLE}
     assert PrismSettings().model_dump() == dataclasses.asdict(DEFAULTS)
 
 

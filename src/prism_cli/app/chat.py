@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from prism_cli.core.findings import Finding
     from prism_cli.core.pipeline import Reviewer
     from prism_cli.core.report import PriceLookup
+    from prism_cli.core.sections import SectionRules
     from prism_cli.core.session import Sessions
     from prism_cli.engine.engine import ModelEngine
 
@@ -106,6 +107,7 @@ class ChatService:
         *,
         engine: ModelEngine | None = None,
         prices: PriceLookup = lambda _m: None,
+        rules: SectionRules | None = None,
     ) -> ChatService:
         """The session of ``ref`` (an id or a document; a document with none gets one), or
         the most recently updated session when ``ref`` is None."""
@@ -120,10 +122,10 @@ class ChatService:
                 raise UsageError("no session yet: give a document (prism chat report.docx)")
             sid = newest[-1].id
         elif ref.lower().endswith((".docx", ".docm", ".dotx", ".dotm")) and Path(ref).is_file():
-            sid = _session_for_document(sessions, Path(ref))
+            sid = _session_for_document(sessions, Path(ref), rules)
         else:
             sid = resolve_session(sessions, ref)
-        sections, document = _chat_sections(sessions, sid)
+        sections, document = _chat_sections(sessions, sid, rules)
         service = cls(sessions, sid, sections, engine=engine, prices=prices, document=document)
         service.thread = sessions.thread(sid)
         return service
@@ -198,9 +200,9 @@ class ChatService:
         reviewer, prices, notes = self._reviewer[1]
         from prism_cli.app import documents
 
-        review = documents.split(document)
+        review = documents.split(document, settings.sections)
         review.session_id = self.session_id
-        rules = run_rules(document, review.sections, settings.framework)
+        rules = run_rules(document, review.sections, settings.framework, review.title)
         service = ReviewService(
             self.sessions,
             settings,
@@ -305,7 +307,7 @@ class ChatService:
         return answered
 
 
-def _session_for_document(sessions: Sessions, path: Path) -> str:
+def _session_for_document(sessions: Sessions, path: Path, rules: SectionRules | None) -> str:
     """The document's session; a new one (sections read, nothing reviewed) when it has none."""
     from prism_cli.app import documents
     from prism_cli.app.run import assign_session_ids, session_of_file
@@ -315,7 +317,7 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     sid = session_of_file(sessions, path, data)
     if sid is not None:
         return sid
-    review = documents.read(path)
+    review = documents.read(path, rules)
     document = review.document
     assign_session_ids([review], None)
     sid = review.session_id
@@ -326,20 +328,29 @@ def _session_for_document(sessions: Sessions, path: Path) -> str:
     return sid
 
 
-SECTIONS_VERSION = 1
+SECTIONS_VERSION = 2
 """Of the chat sections kept in a session: a new splitter makes the stored ones stale."""
 
 
-def _chat_sections(sessions: Sessions, sid: str) -> tuple[list[ChatSection], Document | None]:
+def _chat_sections(
+    sessions: Sessions, sid: str, rules: SectionRules | None = None
+) -> tuple[list[ChatSection], Document | None]:
     """The document's sections as chat shows them: kept in the session after the first chat
-    (for the same document and splitter), so a chat does not parse the document to start;
-    the document too when it had to be parsed."""
+    (for the same document, splitter and ``[sections]`` rules; a reviewed session's own
+    rules win), so a chat does not parse the document to start; the document too when it had
+    to be parsed."""
+    from prism_cli.core.sections import DEFAULT_RULES, SectionRules
+
     meta = sessions.require(sid)
+    if meta.settings.get("framework_text"):
+        rules = SectionRules.from_record(meta.settings.get("sections"))
+    rules = rules or DEFAULT_RULES
     kept = sessions.chat_sections(sid)
     if (
         kept is not None
         and kept.get("sha256") == meta.document.sha256
         and kept.get("version") == SECTIONS_VERSION
+        and kept.get("rules", DEFAULT_RULES.as_record()) == rules.as_record()
     ):
         try:
             return [
@@ -351,14 +362,15 @@ def _chat_sections(sessions: Sessions, sid: str) -> tuple[list[ChatSection], Doc
 
     document = documents.stored_document(sessions, sid)
     sections = [
-        ChatSection(n, s.id, s.title, s.text)
-        for n, s in enumerate(documents.sections_of(document), 1)
+        ChatSection(n, s.id, s.heading, s.text)
+        for n, s in enumerate(documents.sections_of(document, rules), 1)
     ]
     sessions.put_chat_sections(
         sid,
         {
             "sha256": meta.document.sha256,
             "version": SECTIONS_VERSION,
+            "rules": rules.as_record(),
             "sections": [[s.number, s.id, s.title, s.text] for s in sections],
         },
     )

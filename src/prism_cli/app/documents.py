@@ -14,6 +14,7 @@ from prism_cli.errors import InputError, PrismError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Document, Section
+    from prism_cli.core.sections import SectionRules
     from prism_cli.core.session import Sessions
 
 
@@ -47,30 +48,30 @@ def expand(args: Sequence[str]) -> tuple[list[Path], list[Unreadable]]:
     return expanded.paths, [Unreadable(e.path, e) for e in expanded.errors]
 
 
-def load(paths: Iterable[Path]) -> Loaded:
+def load(paths: Iterable[Path], rules: SectionRules | None = None) -> Loaded:
     """Each file read and split into sections; one that cannot be read is set aside."""
     loaded = Loaded()
     for path in paths:
         try:
-            loaded.reviews.append(read(path))
+            loaded.reviews.append(read(path, rules))
         except PrismError as exc:
             loaded.unreadable.append(Unreadable(str(path), exc))
     return loaded
 
 
-def load_args(args: Sequence[str]) -> Loaded:
+def load_args(args: Sequence[str], rules: SectionRules | None = None) -> Loaded:
     """:func:`expand` then :func:`load`: what the args name, the problems first."""
     paths, problems = expand(args)
-    loaded = load(paths)
+    loaded = load(paths, rules)
     loaded.unreadable[:0] = problems
     return loaded
 
 
-def read(path: Path) -> DocumentReview:
+def read(path: Path, rules: SectionRules | None = None) -> DocumentReview:
     """One file, read and split (raises :class:`InputError` when it cannot be read)."""
     from prism_cli.word.reader import read_document
 
-    return split(read_document(path))
+    return split(read_document(path), rules)
 
 
 def text_of(path: Path) -> str:
@@ -80,21 +81,23 @@ def text_of(path: Path) -> str:
     return "\n".join(b.text for b in read_document(path).blocks if b.text.strip())
 
 
-def split(document: Document) -> DocumentReview:
-    """A document read already, split into its sections."""
-    return DocumentReview(document, sections_of(document))
+def split(document: Document, rules: SectionRules | None = None) -> DocumentReview:
+    """A document read already, split into its sections (``rules``: what the user's
+    ``[sections]`` says; None: the defaults)."""
+    from prism_cli.core.sections import DEFAULT_RULES, split_document
+
+    found = split_document(document.blocks, rules or DEFAULT_RULES)
+    return DocumentReview(document, found.sections, title=found.title)
 
 
-def sections_of(document: Document) -> list[Section]:
-    from prism_cli.core.sections import split_sections
-
-    return list(split_sections(document.blocks))
+def sections_of(document: Document, rules: SectionRules | None = None) -> list[Section]:
+    return list(split(document, rules).sections)
 
 
-def stored(sessions: Sessions, sid: str) -> DocumentReview:
+def stored(sessions: Sessions, sid: str, rules: SectionRules | None = None) -> DocumentReview:
     """The document a session keeps (its path is the original's), read and split: what chat
     and workers review, with no local file needed. Its session id is ``sid``."""
-    review = split(stored_document(sessions, sid))
+    review = split(stored_document(sessions, sid), rules)
     review.session_id = sid
     return review
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prism_cli.app import documents
+from prism_cli.core.sections import DEFAULT_RULES, SectionRules
 from prism_cli.errors import NoCredentials, SessionBusy
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class ReviewRequest:
     region: str | None = None
     profile: str | None = None
     concurrency: int = 4
+    sections: SectionRules = DEFAULT_RULES
+    """How documents are split (prism.toml's ``[sections]``)."""
     catalog_overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -65,7 +68,7 @@ class Prepared:
     def rule_findings(self, review: DocumentReview) -> list[Finding]:
         from prism_cli.core.rules import run_rules
 
-        return run_rules(review.document, review.sections, self.framework)
+        return run_rules(review.document, review.sections, self.framework, review.title)
 
 
 def _nothing(*_args: Any) -> None:
@@ -106,6 +109,7 @@ def settings_for(request: ReviewRequest) -> tuple[Framework, RunSettings]:
         thinking_budget=request.thinking_budget,
         max_tokens=request.max_tokens,
         temperature=request.temperature,
+        sections=request.sections,
     )
     return framework, settings
 
@@ -120,7 +124,7 @@ def prepare(
     from prism_cli.app.run import assign_session_ids
 
     framework, run_settings = settings or settings_for(request)
-    loaded = documents.load(paths)
+    loaded = documents.load(paths, run_settings.sections)
     reviews = loaded.reviews
     if reviews:
         assign_session_ids(reviews, request.session)

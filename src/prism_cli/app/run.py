@@ -30,6 +30,7 @@ from prism_cli.core.results import (
     StoredResult,
     finding_list,
 )
+from prism_cli.core.sections import DEFAULT_RULES, SectionRules
 from prism_cli.core.session import (
     SCHEMA_VERSION,
     CorruptEntry,
@@ -64,6 +65,9 @@ class RunSettings:
     max_tokens: int = 4096
     temperature: float | None = 0.7
     prompt_version: str = PROMPT_VERSION
+    sections: SectionRules = DEFAULT_RULES
+    """How documents are split (``[sections]``): stored with the session, so a worker splits
+    a document as the run that queued it did."""
 
     def _shaping_fields(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,7 @@ class RunSettings:
             "guidelines_digest": digest(self.guidelines),
             **self._shaping_fields(),
             "prompt_version": self.prompt_version,
+            **({"sections": self.sections.as_record()} if self.sections != DEFAULT_RULES else {}),
         }
 
     @classmethod
@@ -112,6 +117,7 @@ class RunSettings:
             max_tokens=int(record.get("max_tokens", 4096)),
             temperature=record.get("temperature"),
             prompt_version=str(record.get("prompt_version", PROMPT_VERSION)),
+            sections=SectionRules.from_record(record.get("sections")),
         )
 
 
@@ -174,7 +180,7 @@ def report_inputs(review: DocumentReview, keys: dict[str, str], rules: object) -
         review.document.path,
         review.document.sha256,
         review.session_id,
-        [[s.id, s.index, s.title, s.level, keys.get(s.id)] for s in review.sections],
+        [[s.id, s.index, s.heading, s.level, keys.get(s.id)] for s in review.sections],
         rules,
     ]
     text = json.dumps(basis, ensure_ascii=False, sort_keys=True)

@@ -72,7 +72,7 @@ def review_stored_section(
     else:
         settings = RunSettings.from_record(meta.settings)
         document = documents.stored_document(sessions, sid)
-        sections = documents.sections_of(document)
+        sections = documents.sections_of(document, settings.sections)
         if read is not None:
             if len(read) > 64:
                 read.clear()
@@ -110,7 +110,7 @@ def stored_review(sessions: Sessions, sid: str) -> tuple[RunSettings, DocumentRe
     from prism_cli.app import documents
 
     settings = RunSettings.from_record(sessions.require(sid).settings)
-    review = documents.stored(sessions, sid)
+    review = documents.stored(sessions, sid, settings.sections)
     held = stored_results(sessions, sid)
     for section in review.sections:
         stored = held.get(section.id)

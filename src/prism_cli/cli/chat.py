@@ -76,7 +76,11 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
     sessions = app.sessions
     setup = engine_for(app, opts, opts.models)
     service = ChatService.open(
-        sessions, opts.target, engine=setup.engine, prices=setup.catalog.prices
+        sessions,
+        opts.target,
+        engine=setup.engine,
+        prices=setup.catalog.prices,
+        rules=app.settings.section_rules,
     )
     if opts.section:
         service.focus = service.section(opts.section).id
@@ -100,7 +104,9 @@ def open_chat(app: Application, opts: ChatOptions) -> ChatService:
 
     service.reviewer_for = reviewer_for
     service.default_settings = RunSettings(
-        framework=load_framework(None), models=tuple(opts.models)
+        framework=load_framework(None),
+        models=tuple(opts.models),
+        sections=app.settings.section_rules,
     )
     return service
 

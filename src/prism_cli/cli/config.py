@@ -104,7 +104,7 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
         text = path.read_text("utf-8")
     except OSError:
         text = ""
-    from prism_cli.cli.settings import CATALOG_TABLE, KEYS
+    from prism_cli.cli.settings import CATALOG_TABLE, KEYS, SECTION_KEYS, SECTIONS_TABLE
 
     every: set[str] = set(KEYS).union(*(set(keys) for keys in options.values()))
     found: list[tuple[str, str, str]] = []
@@ -123,6 +123,8 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
             found.append((where(name, None), f"unknown section [{name}]", _suggest(name, tables)))
             continue
         known = set(options.get(name, {}))
+        if name == SECTIONS_TABLE:
+            known |= set(SECTION_KEYS)  # how documents are split, beside the command's options
         for key, inner in value.items():
             if name == CATALOG_TABLE and isinstance(inner, dict):
                 continue  # a model's facts: the catalog checks them
@@ -134,8 +136,9 @@ def check_config(path: Path, config: JSONObject, options: Options) -> list[tuple
 
 
 # -- the root callback: prism.toml into each command's defaults --------------------------------
-NO_CONFIG = {"sections"}
-"""Commands that read nothing from prism.toml: a broken one is a warning for them."""
+NO_CONFIG: set[str] = set()
+"""Commands that read nothing from prism.toml: a broken one is a warning for them (none:
+``prism sections`` reads ``[sections]``)."""
 
 if TYPE_CHECKING:
     from typer import Context

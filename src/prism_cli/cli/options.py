@@ -18,6 +18,7 @@ from prism_cli.console import Console
 
 if TYPE_CHECKING:
     from prism_cli.app.review import ReviewRequest
+    from prism_cli.core.sections import SectionRules
 
 SHORT = dict(COMMANDS)
 
@@ -168,9 +169,13 @@ class ReviewOptions:
     log_json: Path | None = None
     metrics: str | None = None
 
-    def request(self, catalog_overrides: dict[str, object]) -> ReviewRequest:
-        """These options as the review use case takes them."""
+    def request(
+        self, catalog_overrides: dict[str, object], sections: SectionRules | None = None
+    ) -> ReviewRequest:
+        """These options as the review use case takes them (``sections``: how documents are
+        split, from prism.toml's ``[sections]``)."""
         from prism_cli.app.review import ReviewRequest
+        from prism_cli.core.sections import DEFAULT_RULES
 
         return ReviewRequest(
             framework=self.framework,
@@ -191,6 +196,7 @@ class ReviewOptions:
             profile=self.profile,
             concurrency=self.concurrency,
             catalog_overrides=catalog_overrides,
+            sections=sections or DEFAULT_RULES,
         )
 
 

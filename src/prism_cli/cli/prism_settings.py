@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TypedDict, cast
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_serializer
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -25,6 +25,7 @@ class Values(TypedDict):
     progress_interval: float
     quota_period: float | None
     models: dict[str, object]
+    sections: dict[str, object]
 
 
 _FILE: ContextVar[Mapping[str, object] | None] = ContextVar("prism_file_settings", default=None)
@@ -41,6 +42,19 @@ class _FileSource(PydanticBaseSettingsSource):
         return {name: values[name] for name in self.settings_cls.model_fields if name in values}
 
 
+class SectionSettings(BaseModel):
+    """``[sections]``: how documents are split (its other keys are ``prism sections``'
+    option defaults, checked with the command's options)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    heading_styles: list[str] = Field(default_factory=list)
+    ignore_styles: list[str] = Field(default_factory=list)
+    numbered_headings: StrictBool = True
+    formatting_headings: StrictBool = True
+    outline_levels: StrictBool = True
+
+
 class PrismSettings(BaseSettings):
     """The fields of :class:`~prism_cli.cli.settings.Settings`, with their checks (a test
     holds the two to the same fields and defaults)."""
@@ -51,6 +65,11 @@ class PrismSettings(BaseSettings):
     progress_interval: float = Field(default=30.0, gt=0)
     quota_period: float | None = Field(default=None, gt=0)
     models: dict[str, object] = Field(default_factory=dict)
+    sections: SectionSettings = Field(default_factory=lambda: SectionSettings())
+
+    @field_serializer("sections")
+    def _sections(self, value: SectionSettings) -> dict[str, object]:
+        return value.model_dump(exclude_unset=True)
 
     @classmethod
     def settings_customise_sources(
@@ -77,6 +96,14 @@ def validate(
     except ValidationError as exc:
         error = exc.errors()[0]
         key = str(error["loc"][0]) if error["loc"] else "?"
+        if key == "sections" and len(error["loc"]) > 1:
+            inner = str(error["loc"][1])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            table = config.get("sections")
+            value = table.get(inner) if isinstance(table, Mapping) else None
+            line = line_of(path.read_text("utf-8"), "sections", inner) if path else None
+            where = f"{path}:{line}" if line else str(path or "prism.toml")
+            raise ConfigError(f"{where}: [sections] {inner} = {value!r}: {reason}") from None
         reason = str(error["msg"]).removeprefix("Value error, ")
         env = f"PRISM_{key.upper()}"
         if key in given:

@@ -136,7 +136,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     console = app.console
     fmt = app.output_format(opts.fmt, opts.output)
     validate(app, opts, fmt)
-    request = opts.request(app.catalog_overrides)
+    request = opts.request(app.catalog_overrides, app.settings.section_rules)
     framework, settings = use_case.settings_for(request)
     telemetry = Telemetry(opts.log_json, parse_metrics(opts.metrics))
     codes = [EXIT_OK]
@@ -195,7 +195,7 @@ def _dry_run(app: Application, opts: ReviewOptions, fmt: str, prepared: Prepared
     from prism_cli.app.review import ReviewHooks
     from prism_cli.reports.estimate import to_text
 
-    request = opts.request(app.catalog_overrides)
+    request = opts.request(app.catalog_overrides, app.settings.section_rules)
 
     def opened(_models: list[str], details: list[str]) -> None:
         for detail in details:

@@ -18,10 +18,24 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prism_cli.core.sections import SectionRules
 
 KEYS = ("lease_ttl", "progress_interval", "quota_period")
 """The top-level keys of prism.toml (and ``PRISM_<KEY>`` variables) that set them."""
 CATALOG_TABLE = "models"
+SECTIONS_TABLE = "sections"
+SECTION_KEYS = (
+    "heading_styles",
+    "ignore_styles",
+    "numbered_headings",
+    "formatting_headings",
+    "outline_levels",
+)
+"""The keys of prism.toml's ``[sections]`` that say how documents are split (the table also
+holds ``prism sections``' own option defaults)."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +50,20 @@ class Settings:
     against a fake with shorter windows sets it."""
     models: Mapping[str, object] = field(default_factory=dict)
     """prism.toml's ``[models.<key>]`` tables: the catalog's entries extended or overridden."""
+    sections: Mapping[str, object] = field(default_factory=dict)
+    """prism.toml's ``[sections]`` keys (:data:`SECTION_KEYS`), checked."""
 
     @property
     def catalog_overrides(self) -> dict[str, object]:
         """The ``[models.X]`` tables as the model catalog takes them."""
         return {CATALOG_TABLE: dict(self.models)} if self.models else {}
+
+    @property
+    def section_rules(self) -> SectionRules:
+        """How documents are split, as ``[sections]`` says."""
+        from prism_cli.core.sections import SectionRules
+
+        return SectionRules.from_record(dict(self.sections))
 
 
 DEFAULTS = Settings()
@@ -48,8 +71,11 @@ DEFAULTS = Settings()
 
 def sets_any(config: Mapping[str, object]) -> bool:
     """Whether prism.toml or the environment sets a run-wide setting."""
-    return CATALOG_TABLE in config or any(
-        key in config or f"PRISM_{key.upper()}" in os.environ for key in KEYS
+    table = config.get(SECTIONS_TABLE)
+    return (
+        CATALOG_TABLE in config
+        or (isinstance(table, Mapping) and any(key in table for key in SECTION_KEYS))
+        or any(key in config or f"PRISM_{key.upper()}" in os.environ for key in KEYS)
     )
 
 

@@ -76,7 +76,7 @@ class DocumentContext:
     @property
     def full_text(self) -> str:
         """The whole document for the cached prefix, when it is small enough."""
-        text = "\n\n".join(f"[{s.id}] {s.title}\n{s.text}" for s in self.sections)
+        text = "\n\n".join(f"[{s.id}] {s.heading}\n{s.text}" for s in self.sections)
         return text if estimate_tokens(text) <= FULL_TEXT_MAX_TOKENS else ""
 
 

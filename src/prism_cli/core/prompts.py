@@ -64,7 +64,7 @@ def defang(text: str) -> str:
 
 
 def outline_of(sections: Sequence[Section]) -> str:
-    return "\n".join(f"{'  ' * max(s.level - 1, 0)}- [{s.id}] {s.title}" for s in sections)
+    return "\n".join(f"{'  ' * max(s.level - 1, 0)}- [{s.id}] {s.heading}" for s in sections)
 
 
 def build_system(
@@ -103,7 +103,7 @@ def build_user(section: Section, text: str, part: int = 1, parts: int = 1) -> st
     safe = defang(text)
     where = f" (part {part} of {parts})" if parts > 1 else ""
     return (
-        f'Review section [{section.id}] "{section.title}"{where}.\n'
+        f'Review section [{section.id}] "{section.heading}"{where}.\n'
         f'<document_section id="{section.id}">\n{safe}\n</document_section>\n'
         "Report your findings now."
     )

@@ -74,6 +74,7 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
             {
                 "id": s.id,
                 "index": s.index,
+                "number": s.number,
                 "title": s.title,
                 "level": s.level,
                 "status": r.status if r else "skipped",
@@ -86,6 +87,7 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
     return {
         "path": review.document.path,
         "sha256": review.document.sha256,
+        "title": review.title,
         "session_id": review.session_id,
         "sections": sections,
         "findings": _finding_dicts(review),

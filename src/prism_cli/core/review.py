@@ -23,6 +23,8 @@ class DocumentReview:
     results: dict[str, SectionResult] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     session_id: str = ""
+    title: str | None = None
+    """The document's title (its Title paragraph or its cover), not a section."""
     dumped: dict[int, tuple[Finding, dict[str, Any]]] = field(
         default_factory=dict, repr=False, compare=False
     )

@@ -105,6 +105,8 @@ class _Ctx:
     document: Document
     sections: Sequence[Section]
     framework: Framework
+    title: str | None = None
+    """The document's title (not a section), which says what kind of document it is."""
 
 
 def _finding(
@@ -160,7 +162,7 @@ def empty_sections(ctx: _Ctx) -> Iterator[Finding]:
         if words < NEAR_EMPTY_WORDS and not has_children and section.detected_by != "title":
             yield _finding(
                 section, "empty-section", 1, severity="medium", type_="important", category="completeness",
-                title=f'Section "{section.title}" is empty' if words == 0 else f'Section "{section.title}" is nearly empty',
+                title=f'Section "{section.heading}" is empty' if words == 0 else f'Section "{section.heading}" is nearly empty',
                 description=f"The section has {words} word(s) of content under its heading.",
                 suggestion="Write the section or remove the heading.", refs=("P13",),
             )  # fmt: skip
@@ -169,12 +171,14 @@ def empty_sections(ctx: _Ctx) -> Iterator[Finding]:
 def missing_sections(ctx: _Ctx) -> Iterator[Finding]:
     if not ctx.sections:
         return
-    titles = " | ".join(s.title.casefold() for s in ctx.sections)
+    titles = " | ".join(
+        [*(s.heading.casefold() for s in ctx.sections), (ctx.title or "").casefold()]
+    )
     structured = sum(1 for s in ctx.sections if s.heading_locator is not None) >= 3
     if not structured:
         return  # a document without real sections cannot be said to lack one
     first = ctx.sections[0]
-    kind = document_kind(ctx.sections)
+    kind = document_kind(ctx.sections, ctx.title)
     # The kinds a framework names (the default's: investigation, risk) are the documents it
     # knows what to expect of: one of another kind (a tender, a statement of work) is not
     # told it lacks a timeline. A framework that names none expects its sections of any.
@@ -203,13 +207,13 @@ _INVESTIGATION = re.compile(
 )
 
 
-def document_kind(sections: Sequence[Section]) -> str:
+def document_kind(sections: Sequence[Section], title: str | None = None) -> str:
     """ "risk" for risk assessments, "investigation" for incident reports and investigations
     (what the default framework covers), by their headings; else "other": a tender, a
     statement of work or a manual is neither, and an expectation that holds for those kinds
     does not hold for it."""
-    head = " ".join(s.title for s in sections[:3]).casefold()
-    titles = " ".join(s.title for s in sections).casefold()
+    head = " ".join([title or "", *(s.heading for s in sections[:3])]).casefold()
+    titles = " ".join([title or "", *(s.heading for s in sections)]).casefold()
     if "risk assessment" in head or "risk register" in titles or "risk analysis" in head:
         return "risk"
     if _INVESTIGATION.search(titles):
@@ -221,7 +225,7 @@ def actions_without_owner_or_date(ctx: _Ctx) -> Iterator[Finding]:
     for section in ctx.sections:
         if not re.search(
             r"action|recommendation|next step|remediation|preventive|preventative|corrective",
-            section.title,
+            section.heading,
             re.IGNORECASE,
         ):
             continue
@@ -337,9 +341,12 @@ RULES: dict[str, Callable[[_Ctx], Iterator[Finding]]] = {
 
 
 def run_rules(
-    document: Document, sections: Sequence[Section], framework: Framework
+    document: Document,
+    sections: Sequence[Section],
+    framework: Framework,
+    title: str | None = None,
 ) -> list[Finding]:
-    ctx = _Ctx(document, sections, framework)
+    ctx = _Ctx(document, sections, framework, title)
     out: list[Finding] = []
     for rule in RULES.values():
         out.extend(rule(ctx))

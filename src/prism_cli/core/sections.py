@@ -145,6 +145,29 @@ class SectionRules:
     outline_levels: bool = True
     """Whether outline levels count."""
 
+    def as_record(self) -> dict[str, object]:
+        return {
+            "heading_styles": list(self.heading_styles),
+            "ignore_styles": list(self.ignore_styles),
+            "numbered_headings": self.numbered_headings,
+            "formatting_headings": self.formatting_headings,
+            "outline_levels": self.outline_levels,
+        }
+
+    @classmethod
+    def from_record(cls, record: object) -> SectionRules:
+        """Rules from a record (a session's settings, prism.toml's ``[sections]``, checked
+        already); anything missing takes its default."""
+        if not isinstance(record, dict):
+            return DEFAULT_RULES
+        return cls(
+            heading_styles=tuple(str(s) for s in record.get("heading_styles", ())),
+            ignore_styles=tuple(str(s) for s in record.get("ignore_styles", ())),
+            numbered_headings=bool(record.get("numbered_headings", True)),
+            formatting_headings=bool(record.get("formatting_headings", True)),
+            outline_levels=bool(record.get("outline_levels", True)),
+        )
+
 
 DEFAULT_RULES = SectionRules()
 
@@ -183,6 +206,12 @@ _NUMBER_RES = (
     # IV. / B. / B) — a letter or roman numeral needs its stop and a following word
     ("roman", re.compile(r"^([IVXLCDM]{1,5}[.)])\s+(?=\S)")),
     ("letter", re.compile(r"^([A-Z][.)])\s+(?=\S)")),
+)
+_MONTH_RE = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|janv|févr|avr|mai|juin|juil|août|"
+    r"sept|déc|ene|abr|ago|dic|fev|set|out|dez|märz|okt|stycz|lut|янв|фев|мар|апр|мая|июн|"
+    r"июл|авг|сен|окт|ноя|дек)\w*\b",
+    re.IGNORECASE,
 )
 _MARKS = "▲△★☆■□◆◇●○►▶*"
 
@@ -223,6 +252,8 @@ def _typed_number(text: str) -> Numbered | None:
             continue  # "2024 budget"? "10 000"? only a number before words
         if kind == "decimal" and re.fullmatch(r"\d{4}", number.rstrip(".)")):
             continue  # a year
+        if kind == "decimal" and _MONTH_RE.match(rest):
+            continue  # a date: "12 March 2026"
         return Numbered(number, rest, kind, _depth(number))
     return None
 
@@ -322,6 +353,8 @@ class Verdict:
     """Why one line was taken as a heading or left (``prism sections --explain``)."""
 
     index: int
+    locator: int
+    """The paragraph's place among the document's (as findings and ``--explain`` count)."""
     text: str
     taken: bool
     level: int
@@ -749,12 +782,14 @@ def _verdicts(
                 "contents": "the title of a table of contents",
                 "outline": "its outline level, on a line that looks like a heading",
             }.get(heading.detected_by, "its look is the document's habit for headings")
-            out.append(Verdict(i, line.text, True, heading.level, tuple(evidence), why))
+            out.append(
+                Verdict(i, line.block.locator, line.text, True, heading.level, tuple(evidence), why)
+            )
             continue
         if not evidence and i not in title_blocks:
             continue  # body text: nothing said it could be a heading
         reason = reasons.get(i) or "; ".join(line.problems) or "nothing it shows is a heading"
-        out.append(Verdict(i, line.text, False, 0, tuple(evidence), reason))
+        out.append(Verdict(i, line.block.locator, line.text, False, 0, tuple(evidence), reason))
     return out
 
 

@@ -102,7 +102,9 @@ class DocumentInfo:
             path,
             name,
             sha256,
-            tuple(SectionInfo(s.id, s.index, s.title, s.level, s.anchor_locator) for s in sections),
+            tuple(
+                SectionInfo(s.id, s.index, s.heading, s.level, s.anchor_locator) for s in sections
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from prism_cli.core.findings import SEVERITY_ORDER
 from prism_cli.reports import ci
+from prism_cli.reports.heading import heading
 
 COMMANDS = {"high": "error", "medium": "warning", "low": "notice"}
 
@@ -34,7 +35,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None, level: str = "lo
             if sec["status"] == "failed":
                 lines.append(
                     f"::error file={file},title={_prop('prism: section not reviewed')}::"
-                    f"{_data(sec['title'] + ': ' + (sec['error'] or ''))}"
+                    f"{_data(heading(sec) + ': ' + (sec['error'] or ''))}"
                 )
         for f in doc["findings"]:
             if f["status"] == "rejected" or SEVERITY_ORDER[f["severity"]] > limit:

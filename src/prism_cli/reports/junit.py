@@ -7,6 +7,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from prism_cli.core.findings import SEVERITY_ORDER
+from prism_cli.reports.heading import heading
 
 
 def render(report: dict[str, Any], fail_on: str = "high") -> str:
@@ -19,7 +20,7 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
         for sec in doc["sections"]:
             counts["tests"] += 1
             case = ET.SubElement(
-                suite, "testcase", classname=doc["path"], name=f"{sec['id']} {sec['title']}"
+                suite, "testcase", classname=doc["path"], name=f"{sec['id']} {heading(sec)}"
             )
             if sec["status"] == "failed":
                 counts["errors"] += 1

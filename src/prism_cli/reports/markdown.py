@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prism_cli.reports.heading import heading
+
 ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
 
 
@@ -22,10 +24,10 @@ def render(report: dict[str, Any]) -> str:
         out += [f"- ⚠️ `{bad['path']}`: {bad['error']}" for bad in unreadable]
     for doc in report["documents"]:
         out += ["", f"## {doc['path']}", ""]
-        titles = {sec["id"]: sec["title"] for sec in doc["sections"]}
+        titles = {sec["id"]: heading(sec) for sec in doc["sections"]}
         failed = [sec for sec in doc["sections"] if sec["status"] == "failed"]
         for sec in failed:
-            out.append(f"- ⚠️ Section **{sec['title']}** could not be reviewed: {sec['error']}")
+            out.append(f"- ⚠️ Section **{heading(sec)}** could not be reviewed: {sec['error']}")
         if not doc["findings"]:
             out.append("No findings.")
         for f in doc["findings"]:
@@ -67,7 +69,7 @@ def summary(report: dict[str, Any], limit: int = 30) -> str:
     problems = [f"`{b['path']}`: {b['error']}" for b in s.get("unreadable", [])]
     for doc in report["documents"]:
         problems += [
-            f"`{doc['path']}` § {sec['title']}: {sec['error']}"
+            f"`{doc['path']}` § {heading(sec)}: {sec['error']}"
             for sec in doc["sections"]
             if sec["status"] == "failed"
         ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from prism_cli import __version__
 from prism_cli.reports import ci
+from prism_cli.reports.heading import heading
 
 LEVELS = {"high": "error", "medium": "warning", "low": "note"}
 
@@ -23,14 +24,14 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
     for doc in report["documents"]:
         where = ci.artifact(doc["path"], base)
         seen: dict[str, int] = {}
-        titles = {s["id"]: s["title"] for s in doc["sections"]}
+        titles = {s["id"]: heading(s) for s in doc["sections"]}
         for sec in doc["sections"]:
             if sec["status"] == "failed":
                 notifications.append(
                     {
                         "level": "error",
                         "message": {
-                            "text": f"section {sec['title']!r} not reviewed: {sec['error'] or ''}"
+                            "text": f"section {heading(sec)!r} not reviewed: {sec['error'] or ''}"
                         },
                         "locations": [{"physicalLocation": {"artifactLocation": where}}],
                     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prism_cli.reports.heading import heading
+
 STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 RANK = {"high": 0, "medium": 1, "low": 2}
 
@@ -49,7 +51,7 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
             )
         out.append(head)
         for section, findings in _sections(doc):
-            out.append(Text(f"  {section['id']}  {section['title']}", style="bold dim"))
+            out.append(Text(f"  {section['id']}  {heading(section)}", style="bold dim"))
             grid = Table.grid(padding=(0, 1), expand=False)
             grid.add_column(width=2)  # indent
             grid.add_column(width=6, no_wrap=True)
