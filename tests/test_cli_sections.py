@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from conftest import ROOT, run_prism
-from docbuilder import make_docx, p, table
+from docbuilder import make_docx, p, styles_xml, table
 
 
 def test_json_envelope(tmp_path: Path) -> None:
@@ -136,3 +136,87 @@ def test_the_plain_forms_run_without_typer_and_say_what_the_app_says(tmp_path: P
     (tmp_path / "prism.toml").write_text("[reveiw]\n")  # a config: the app checks it, and warns
     warned = run_prism("sections", "a.docx", "-f", "json", cwd=tmp_path)
     assert "unknown section [reveiw]" in warned.stderr
+
+
+BODY_TEXT = "This paragraph is ordinary body text that explains the situation in detail."
+
+
+def test_explain_says_why_each_heading_was_taken_and_each_near_miss_left(tmp_path: Path) -> None:
+    body = (
+        p("Annual Review", style="Title")
+        + p("1. Scope", bold=True)
+        + p(BODY_TEXT)
+        + p("Goal: keep the logs for seven years", bold=True, outline=1)
+        + p(BODY_TEXT)
+        + p("2. Findings", bold=True)
+        + p(BODY_TEXT)
+        + p("Please note", bold=True)
+        + p(BODY_TEXT)
+    )
+    make_docx(tmp_path / "plan.docx", body)
+    result = run_prism("sections", "plan.docx", "-f", "json", "--explain", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    (document,) = json.loads(result.stdout)["documents"]
+    assert document["title"] == "Annual Review"
+    assert [(s["number"], s["title"]) for s in document["sections"]] == [
+        ("1.", "Scope"),
+        ("2.", "Findings"),
+    ]
+    why = {v["text"]: (v["heading"], v["why"]) for v in document["explain"]}
+    assert why["1. Scope"][0] is True
+    assert "2 lines of this look" in why["1. Scope"][1]
+    assert why["Goal: keep the logs for seven years"] == (False, "a label and its value (Goal: …)")
+    assert why["Please note"] == (False, "its look is met once, and is not enough alone")
+    assert why["Annual Review"] == (False, "part of the document's title")
+    # The table shows the same, with each line's text literal (a bracket is not markup).
+    make_docx(tmp_path / "b.docx", p("[bold]Odd[/bold] heading", style="Heading1") + p(BODY_TEXT))
+    table = run_prism("sections", "b.docx", "-f", "table", "--explain", cwd=tmp_path)
+    assert "why these headings" in table.stdout
+    assert "[bold]Odd[/bold] heading" in table.stdout
+    # Without --explain, no explanation.
+    plain = run_prism("sections", "plan.docx", "-f", "json", cwd=tmp_path)
+    assert "explain" not in json.loads(plain.stdout)["documents"][0]
+
+
+def test_sections_config_changes_the_rules_without_code(tmp_path: Path) -> None:
+    custom = '<w:style w:type="paragraph" w:styleId="BigLine"><w:name w:val="Big Line"/></w:style>'
+    body = (
+        p("Purpose", style="BigLine")
+        + p(BODY_TEXT)
+        + p("1. Scope")
+        + p(BODY_TEXT)
+        + p("2. Method")
+        + p(BODY_TEXT)
+    )
+    make_docx(tmp_path / "d.docx", body, parts={"word/styles.xml": styles_xml(custom)})
+
+    def titles() -> list[str]:
+        result = run_prism("sections", "d.docx", "-f", "json", cwd=tmp_path)
+        assert result.code == 0, result.stderr
+        return [s["title"] for s in json.loads(result.stdout)["documents"][0]["sections"]]
+
+    assert titles() == ["Preamble", "Scope", "Method"]  # typed numbers; "Big Line" is no heading
+    (tmp_path / "prism.toml").write_text('[sections]\nnumbered_headings = false\nformat = "json"\n')
+    assert titles() == ["Document"]
+    (tmp_path / "prism.toml").write_text('[sections]\nheading_styles = ["Big Line"]\n')
+    assert titles() == ["Purpose"]  # its styled heading is the document's habit
+    # The rules travel with the review's session (a worker splits as the run did).
+    result = run_prism("review", "d.docx", "--offline", "-f", "json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert [s["title"] for s in json.loads(result.stdout)["documents"][0]["sections"]] == [
+        "Purpose"
+    ]
+    # A bad value names the file, the line and the key; nothing is split by a guess.
+    (tmp_path / "prism.toml").write_text('[sections]\nnumbered_headings = "sometimes"\n')
+    bad = run_prism("sections", "d.docx", "-f", "json", cwd=tmp_path)
+    assert bad.code == 4
+    assert bad.stderr.startswith(
+        f"error: {tmp_path / 'prism.toml'}:2: [sections] numbered_headings"
+    )
+    assert bad.stdout == ""
+    # An unknown key is a warning with a suggestion.
+    (tmp_path / "prism.toml").write_text("[sections]\nheading_style = []\n")
+    warned = run_prism("sections", "d.docx", "-f", "json", cwd=tmp_path)
+    assert "unknown key 'heading_style' in [sections]; did you mean 'heading_styles'?" in (
+        warned.stderr
+    )

@@ -675,8 +675,19 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
             )
             or bool(line.underline and line.numbered.number and rules.numbered_headings)
         )
-        if groups[line.look] >= 2 or strong or _is_contents(line.text):
+        if groups[line.look] >= 2:
             accepted_look[i] = line
+            reasons[i] = (
+                f"{groups[line.look]} lines of this look, each with body text after it: "
+                "the document's habit for headings"
+            )
+        elif strong or _is_contents(line.text):
+            accepted_look[i] = line
+            reasons[i] = (
+                "the title of a table of contents"
+                if _is_contents(line.text)
+                else "stands out alone (larger than the body, or bold with centring or a number)"
+            )
         else:
             reasons[i] = "its look is met once, and is not enough alone"
 
@@ -781,7 +792,7 @@ def _verdicts(
                 "title": "a Title below the document's start",
                 "contents": "the title of a table of contents",
                 "outline": "its outline level, on a line that looks like a heading",
-            }.get(heading.detected_by, "its look is the document's habit for headings")
+            }.get(heading.detected_by) or reasons.get(i, "its look is a heading's")
             out.append(
                 Verdict(i, line.block.locator, line.text, True, heading.level, tuple(evidence), why)
             )
