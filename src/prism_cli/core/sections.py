@@ -36,7 +36,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from prism_cli.core.document import Block, Section
 
@@ -367,16 +367,25 @@ class Analysis:
     title: str | None
     title_blocks: set[int]
     headings: dict[int, Heading]
-    verdicts: list[Verdict]
     body_size: int | None
+    lines: dict[int, Line] = field(default_factory=dict, repr=False)
+    reasons: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        """Why each heading was taken and each near miss left (worked out when asked: only
+        ``--explain`` shows them)."""
+        return _verdicts(self.lines, self.headings, self.reasons, self.body_size, self.title_blocks)
 
 
 def _normal(text: str) -> str:
     return " ".join(text.translate(_INVISIBLE).split())
 
 
-def _style_kind(names: Sequence[str], rules: SectionRules) -> tuple[str, int] | None:
-    """What the style chain (names and ids, nearest first) says of a paragraph."""
+@lru_cache(maxsize=512)
+def _style_kind(names: tuple[str, ...], rules: SectionRules) -> tuple[str, int] | None:
+    """What the style chain (names and ids, nearest first) says of a paragraph (a document
+    has few style chains: each is worked out once)."""
     lowered = [unicodedata.normalize("NFKC", n).strip().casefold() for n in names]
     ignored = {s.casefold() for s in rules.ignore_styles}
     if any(n in ignored for n in lowered):
@@ -423,11 +432,31 @@ def _body_size(blocks: Sequence[Block]) -> int | None:
     return sizes.most_common(1)[0][0] if sizes else None
 
 
+_LONG = 400
+"""Characters past which a paragraph is body text whatever else it shows (a heading is at
+most :data:`MAX_STYLED_WORDS` words): read no further, as most of a long document is."""
+
+
 def _line(i: int, block: Block, body_size: int | None, rules: SectionRules) -> Line:
+    if len(block.text) > _LONG:
+        words = block.text.count(" ") + 1
+        style = _style_kind(block.style_names, rules)
+        outline = block.outline_level if rules.outline_levels else None
+        long = Line(
+            i, block, block.text, Numbered("", block.text, "", 0), words, style,
+            outline if outline is not None and 0 <= outline <= 8 else None,
+            block.bold, block.underline, block.caps, 0, block.centered,
+        )  # fmt: skip
+        long.problems = [f"too long for a heading ({len(block.text)} characters)"]
+        return long
     text = _normal(block.text)
     numbered = split_number(text, block.list_marker)
-    letters = [ch for ch in numbered.title if ch.isalpha()]
-    caps = block.caps or (len(letters) >= 3 and all(ch.isupper() for ch in letters))
+    title = numbered.title
+    caps = block.caps or (  # a long paragraph is no heading: its capitals are not looked at
+        len(title) <= 2 * MAX_HEADING_CHARS
+        and title.isupper()
+        and sum(1 for ch in title if ch.isalpha()) >= 3
+    )
     larger = 0
     if block.size and body_size and block.size >= body_size + 2:
         larger = block.size
@@ -719,8 +748,7 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
 
     # 5. Levels, numbers, and the lines a heading takes with it.
     headings = _levels(taken, lines, pairs)
-    verdicts = _verdicts(lines, headings, reasons, body_size, title_blocks)
-    return Analysis(title, title_blocks, headings, verdicts, body_size)
+    return Analysis(title, title_blocks, headings, body_size, lines, reasons)
 
 
 def _key(text: str | None) -> str:
