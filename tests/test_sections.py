@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docbuilder import make_docx, p, table
+from docbuilder import make_docx, p, r, table
 from prism_cli.core.document import Section
 from prism_cli.core.sections import split_sections
 from prism_cli.word.reader import read_document
@@ -180,3 +180,71 @@ def test_whole_document_and_empty_document(tmp_path: Path) -> None:
 def test_long_heading_text_is_normalised(tmp_path: Path) -> None:
     secs = sections_of(tmp_path, p("Root   cause\tanalysis", style="Heading1") + p(BODY))
     assert secs[0].title == "Root cause analysis"
+
+
+def test_a_stray_outline_level_on_cover_and_clauses_does_not_hide_the_real_headings(
+    tmp_path: Path,
+) -> None:
+    # A contract whose template put outline levels on its cover lines and its numbered body
+    # clauses; its real headings are bold numbered lines in capitals.
+    clause = "Поставщик обязуется поставить товар в срок, указанный в спецификации к контракту."
+    body = (
+        p("КОНТРАКТ № 17/2026", outline=0, runs=r("КОНТРАКТ № 17/2026", bold=True))
+        + p("г. Москва, 12 марта 2026 г.", outline=0)
+        + p("1. ПРЕДМЕТ КОНТРАКТА", bold=True)
+        + p(f"1.1. {clause}", outline=1)
+        + p(f"1.2. {clause}", outline=1)
+        + p("2. ЦЕНА КОНТРАКТА", bold=True)
+        + p(f"2.1. {clause}", outline=1)
+        + p("3. СРОК ДЕЙСТВИЯ", bold=True)
+        + p(f"3.1. {clause}", outline=1)
+    )
+    secs = sections_of(tmp_path, body)
+    assert [(s.number, s.title) for s in secs if s.detected_by != "preamble"] == [
+        ("1.", "ПРЕДМЕТ КОНТРАКТА"),
+        ("2.", "ЦЕНА КОНТРАКТА"),
+        ("3.", "СРОК ДЕЙСТВИЯ"),
+    ]
+
+
+def test_labels_lead_ins_and_lettered_items_are_not_headings(tmp_path: Path) -> None:
+    body = (
+        p("Wydarzenie:", bold=True)
+        + p("Konferencja naukowa")
+        + p("Miejsce:", bold=True)
+        + p("Kraków")
+        + p("Opis", bold=True)
+        + p(BODY)
+        + p("Program", bold=True)
+        + p("We are required to:")
+        + p("keep the logs", num=(1, 1))
+        + p("review them", num=(1, 1))
+        + p(BODY)
+    )
+    assert [s.title for s in sections_of(tmp_path, body)] == ["Preamble", "Opis", "Program"]
+
+
+def test_invisible_marks_and_a_custom_heading_style(tmp_path: Path) -> None:
+    from docbuilder import styles_xml
+
+    custom = '<w:style w:type="paragraph" w:styleId="MainHeading"><w:name w:val="Main Heading"/></w:style>'
+    body = (
+        p("Scope\u200f", style="MainHeading")
+        + p(BODY)
+        + p("Risks\u200e", style="MainHeading")
+        + p(BODY)
+    )
+    doc = read_document(
+        make_docx(tmp_path / "c.docx", body, parts={"word/styles.xml": styles_xml(custom)})
+    )
+    assert [(s.title, s.detected_by) for s in split_sections(doc.blocks)] == [
+        ("Scope", "style"),
+        ("Risks", "style"),
+    ]
+
+
+def test_a_lone_known_section_name_stands_out(tmp_path: Path) -> None:
+    body = (
+        p(BODY) + p(BODY) + p("References", bold=True) + p("Smith, J. (2020). A study of things.")
+    )
+    assert [s.title for s in sections_of(tmp_path, body)] == ["Preamble", "References"]

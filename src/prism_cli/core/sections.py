@@ -104,6 +104,19 @@ _CONTENTS = {
     "المحتويات",
 }
 
+_SECTION_NAMES = {
+    "abstract", "acknowledgements", "acknowledgments", "annex", "appendix", "background",
+    "bibliography", "conclusion", "conclusions", "definitions", "glossary", "introduction",
+    "references", "summary", "executive summary", "scope", "purpose", "recommendations",
+    "referencias", "bibliografía", "bibliografia", "conclusión", "conclusiones", "introducción",
+    "conclusão", "introdução", "referências", "anexo", "einleitung", "zusammenfassung", "fazit",
+    "literatur", "anhang", "literaturverzeichnis", "введение", "заключение", "литература",
+    "список литературы", "приложение", "wstęp", "podsumowanie", "załącznik",
+    "références", "conclusion générale", "annexe", "indledning", "konklusion", "litteratur",
+    "参考文献", "结论", "引言", "はじめに", "おわりに", "参考文献一覧", "المراجع", "مقدمه", "منابع",
+}  # fmt: skip
+"""Names a reader knows as sections: one such bold line stands out alone."""
+
 _TERMINAL = (".", ",", ";", "!", "?", "。", "，", "；", "！", "？")
 _COLONS = (":", "：")
 _TOC_STYLE_RE = re.compile(r"^(?:toc|inhaltsverzeichnis|verzeichnis)\s*\d", re.IGNORECASE)
@@ -504,7 +517,7 @@ def _problems(line: Line) -> list[str]:
     elif not styled and not cjk and len(text) > MAX_HEADING_CHARS:
         out.append(f"too long for a heading ({len(text)} characters)")
     if text.endswith(("。", "；", "，")) or (
-        text.endswith(_TERMINAL) and not (numbered and line.words <= 12)
+        text.endswith(_TERMINAL) and not (numbered and line.words <= 8 and "," not in text)
     ):
         if styled and not text.endswith(("。", "，", "；")) and line.words <= 10:
             pass  # "Beautiful is better than ugly." styled as a heading
@@ -667,9 +680,11 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
             if kind == "title" and title is None:
                 title = line.text
             continue
-        if kind is not None or i in outlined:
+        if kind is not None:
             break
-        later = any(lines[k].look == line.look for k in supported if k > i)
+        later = any(lines[k].look == line.look for k in supported if k > i) or (
+            i in outlined and any(lines[k].outline == line.outline for k in outlined if k > i)
+        )
         shown = line.centered or line.larger or (line.bold and line.caps)
         if shown and not later and line.words <= MAX_HEADING_WORDS and not line.problems:
             title_blocks.add(i)
@@ -710,12 +725,14 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
                 f"{groups[line.look]} lines of this look, each with body text after it: "
                 "the document's habit for headings"
             )
-        elif strong or _is_contents(line.text):
+        elif strong or _is_contents(line.text) or _key(line.numbered.title) in _SECTION_NAMES:
             accepted_look[i] = line
             reasons[i] = (
                 "the title of a table of contents"
                 if _is_contents(line.text)
                 else "stands out alone (larger than the body, or bold with centring or a number)"
+                if strong
+                else "a section name a reader knows, set apart"
             )
         else:
             reasons[i] = "its look is met once, and is not enough alone"
@@ -736,7 +753,7 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
     if look_mode:
         taken.update(accepted_look)
         for i, line in outlined.items():
-            if line.has_look or line.numbered.number or not accepted_look:
+            if line.has_look or not accepted_look:
                 taken[i] = line
             else:
                 reasons[i] = "an outline level on a line that looks like the body"
