@@ -164,7 +164,7 @@ def test_explain_says_why_each_heading_was_taken_and_each_near_miss_left(tmp_pat
     ]
     why = {v["text"]: (v["heading"], v["why"]) for v in document["explain"]}
     assert why["1. Scope"][0] is True
-    assert "2 lines of this look" in why["1. Scope"][1]
+    assert "2 lines look like this" in why["1. Scope"][1]
     assert why["Goal: keep the logs for seven years"] == (False, "a label and its value (Goal: …)")
     assert why["Please note"] == (False, "its look is met once, and is not enough alone")
     assert why["Annual Review"] == (False, "part of the document's title")

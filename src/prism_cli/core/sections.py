@@ -332,8 +332,8 @@ class Line:
     def evidence(self, body_size: int | None) -> list[str]:
         out: list[str] = []
         if self.style is not None:
-            names = ", ".join(dict.fromkeys(self.block.style_names[::2])) or "?"
-            out.append(f"style {names!r} ({self.style[0]})")
+            name = self.block.style_names[0] if self.block.style_names else "?"
+            out.append(f"style {name!r} ({self.style[0]})")
         if self.outline is not None:
             out.append(f"outline level {self.outline}")
         if self.numbered.number:
@@ -722,8 +722,7 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
         if groups[line.look] >= 2:
             accepted_look[i] = line
             reasons[i] = (
-                f"{groups[line.look]} lines of this look, each with body text after it: "
-                "the document's habit for headings"
+                f"the document's habit: {groups[line.look]} lines look like this, each over body text"
             )
         elif strong or _is_contents(line.text) or _key(line.numbered.title) in _SECTION_NAMES:
             accepted_look[i] = line
