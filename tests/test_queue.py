@@ -473,3 +473,104 @@ def test_sigterm_ends_a_worker_s_quota_wait_at_once(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture
+def secret_store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A session store on a redis-server that wants a password."""
+    import shutil
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    from conftest import _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--requirepass", "Tr0ub4dor-s3cret", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port, password="Tr0ub4dor-s3cret")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://:Tr0ub4dor-s3cret@127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _every_value(url: str) -> list[bytes]:
+    """Every key and value of a Redis database, RQ's compressed job data opened."""
+    import contextlib
+    import zlib
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    out: list[bytes] = []
+    for key in client.scan_iter():
+        out.append(key)
+        kind = client.type(key).decode()
+        if kind == "string":
+            values = [client.get(key)]
+        elif kind == "hash":
+            values = [v for pair in client.hgetall(key).items() for v in pair]
+        elif kind == "list":
+            values = client.lrange(key, 0, -1)
+        elif kind == "set":
+            values = list(client.smembers(key))
+        elif kind == "zset":
+            values = client.zrange(key, 0, -1)
+        else:
+            values = []
+        for value in values:
+            if value is None:
+                continue
+            out.append(value)
+            with contextlib.suppress(zlib.error):
+                out.append(zlib.decompress(value))
+    return out
+
+
+def test_no_secret_of_the_store_is_kept_in_the_queue(
+    bedrock: FakeBedrock, tmp_path: Path, redis_url: str, secret_store: str
+) -> None:
+    queue = queue_url(redis_url)
+    folder = documents(tmp_path / "docs", count=2, sections=2)
+    review = run_prism(
+        "review", str(folder), "--queue", queue, "--store", secret_store, "--no-wait",
+        "--region", "us-east-1", "--no-rules",
+    )  # fmt: skip
+    assert review.code == 0, review.stderr
+    batch_id = review.stdout.strip()
+    assert "Tr0ub4dor" not in review.stdout + review.stderr
+    # The hint can be pasted: the store is named by the variable that holds it.
+    assert '--store "$PRISM_STORE"' in review.stderr
+    # A worker without the store's credentials cannot open it; with them (its own --store)
+    # it reviews every section.
+    done = subprocess.run(
+        [sys.executable, "-m", "prism_cli", "worker", "--queue", queue, "--burst",
+         "--region", "us-east-1", "--store", secret_store],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Tr0ub4dor" not in done.stdout + done.stderr
+    assert calls(bedrock) == 4
+    held = b"\n".join(_every_value(queue))
+    assert b"Tr0ub4dor" not in held
+    assert b"127.0.0.1" in held  # the store is named, only without its password
+    waited = run_prism(
+        "batch", "wait", batch_id, "--queue", queue, "--store", secret_store, "-f", "json"
+    )
+    assert waited.code == 0, waited.stderr
+    assert len(json.loads(waited.stdout)["documents"]) == 2

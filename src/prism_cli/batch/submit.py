@@ -33,7 +33,10 @@ def submit(
     service.offline = False
     runs = [SessionRun(service, review) for review in reviews]
     todo = parallel(lambda run: run.prepare(), runs)
-    batch = Batch(f"b{uuid.uuid4().hex[:11]}", store_url, rules)
+    from prism_cli.stores.masking import public_url
+
+    shared = public_url(store_url)  # no credentials in the queue: workers bring their own
+    batch = Batch(f"b{uuid.uuid4().hex[:11]}", shared, rules)
     queue = Queue(QUEUE, connection=connection)
     jobs = []
     for run, sections in zip(runs, todo, strict=True):
@@ -46,7 +49,7 @@ def submit(
             jobs.append(
                 Queue.prepare_data(
                     "prism_cli.batch.worker.section_job",
-                    args=(store_url, batch.id, run.sid, section.id),
+                    args=(shared, batch.id, run.sid, section.id),
                     job_id=job_id,
                     timeout=JOB_TIMEOUT,
                     result_ttl=86400,

@@ -68,6 +68,9 @@ class WorkerContext:
     (the ``quota_period`` setting)."""
     lease_ttl: float = 30.0
     """Seconds a session's lease lasts (the ``lease_ttl`` setting)."""
+    stores: tuple[str, ...] = ()
+    """The store URLs this worker knows with their credentials (``--store``, ``PRISM_STORE``):
+    a job names its store without them, and the worker puts its own back."""
     _sessions: dict[str, Sessions] = field(default_factory=dict)
     _reviewers: dict[str, tuple[Reviewer, PriceLookup, list[str]]] = field(default_factory=dict)
     read: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +91,7 @@ class WorkerContext:
             "abandon_after": self.abandon_after,
             "quota_period": self.quota_period,
             "lease_ttl": self.lease_ttl,
+            "stores": self.stores,
         }
 
     @property
@@ -106,11 +110,16 @@ class WorkerContext:
             return self._prices
 
     def sessions(self, store_url: str) -> Sessions:
+        """The sessions of the store a job names (without credentials: this worker's own are
+        put back when one of its store URLs names the same store)."""
+        from prism_cli.stores.masking import with_credentials
         from prism_cli.stores.service import open_sessions
 
         with self._lock:
             if store_url not in self._sessions:
-                self._sessions[store_url] = open_sessions(store_url, lease_ttl=self.lease_ttl)
+                self._sessions[store_url] = open_sessions(
+                    with_credentials(store_url, self.stores), lease_ttl=self.lease_ttl
+                )
             return self._sessions[store_url]
 
     @property

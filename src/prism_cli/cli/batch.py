@@ -14,6 +14,7 @@ from prism_cli.cli.options import (
     FailOn,
     QueueOption,
     ReviewFormat,
+    StoreOption,
     application,
     command_app,
 )
@@ -28,9 +29,11 @@ BatchId = Annotated[str, typer.Argument(metavar="ID")]
 
 
 @command.command("status", cls=PanelCommand)
-def batch_status(ctx: typer.Context, batch_id: BatchId, queue: QueueOption) -> None:
+def batch_status(
+    ctx: typer.Context, batch_id: BatchId, queue: QueueOption, store: StoreOption = None
+) -> None:
     """Sections done, failed and left, per document."""
-    raise typer.Exit(run_batch(application(ctx), "status", batch_id, queue))
+    raise typer.Exit(run_batch(application(ctx, store=store), "status", batch_id, queue))
 
 
 @command.command("wait", cls=PanelCommand)
@@ -49,11 +52,12 @@ def batch_wait(
         typer.Option("--output", "-o", metavar="PATH", help="Write the report to a file."),
     ] = None,
     fail_on: Annotated[FailOn, typer.Option(metavar="LEVEL", help="As for review.")] = FailOn.high,
+    store: StoreOption = None,
 ) -> None:
     """Wait until every section is done, then print the report as `prism review` does."""
     raise typer.Exit(
         run_batch(
-            application(ctx),
+            application(ctx, store=store),
             "wait",
             batch_id,
             queue,
@@ -65,9 +69,11 @@ def batch_wait(
 
 
 @command.command("cancel", cls=PanelCommand)
-def batch_cancel(ctx: typer.Context, batch_id: BatchId, queue: QueueOption) -> None:
+def batch_cancel(
+    ctx: typer.Context, batch_id: BatchId, queue: QueueOption, store: StoreOption = None
+) -> None:
     """Cancel the sections not started yet (those running finish)."""
-    raise typer.Exit(run_batch(application(ctx), "cancel", batch_id, queue))
+    raise typer.Exit(run_batch(application(ctx, store=store), "cancel", batch_id, queue))
 
 
 def run_batch(
@@ -88,7 +94,13 @@ def run_batch(
     resolved = app.output_format(fmt, output) if action == "wait" else ""
     connection = batches.queue_connection(queue_url)
     batch = batches.Batch.load(connection, batch_id)
-    sessions = open_sessions(batch.store, lease_ttl=app.settings.lease_ttl)
+    from prism_cli.stores.masking import with_credentials
+
+    # The batch names its store without credentials: this machine's store URL (--store,
+    # PRISM_STORE) puts them back when it names the same store.
+    sessions = open_sessions(
+        with_credentials(batch.store, [app.store_url]), lease_ttl=app.settings.lease_ttl
+    )
     if action == "cancel":
         count = batches.cancel(connection, batch, sessions)
         console.info(f"batch {batch.id}: {count} queued sections cancelled; running ones finish")

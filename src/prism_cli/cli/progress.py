@@ -205,7 +205,7 @@ def follow_batch(
     from prism_cli.app.queued import FollowHooks, follow
     from prism_cli.bedrock.catalog import load_catalog
     from prism_cli.errors import Interrupted
-    from prism_cli.stores.masking import mask_url
+    from prism_cli.stores.masking import pasteable
 
     prices = load_catalog(app.catalog_overrides).prices
     failures: list[str] = []
@@ -220,7 +220,7 @@ def follow_batch(
     except KeyboardInterrupt:
         raise Interrupted(
             f"stopped following batch {batch.id}; its jobs go on: "
-            f"prism batch wait {batch.id} --queue {mask_url(queue_url)}"
+            f"prism batch wait {batch.id} --queue {pasteable(queue_url, 'PRISM_QUEUE')}"
         ) from None
     for failure in failures:
         app.console.warn(failure)

@@ -218,7 +218,7 @@ def _queued(
     from prism_cli.batch import model as batches
     from prism_cli.batch.submit import submit
     from prism_cli.cli.progress import follow_batch
-    from prism_cli.stores.masking import mask_url
+    from prism_cli.stores.masking import mask_url, pasteable
 
     assert opts.queue is not None
     store_url = batches.require_shared_store(app.store_url)
@@ -239,7 +239,11 @@ def _queued(
     )
     if opts.no_wait:
         app.console.write(batch.id)
-        app.console.info(f"follow it: prism batch wait {batch.id} --queue {where}")
+        store = pasteable(store_url, "PRISM_STORE")
+        app.console.info(
+            f"follow it: prism batch wait {batch.id} --queue {pasteable(opts.queue, 'PRISM_QUEUE')}"
+            + (f" --store {store}" if store != store_url else "")
+        )
         return EXIT_OK
     outcome = follow_batch(app, connection, sessions, batch, opts.queue)
     return conclude(app, opts, fmt, outcome, sessions, codes)

@@ -19,6 +19,7 @@ from prism_cli.cli.options import (
     VerboseOption,
     application,
     command_app,
+    opt,
 )
 from prism_cli.errors import EXIT_INTERRUPTED, EXIT_OK
 
@@ -54,6 +55,16 @@ def worker(
             help="A job whose worker sends no heartbeat this long goes to another worker.",
         ),
     ] = 12,
+    store: Annotated[
+        str | None,
+        opt(
+            "--store",
+            metavar="URL",
+            env="STORE",
+            help="The session store with its credentials (a queue names its store without "
+            "them: the worker puts these back for the store they name).",
+        ),
+    ] = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
     verbose: VerboseOption = False,
@@ -63,7 +74,7 @@ def worker(
     Workers on as many machines as you like share one Bedrock quota per model, kept in the
     queue's Redis. SIGTERM or Ctrl-C: the call in flight finishes, the rest stays queued.
     """
-    app = application(ctx, verbose=verbose)
+    app = application(ctx, store=store, verbose=verbose)
     raise typer.Exit(
         run_worker(app, queue, burst, concurrency, region, profile, log_json, abandon_after)
     )
@@ -98,6 +109,7 @@ def run_worker(
         say=console.debug,
         quota_period=app.settings.quota_period,
         lease_ttl=app.settings.lease_ttl,
+        stores=(app.store_url,) if app.store_url else (),
     )
     console.info(
         f"prism worker: {concurrency} process{'es' if concurrency > 1 else ''} on "
