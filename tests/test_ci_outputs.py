@@ -37,7 +37,7 @@ def sarif(*args: str, cwd: Path) -> dict[str, Any]:
 
 def fingerprints(report: dict[str, Any], section: str) -> set[str]:
     return {
-        r["partialFingerprints"]["prismFinding/v2"]
+        r["partialFingerprints"]["prismFinding/v3"]
         for r in report["runs"][0]["results"]
         if r["locations"][0]["logicalLocations"][0]["name"] == section
     }
@@ -219,6 +219,55 @@ def test_fingerprints_are_unique_in_a_run(bedrock: FakeBedrock, tmp_path: Path) 
     twice = make_docx(tmp_path / "twice.docx", body)
     other = incident(tmp_path / "other.docx", "Owner TBD.")
     run = sarif(str(twice), str(other), cwd=tmp_path)["runs"][0]
-    prints = [r["partialFingerprints"]["prismFinding/v2"] for r in run["results"]]
+    prints = [r["partialFingerprints"]["prismFinding/v3"] for r in run["results"]]
     assert len(prints) > 2
     assert len(set(prints)) == len(prints)
+
+
+def test_a_moved_document_keeps_every_fingerprint(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    # `git mv docs/a.docx archive/2026/incident.docx`: the alerts a team dismissed stay dismissed.
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    before = sarif(str(incident(repo / "docs" / "a.docx")), cwd=repo)
+    (repo / "archive" / "2026").mkdir(parents=True)
+    moved = repo / "archive" / "2026" / "incident.docx"
+    (repo / "docs" / "a.docx").rename(moved)
+    after = sarif(str(moved), cwd=repo)
+
+    def prints(report: dict[str, Any]) -> list[str]:
+        return sorted(
+            r["partialFingerprints"]["prismFinding/v3"] for r in report["runs"][0]["results"]
+        )
+
+    assert prints(before)
+    assert prints(before) == prints(after)
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in after["runs"][0]["results"]
+    }
+    assert uris == {"archive/2026/incident.docx"}
+
+
+def test_sarif_follows_github_code_scanning_rules(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    """What Microsoft's validator checks with GitHub's rules (--rule-kind "Sarif;Gh"): rules
+    with descriptions and help (GH2012), every result a region with startLine (GH1003), no
+    made-up line on a binary file, one analysis id per run."""
+    run = sarif(str(incident(tmp_path / "a.docx")), cwd=tmp_path)["runs"][0]
+    assert run["results"]
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["shortDescription"]["text"]
+        assert rule["fullDescription"]["text"]
+        assert rule["help"]["text"]
+        assert rule["help"]["markdown"].startswith("**")
+        assert rule["name"]
+        assert {"prism", "documents"} <= set(rule["properties"]["tags"])
+        assert rule["properties"]["precision"] in {"very-high", "high", "medium", "low"}
+    for result in run["results"]:
+        (location,) = result["locations"]
+        assert location["physicalLocation"]["region"] == {"startLine": 1}
+        assert location["logicalLocations"][0]["kind"] == "section"
+        assert result["properties"]["paragraph"] >= 1
+    category, _, run_id = run["automationDetails"]["id"].rpartition("/")
+    assert category == "prism/prism-default-investigations-and-risk-assessments"
+    assert len(run_id) == 16

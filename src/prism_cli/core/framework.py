@@ -35,7 +35,10 @@ class Framework:
         """The framework as reports name it (SARIF's rules come from its checkpoints)."""
         return {
             "name": self.name,
-            "checkpoints": [{"id": c.id, "title": c.title} for c in self.checkpoints],
+            "checkpoints": [
+                {"id": c.id, "title": c.title, "description": c.description}
+                for c in self.checkpoints
+            ],
         }
 
 

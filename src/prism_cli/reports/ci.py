@@ -62,9 +62,11 @@ def display_path(path: str, base: Base | None) -> str:
 
 
 def fingerprint(f: dict[str, Any], section_title: str, where: str, occurrence: int = 0) -> str:
-    """Stable across edits elsewhere in the document: the document's path, the section's
-    title and the finding's own content (rule or title, and quote), never the document's hash
-    or position; ``occurrence`` tells apart identical findings in one document."""
+    """Stable across edits elsewhere in the document and across a move of the document: the
+    section's heading (number and title) and the finding's own content (rule or title, and
+    quote), never the document's path, hash or position; ``occurrence`` tells apart identical
+    findings of a run (in two documents, or twice in one). ``where`` is kept for callers that
+    want a per-file identity (GitHub annotations); SARIF passes ""."""
     basis = "\x1f".join(
         (
             where,
@@ -105,3 +107,37 @@ TYPES = {
 def checkpoints(report: dict[str, Any]) -> dict[str, str]:
     framework = report.get("framework") or {}
     return {str(c["id"]): str(c.get("title") or c["id"]) for c in framework.get("checkpoints", [])}
+
+
+def checkpoint_details(report: dict[str, Any]) -> dict[str, str]:
+    """Each checkpoint's description (a report from before they were recorded: none)."""
+    framework = report.get("framework") or {}
+    return {str(c["id"]): str(c.get("description") or "") for c in framework.get("checkpoints", [])}
+
+
+RULE_HELP = {
+    "placeholder": "Text left to fill in (TBD, TODO, XXX, [name], lorem ipsum) is still in the "
+    "document. Replace it with the real content or remove it.",
+    "empty-section": "A heading has no content (or a few words) under it. Write the section or "
+    "remove the heading.",
+    "missing-section": "The review framework expects a section the document does not have. Add "
+    "it, or say why it does not apply.",
+    "action-owner-date": "An action or recommendation has no owner or no due date. Name who "
+    "does it and by when.",
+    "undefined-acronym": "An acronym is used without being spelt out the first time. Define it "
+    "at first use.",
+    "long-sentence": "A sentence is long enough to be hard to read. Split it.",
+    "leftover-revisions": "The document still holds tracked changes or comments. Accept or "
+    "reject them before it is final.",
+}
+"""Help for each built-in rule (core/rules.py), as SARIF's rules show it."""
+
+TYPE_HELP = {
+    "critical": "The model found a problem that makes the document wrong or unsafe to act on "
+    "(a wrong figure, a missing approval, a contradiction). Fix it before the document goes out.",
+    "important": "The model found a problem a careful reviewer would raise (an owner or a date "
+    "missing, an unclear scope, a claim without evidence). Address it or say why not.",
+    "suggestion": "The model suggests an improvement (clearer wording, a better structure). "
+    "Optional.",
+    "positive": "Something the document does well, kept so a reviewer sees what to keep.",
+}
