@@ -36,19 +36,27 @@ def document(path: Path, owner: str) -> None:
 
 
 def pull_request(tmp_path: Path) -> Path:
-    """main has two documents; the branch changes one of them."""
+    """main has three documents; the branch changes one of them and deletes another."""
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
     document(repo / "docs" / "changed.docx", "Ops")
     document(repo / "docs" / "unchanged.docx", "Finance")
+    document(repo / "docs" / "retired.dotx", "Legal")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "base")
     git(repo, "update-ref", "refs/remotes/origin/main", "main")
     git(repo, "checkout", "-q", "-b", "feature")
     document(repo / "docs" / "changed.docx", "TBD")
-    git(repo, "commit", "-q", "-am", "change one document")
+    git(repo, "rm", "-q", "docs/retired.dotx")
+    git(repo, "commit", "-q", "-am", "change one document, delete one")
     return repo
+
+
+def base_sha(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "main"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def run(command: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -69,18 +77,28 @@ def github_step() -> dict[str, Any]:
 
 
 def expand(text: str, values: dict[str, str]) -> str:
-    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: values[m.group(1)], text)
+    """``${{ a || b }}`` as GitHub evaluates it: the first of them that is set."""
+
+    def value(match: re.Match[str]) -> str:
+        names = [n.strip() for n in match.group(1).split("||")]
+        return next((values[n] for n in names if values.get(n)), "")
+
+    return re.sub(r"\$\{\{\s*([\w.| ]+?)\s*\}\}", value, text)
 
 
 def test_the_github_actions_example(bedrock: FakeBedrock, tmp_path: Path) -> None:
     repo = pull_request(tmp_path)
     step = github_step()
-    env = {k: expand(str(v), {"github.base_ref": "main"}) for k, v in step["env"].items()}
+    sha = base_sha(repo)
+    event = {"github.event.pull_request.base.sha": sha, "github.base_ref": "main"}
+    env = {k: expand(str(v), event) for k, v in step["env"].items()}
+    assert env["BASE_REF"] == sha
     env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     done = run(step["run"], repo, env)
     assert done.returncode == 1, done.stderr  # a high finding: the placeholder "TBD"
-    assert "1 document changed since origin/main" in done.stderr
+    assert f"1 document changed since {sha}, 1 deleted" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("exit 1: 1 finding at or above high")
     report = json.loads((repo / "prism-out" / "report.json").read_text())
     assert [Path(d["path"]).name for d in report["documents"]] == ["changed.docx"]
     sarif = json.loads((repo / "prism-out" / "report.sarif").read_text())
@@ -89,7 +107,9 @@ def test_the_github_actions_example(bedrock: FakeBedrock, tmp_path: Path) -> Non
     annotations = done.stdout.splitlines()
     assert annotations
     assert all(a.startswith("::error file=docs/changed.docx,") for a in annotations)
-    assert "### prism review" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "### prism review\n\n**exit 1: 1 finding at or above high" in summary
+    assert "**Deleted** (not reviewed)\n\n- `docs/retired.dotx`" in summary
     calls = len(bedrock.calls())
     assert calls == 2  # the changed document's two sections
     # The next run of the same pull request (the store restored from the cache) pays nothing.
@@ -101,12 +121,20 @@ def test_the_github_actions_example(bedrock: FakeBedrock, tmp_path: Path) -> Non
 def test_the_gitlab_example(bedrock: FakeBedrock, tmp_path: Path) -> None:
     repo = pull_request(tmp_path)
     job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["prism-review"]
-    (script,) = job["script"]
-    env = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "AWS_DEFAULT_REGION": "us-east-1"}
+    script = "\n".join(job["script"])
+    env = {"CI_MERGE_REQUEST_DIFF_BASE_SHA": base_sha(repo), "AWS_DEFAULT_REGION": "us-east-1"}
     done = run(script, repo, env)
     assert done.returncode == 1, done.stderr
     junit = ET.fromstring((repo / "prism-out" / "report.xml").read_text())
-    assert [s.get("name") for s in junit.findall("testsuite")] == ["docs/changed.docx"]
+    (suite,) = junit.findall("testsuite")
+    assert suite.get("name") == "docs/changed.docx"
+    # What GitLab and the strict JUnit schema want: time, timestamp, hostname.
+    assert float(junit.get("time") or "x") >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", suite.get("timestamp") or "")
+    assert suite.get("hostname")
+    assert all(case.get("time") for case in suite.findall("testcase"))
+    assert job["cache"]["key"] == "prism-$CI_MERGE_REQUEST_IID$CI_COMMIT_BRANCH"
+    assert job["cache"]["fallback_keys"] == ["prism-$CI_DEFAULT_BRANCH"]
     assert job["artifacts"]["reports"]["junit"] == "prism-out/report.xml"
 
 
@@ -123,3 +151,45 @@ def test_nothing_changed_is_a_pass_with_the_reports_written(
     sarif = json.loads((repo / "prism-out" / "report.sarif").read_text())
     assert sarif["runs"][0]["results"] == []
     assert bedrock.calls() == []
+
+
+def test_a_shallow_checkout_gets_a_hint_not_git_failed(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    # actions/checkout fetches one commit unless told fetch-depth: 0.
+    repo = pull_request(tmp_path)
+    shallow = tmp_path / "shallow"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "feature",
+        f"file://{repo}",
+        str(shallow),
+    )
+    step = github_step()
+    done = run(step["run"], shallow, {"BASE_REF": "origin/main", "AWS_DEFAULT_REGION": "us-east-1"})
+    assert done.returncode == 2
+    assert "not in this shallow clone" in done.stderr
+    assert "fetch-depth: 0" in done.stderr
+    assert bedrock.calls() == []
+
+
+def test_the_examples_install_what_exists_and_watch_every_document_type() -> None:
+    workflow = yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())
+    installs = [
+        s["run"] for s in workflow["jobs"]["review"]["steps"] if "pip install" in str(s.get("run"))
+    ]
+    assert installs == ['pip install "prism-cli @ git+https://github.com/prism-cli/prism@main"']
+    on = workflow[True]  # YAML reads the key `on` as true
+    for event in ("pull_request", "push"):
+        assert set(on[event]["paths"]) == {"**/*.docx", "**/*.docm", "**/*.dotx", "**/*.dotm"}
+    (cache,) = [
+        s for s in workflow["jobs"]["review"]["steps"] if "actions/cache" in str(s.get("uses"))
+    ]
+    key = cache["with"]["key"]
+    assert "github.event.pull_request.number" in key
+    assert "github.base_ref" in cache["with"]["restore-keys"]

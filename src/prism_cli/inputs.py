@@ -61,10 +61,11 @@ def expand_paths(args: list[str]) -> Expanded:
     return result
 
 
-def changed_documents(ref: str, args: list[str]) -> list[Path]:
+def changed_documents(ref: str, args: list[str], deleted: list[str] | None = None) -> list[Path]:
     """Documents changed since ``ref`` (git): what the working tree holds that differs from
-    where this branch left ``ref`` (its merge base), plus untracked documents; deleted ones
-    are left out. With ``args``, only those under them. Paths as the cwd sees them."""
+    where this branch left ``ref`` (its merge base), plus untracked documents. With ``args``,
+    only those under them. Paths as the cwd sees them; the documents deleted since are added
+    to ``deleted`` (repository paths) when it is given."""
     import os
     import subprocess
 
@@ -83,7 +84,20 @@ def changed_documents(ref: str, args: list[str]) -> list[Path]:
         return done.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
-    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    try:
+        git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except UsageError:
+        shallow = subprocess.run(
+            ["git", "rev-parse", "--is-shallow-repository"],
+            capture_output=True, text=True, timeout=60, check=False,
+        ).stdout.strip() == "true"  # fmt: skip
+        if shallow:
+            raise UsageError(
+                f"--changed-since {ref}: not in this shallow clone (a CI checkout fetches one "
+                "commit by default): check out with fetch-depth: 0 (GIT_DEPTH: 0 on GitLab), "
+                f"or fetch it first (git fetch origin {ref.removeprefix('origin/')})"
+            ) from None
+        raise UsageError(f"--changed-since {ref}: no such commit, branch or tag here") from None
     try:
         base = git("merge-base", ref, "HEAD").strip() or ref
     except UsageError:
@@ -91,6 +105,15 @@ def changed_documents(ref: str, args: list[str]) -> list[Path]:
     names = git("diff", "--name-only", "-z", "--diff-filter=d", base, "--").split("\0")
     names += git("ls-files", "--others", "--exclude-standard", "-z").split("\0")
     under = [Path(a).resolve() for a in args]
+    if deleted is not None:
+        gone = git("diff", "--name-only", "-z", "--diff-filter=D", base, "--").split("\0")
+        for name in gone:
+            path = (top / name).resolve() if name else None
+            if path is None or not _is_document(path):
+                continue
+            if under and not any(u in path.parents for u in under):
+                continue
+            deleted.append(name)
     found: list[Path] = []
     seen: set[Path] = set()
     for name in names:

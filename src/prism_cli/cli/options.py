@@ -162,6 +162,10 @@ class ReviewOptions:
     annotate_level: str | None = None
     base_dir: Path | None = None
     unreadable: list[dict[str, str]] = field(default_factory=list)
+    seconds: float | None = None
+    """How long the run took (JUnit's time)."""
+    deleted: list[str] = field(default_factory=list)
+    """With --changed-since: the documents deleted since the ref (the report says so)."""
     """Documents that could not be read: in every report format."""
     framework_record: dict[str, object] | None = None
     changed_since: str | None = None

@@ -14,6 +14,7 @@ from prism_cli.console import Console
 from prism_cli.errors import (
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
+    EXIT_OK,
     UsageError,
     worst_exit_code,
 )
@@ -67,6 +68,10 @@ def conclude(
     console, reviews = app.console, outcome.reviews
     if opts.unreadable:
         outcome.report["summary"]["unreadable"] = list(opts.unreadable)
+    if opts.deleted:
+        outcome.report["summary"]["deleted"] = list(opts.deleted)
+    if opts.seconds is not None:
+        outcome.report["summary"]["seconds"] = round(opts.seconds, 3)
     if opts.framework_record:
         outcome.report["framework"] = opts.framework_record
     if outcome.failed:
@@ -89,15 +94,18 @@ def conclude(
     base = _base(opts) if {"sarif", "github"} & set(formats) else None
     for each in formats:
         _emit(console, each, opts, outcome.report, reviews, base, several=len(formats) > 1)
-    _say_fail_on(console, opts.fail_on, live)
-    _step_summary(console, outcome.report)
+    code = worst_exit_code(*codes)
+    verdict = _verdict(code, opts.fail_on, live, outcome.report)
+    _step_summary(console, outcome.report, verdict)
     if opts.push and sessions is not None:
         _push(console, opts, reviews, sessions)
-    return worst_exit_code(*codes)
+    _say_fail_on(console, code, verdict, opts.fail_on, live)
+    return code
 
 
-def _step_summary(console: Console, report: JSONObject) -> None:
-    """On GitHub Actions, a Markdown summary on the run's page ($GITHUB_STEP_SUMMARY)."""
+def _step_summary(console: Console, report: JSONObject, verdict: str) -> None:
+    """On GitHub Actions, a Markdown summary on the run's page ($GITHUB_STEP_SUMMARY), opening
+    with the outcome."""
 
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
@@ -106,25 +114,57 @@ def _step_summary(console: Console, report: JSONObject) -> None:
 
     try:
         with open(target, "a", encoding="utf-8") as out:
-            out.write(summary(report) + "\n")
+            out.write(summary(report, outcome=verdict) + "\n")
     except OSError as exc:
         console.warn(f"cannot write the step summary to {target}: {exc.strerror or exc}")
 
 
-def _say_fail_on(console: Console, fail_on: str, findings: list[Finding]) -> None:
-    """One line on what --fail-on makes of these findings (the exit code is for CI)."""
+def _counted(findings: list[Finding], level: str) -> str:
     from prism_cli.core.findings import at_or_above
 
-    def counted(level: str) -> str:
-        hits = len(at_or_above(findings, level))
-        return f"{hits} finding{'s' if hits != 1 else ''} at or above {level}"
+    hits = len(at_or_above(findings, level))
+    return f"{hits} finding{'s' if hits != 1 else ''} at or above {level}"
 
-    if fail_on != "never" and at_or_above(findings, fail_on):
-        console.info(f"exit 1: {counted(fail_on)} (--fail-on {fail_on}; never: always exit 0)")
-    elif fail_on == "never" and at_or_above(findings, "high"):
-        console.info(
-            f"with --fail-on high (the default, for CI) this run would exit 1: {counted('high')}"
+
+def _verdict(code: int, fail_on: str, findings: list[Finding], report: JSONObject) -> str:
+    """The run's outcome in one line that names its exit code: the last line on stderr and
+    the first of the CI step summary."""
+    from prism_cli.core.findings import at_or_above
+
+    summary = report.get("summary") or {}
+    failing = fail_on != "never" and bool(at_or_above(findings, fail_on))
+    also = f"; {_counted(findings, fail_on)} (--fail-on {fail_on})" if failing else ""
+    if code == EXIT_OK:
+        return (
+            f"exit 0: no finding at or above {fail_on}"
+            if fail_on != "never"
+            else ("exit 0 (--fail-on never)")
         )
+    if code == EXIT_FINDINGS:
+        return f"exit 1: {_counted(findings, fail_on)} (--fail-on {fail_on}; never: always exit 0)"
+    if code == EXIT_INCOMPLETE:
+        failed = summary.get("failed", 0)
+        return f"exit 3: {failed} section{'s' if failed != 1 else ''} could not be reviewed{also}"
+    unreadable = len(summary.get("unreadable") or [])
+    if unreadable:
+        many = "s" if unreadable != 1 else ""
+        return f"exit {code}: {unreadable} document{many} could not be read{also}"
+    return f"exit {code}{also}"
+
+
+def _say_fail_on(
+    console: Console, code: int, verdict: str, fail_on: str, findings: list[Finding]
+) -> None:
+    """The last line: what the exit code says (CI reads it), and what --fail-on never hides."""
+    from prism_cli.core.findings import at_or_above
+
+    if code == EXIT_OK and fail_on == "never" and at_or_above(findings, "high"):
+        console.info(
+            "exit 0; with --fail-on high (the default, for CI) this run would exit 1: "
+            + _counted(findings, "high")
+        )
+    elif code != EXIT_OK:
+        console.info(verdict)
 
 
 def _push(

@@ -143,9 +143,10 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     if opts.changed_since:
         from prism_cli.inputs import changed_documents
 
-        selected = changed_documents(opts.changed_since, opts.paths)
+        selected = changed_documents(opts.changed_since, opts.paths, opts.deleted)
         many = "s" if len(selected) != 1 else ""
-        console.info(f"{len(selected)} document{many} changed since {opts.changed_since}")
+        gone = f", {len(opts.deleted)} deleted" if opts.deleted else ""
+        console.info(f"{len(selected)} document{many} changed since {opts.changed_since}{gone}")
         if not selected:  # a successful run: its (empty) report is written all the same
             return conclude(app, opts, fmt, use_case.no_outcome(), None, codes)
         opts.paths = [str(p) for p in selected]
@@ -177,6 +178,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
         hooks = review_hooks(console, progress, telemetry, prices)
         outcome = use_case.execute(sessions, request, prepared, hooks, prices)
     took = time.monotonic() - started_at
+    opts.seconds = took
     console.debug(f"review took {took:.1f}s")
     telemetry.run_end(outcome.report, took, len(outcome.fallbacks))
     telemetry.publish(opts.region, opts.profile, console.info, console.warn)

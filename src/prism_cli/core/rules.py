@@ -162,7 +162,7 @@ def empty_sections(ctx: _Ctx) -> Iterator[Finding]:
         if words < NEAR_EMPTY_WORDS and not has_children and section.detected_by != "title":
             yield _finding(
                 section, "empty-section", 1, severity="medium", type_="important", category="completeness",
-                title=f'Section "{section.heading}" is empty' if words == 0 else f'Section "{section.heading}" is nearly empty',
+                title=f'Section "{_short(section.heading)}" is empty' if words == 0 else f'Section "{_short(section.heading)}" is nearly empty',
                 description=f"The section has {words} word(s) of content under its heading.",
                 suggestion="Write the section or remove the heading.", refs=("P13",),
             )  # fmt: skip
@@ -338,6 +338,12 @@ RULES: dict[str, Callable[[_Ctx], Iterator[Finding]]] = {
     "long-sentence": long_sentences,
     "leftover-revisions": leftover_revisions,
 }
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A heading as a finding's title quotes it: cut to a readable length."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def run_rules(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -11,16 +12,38 @@ from prism_cli.reports.heading import heading
 
 
 def render(report: dict[str, Any], fail_on: str = "high") -> str:
-    root = ET.Element("testsuites", name="prism")
+    import socket
+    from datetime import datetime
+
+    # The run's time, shared out by sections (a section's own time is not kept): what GitLab
+    # shows per suite; JUnit's timestamp is local-free ISO 8601 without a zone (UTC here).
+    seconds = float(report["summary"].get("seconds") or 0.0)
+    sections = max(1, sum(len(d["sections"]) for d in report["documents"]))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    host = socket.gethostname() or "localhost"
+    root = ET.Element("testsuites", name="prism", time=f"{seconds:.3f}", timestamp=stamp)
     totals = {"tests": 0, "failures": 0, "errors": 0}
     limit = SEVERITY_ORDER.get(fail_on, -1)
     for doc in report["documents"]:
-        suite = ET.SubElement(root, "testsuite", name=doc["path"])
+        share = seconds * len(doc["sections"]) / sections
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=doc["path"],
+            time=f"{share:.3f}",
+            timestamp=stamp,
+            hostname=host,
+        )
+        per_case = share / max(1, len(doc["sections"]))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for sec in doc["sections"]:
             counts["tests"] += 1
             case = ET.SubElement(
-                suite, "testcase", classname=doc["path"], name=f"{sec['id']} {heading(sec)}"
+                suite,
+                "testcase",
+                classname=doc["path"],
+                name=f"{sec['id']} {heading(sec)}",
+                time=f"{per_case:.3f}",
             )
             if sec["status"] == "failed":
                 counts["errors"] += 1
@@ -53,10 +76,21 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
         for key in totals:
             totals[key] += counts[key]
     for bad in report["summary"].get("unreadable", []):
-        suite = ET.SubElement(root, "testsuite", name=bad["path"], tests="1", failures="0")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=bad["path"],
+            tests="1",
+            failures="0",
+            time="0.000",
+            timestamp=stamp,
+            hostname=host,
+        )
         suite.set("errors", "1")
         suite.set("skipped", "0")
-        case = ET.SubElement(suite, "testcase", classname=bad["path"], name="read the document")
+        case = ET.SubElement(
+            suite, "testcase", classname=bad["path"], name="read the document", time="0.000"
+        )
         ET.SubElement(case, "error", message=bad["error"], type="unreadable")
         totals["tests"] += 1
         totals["errors"] += 1

@@ -54,14 +54,25 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def summary(report: dict[str, Any], limit: int = 30) -> str:
-    """A short Markdown summary for a CI page (``$GITHUB_STEP_SUMMARY``): the counts, what
-    could not be reviewed, and the most severe open findings as a table."""
+TITLE_CUT = 90
+"""A finding's title in a table row is cut here (a title may quote a long heading)."""
+
+
+def _cut(text: str, limit: int = TITLE_CUT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def summary(report: dict[str, Any], limit: int = 30, outcome: str | None = None) -> str:
+    """A short Markdown summary for a CI page (``$GITHUB_STEP_SUMMARY``): the outcome (its
+    exit code), the counts, what could not be reviewed, the documents deleted, and the most
+    severe open findings as a table."""
     s = report["summary"]
     sev = s["findings_by_severity"]
     out = [
         "### prism review",
         "",
+        *([f"**{outcome}**", ""] if outcome else []),
         f"{s['documents']} document(s), {s['sections']} section(s): {s['reviewed']} reviewed, "
         f"{s['failed']} failed · {sev['high']} high, {sev['medium']} medium, {sev['low']} low · "
         f"${s['usage']['cost_usd']:.4f}",
@@ -75,6 +86,8 @@ def summary(report: dict[str, Any], limit: int = 30) -> str:
         ]
     if problems:
         out += ["", "**Not reviewed**", ""] + [f"- ⚠️ {p}" for p in problems]
+    if s.get("deleted"):
+        out += ["", "**Deleted** (not reviewed)", ""] + [f"- `{path}`" for path in s["deleted"]]
     rows = [
         (doc["path"], f)
         for doc in report["documents"]
@@ -86,7 +99,7 @@ def summary(report: dict[str, Any], limit: int = 30) -> str:
     if rows:
         out += ["", "| | document | finding | id |", "|---|---|---|---|"]
         for path, f in rows[:limit]:
-            title = f["title"].replace("|", "\\|")
+            title = _cut(f["title"]).replace("|", "\\|")
             out.append(f"| {ICONS[f['severity']]} | `{path}` | {title} | `{f['id']}` |")
         if len(rows) > limit:
             out.append(f"\n…and {len(rows) - limit} more in the full report.")
