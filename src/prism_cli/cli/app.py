@@ -22,6 +22,7 @@ MODULES = {
     "worker": "worker",
     "models": "models",
     "feedback": "feedback",
+    "baseline": "baseline",
     "chat": "chat",
     "doctor": "doctor",
     "export": "export",

@@ -15,6 +15,7 @@ COMMANDS = (
     ("worker", "Run queued review jobs (prism review --queue) until stopped."),
     ("models", "Show the model chain for a region; --check tests access."),
     ("feedback", "Accept or reject findings, or add your own."),
+    ("baseline", "Keep the decisions on findings in the repository, for CI."),
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("doctor", "Check credentials, models, quotas, the store and S3."),
     ("export", "Write a session's results to a folder or to S3."),

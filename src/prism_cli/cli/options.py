@@ -162,11 +162,15 @@ class ReviewOptions:
     annotate_level: str | None = None
     base_dir: Path | None = None
     unreadable: list[dict[str, str]] = field(default_factory=list)
+    """Documents that could not be read: in every report format."""
     seconds: float | None = None
     """How long the run took (JUnit's time)."""
     deleted: list[str] = field(default_factory=list)
     """With --changed-since: the documents deleted since the ref (the report says so)."""
-    """Documents that could not be read: in every report format."""
+    baseline: Path | None = None
+    """The baseline file of decisions kept in the repository (None: .prism/baseline.json
+    at the repository's top, when there is one)."""
+    new_only: bool = False
     framework_record: dict[str, object] | None = None
     changed_since: str | None = None
     dry_run: bool = False

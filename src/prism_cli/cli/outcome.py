@@ -76,7 +76,13 @@ def conclude(
         outcome.report["framework"] = opts.framework_record
     if outcome.failed:
         codes.append(EXIT_INCOMPLETE)
-    live = [f for review in reviews for f in review.findings if f.status != "rejected"]
+    open_ids = _baseline(console, opts, outcome.report)
+    live = [
+        f
+        for review in reviews
+        for f in review.findings
+        if f.status != "rejected" and (open_ids is None or (review.session_id, f.id) in open_ids)
+    ]
     if at_or_above(live, opts.fail_on):
         codes.append(EXIT_FINDINGS)
     from prism_cli.cli.notes import first_time
@@ -117,6 +123,41 @@ def _step_summary(console: Console, report: JSONObject, verdict: str) -> None:
             out.write(summary(report, outcome=verdict) + "\n")
     except OSError as exc:
         console.warn(f"cannot write the step summary to {target}: {exc.strerror or exc}")
+
+
+def _baseline(
+    console: Console, opts: ReviewOptions, report: JSONObject
+) -> set[tuple[str, str]] | None:
+    """Apply the baseline (``--baseline``, else ``.prism/baseline.json`` at the repository's
+    top when there is one) to the report; the (session, finding) pairs left open, or None
+    when there is no baseline."""
+    from prism_cli.app import baseline as decisions
+
+    path = opts.baseline
+    if path is None:
+        found = _base(opts).root
+        candidate = Path(found) / decisions.DEFAULT_PATH
+        if not candidate.is_file():
+            if opts.new_only:
+                raise UsageError(
+                    f"--new-only needs a baseline: none at {candidate} (prism baseline)"
+                )
+            return None
+        path = candidate
+    elif not path.is_file():
+        raise UsageError(f"--baseline {path}: no such file (prism baseline writes one)")
+    counts = decisions.apply(report, decisions.load(path), new_only=opts.new_only)
+    console.info(
+        f"baseline {path}: {counts['known']} known finding{'s' if counts['known'] != 1 else ''}"
+        f" ({counts['suppressed']} rejected), {counts['new']} new"
+        + ("; only the new ones are reported" if opts.new_only else "")
+    )
+    return {
+        (str(doc.get("session_id")), str(f["id"]))
+        for doc in report["documents"]
+        for f in doc["findings"]
+        if f["status"] != "rejected"
+    }
 
 
 def _counted(findings: list[Finding], level: str) -> str:

@@ -45,6 +45,8 @@ def review(
     fmt: o.Fmt = None,
     annotate_level: o.AnnotateLevel = None,
     base_dir: o.BaseDir = None,
+    baseline: o.Baseline = None,
+    new_only: o.NewOnly = False,
     output: o.Output = None,
     fail_on: o.FailLevel = FailOn.high,
     concurrency: o.Concurrency = 4,

@@ -60,7 +60,7 @@ AnnotateLevel = Annotated[
         metavar="LEVEL",
         panel=OUTPUT,
         env="ANNOTATE_LEVEL",
-        help="-f github: findings at or above it (default: --fail-on).",
+        help="-f github: findings at or above it (--fail-on).",
     ),
 ]
 BaseDir = Annotated[
@@ -69,7 +69,24 @@ BaseDir = Annotated[
         metavar="DIR",
         panel=OUTPUT,
         env="BASE_DIR",
-        help="CI paths are relative to it (default: git top level).",
+        help="CI paths are relative to it (default: git top).",
+    ),
+]
+Baseline = Annotated[
+    Path | None,
+    opt(
+        metavar="FILE",
+        panel=OUTPUT,
+        env="BASELINE",
+        help="Team decisions (.prism/baseline.json).",
+    ),
+]
+NewOnly = Annotated[
+    bool,
+    opt(
+        "--new-only",
+        panel=OUTPUT,
+        help="Only findings the baseline does not hold.",
     ),
 ]
 Output = Annotated[
