@@ -50,6 +50,8 @@ class ReviewRequest:
     concurrency: int = 4
     sections: SectionRules = DEFAULT_RULES
     """How documents are split (prism.toml's ``[sections]``)."""
+    max_cost: float | None = None
+    """Dollars the run may spend (``--max-cost``); None: no cap."""
     catalog_overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -178,6 +180,7 @@ def execute(
         prices=prices,
         fresh=request.fresh,
         wait=request.wait,
+        max_cost=request.max_cost,
         hooks=Hooks(
             started=hooks.started,
             section_done=hooks.section_done,

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prism_cli.core.budget import Budget
 from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
 from prism_cli.core.framework import Framework, parse_framework
 from prism_cli.core.ports import Usage
@@ -656,6 +657,7 @@ class ReviewService:
         only: dict[str, set[str]] | None = None,
         again: bool = False,
         open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None,
+        max_cost: float | None = None,
     ) -> None:
         """``only`` maps a document's path to the sections to review (chat's ``/review``,
         a worker's job); its other sections keep the session's results. ``again`` reviews
@@ -666,6 +668,9 @@ class ReviewService:
         credentials and lists nothing over the network."""
         self.sessions = sessions
         self.settings = settings
+        self.max_cost = max_cost
+        """Dollars this run may spend (``--max-cost``); None: no cap."""
+        self.budget: Budget | None = None
         self.reviewer = reviewer
         self.offline = reviewer is None and open_reviewer is None
         self._opening = _Opening(open_reviewer) if open_reviewer is not None else None
@@ -744,6 +749,19 @@ class ReviewService:
             elif self.reviewer is not None:
                 self._review(runs, todo, notes)
                 notes += self.reviewer.notes
+                if self.budget is not None and self.budget.reached:
+                    held = sum(
+                        1
+                        for run in runs
+                        for r in run.review.results.values()
+                        if r.error and r.error.startswith("not started: the run reached")
+                    )
+                    notes.append(
+                        f"the spending cap was reached (--max-cost {self.budget.limit:g}, "
+                        f"${self.budget.spent:.4f} spent): {held} section"
+                        f"{'s' if held != 1 else ''} not started; run the same command again "
+                        "to go on (what is done is kept)"
+                    )
                 fallbacks = self.reviewer.engine.fallbacks()
                 skipped = self.reviewer.skipped
                 if skipped and all(m.model_id in skipped for m in self.reviewer.chain):
@@ -780,8 +798,24 @@ class ReviewService:
                 first[key] = (run, section)
                 jobs.append((ctx, section))
 
+        budget = self.budget = (
+            Budget(self.max_cost, self.prices, self.settings.max_tokens // 4)
+            if self.max_cost is not None
+            else None
+        )
+        reviewer = self.reviewer
+
+        def admit(ctx: DocumentContext, section: Section) -> str | None:
+            assert budget is not None
+            calls = lambda: [(m, t) for m, t, _ in reviewer.estimate(ctx, section, local=True)]  # noqa: E731
+            if budget.admit(f"{ctx.key}\x1f{section.id}", calls):
+                return None
+            return f"not started: the run reached its spending cap (--max-cost {budget.limit:g})"
+
         def write(ctx: DocumentContext, result: SectionResult) -> None:
             """In the call's own thread: with a remote store, writes overlap as calls do."""
+            if budget is not None:
+                budget.settle(f"{ctx.key}\x1f{result.section_id}", result.usage)
             if result.status == SectionStatus.INTERRUPTED:
                 return
             run = by_path[ctx.key]
@@ -815,7 +849,7 @@ class ReviewService:
         in_main = threading.current_thread() is threading.main_thread()
         previous: Any = signal.signal(signal.SIGTERM, on_term) if in_main else None
         try:
-            self.reviewer.review_all(jobs, write)
+            self.reviewer.review_all(jobs, write, admit=admit if budget is not None else None)
         except KeyboardInterrupt:
             if in_main:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -171,6 +171,7 @@ class ReviewOptions:
     """The baseline file of decisions kept in the repository (None: .prism/baseline.json
     at the repository's top, when there is one)."""
     new_only: bool = False
+    max_cost: float | None = None
     framework_record: dict[str, object] | None = None
     changed_since: str | None = None
     dry_run: bool = False
@@ -205,6 +206,7 @@ class ReviewOptions:
             concurrency=self.concurrency,
             catalog_overrides=catalog_overrides,
             sections=sections or DEFAULT_RULES,
+            max_cost=self.max_cost,
         )
 
 

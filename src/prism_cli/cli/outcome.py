@@ -184,6 +184,9 @@ def _verdict(code: int, fail_on: str, findings: list[Finding], report: JSONObjec
     if code == EXIT_FINDINGS:
         return f"exit 1: {_counted(findings, fail_on)} (--fail-on {fail_on}; never: always exit 0)"
     if code == EXIT_INCOMPLETE:
+        capped = [n for n in summary.get("notes") or [] if str(n).startswith("the spending cap")]
+        if capped:
+            return f"exit 3: {capped[0]}{also}"
         failed = summary.get("failed", 0)
         return f"exit 3: {failed} section{'s' if failed != 1 else ''} could not be reviewed{also}"
     unreadable = len(summary.get("unreadable") or [])

@@ -50,6 +50,7 @@ def review(
     output: o.Output = None,
     fail_on: o.FailLevel = FailOn.high,
     concurrency: o.Concurrency = 4,
+    max_cost: o.MaxCost = None,
     thinking: o.Thinking = False,
     effort: o.Effort = None,
     thinking_budget: o.ThinkingBudget = None,

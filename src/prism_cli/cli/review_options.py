@@ -36,7 +36,7 @@ Offline = Annotated[
         metavar="",
         panel=REVIEW,
         env="OFFLINE",
-        help="Built-in rules only: no AWS call, no credential lookup.",
+        help="Built-in rules only: no AWS call, no credentials.",
     ),
 ]
 NoRules = Annotated[
@@ -70,6 +70,15 @@ BaseDir = Annotated[
         panel=OUTPUT,
         env="BASE_DIR",
         help="CI paths are relative to it (default: git top).",
+    ),
+]
+MaxCost = Annotated[
+    float | None,
+    opt(
+        metavar="USD",
+        panel=REVIEW,
+        env="MAX_COST",
+        help="Spend at most this many dollars; rerun to go on.",
     ),
 ]
 Baseline = Annotated[

@@ -201,8 +201,11 @@ class Reviewer:
             result.usage.setdefault(model_id, Usage()).add(usage)
         return answer
 
-    def estimate(self, ctx: DocumentContext, section: Section) -> list[tuple[str, int, bool]]:
-        """What reviewing ``section`` would send: (model, input tokens, counted) per call."""
+    def estimate(
+        self, ctx: DocumentContext, section: Section, *, local: bool = False
+    ) -> list[tuple[str, int, bool]]:
+        """What reviewing ``section`` would send: (model, input tokens, counted) per call
+        (``local``: estimated here, never counted by CountTokens)."""
         paragraphs = [b.text for b in section.blocks if b.text.strip()]
         if not paragraphs:
             return []
@@ -215,7 +218,7 @@ class Reviewer:
                     "content": [{"text": build_user(section, text, part, len(chunks))}],
                 }
             ]
-            out.append(self.engine.count(self.ask(ctx, messages)))
+            out.append(self.engine.count(self.ask(ctx, messages), local=local))
         return out
 
     def _event(self, result: SectionResult, event: Event) -> None:
@@ -308,13 +311,20 @@ class Reviewer:
         jobs: Sequence[tuple[DocumentContext, Section]],
         on_section: Callable[[DocumentContext, SectionResult], None],
         workers: int | None = None,
+        admit: Callable[[DocumentContext, Section], str | None] | None = None,
     ) -> None:
-        """Review many sections concurrently; ``on_section`` is called as each finishes."""
+        """Review many sections concurrently; ``on_section`` is called as each finishes.
+        ``admit`` may hold a section back before it starts (a spending cap): it returns why,
+        and the section ends failed with that reason, nothing sent."""
 
         def one(job: tuple[DocumentContext, Section]) -> None:
             if self.engine.stopping:
                 return
             ctx, section = job
+            held = admit(ctx, section) if admit is not None else None
+            if held is not None:
+                on_section(ctx, SectionResult(section.id, SectionStatus.FAILED, error=held))
+                return
             self.on_event(Event("section_start", section.id, None, ctx.key))
             on_section(ctx, self.review_section(ctx, section))
 

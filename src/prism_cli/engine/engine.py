@@ -770,18 +770,24 @@ class ModelEngine:
         return Step(StepKind.NEXT)
 
     # -- streaming -------------------------------------------------------------------------
-    def count(self, ask: Ask) -> tuple[str, int, bool]:
+    def count(self, ask: Ask, *, local: bool = False) -> tuple[str, int, bool]:
         """(model, input tokens, counted) for ``ask`` on the chain's first model: counted by
         CountTokens where the model offers it (a base id callable on demand: CountTokens does
         not answer for models offered only through cross-region profiles), else estimated
         from the request's size and the model's tokenizer factor. No call is paid for; a
-        refusal is remembered for the run."""
+        refusal is remembered for the run. ``local``: the estimate only (no request at all: a
+        run's spending cap weighs each section before it starts)."""
         model = self.chain[0]
         adapted = frozenset(self.adapted.get(model.model_id, ()))
         built = build_request(ask, model.info, self.thinking, adapted)
         counter = getattr(self.port, "count_tokens", None)
         base = model.info.base_id
-        if counter is not None and model.info.base_on_demand and base not in self._uncounted:
+        if (
+            counter is not None
+            and not local
+            and model.info.base_on_demand
+            and base not in self._uncounted
+        ):
             counted = counter(base, built.body)
             if counted is not None:
                 return model.model_id, counted, True
