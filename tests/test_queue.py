@@ -223,11 +223,19 @@ def test_cancel_leaves_started_sections_and_drops_the_rest(
     cancelled = run_prism("batch", "cancel", batch, "--queue", queue)
     assert cancelled.code == 0, cancelled.stderr
     assert "5 queued sections cancelled" in cancelled.stderr
+    # cancel, status and wait say the same: cancelled is a state of its own, not "failed".
+    assert "0 of 5 sections done, 0 failed, 5 cancelled, 0 left" in cancelled.stderr
+    status = run_prism("batch", "status", batch, "--queue", queue)
+    assert "0 of 5 sections done, 0 failed, 5 cancelled, 0 left" in status.stdout
     waited = run_prism("batch", "wait", batch, "--queue", queue, "-f", "json")
     assert waited.code == 3, waited.stderr  # incomplete: nothing was reviewed
     statuses = {s["status"] for s in json.loads(waited.stdout)["documents"][0]["sections"]}
     assert statuses == {"failed"}
     assert calls(bedrock) == 0
+    # One line for the five, not a line each.
+    warned = [line for line in waited.stderr.splitlines() if "not reviewed" in line]
+    assert len(warned) == 1
+    assert warned[0].startswith("warning: 5 sections not reviewed: cancelled before it started")
 
 
 def test_redis_restarting_mid_batch_loses_nothing_stored(
@@ -407,7 +415,7 @@ def test_a_section_that_fails_for_good_still_ends_its_session(
     statuses = {s["id"]: s["status"] for s in report["documents"][0]["sections"]}
     assert statuses == {"s1": "reviewed", "s2": "failed", "s3": "reviewed"}
     status = run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue)
-    assert "2 of 3 sections done, 1 failed, 0 left" in status.stdout
+    assert "2 of 3 sections done, 1 failed, 0 cancelled, 0 left" in status.stdout
 
 
 def test_a_section_no_model_could_review_is_retried_with_backoff(
@@ -574,3 +582,64 @@ def test_no_secret_of_the_store_is_kept_in_the_queue(
     )
     assert waited.code == 0, waited.stderr
     assert len(json.loads(waited.stdout)["documents"]) == 2
+
+
+def test_the_follower_waits_out_a_redis_restart_as_the_workers_do(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    import shutil
+
+    import redis
+
+    from conftest import _free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port, data = _free_port(), tmp_path / "redis"
+    data.mkdir()
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            try:
+                redis.Redis(port=port).ping()
+                return proc
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    server = start()
+    store, queue = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    docs = documents(tmp_path / "docs", count=1, sections=4)
+    bedrock.latency = 0.4
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "prism_cli", "review", str(docs), "--store", store, "--queue", queue,
+         "--region", "us-east-1", "-f", "json", "--fail-on", "never"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    proc = worker(queue)
+    try:
+        deadline = time.monotonic() + 60
+        while calls(bedrock) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.kill()  # the follower is polling the queue
+        server.wait(10)
+        time.sleep(2.0)
+        server = start()
+        out, err = follower.communicate(timeout=120)
+        assert follower.returncode == 0, err
+        assert "Traceback" not in err
+        assert "cannot be reached" in err  # it said it was waiting
+        assert "the queue is back" in err
+        assert [s["status"] for s in json.loads(out)["documents"][0]["sections"]] == [
+            "reviewed"
+        ] * 4
+    finally:
+        follower.kill()
+        proc.kill()
+        server.kill()

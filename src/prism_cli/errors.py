@@ -85,6 +85,11 @@ class ModelAccessError(ConfigError):
     """No model of the chain can be used (credentials, access, region)."""
 
 
+class QueueUnavailable(ConfigError):
+    """The queue's Redis cannot be reached (a restart, a network cut): a follower waits for
+    it a while, then stops with this."""
+
+
 class IncompleteError(PrismError):
     exit_code = EXIT_INCOMPLETE
 

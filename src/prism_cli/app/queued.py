@@ -28,7 +28,14 @@ class FollowHooks:
     """A section of that session settled (stored, or failed for good): the calls it took."""
     failed: Callable[[str, str], None] = lambda where, why: None
     """After the batch: ``<session>/<section>`` and why it was not reviewed."""
+    waiting: Callable[[str | None], None] = lambda why: None
+    """The queue (or the store) cannot be reached: why (None: reached again)."""
     sleep: Callable[[float], None] = field(default=time.sleep)
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+
+OUTAGE = 600.0
+"""Seconds a follower waits for an unreachable queue before it gives up (workers wait too)."""
 
 
 def follow(
@@ -36,13 +43,30 @@ def follow(
 ) -> RunOutcome:
     """Wait for the batch (reporting each settled section once), then collect its run."""
     from prism_cli.batch import model as batches
+    from prism_cli.core.ports import StoreError
+    from prism_cli.errors import QueueUnavailable
 
     seen: dict[str, set[str]] = {}
     for doc in batch.documents:
         hooks.document(doc.session, doc.name, len(doc.sections))
         seen[doc.session] = set()
+    down_since: float | None = None
     while True:
-        state = batches.progress(sessions, connection, batch)
+        try:
+            state = batches.progress(sessions, connection, batch)
+        except (QueueUnavailable, StoreError) as exc:
+            # A Redis restart: wait as the workers do, keep what was followed so far.
+            now = hooks.clock()
+            if down_since is None:
+                down_since = now
+                hooks.waiting(str(exc))
+            elif now - down_since > OUTAGE:
+                raise
+            hooks.sleep(POLL)
+            continue
+        if down_since is not None:
+            down_since = None
+            hooks.waiting(None)
         for sid, stored in state.stored.items():
             for section in sorted(stored - seen[sid]):
                 result = sessions.result(sid, section)

@@ -112,14 +112,40 @@ class Progress:
     """"<session>/<section>" -> why its job failed for good."""
     stored: dict[str, set[str]] = field(default_factory=dict)
     """session -> the batch's sections it holds a result for."""
+    cancelled: int = 0
+    """Sections cancelled before they started (``prism batch cancel``): neither done nor
+    failed."""
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done - self.failed - self.cancelled
 
     @property
     def finished(self) -> bool:
-        return self.done + self.failed >= self.total
+        return self.left <= 0
+
+    def line(self, batch_id: str) -> str:
+        """One line: where the batch stands (status, wait, cancel say the same)."""
+        return (
+            f"batch {batch_id}: {self.done} of {self.total} sections done, {self.failed} failed, "
+            f"{self.cancelled} cancelled, {self.left} left"
+        )
 
 
 def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
-    """Where the batch stands; requeues jobs whose worker died (their heartbeat stopped)."""
+    """Where the batch stands; requeues jobs whose worker died (their heartbeat stopped).
+    Raises :class:`QueueUnavailable` when the queue's Redis cannot be reached."""
+    import redis
+
+    from prism_cli.errors import QueueUnavailable
+
+    try:
+        return _progress(sessions, connection, batch)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise QueueUnavailable(f"the queue's Redis cannot be reached ({exc})") from exc
+
+
+def _progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
     from rq import Queue
     from rq.registry import FailedJobRegistry, StartedJobRegistry
 
@@ -129,23 +155,35 @@ def progress(sessions: Sessions, connection: Any, batch: Batch) -> Progress:
     errors: dict[str, str] = {}
     for job_id in failed_ids & set(batch.jobs):
         errors[batch.jobs[job_id]] = _failure(connection, job_id)
+    cancelled_at: set[str] = set()
     if batch.cancelled:
         from rq.registry import CanceledJobRegistry
 
         for job_id in set(CanceledJobRegistry(queue=queue).get_job_ids()) & set(batch.jobs):
-            errors[batch.jobs[job_id]] = "cancelled"
-    done = failed = 0
+            errors[batch.jobs[job_id]] = CANCELLED
+            cancelled_at.add(batch.jobs[job_id])
+    done = failed = cancelled = 0
     by_session: dict[str, tuple[int, int]] = {}
     have: dict[str, set[str]] = {}
     for doc in batch.documents:
         stored = set(sessions.result_ids(doc.session))
         wanted = doc.sections
         ok = sum(1 for s in wanted if s in stored)
-        bad = sum(1 for s in wanted if s not in stored and f"{doc.session}/{s}" in errors)
-        done, failed = done + ok, failed + bad
-        by_session[doc.session] = (ok + bad, len(wanted))
+        off = sum(1 for s in wanted if s not in stored and f"{doc.session}/{s}" in cancelled_at)
+        bad = sum(
+            1
+            for s in wanted
+            if s not in stored
+            and f"{doc.session}/{s}" in errors
+            and f"{doc.session}/{s}" not in cancelled_at
+        )
+        done, failed, cancelled = done + ok, failed + bad, cancelled + off
+        by_session[doc.session] = (ok + bad + off, len(wanted))
         have[doc.session] = stored & set(wanted)
-    return Progress(done, failed, batch.total, by_session, errors, have)
+    return Progress(done, failed, batch.total, by_session, errors, have, cancelled)
+
+
+CANCELLED = "cancelled before it started (prism batch cancel)"
 
 
 def session_settled(sessions: Sessions, connection: Any, batch: Batch, sid: str) -> bool:

@@ -104,17 +104,14 @@ def run_batch(
     if action == "cancel":
         count = batches.cancel(connection, batch, sessions)
         console.info(f"batch {batch.id}: {count} queued sections cancelled; running ones finish")
+        console.info(batches.progress(sessions, connection, batch).line(batch.id))
         return EXIT_OK
     if action == "status":
         state = batches.progress(sessions, connection, batch)
         for doc in batch.documents:
             count, total = state.by_session[doc.session]
-            console.write(f"{doc.name}  session {doc.session}  {count}/{total} sections")
-        left = state.total - state.done - state.failed
-        console.write(
-            f"batch {batch.id}: {state.done} of {state.total} sections done, "
-            f"{state.failed} failed, {left} left{' (cancelled)' if batch.cancelled else ''}"
-        )
+            console.write(f"{doc.path}  session {doc.session}  {count}/{total} sections")
+        console.write(state.line(batch.id))
         return EXIT_OK
     from prism_cli.cli.options import ReviewOptions
     from prism_cli.cli.outcome import conclude

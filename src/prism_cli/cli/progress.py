@@ -208,13 +208,21 @@ def follow_batch(
     from prism_cli.stores.masking import pasteable
 
     prices = load_catalog(app.catalog_overrides).prices
-    failures: list[str] = []
+    failures: dict[str, list[str]] = {}
+
+    def waiting(why: str | None) -> None:
+        if why is None:
+            app.console.info("the queue is back: following the batch again")
+        else:
+            app.console.warn(f"{why}: waiting for it (the workers wait too)")
+
     try:
         with Progress(app.console, interval=app.settings.progress_interval) as shown:
             hooks = FollowHooks(
                 document=shown.add,
                 section=shown.advance,
-                failed=lambda where, why: failures.append(f"section {where} not reviewed: {why}"),
+                failed=lambda where, why: failures.setdefault(why, []).append(where),
+                waiting=waiting,
             )
             outcome = follow(sessions, connection, batch, prices, hooks)
     except KeyboardInterrupt:
@@ -222,8 +230,12 @@ def follow_batch(
             f"stopped following batch {batch.id}; its jobs go on: "
             f"prism batch wait {batch.id} --queue {pasteable(queue_url, 'PRISM_QUEUE')}"
         ) from None
-    for failure in failures:
-        app.console.warn(failure)
+    for why, where in failures.items():  # one line per reason, not one per section
+        if len(where) == 1:
+            app.console.warn(f"section {where[0]} not reviewed: {why}")
+        else:
+            some = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+            app.console.warn(f"{len(where)} sections not reviewed: {why} ({some})")
     return outcome
 
 
