@@ -327,9 +327,15 @@ def test_worker_concurrency_runs_several_processes(
     events = [json.loads(x) for x in (tmp_path / "worker-events.jsonl").read_text().splitlines()]
     assert sum(1 for e in events if e["event"] == "section_end") == 4
     assert sum(1 for e in events if e["event"] == "call" and e["ok"]) == 4
-    assert (
-        "0 left" in run_prism("batch", "status", submitted.stdout.strip(), "--queue", queue).stdout
-    )
+    # Correlated as a local run's: the batch's id, the document's path (not its session id),
+    # the section, on every call and section end.
+    batch_id = submitted.stdout.strip()
+    worked = [e for e in events if e["event"] in {"call", "section_end"}]
+    assert {e["run_id"] for e in worked} == {batch_id}
+    assert {e["batch_id"] for e in worked} == {batch_id}
+    assert {Path(e["document"]).name for e in worked} == {"doc0.docx"}
+    assert {e["section"] for e in worked} == {"s1", "s2", "s3", "s4"}
+    assert "0 left" in run_prism("batch", "status", batch_id, "--queue", queue).stdout
 
 
 def test_jobs_are_retried_with_backoff(redis_url: str, tmp_path: Path) -> None:

@@ -58,6 +58,10 @@ def test_the_event_log_has_every_fallback_and_retry(bedrock: FakeBedrock, tmp_pa
     assert {e.get("error") for e in calls if not e["ok"]} >= {"access_denied", "throttled"}
     report = json.loads(result.stdout)
     assert events[-1]["calls"] == report["summary"]["usage"]["calls"]
+    # Correlated: one run id on every event, each call with its document and section.
+    assert len({e["run_id"] for e in events}) == 1
+    path = report["documents"][0]["path"]
+    assert all(e.get("document") == path and e.get("section") in {"s1", "s2"} for e in calls)
 
 
 def test_metrics_are_published_to_cloudwatch(

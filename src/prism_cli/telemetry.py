@@ -34,8 +34,22 @@ def parse_metrics(value: str | None) -> str | None:
 
 
 class Telemetry:
-    def __init__(self, log_json: Path | None = None, namespace: str | None = None) -> None:
+    def __init__(
+        self,
+        log_json: Path | None = None,
+        namespace: str | None = None,
+        *,
+        run_id: str | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        import uuid
+
         self.namespace = namespace
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        """Every event carries it: one run's events, from a local run or its batch's workers."""
+        self.batch_id = batch_id
+        self._where = threading.local()
+        """This thread's document and section (a section's calls run in its thread)."""
         self._out: IO[str] | None = None
         if log_json is not None:
             try:
@@ -51,8 +65,19 @@ class Telemetry:
     def active(self) -> bool:
         return self._out is not None or self.namespace is not None
 
+    def at(self, document: str | None, section: str | None, **more: Any) -> None:
+        """The document and section this thread works on: its events carry them."""
+        self._where.fields = {"document": document, "section": section, **more}
+
     def event(self, kind: str, **fields: Any) -> None:
-        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": kind}
+        record: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": kind,
+            "run_id": self.run_id,
+        }
+        if self.batch_id:
+            record["batch_id"] = self.batch_id
+        record.update(getattr(self._where, "fields", {}))
         record.update({k: v for k, v in fields.items() if v is not None})
         with self._lock:
             if self._out is not None:
@@ -83,6 +108,7 @@ class Telemetry:
             self._count("Fallbacks", model)
 
     def section_start(self, document: str, section: str) -> None:
+        self.at(document, section)
         self.event("section_start", document=document, section=section)
 
     def section_end(self, document: str, result: Any, prices: Callable[[str], Any]) -> None:

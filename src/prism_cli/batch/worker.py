@@ -178,14 +178,20 @@ def section_job(store_url: str, batch_id: str, sid: str, section_id: str) -> str
     sessions = context.sessions(store_url)
     job = get_current_job()
     retried = job is not None and bool(job.retries_left)
+    path = sessions.require(sid).document.path
+    telemetry = context.telemetry
+    if telemetry is not None:
+        # The batch's events, as a local run's: its id, the document's path, the section.
+        telemetry.run_id = batch_id
+        telemetry.batch_id = batch_id
+        telemetry.at(path, section_id, session=sid)
     result = review_stored_section(
         sessions, sid, section_id, context.reviewer_for, context.read, keep_failed=not retried
     )
     status = "stored already" if result is None else result.status
     context.say(f"{sid} {section_id}: {status}")
-    telemetry = context.telemetry
     if telemetry is not None and result is not None:
-        telemetry.section_end(sid, result, context.prices)
+        telemetry.section_end(path, result, context.prices)
     if result is not None and result.status == "failed" and retried:
         raise SectionNotReviewed(f"{sid} {section_id}: {result.error}")
     connection = job.connection if job is not None else queue_connection(context.queue_url)
