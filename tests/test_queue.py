@@ -649,3 +649,38 @@ def test_the_follower_waits_out_a_redis_restart_as_the_workers_do(
         follower.kill()
         proc.kill()
         server.kill()
+
+
+def test_identical_sections_are_paid_once_in_a_batch(
+    bedrock: FakeBedrock, redis_url: str, tmp_path: Path
+) -> None:
+    # Two copies of one document and a third with one section in common: as a local run,
+    # each distinct section is sent once; the copies take the first's result.
+    queue = queue_url(redis_url)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    same = "".join(
+        p(f"Part {i}", style="Heading1") + p(f"Text of part {i}: the batch ran twice.")
+        for i in range(3)
+    )
+    make_docx(folder / "a.docx", same)
+    make_docx(folder / "b.docx", same + p("Signed", style="Heading1") + p("By the owner, today."))
+    make_docx(
+        folder / "c.docx", p("Part 0", style="Heading1") + p("Text of part 0: the batch ran twice.")
+    )
+    submitted = run_prism(
+        "review", str(folder), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1", "--no-rules",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    done = run_prism("worker", "--queue", queue, "--burst", "--region", "us-east-1")
+    assert done.code == 0, done.stderr
+    assert calls(bedrock) == 4  # parts 0-2 and "Signed": 4 distinct sections of 8
+    waited = run_prism("batch", "wait", submitted.stdout.strip(), "--queue", queue, "-f", "json")
+    assert waited.code in (0, 1), waited.stderr
+    report = json.loads(waited.stdout)
+    statuses = [s["status"] for d in report["documents"] for s in d["sections"]]
+    assert len(statuses) == 8
+    assert set(statuses) <= {"reviewed", "cached"}
+    assert statuses.count("reviewed") == 4
+    assert report["summary"]["usage"]["calls"] == 4

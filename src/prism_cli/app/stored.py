@@ -94,7 +94,13 @@ def review_stored_section(
         return None
     cached = None if meta.fresh_run else run._cached(key)  # --fresh: no cached answer
     if cached is not None:
-        sessions.put_result(sid, cached.to_result(section_id), key, cache=False)
+        # Another session paid for it (an identical section of the batch, or any earlier
+        # run): cached here, its usage not counted again.
+        copy = cached.to_result(section_id)
+        copy.usage = {}
+        if copy.status == SectionStatus.REVIEWED:
+            copy.status = SectionStatus.CACHED
+        sessions.put_result(sid, copy, key, cache=False)
         sessions.log(sid, "cached", "unchanged section reused", section=section_id)
         return None
     ctx = DocumentContext(document.path, review.sections, settings.framework)

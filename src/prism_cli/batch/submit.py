@@ -25,6 +25,7 @@ def submit(
 ) -> Batch:
     """Prepare each document's session and enqueue its sections still to review."""
     from rq import Queue, Retry
+    from rq.job import Dependency
 
     from prism_cli.app.run import ReviewService, SessionRun
     from prism_cli.stores.service import parallel
@@ -39,6 +40,9 @@ def submit(
     batch = Batch(f"b{uuid.uuid4().hex[:11]}", shared, rules)
     queue = Queue(QUEUE, connection=connection)
     jobs = []
+    first: dict[str, str] = {}
+    """results key -> the job that reviews it: an identical section elsewhere in the batch
+    waits for that job and takes its result from the shared cache (paid once, as locally)."""
     for run, sections in zip(runs, todo, strict=True):
         batch.documents.append(
             BatchDocument(run.sid, run.review.document.path, run.name, [s.id for s in sections])
@@ -46,6 +50,10 @@ def submit(
         for section in sections:
             job_id = f"prism-{batch.id}-{run.sid}-{section.id}"
             batch.jobs[job_id] = f"{run.sid}/{section.id}"
+            key = run.keys[section.id]
+            after = first.get(key)
+            if after is None:
+                first[key] = job_id
             jobs.append(
                 Queue.prepare_data(
                     "prism_cli.batch.worker.section_job",
@@ -56,6 +64,7 @@ def submit(
                     failure_ttl=7 * 86400,
                     retry=Retry(max=len(RETRIES), interval=list(RETRIES)),
                     description=f"review {run.name} {section.id}",
+                    depends_on=Dependency([after], allow_failure=True) if after else None,
                 )
             )
     batch.save(connection)  # before the jobs: a worker finishing a session reads the batch
