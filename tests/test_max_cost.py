@@ -57,3 +57,26 @@ def test_the_cap_stops_new_calls_keeps_what_is_done_and_the_next_run_goes_on(
     assert code == 0, err
     assert len(bedrock.calls()) - before == 6 - done
     assert {s["status"] for s in report["documents"][0]["sections"]} <= {"reviewed", "cached"}  # type: ignore[index]
+
+
+def test_the_dry_run_and_the_cap_expect_what_the_store_has_seen_calls_write(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    first = document(tmp_path / "first.docx", sections=4, word="First")
+    dry = run_prism("review", str(first), "--dry-run", "-f", "json", "--region", "us-east-1")
+    assert dry.code == 0, dry.stderr
+    guess = json.loads(dry.stdout)
+    (row,) = guess["models"].values()
+    assert row["output_tokens_per_call"] == 4096 // 4
+    assert row["output_tokens_from"] == "a quarter of max_tokens (no history yet)"
+    code, report, err = review(first)
+    assert code == 0, err
+    usage = report["summary"]["usage"]  # type: ignore[index]
+    served = usage["output_tokens"] // usage["calls"]  # type: ignore[index, operator]
+    second = document(tmp_path / "second.docx", sections=4, word="Second")
+    dry = run_prism("review", str(second), "--dry-run", "-f", "json", "--region", "us-east-1")
+    learned = json.loads(dry.stdout)
+    (row,) = learned["models"].values()
+    assert row["output_tokens_per_call"] == served
+    assert row["output_tokens_from"] == "the store's history (4 calls)"
+    assert learned["summary"]["cost_usd"] < guess["summary"]["cost_usd"] or served >= 1024

@@ -63,8 +63,9 @@ def estimate_run(
 ) -> dict[str, Any]:
     """What a run would cost before any model call (``--dry-run``): the sections left after
     the session and the results cache, each call's input tokens (CountTokens where the model
-    allows it, else an estimate), output at a quarter of ``max_tokens`` (at most all of it),
-    and dollars by model (without prompt caching, which only lowers it)."""
+    allows it, else an estimate), output as the store's history of the model's calls says (a
+    quarter of ``max_tokens`` before it has one; at most all of it), and dollars by model
+    (without prompt caching, which only lowers it)."""
     from concurrent.futures import ThreadPoolExecutor
 
     todo = plan(sessions, reviews, settings, fresh=fresh)
@@ -81,7 +82,15 @@ def estimate_run(
     counts = [count(job) for job in jobs[:1]]
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts += list(pool.map(count, jobs[1:]))
-    expected = settings.max_tokens // 4
+    from prism_cli.app.run import expected_output
+
+    learned: dict[str, tuple[int, str]] = {}
+
+    def output_of(model: str) -> int:
+        if model not in learned:
+            learned[model] = expected_output(sessions, settings, model)
+        return learned[model][0]
+
     models: dict[str, dict[str, Any]] = {}
     documents: list[dict[str, Any]] = [
         {
@@ -107,6 +116,7 @@ def estimate_run(
             else:
                 estimated, calls_estimated = estimated + tokens, calls_estimated + 1
             price = prices(model) or (0.0, 0.0)
+            expected = output_of(model)
             cost = (tokens * price[0] + expected * price[1]) / 1_000_000
             worst = (tokens * price[0] + settings.max_tokens * price[1]) / 1_000_000
             row = models.setdefault(
@@ -115,6 +125,8 @@ def estimate_run(
             row["input_tokens_from"] = (
                 "CountTokens" if exact else "estimate (request size x the model's tokenizer)"
             )
+            row["output_tokens_per_call"] = expected
+            row["output_tokens_from"] = learned[model][1]
             for target in (doc, row):
                 target["calls"] += 1
                 target["input_tokens"] += tokens
@@ -140,7 +152,12 @@ def estimate_run(
             "calls_counted": calls_counted,
             "calls_estimated": calls_estimated,
             "output_tokens_estimated": True,
-            "output_tokens_per_call": expected,
+            "output_tokens_per_call": (
+                round(
+                    sum(d["output_tokens"] for d in documents)
+                    / max(1, sum(d["calls"] for d in documents))
+                )
+            ),
             "cost_usd": round(sum(d["cost_usd"] for d in documents), 6),
             "max_cost_usd": round(sum(d["max_cost_usd"] for d in documents), 6),
         },

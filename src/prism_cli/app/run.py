@@ -42,7 +42,7 @@ from prism_cli.core.session import (
     digest,
     with_decisions,
 )
-from prism_cli.errors import InputError, Interrupted, UsageError
+from prism_cli.errors import InputError, Interrupted, PrismError, UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Section
@@ -748,6 +748,7 @@ class ReviewService:
                         self.hooks.section_done(run.review.document.path, result)
             elif self.reviewer is not None:
                 self._review(runs, todo, notes)
+                self._remember_output(runs)
                 notes += self.reviewer.notes
                 if self.budget is not None and self.budget.reached:
                     held = sum(
@@ -771,6 +772,27 @@ class ReviewService:
         failed = sum(1 for r in reviews for x in r.results.values() if x.status == "failed")
         report = build_report(reviews, self.prices, notes, fallbacks)
         return RunOutcome(reviews, report, notes, fallbacks, failed, no_usable)
+
+    def _remember_output(self, runs: list[SessionRun]) -> None:
+        """What this run's calls wrote, per model, added to the store's history: the next dry
+        run and spending cap expect it of a call."""
+        totals: dict[str, list[int]] = {}
+        for run in runs:
+            for model, usage in run.usage.items():
+                held = totals.setdefault(model, [0, 0])
+                held[0] += usage.calls
+                held[1] += usage.output_tokens
+        for model, (calls, tokens) in totals.items():
+            try:
+                self.sessions.add_output_history(
+                    self.settings.framework.digest, model, calls, tokens
+                )
+            except PrismError as exc:  # a history is a help, never a reason to fail a run
+                self.hooks.warn(f"could not keep the output history: {exc}")
+
+    def expected_output(self, model: str) -> tuple[int, str]:
+        """Output tokens a call of ``model`` is expected to write, and from what."""
+        return expected_output(self.sessions, self.settings, model)
 
     def _review(
         self, runs: list[SessionRun], todo: list[list[Section]], notes: Sequence[str]
@@ -799,8 +821,12 @@ class ReviewService:
                 jobs.append((ctx, section))
 
         budget = self.budget = (
-            Budget(self.max_cost, self.prices, self.settings.max_tokens // 4)
-            if self.max_cost is not None
+            Budget(
+                self.max_cost,
+                self.prices,
+                self.expected_output(self.reviewer.chain[0].model_id)[0],
+            )
+            if self.max_cost is not None and self.reviewer.chain
             else None
         )
         reviewer = self.reviewer
@@ -870,6 +896,23 @@ class ReviewService:
         finally:
             if in_main:
                 signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+HISTORY_MIN_CALLS = 3
+"""Calls of a model the store must have seen before its history is trusted over the guess."""
+
+
+def expected_output(sessions: Sessions, settings: RunSettings, model: str) -> tuple[int, str]:
+    """Output tokens a call of ``model`` is expected to write for this framework: the store's
+    history when it has seen enough calls, else a quarter of ``max_tokens``; and what the
+    figure comes from (the dry run says it)."""
+    try:
+        calls, tokens = sessions.output_history(settings.framework.digest, model)
+    except PrismError:
+        calls, tokens = 0, 0
+    if calls >= HISTORY_MIN_CALLS:
+        return max(1, tokens // calls), f"the store's history ({calls} calls)"
+    return settings.max_tokens // 4, "a quarter of max_tokens (no history yet)"
 
 
 def make_reviewer(

@@ -562,6 +562,30 @@ class Sessions:
     def drop_cached(self, key: str) -> None:
         self.store.delete([f"cache/{key}"])
 
+    # what calls have written: the estimators' history
+    @staticmethod
+    def _output_key(framework: str, model: str) -> str:
+        safe = "".join(ch if ch.isalnum() or ch in "-_.:" else "_" for ch in model)
+        return f"stats/output/{framework}/{safe}"
+
+    def output_history(self, framework: str, model: str) -> tuple[int, int]:
+        """(calls, output tokens) the store has seen ``model`` write for reviews against the
+        framework of digest ``framework``: what the dry run and ``--max-cost`` expect of a
+        call. Approximate across concurrent runs (the last writer of a run adds its own)."""
+        payload = self._get(self._output_key(framework, model))
+        if not isinstance(payload, dict):
+            return 0, 0
+        return int(payload.get("calls", 0)), int(payload.get("output_tokens", 0))
+
+    def add_output_history(self, framework: str, model: str, calls: int, tokens: int) -> None:
+        if calls <= 0:
+            return
+        held_calls, held_tokens = self.output_history(framework, model)
+        self._put(
+            self._output_key(framework, model),
+            {"calls": held_calls + calls, "output_tokens": held_tokens + tokens},
+        )
+
     # report, decisions, chat
     def put_report(
         self, session_id: str, document_report: dict[str, Any], inputs: str | None = None
