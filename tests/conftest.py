@@ -188,38 +188,46 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A real redis-server on a free port (CI installs it; elsewhere the tests skip)."""
+def start_redis(
+    port: int, workdir: Path, *extra: str, password: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A redis-server on ``port`` keeping its files in ``workdir``, once it answers a ping
+    (``extra``: more of its arguments; ``password``: it wants one)."""
     import shutil
     import time
+
+    import redis
 
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed (.ci/run installs it)")
         pytest.skip("redis-server is not installed")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
+    auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir),
+         *auth, *(extra or ("--appendonly", "no"))],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    import redis
-
-    client = redis.Redis(port=port)
+    client = redis.Redis(port=port, password=password)
     deadline = time.monotonic() + 10
     while True:
         try:
             client.ping()
-            break
+            return proc
         except redis.ConnectionError:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise
             time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real redis-server on a free port (CI installs it; elsewhere the tests skip)."""
+    port = _free_port()
+    proc = start_redis(port, tmp_path_factory.mktemp("redis"))
     yield f"redis://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,15 @@ def worker(queue: str, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
+
+
+def durable_redis(tmp_path: Path) -> tuple[int, Callable[[], subprocess.Popen[bytes]]]:
+    """A port and how to start (and start again) a redis-server that keeps every write."""
+    from conftest import _free_port, start_redis
+
+    port, data = _free_port(), tmp_path / "redis"
+    data.mkdir()
+    return port, lambda: start_redis(port, data, "--appendonly", "yes", "--appendfsync", "always")
 
 
 def calls(bedrock: FakeBedrock) -> int:
@@ -241,32 +251,7 @@ def test_cancel_leaves_started_sections_and_drops_the_rest(
 def test_redis_restarting_mid_batch_loses_nothing_stored(
     bedrock: FakeBedrock, tmp_path: Path
 ) -> None:
-    import shutil
-
-    import redis
-
-    from conftest import _free_port
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port, data = _free_port(), tmp_path / "redis"
-    data.mkdir()
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(200):
-            try:
-                redis.Redis(port=port).ping()
-                return proc
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
+    port, start = durable_redis(tmp_path)
     server = start()
     store, queue = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
     docs = documents(tmp_path / "docs", count=1, sections=6)
@@ -492,32 +477,10 @@ def test_sigterm_ends_a_worker_s_quota_wait_at_once(
 @pytest.fixture
 def secret_store(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A session store on a redis-server that wants a password."""
-    import shutil
-
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    from conftest import _free_port
+    from conftest import _free_port, start_redis
 
     port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", "Tr0ub4dor-s3cret", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port, password="Tr0ub4dor-s3cret")
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+    proc = start_redis(port, tmp_path, password="Tr0ub4dor-s3cret")
     yield f"redis://:Tr0ub4dor-s3cret@127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
@@ -593,32 +556,7 @@ def test_no_secret_of_the_store_is_kept_in_the_queue(
 def test_the_follower_waits_out_a_redis_restart_as_the_workers_do(
     bedrock: FakeBedrock, tmp_path: Path
 ) -> None:
-    import shutil
-
-    import redis
-
-    from conftest import _free_port
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port, data = _free_port(), tmp_path / "redis"
-    data.mkdir()
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(200):
-            try:
-                redis.Redis(port=port).ping()
-                return proc
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
+    port, start = durable_redis(tmp_path)
     server = start()
     store, queue = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
     docs = documents(tmp_path / "docs", count=1, sections=4)
