@@ -622,3 +622,43 @@ def test_identical_sections_are_paid_once_in_a_batch(
     assert set(statuses) <= {"reviewed", "cached"}
     assert statuses.count("reviewed") == 4
     assert report["summary"]["usage"]["calls"] == 4
+
+
+def test_a_batch_through_a_redis_restart_reports_exactly_the_calls_served(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    # 40 documents, two workers, the store's and the queue's Redis killed mid-batch: a call in
+    # flight keeps its answer (its shared quota and its store wait for Redis), nothing is
+    # paid twice, and the report's usage is what Bedrock served.
+    port, start = durable_redis(tmp_path)
+    server = start()
+    store, queue = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    docs = documents(tmp_path / "docs", count=40, sections=2)
+    bedrock.latency = 0.2
+    submitted = run_prism(
+        "review", str(docs), "--store", store, "--queue", queue, "--no-wait",
+        "--region", "us-east-1",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    procs = [worker(queue), worker(queue)]
+    try:
+        deadline = time.monotonic() + 60
+        while calls(bedrock) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.kill()
+        server.wait(10)
+        time.sleep(2.0)
+        server = start()
+        waited = run_prism(
+            "batch", "wait", submitted.stdout.strip(), "--queue", queue, "-f", "json",
+            "--fail-on", "never", timeout=240,
+        )  # fmt: skip
+        assert waited.code == 0, waited.stderr
+        report = json.loads(waited.stdout)
+        assert calls(bedrock) == 80  # each section once
+        assert report["summary"]["usage"]["calls"] == calls(bedrock)
+        assert {s["status"] for d in report["documents"] for s in d["sections"]} == {"reviewed"}
+    finally:
+        for proc in procs:
+            proc.kill()
+        server.kill()

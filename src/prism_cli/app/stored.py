@@ -4,11 +4,12 @@ and the end of a queued batch (what a session holds becomes its review again).""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.pipeline import DocumentContext, locator_for
-from prism_cli.core.ports import Usage
+from prism_cli.core.ports import StoreError, Usage
 from prism_cli.core.report import DocumentReview, PriceLookup
 from prism_cli.core.results import (
     SectionResult,
@@ -105,6 +106,47 @@ def review_stored_section(
         return None
     ctx = DocumentContext(document.path, review.sections, settings.framework)
     result = reviewer.review_section(ctx, section)
+    # Bedrock served (and billed) the calls: the result waits for a store that is restarting
+    # rather than be lost and paid for again by the job's retry.
+    deadline = time.monotonic() + RECORD_PATIENCE
+    while True:
+        try:
+            return _record_stored(sessions, run, sid, section_id, key, result, keep_failed)
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+RECORD_PATIENCE = 120.0
+"""Seconds a worker keeps a paid result while its store cannot take it."""
+
+
+def _record_stored(
+    sessions: Sessions,
+    run: SessionRun,
+    sid: str,
+    section_id: str,
+    key: str,
+    result: SectionResult,
+    keep_failed: bool,
+) -> SectionResult:
+    try:
+        meanwhile = sessions.result(sid, section_id)
+    except CorruptEntry:
+        meanwhile = None
+    if meanwhile is not None and meanwhile.reusable_for(key):
+        # Another attempt stored it while this one ran (this job was taken for abandoned when
+        # its heartbeat lapsed, a Redis restart): its result stands, and what this attempt
+        # paid is added to it, so the report counts every call Bedrock served once.
+        kept = meanwhile.to_result(section_id)
+        usage = {m: Usage(**u.as_dict()) for m, u in kept.usage.items()}
+        for model, paid in result.usage.items():
+            usage.setdefault(model, Usage()).add(paid)
+        kept.usage = usage
+        sessions.put_result(sid, kept, key, cache=False)
+        sessions.log(sid, "duplicate", "a second attempt's calls added", section=section_id)
+        return kept
     if result.status != SectionStatus.FAILED or keep_failed:
         run.record(result)
     return result

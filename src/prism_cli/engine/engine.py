@@ -40,6 +40,7 @@ from prism_cli.core.ports import (
     ModelChosen,
     ModelPort,
     ModelResponse,
+    StoreError,
     StreamEvent,
     StreamUsage,
     Usage,
@@ -878,6 +879,11 @@ class ModelEngine:
 
     def _settled(self, model_id: str, ticket: int, usage: Usage) -> None:
         """A call's usage is known: its quota gets back what it held beyond it, and calls
-        waiting for that quota look again at once."""
-        self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
+        waiting for that quota look again at once. A shared quota that cannot be told (its
+        Redis restarting) does not cost the answer, which Bedrock served and was paid for:
+        the call stands, its hold lapses with the quota's window."""
+        try:
+            self.quotas[model_id].on_success(ticket, usage.input_tokens, usage.output_tokens)
+        except StoreError as exc:
+            self._emit("quota_unsettled", model_id, str(exc), {"ok": False})
         self._notify()
