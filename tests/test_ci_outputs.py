@@ -13,6 +13,7 @@ from typing import Any
 from conftest import run_prism
 from docbuilder import make_docx, p
 from fake_bedrock import FakeBedrock
+from sarif_check import github_problems
 
 RULE_IDS = re.compile(
     r"^prism/(rules/[a-z0-9-]+|framework/P\d+|model/(critical|important|suggestion|positive)"
@@ -268,6 +269,30 @@ def test_sarif_follows_github_code_scanning_rules(bedrock: FakeBedrock, tmp_path
         assert location["physicalLocation"]["region"] == {"startLine": 1}
         assert location["logicalLocations"][0]["kind"] == "section"
         assert result["properties"]["paragraph"] >= 1
+    assert github_problems({"version": "2.1.0", "runs": [run]}) == []
     category, _, run_id = run["automationDetails"]["id"].rpartition("/")
     assert category == "prism/prism-default-investigations-and-risk-assessments"
     assert len(run_id) == 16
+
+
+def test_the_corpus_sarif_passes_github_s_rules(tmp_path: Path) -> None:
+    """Every corpus document reviewed (built-in rules, offline) into one SARIF file: GitHub's
+    rules hold with 0 problems, and no two results share a fingerprint."""
+    import pytest
+
+    from sections_score import CORPUS
+
+    if not CORPUS.is_dir():
+        pytest.skip(f"the corpus is not at {CORPUS} (PRISM_CORPUS)")
+    target = tmp_path / "corpus.sarif"
+    result = run_prism(
+        "review", str(CORPUS), "--offline", "-f", "sarif", "-o", str(target), "--fail-on", "never",
+        cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert result.code in (0, 2), result.stderr  # 2: the corpus's broken documents, reported
+    sarif = json.loads(target.read_text())
+    assert github_problems(sarif) == []
+    (run,) = sarif["runs"]
+    assert len(run["results"]) > 500
+    prints = [r["partialFingerprints"]["prismFinding/v3"] for r in run["results"]]
+    assert len(prints) == len(set(prints))
