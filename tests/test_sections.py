@@ -248,3 +248,11 @@ def test_a_lone_known_section_name_stands_out(tmp_path: Path) -> None:
         p(BODY) + p(BODY) + p("References", bold=True) + p("Smith, J. (2020). A study of things.")
     )
     assert [s.title for s in sections_of(tmp_path, body)] == ["Preamble", "References"]
+
+
+def test_a_heading_reads_as_the_document_writes_it(tmp_path: Path) -> None:
+    # Number and title apart, and the heading line whole (prompts, SARIF and rules read it).
+    body = p("Article 5 - Scope", bold=True) + p(BODY) + p("Article 6: Fees", bold=True) + p(BODY)
+    secs = sections_of(tmp_path, body)
+    assert [(s.number, s.title) for s in secs] == [("Article 5", "Scope"), ("Article 6", "Fees")]
+    assert [s.heading for s in secs] == ["Article 5 - Scope", "Article 6: Fees"]

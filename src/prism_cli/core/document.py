@@ -78,9 +78,15 @@ class Section:
     """The heading's number as the document shows it (Word's list number or a typed one:
     ``1.2``, ``IV.``, ``Article 5``, ``第一章``); "" when it has none. ``title`` is without it."""
 
+    shown: str = ""
+    """The heading line as the document shows it (whitespace collapsed), when it is more
+    than number and title ("Article 5 - Scope"); "" otherwise."""
+
     @property
     def heading(self) -> str:
-        """The heading as the document shows it: number and title."""
+        """The heading as the document shows it: number and title, as they are written."""
+        if self.shown:
+            return self.shown
         return f"{self.number} {self.title}" if self.number else self.title
 
     @property

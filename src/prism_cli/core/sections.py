@@ -35,7 +35,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 
 from prism_cli.core.document import Block, Section
@@ -884,15 +884,18 @@ def _sections(blocks: Sequence[Block], analysis: Analysis) -> list[Section]:
         body: list[Block],
         rule: str,
         number: str = "",
+        shown: str = "",
     ) -> None:
         while stack and stack[-1][0] >= level:
             stack.pop()
         index = len(sections)
         sid = f"s{index + 1}"
         parent = stack[-1][1] if stack else None
-        sections.append(
-            Section(sid, index, title, level, locator, tuple(body), parent, rule, number)
-        )
+        joined = f"{number} {title}" if number else title
+        section = Section(sid, index, title, level, locator, tuple(body), parent, rule, number)
+        if shown and shown != joined:
+            section = replace(section, shown=shown)
+        sections.append(section)
         stack.append((level, sid))
 
     if not headings:
@@ -913,6 +916,10 @@ def _sections(blocks: Sequence[Block], analysis: Analysis) -> list[Section]:
         end = order[n + 1] if n + 1 < len(order) else len(blocks)
         heading = headings[i]
         body = [b for k, b in enumerate(blocks[i + 1 : end], i + 1) if k not in heading.consumed]
+        line = " ".join(blocks[i].text.split())
+        marker = blocks[i].list_marker
+        if marker and marker != BULLET and not line.startswith(marker):
+            line = f"{marker} {line}"
         add(
             heading.title,
             heading.level,
@@ -920,5 +927,6 @@ def _sections(blocks: Sequence[Block], analysis: Analysis) -> list[Section]:
             body,
             heading.detected_by,
             heading.number,
+            "" if heading.consumed else line,
         )
     return sections
