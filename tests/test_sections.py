@@ -256,3 +256,23 @@ def test_a_heading_reads_as_the_document_writes_it(tmp_path: Path) -> None:
     secs = sections_of(tmp_path, body)
     assert [(s.number, s.title) for s in secs] == [("Article 5", "Scope"), ("Article 6", "Fees")]
     assert [s.heading for s in secs] == ["Article 5 - Scope", "Article 6: Fees"]
+
+
+def test_a_bold_title_case_line_joins_a_document_whose_headings_are_bold(tmp_path: Path) -> None:
+    from docbuilder import styles_xml
+
+    big = '<w:style w:type="paragraph" w:styleId="Big"><w:name w:val="Big"/><w:rPr><w:b/><w:sz w:val="32"/></w:rPr></w:style>'
+    body = (
+        p("Overview", style="Big") + p(BODY)
+        + p("Radiation Exposure Compensation Act", bold=True) + p(BODY)
+        + p("Program Description", style="Big") + p(BODY)
+    )  # fmt: skip
+    doc = read_document(
+        make_docx(tmp_path / "b.docx", body, parts={"word/styles.xml": styles_xml(big)})
+    )
+    titles_found = [s.title for s in split_sections(doc.blocks)]
+    assert titles_found == [
+        "Overview",
+        "Radiation Exposure Compensation Act",
+        "Program Description",
+    ]

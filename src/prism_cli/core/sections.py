@@ -703,12 +703,16 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
         supported.discard(i)
         reasons[i] = "part of the document's title"
     title_key = _key(title) if title else None
+    cover_keys = {_key(lines[i].text) for i in title_blocks if i in lines} | (
+        {title_key} if title_key else set()
+    )
+    """The title's lines, each: a line that repeats one of them is no section."""
 
     groups = Counter(lines[i].look for i in supported)
     accepted_look: dict[int, Line] = {}
     for i in supported:
         line = lines[i]
-        if title_key and _key(line.numbered.title) in title_key:
+        if _key(line.numbered.title) in cover_keys or _key(line.text) in cover_keys:
             reasons[i] = "repeats the document's title"
             continue
         strong = (
@@ -735,6 +739,16 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
             )
         else:
             reasons[i] = "its look is met once, and is not enough alone"
+    if len(accepted_look) >= 2:
+        # A document that sets its headings apart by their look: a bold line in title case,
+        # over body text, is one more of them ("Radiation Exposure Compensation Act").
+        for i in supported:
+            line = lines[i]
+            if reasons.get(i) == "repeats the document's title":
+                continue
+            if i not in accepted_look and line.bold and _title_case(line.numbered.title):
+                accepted_look[i] = line
+                reasons[i] = "bold and in title case, in a document whose headings are bold"
 
     if any(line.has_look for line in accepted_look.values()):
         for i in [i for i, line in accepted_look.items() if not line.has_look]:
@@ -752,7 +766,7 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
     if look_mode:
         taken.update(accepted_look)
         for i, line in outlined.items():
-            if line.has_look or not accepted_look:
+            if line.has_look or line.numbered.number or not accepted_look:
                 taken[i] = line
             else:
                 reasons[i] = "an outline level on a line that looks like the body"
@@ -765,6 +779,13 @@ def analyse(blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES) -> Ana
     # 5. Levels, numbers, and the lines a heading takes with it.
     headings = _levels(taken, lines, pairs)
     return Analysis(title, title_blocks, headings, body_size, lines, reasons)
+
+
+def _title_case(text: str) -> bool:
+    """Most of its words (of four letters or more) capitalised, and at least two of them."""
+    words = [w for w in text.split() if sum(ch.isalpha() for ch in w) >= 4]
+    capital = sum(1 for w in words if w[:1].isupper())
+    return capital >= 2 and capital >= 0.6 * len(words) and not text.isupper()
 
 
 def _key(text: str | None) -> str:
