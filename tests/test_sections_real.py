@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -176,12 +175,17 @@ def test_a_session_stored_before_numbers_were_split_is_reused_whole(
     bedrock: FakeBedrock, tmp_path: Path
 ) -> None:
     fixture = json.loads((DATA / "session_before_22.json").read_text())
+    from prism_cli.core.session import Sessions
     from prism_cli.stores.disk import DiskStore
 
     store = DiskStore(tmp_path / "xdg-data" / "prism" / "sessions")
     store.put_many({k: base64.b64decode(v) for k, v in fixture["store"].items()})
+    # The document is the one the session keeps a copy of (the same bytes, so the same session).
+    (sid,) = Sessions(store).ids()
     doc = tmp_path / "numbered.docx"
-    shutil.copy(DATA / "numbered_before_22.docx", doc)
+    copy = Sessions(store).get_document(sid)
+    assert copy is not None
+    doc.write_bytes(copy)
     result = run_prism("review", "--region", "us-east-1", str(doc), "-f", "json", "--no-rules")
     assert result.code == 0, result.stderr
     assert bedrock.requests == []  # nothing paid again

@@ -38,25 +38,6 @@ class Entry:
     why: str
 
 
-def fingerprints(document: dict[str, Any]) -> dict[str, str]:
-    """Finding id -> fingerprint, for one report document (identical findings under one
-    heading are told apart by their order in it)."""
-    from prism_cli.reports import ci
-    from prism_cli.reports.heading import heading
-
-    titles = {s["id"]: heading(s) for s in document["sections"]}
-    seen: dict[str, int] = {}
-    out: dict[str, str] = {}
-    for f in document["findings"]:
-        section = titles.get(f["section_id"], f["section_id"])
-        print_ = ci.fingerprint(f, section, "")
-        seen[print_] = seen.get(print_, -1) + 1
-        if seen[print_]:
-            print_ = ci.fingerprint(f, section, "", seen[print_])
-        out[str(f["id"])] = print_
-    return out
-
-
 def load(path: Path) -> dict[str, Entry]:
     """The baseline at ``path`` by fingerprint; an empty one when there is no file."""
     try:
@@ -97,6 +78,8 @@ def record(
     from prism_cli.reports.heading import heading
 
     (doc,) = report["documents"]
+    from prism_cli.reports.ci import fingerprints
+
     prints = fingerprints(doc)
     titles = {s["id"]: heading(s) for s in doc["sections"]}
     decided: dict[str, Entry] = {}
@@ -155,6 +138,8 @@ def apply(report: dict[str, Any], baseline: dict[str, Entry], *, new_only: bool)
     """Mark the report's findings the baseline knows: a rejected one is rejected (it fails
     nothing and is not uploaded), every known one says so (``baseline``); with ``new_only``
     only the findings it does not know stay. The summary's counts follow."""
+    from prism_cli.reports.ci import fingerprints
+
     counts = {"known": 0, "suppressed": 0, "new": 0}
     for doc in report["documents"]:
         prints = fingerprints(doc)

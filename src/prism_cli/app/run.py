@@ -790,10 +790,6 @@ class ReviewService:
             except PrismError as exc:  # a history is a help, never a reason to fail a run
                 self.hooks.warn(f"could not keep the output history: {exc}")
 
-    def expected_output(self, model: str) -> tuple[int, str]:
-        """Output tokens a call of ``model`` is expected to write, and from what."""
-        return expected_output(self.sessions, self.settings, model)
-
     def _review(
         self, runs: list[SessionRun], todo: list[list[Section]], notes: Sequence[str]
     ) -> None:
@@ -824,7 +820,7 @@ class ReviewService:
             Budget(
                 self.max_cost,
                 self.prices,
-                self.expected_output(self.reviewer.chain[0].model_id)[0],
+                expected_output(self.sessions, self.settings, self.reviewer.chain[0].model_id)[0],
             )
             if self.max_cost is not None and self.reviewer.chain
             else None

@@ -5,7 +5,7 @@ queued one."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +76,10 @@ def conclude(
         outcome.report["framework"] = opts.framework_record
     if outcome.failed:
         codes.append(EXIT_INCOMPLETE)
-    open_ids = _baseline(console, opts, outcome.report)
+    from functools import cache
+
+    base_of = cache(lambda: _base(opts))  # one git call at most, and only when needed
+    open_ids = _baseline(console, opts, outcome.report, base_of)
     live = [
         f
         for review in reviews
@@ -97,7 +100,7 @@ def conclude(
             console.note(f"note: {note}")
     formats = opts.formats if len(opts.formats) > 1 else [fmt]
     # Only the CI formats make paths repository-relative: no git call for the others.
-    base = _base(opts) if {"sarif", "github"} & set(formats) else None
+    base = base_of() if {"sarif", "github"} & set(formats) else None
     for each in formats:
         _emit(console, each, opts, outcome.report, reviews, base, several=len(formats) > 1)
     code = worst_exit_code(*codes)
@@ -126,7 +129,7 @@ def _step_summary(console: Console, report: JSONObject, verdict: str) -> None:
 
 
 def _baseline(
-    console: Console, opts: ReviewOptions, report: JSONObject
+    console: Console, opts: ReviewOptions, report: JSONObject, base_of: Callable[[], Base]
 ) -> set[tuple[str, str]] | None:
     """Apply the baseline (``--baseline``, else ``.prism/baseline.json`` at the repository's
     top when there is one) to the report; the (session, finding) pairs left open, or None
@@ -135,7 +138,7 @@ def _baseline(
 
     path = opts.baseline
     if path is None:
-        found = _base(opts).root
+        found = base_of().root
         candidate = Path(found) / decisions.DEFAULT_PATH
         if not candidate.is_file():
             if opts.new_only:

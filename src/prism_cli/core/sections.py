@@ -423,15 +423,6 @@ def _style_kind(names: tuple[str, ...], rules: SectionRules) -> tuple[str, int] 
     return None
 
 
-def style_heading_level(style_names: Sequence[str]) -> tuple[int, str] | None:
-    """Heading level from style names/ids along the ``basedOn`` chain (nearest first)."""
-    found = _style_kind(style_names, DEFAULT_RULES)
-    if found is None or found[0] in {"ignored", "subtitle"}:
-        return None
-    kind, level = found
-    return (0, "title") if kind == "title" else (level, "style")
-
-
 def _is_contents(text: str) -> bool:
     key = text.strip(" :.").casefold()
     return key in _CONTENTS or (key.endswith(("目录", "目次")) and len(key) <= 10)
@@ -867,13 +858,6 @@ def _verdicts(
         reason = reasons.get(i) or "; ".join(line.problems) or "nothing it shows is a heading"
         out.append(Verdict(i, line.block.locator, line.text, False, 0, tuple(evidence), reason))
     return out
-
-
-def detect_headings(
-    blocks: Sequence[Block], rules: SectionRules = DEFAULT_RULES
-) -> dict[int, Heading]:
-    """Map block index -> heading."""
-    return analyse(blocks, rules).headings
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -61,15 +62,14 @@ def display_path(path: str, base: Base | None) -> str:
     return relative(path, base) or path
 
 
-def fingerprint(f: dict[str, Any], section_title: str, where: str, occurrence: int = 0) -> str:
+def fingerprint(f: dict[str, Any], section_title: str, occurrence: int = 0) -> str:
     """Stable across edits elsewhere in the document and across a move of the document: the
     section's heading (number and title) and the finding's own content (rule or title, and
     quote), never the document's path, hash or position; ``occurrence`` tells apart identical
-    findings of a run (in two documents, or twice in one). ``where`` is kept for callers that
-    want a per-file identity (GitHub annotations); SARIF passes ""."""
+    findings (in two documents of a run, or twice in one)."""
     basis = "\x1f".join(
         (
-            where,
+            "",  # was the document's path (prismFinding/v2); kept empty, v3 prints stay as they are
             normalize(section_title),
             f.get("rule") or "",
             normalize(f.get("title") or ""),
@@ -78,6 +78,31 @@ def fingerprint(f: dict[str, Any], section_title: str, where: str, occurrence: i
         )
     )
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+
+
+def fingerprints(
+    document: dict[str, Any],
+    seen: dict[str, int] | None = None,
+    keep: Callable[[dict[str, Any]], bool] = lambda _f: True,
+) -> dict[str, str]:
+    """Finding id -> fingerprint for a report document's findings that ``keep`` keeps;
+    identical ones are told apart by their order, counted in ``seen`` (shared over a run's
+    documents by SARIF; a fresh count per document by the baseline)."""
+    from prism_cli.reports.heading import heading
+
+    seen = {} if seen is None else seen
+    titles = {s["id"]: heading(s) for s in document["sections"]}
+    out: dict[str, str] = {}
+    for f in document["findings"]:
+        if not keep(f):
+            continue
+        section = titles.get(f["section_id"], f["section_id"])
+        print_ = fingerprint(f, section)
+        seen[print_] = seen.get(print_, -1) + 1
+        if seen[print_]:
+            print_ = fingerprint(f, section, seen[print_])
+        out[str(f["id"])] = print_
+    return out
 
 
 def rule(f: dict[str, Any], checkpoints: dict[str, str]) -> tuple[str, str]:

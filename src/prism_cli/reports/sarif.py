@@ -74,6 +74,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
                         "locations": [{"physicalLocation": {"artifactLocation": where}}],
                     }
                 )
+        prints = ci.fingerprints(doc, seen, keep=lambda f: f["status"] != "rejected")
         for f in doc["findings"]:
             if f["status"] == "rejected":
                 continue
@@ -84,10 +85,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
             if f["suggestion"]:
                 text += " Suggestion: " + f["suggestion"]
             section = titles.get(f["section_id"], f["section_id"])
-            fingerprint = ci.fingerprint(f, section, "")
-            seen[fingerprint] = seen.get(fingerprint, -1) + 1
-            if seen[fingerprint]:
-                fingerprint = ci.fingerprint(f, section, "", seen[fingerprint])
+            fingerprint = prints[str(f["id"])]
             results.append(
                 {
                     "ruleId": rid,
