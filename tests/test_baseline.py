@@ -102,3 +102,12 @@ def test_new_only_without_a_baseline_says_so(tmp_path: Path) -> None:
     result = run_prism("review", str(doc), "--offline", "--baseline", str(bad), cwd=tmp_path)
     assert result.code == 2
     assert f"{bad}: not a prism baseline" in result.stderr
+    # `prism baseline --file` at a Word file or a folder: one line, and nothing written over.
+    before = doc.read_bytes()
+    wrong = run_prism("baseline", str(doc), "--file", str(doc), cwd=tmp_path)
+    assert wrong.code == 2
+    assert wrong.stderr.strip() == f"error: {doc}: not a prism baseline (not UTF-8 text)"
+    assert doc.read_bytes() == before
+    folder = run_prism("baseline", str(doc), "--file", ".", cwd=tmp_path)
+    assert folder.code == 2
+    assert "Traceback" not in folder.stderr

@@ -46,6 +46,9 @@ def load(path: Path) -> dict[str, Entry]:
         return {}
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the baseline: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        # Not ours (a Word file named by mistake?): refused, and never written over.
+        raise UsageError(f"{path}: not a prism baseline (not UTF-8 text)") from None
     try:
         data = json.loads(text)
         entries = [
@@ -129,8 +132,9 @@ def write_decisions(
         key = Path(ref).as_posix() if Path(ref).is_file() else str(report["documents"][0]["path"])
         count, gone = record(held, report, key, who=who, why=why)
         said(key, count, gone)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps(held.values()), encoding="utf-8")
+    from prism_cli.outputs import write_text
+
+    write_text(path, dumps(held.values()))  # atomic; through a symlink; a folder refused
     return len(held)
 
 
