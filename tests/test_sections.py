@@ -276,3 +276,17 @@ def test_a_bold_title_case_line_joins_a_document_whose_headings_are_bold(tmp_pat
         "Radiation Exposure Compensation Act",
         "Program Description",
     ]
+
+
+def test_lettered_headings_c_and_d_are_letters_not_roman_numerals(tmp_path: Path) -> None:
+    body = "".join(
+        p(f"{x}. {t}") + p(BODY)
+        for x, t in zip("ABCD", ["PURPOSE", "ROLE", "DUTIES", "PLEDGE"], strict=True)
+    )
+    secs = sections_of(tmp_path, body)
+    assert [(s.number, s.title, s.level) for s in secs] == [
+        ("A.", "PURPOSE", 1),
+        ("B.", "ROLE", 1),
+        ("C.", "DUTIES", 1),
+        ("D.", "PLEDGE", 1),
+    ]

@@ -217,7 +217,9 @@ _NUMBER_RES = (
     # 1. / 1.2 / 1.2.3. / 18.33.010 / 1) / 1、 / 8.1資格 (CJK straight after)
     ("decimal", re.compile(r"^(\d{1,3}(?:[.．]\d{1,3}){0,4}[.．)、]?)(?:\s+|(?=[^\x00-\x7f\d.]))")),
     # IV. / B. / B) — a letter or roman numeral needs its stop and a following word
-    ("roman", re.compile(r"^([IVXLCDM]{1,5}[.)])\s+(?=\S)")),
+    # One letter is a roman numeral only as I, V or X: "C." and "D." follow "B." far more
+    # often than they count a hundred or five hundred.
+    ("roman", re.compile(r"^((?:[IVXLCDM]{2,5}|[IVX])[.)])\s+(?=\S)")),
     ("letter", re.compile(r"^([A-Z][.)])\s+(?=\S)")),
 )
 _MONTH_RE = re.compile(
@@ -286,7 +288,7 @@ def _marker_kind(marker: str) -> str:
     core = marker.strip()
     if re.fullmatch(r"\d+(?:\.\d+)*[.)]?", core):
         return "decimal"
-    if re.fullmatch(r"[IVXLCDM]+[.)]", core):
+    if re.fullmatch(r"(?:[IVXLCDM]{2,}|[IVX])[.)]", core):
         return "roman"
     if re.fullmatch(r"[A-Za-z][.)]", core):
         return "letter"
