@@ -17,8 +17,13 @@ class BlockKind(str, Enum):
     TABLE = "table"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Block:
+    """One paragraph or table. Treat it as immutable (it is hashed, and shared by sections
+    and sessions); it is not declared frozen because a frozen dataclass pays for every field
+    on construction, and the reader builds one per paragraph: 4 ms of a 300-page document's
+    ``prism sections`` (``bench/startup.py``)."""
+
     kind: BlockKind
     text: str
     locator: int

@@ -213,20 +213,21 @@ class _BodyReader:
             marker = self.numbering.marker(num_id, ilvl)
             if marker:
                 text = f"{marker} {text}"
+        chars = collector.chars
         out.append(
-            Block(
+            Block(  # positional: one per paragraph, so its cost shows (the order of Block's fields)
                 BlockKind.PARAGRAPH,
                 text,
                 self.locators.get(p, -1),
-                style_names=facts.names,
-                outline_level=outline,
-                bold=collector.chars > 0 and collector.bold_chars == collector.chars,
-                list_marker=marker,
-                underline=collector.chars > 0 and collector.underline_chars == collector.chars,
-                caps=collector.chars > 0 and collector.caps_chars == collector.chars,
-                size=collector.size(),
-                keep_next=facts.keep_next if keep is None else keep,
-                centered=facts.centered if centered is None else centered,
+                facts.names,
+                outline,
+                chars > 0 and collector.bold_chars == chars,
+                marker,
+                chars > 0 and collector.underline_chars == chars,
+                chars > 0 and collector.caps_chars == chars,
+                collector.size(),
+                facts.keep_next if keep is None else keep,
+                facts.centered if centered is None else centered,
             )
         )
         for box in collector.text_boxes:
