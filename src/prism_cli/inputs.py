@@ -61,11 +61,18 @@ def expand_paths(args: list[str]) -> Expanded:
     return result
 
 
-def changed_documents(ref: str, args: list[str], deleted: list[str] | None = None) -> list[Path]:
+def changed_documents(
+    ref: str,
+    args: list[str],
+    deleted: list[str] | None = None,
+    previous: dict[str, str] | None = None,
+) -> list[Path]:
     """Documents changed since ``ref`` (git): what the working tree holds that differs from
     where this branch left ``ref`` (its merge base), plus untracked documents. With ``args``,
     only those under them. Paths as the cwd sees them; the documents deleted since are added
-    to ``deleted`` (repository paths) when it is given."""
+    to ``deleted`` (repository paths) when it is given; ``previous`` gets, for each document
+    the base commit holds too, the SHA-256 of that version (``sha256:<hex>``), which names its
+    session when it was reviewed there."""
     import os
     import subprocess
 
@@ -126,4 +133,13 @@ def changed_documents(ref: str, args: list[str], deleted: list[str] | None = Non
             continue
         seen.add(path)
         found.append(Path(os.path.relpath(path)))
+        if previous is not None:
+            old = subprocess.run(
+                ["git", "show", f"{base}:{name}"], capture_output=True, timeout=60, check=False
+            )
+            if old.returncode == 0 and old.stdout:
+                import hashlib
+
+                digest = hashlib.sha256(old.stdout).hexdigest()
+                previous[str(found[-1])] = f"sha256:{digest}"
     return sorted(found)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from prism_cli.app import documents
 from prism_cli.core.sections import DEFAULT_RULES, SectionRules
-from prism_cli.errors import NoCredentials, SessionBusy
+from prism_cli.errors import NoCredentials, SessionBusy, UsageError
 
 if TYPE_CHECKING:
     from prism_cli.app.documents import Unreadable
@@ -52,6 +52,9 @@ class ReviewRequest:
     """How documents are split (prism.toml's ``[sections]``)."""
     max_cost: float | None = None
     """Dollars the run may spend (``--max-cost``); None: no cap."""
+    previous: tuple[tuple[str, str], ...] = ()
+    """(document path, its previous version: a session id, a reviewed file or
+    ``sha256:<digest>``) where the run names it (``--since``, ``--changed-since``)."""
     catalog_overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -135,6 +138,24 @@ def prepare(
     )
 
 
+def with_previous(
+    request: ReviewRequest,
+    reviews: Sequence[DocumentReview],
+    since: str | None,
+    previous: dict[str, str],
+) -> ReviewRequest:
+    """The request with each document's previous version where the run names it: ``since``
+    (one document's), or ``previous`` by path (``--changed-since``)."""
+    import dataclasses
+
+    if since is not None:
+        if len(reviews) != 1:
+            raise UsageError("--since names the previous version of one document: give one")
+        previous = {reviews[0].document.path: since}
+    pairs = tuple(sorted((str(Path(p).resolve()), ref) for p, ref in previous.items()))
+    return dataclasses.replace(request, previous=pairs)
+
+
 def catalog_prices(request: ReviewRequest) -> PriceLookup:
     """The catalog's prices (the catalog and its overrides checked now, as doctor does)."""
     from prism_cli.bedrock.catalog import load_catalog
@@ -156,8 +177,12 @@ def execute(
     """Review the prepared documents: what the sessions hold is reused, the rest reviewed
     through the model chain (opened only when a section needs it), the sessions finished.
     ``prices``: the catalog's, when the caller has read it already."""
-    from prism_cli.app.run import Hooks, ReviewService
+    from prism_cli.app.run import Hooks, ReviewService, resolve_session
+    from prism_cli.app.versions import SHA_REF, resolve
 
+    for _path, ref in request.previous:  # a previous version named is checked first
+        if not ref.startswith(SHA_REF):
+            resolve(sessions, ref, resolve_session)
     open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
     if request.offline:
         prices = no_prices
@@ -181,6 +206,7 @@ def execute(
         fresh=request.fresh,
         wait=request.wait,
         max_cost=request.max_cost,
+        since=dict(request.previous),
         hooks=Hooks(
             started=hooks.started,
             section_done=hooks.section_done,

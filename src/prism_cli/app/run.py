@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prism_cli.core.budget import Budget
 from prism_cli.core.findings import Finding, merge_near_duplicates, sort_findings
 from prism_cli.core.framework import Framework, parse_framework
-from prism_cli.core.ports import Usage
+from prism_cli.core.ports import StoreError, Usage
 from prism_cli.core.prompts import PROMPT_VERSION
 from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usage_summary
 from prism_cli.core.results import (
@@ -45,6 +45,7 @@ from prism_cli.core.session import (
 from prism_cli.errors import InputError, Interrupted, PrismError, UsageError
 
 if TYPE_CHECKING:
+    from prism_cli.app.versions import Link
     from prism_cli.core.document import Section
     from prism_cli.core.pipeline import DocumentContext, Reviewer
 
@@ -304,10 +305,32 @@ class SessionRun:
         """This run started the session (it had none)."""
         self.finished = False
         """Its report is stored (as soon as its last section was, while others go on)."""
+        self._link: Link | None = None
+        self._linked = False
 
     @property
     def name(self) -> str:
         return Path(self.review.document.path).name
+
+    def link(self) -> Link | None:
+        """The document's previous version (``app/versions``), found once; None when prism
+        reviewed none. A store that cannot tell is a warning, never a failed review."""
+        if not self._linked:
+            self._linked = True
+            from prism_cli.app.versions import link
+
+            since = self.service.since.get(str(Path(self.review.document.path).resolve()))
+            try:
+                self._link = link(
+                    self.sessions,
+                    self.review,
+                    since,
+                    resolve_session,
+                    lambda record: RunSettings.from_record(record).sections,
+                )
+            except (StoreError, InputError) as exc:
+                self.service.hooks.warn(f"{self.name}: previous version not compared: {exc}")
+        return self._link
 
     def take_unchanged(self) -> bool:
         """Reads only: a complete session of this very document whose stored report was
@@ -405,6 +428,13 @@ class SessionRun:
                     # From the shared cache: into the session only.
                     sessions.put_result(sid, held.to_result(section.id), key, cache=False)
                     sessions.log(sid, "cached", "unchanged section reused", section=section.id)
+                elif not fresh and (linked := self.link()) is not None:
+                    held = linked.unchanged_result(section.id)
+                    if held is not None:  # the same title and text, numbered anew or moved
+                        sessions.put_result(sid, held.to_result(section.id), key, cache=False)
+                        sessions.log(
+                            sid, "previous_version", "unchanged section reused", section=section.id
+                        )
             if held is None:
                 todo.append(section)
                 continue
@@ -583,6 +613,7 @@ class SessionRun:
         self.finished = True
         review, sessions, sid = self.review, self.sessions, self.sid
         if self.unchanged:
+            self._compare()
             sessions.log(sid, "unchanged", f"{len(review.sections)} sections: the report stands")
             review.findings = with_decisions(review.findings, sessions.decisions(sid))
             return
@@ -592,6 +623,7 @@ class SessionRun:
             if basis is None:
                 basis = [f.model_dump(mode="json") for f in found]
             combine_findings(review, found)
+        self._compare()
         failed = sum(1 for r in review.results.values() if r.status == "failed")
         missing = len(review.sections) - len(review.results)
         if self.service.offline:
@@ -611,6 +643,17 @@ class SessionRun:
                 + ", ".join(kept[:10]),
             )
         review.findings = with_decisions(review.findings, decisions)
+
+    def _compare(self) -> None:
+        """The findings against the previous version's, its decisions carried (before they
+        are applied): what every report shows as ``since``."""
+        linked = self.link()
+        if linked is None:
+            return
+        try:
+            linked.compare()
+        except StoreError as exc:
+            self.service.hooks.warn(f"{self.name}: previous version not compared: {exc}")
 
     def _finish(
         self,
@@ -658,8 +701,12 @@ class ReviewService:
         again: bool = False,
         open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None,
         max_cost: float | None = None,
+        since: Mapping[str, str] | None = None,
     ) -> None:
-        """``only`` maps a document's path to the sections to review (chat's ``/review``,
+        """``since`` maps a document's path to its previous version (``--since``: a
+        session id, a reviewed file or ``sha256:<digest>``); the others find theirs.
+
+        ``only`` maps a document's path to the sections to review (chat's ``/review``,
         a worker's job); its other sections keep the session's results. ``again`` reviews
         those sections anew instead of reusing a stored result.
 
@@ -681,6 +728,7 @@ class ReviewService:
         self.hooks = hooks or Hooks()
         self.only = only or {}
         self.again = again
+        self.since = dict(since or {})
 
     def work_ahead(self) -> None:
         """A section will need a model: open the engine now, in the background, while the

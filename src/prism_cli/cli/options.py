@@ -174,6 +174,13 @@ class ReviewOptions:
     max_cost: float | None = None
     framework_record: dict[str, object] | None = None
     changed_since: str | None = None
+    since: str | None = None
+    """The previous version of the one document (``--since``)."""
+    previous: dict[str, str] = field(default_factory=dict)
+    """Each document's previous version by path (``--since``; ``--changed-since``: the base
+    commit's copy, by its digest)."""
+    fail_on_new: str | None = None
+    """Exit 1 only on findings new since the previous version at or above this level."""
     dry_run: bool = False
     log_json: Path | None = None
     metrics: str | None = None
@@ -207,6 +214,7 @@ class ReviewOptions:
             catalog_overrides=catalog_overrides,
             sections=sections or DEFAULT_RULES,
             max_cost=self.max_cost,
+            previous=tuple(sorted(self.previous.items())),
         )
 
 

@@ -80,13 +80,23 @@ def conclude(
 
     base_of = cache(lambda: _base(opts))  # one git call at most, and only when needed
     open_ids = _baseline(console, opts, outcome.report, base_of)
-    live = [
-        f
-        for review in reviews
-        for f in review.findings
-        if f.status != "rejected" and (open_ids is None or (review.session_id, f.id) in open_ids)
-    ]
-    if at_or_above(live, opts.fail_on):
+
+    def is_live(review: DocumentReview, f: Finding) -> bool:
+        if f.status == "rejected":
+            return False
+        return open_ids is None or (review.session_id, f.id) in open_ids
+
+    level, flag = opts.fail_on, "--fail-on"
+    if opts.fail_on_new:  # only what is new since each document's previous version
+        level, flag = opts.fail_on_new, "--fail-on-new"
+
+    def counts(review: DocumentReview, f: Finding) -> bool:
+        if not opts.fail_on_new:
+            return True
+        return bool((review.since or {}).get("states", {}).get(f.id, "new") == "new")
+
+    live = [f for r in reviews for f in r.findings if is_live(r, f) and counts(r, f)]
+    if at_or_above(live, level):
         codes.append(EXIT_FINDINGS)
     from prism_cli.cli.notes import first_time
 
@@ -104,11 +114,11 @@ def conclude(
     for each in formats:
         _emit(console, each, opts, outcome.report, reviews, base, several=len(formats) > 1)
     code = worst_exit_code(*codes)
-    verdict = _verdict(code, opts.fail_on, live, outcome.report)
+    verdict = _verdict(code, level, live, outcome.report, flag)
     _step_summary(console, outcome.report, verdict)
     if opts.push and sessions is not None:
         _push(console, opts, reviews, sessions)
-    _say_fail_on(console, code, verdict, opts.fail_on, live)
+    _say_fail_on(console, code, verdict, level, live)
     return code
 
 
@@ -170,22 +180,26 @@ def _counted(findings: list[Finding], level: str) -> str:
     return f"{hits} finding{'s' if hits != 1 else ''} at or above {level}"
 
 
-def _verdict(code: int, fail_on: str, findings: list[Finding], report: JSONObject) -> str:
+def _verdict(
+    code: int, fail_on: str, findings: list[Finding], report: JSONObject, flag: str = "--fail-on"
+) -> str:
     """The run's outcome in one line that names its exit code: the last line on stderr and
     the first of the CI step summary."""
     from prism_cli.core.findings import at_or_above
 
     summary = report.get("summary") or {}
     failing = fail_on != "never" and bool(at_or_above(findings, fail_on))
-    also = f"; {_counted(findings, fail_on)} (--fail-on {fail_on})" if failing else ""
+    new = " new" if flag == "--fail-on-new" else ""
+    counted = _counted(findings, fail_on).replace(" finding", f"{new} finding", 1)
+    also = f"; {counted} ({flag} {fail_on})" if failing else ""
     if code == EXIT_OK:
         return (
-            f"exit 0: no finding at or above {fail_on}"
+            f"exit 0: no{new} finding at or above {fail_on}"
             if fail_on != "never"
-            else ("exit 0 (--fail-on never)")
+            else (f"exit 0 ({flag} never)")
         )
     if code == EXIT_FINDINGS:
-        return f"exit 1: {_counted(findings, fail_on)} (--fail-on {fail_on}; never: always exit 0)"
+        return f"exit 1: {counted} ({flag} {fail_on}; never: always exit 0)"
     if code == EXIT_INCOMPLETE:
         capped = [n for n in summary.get("notes") or [] if str(n).startswith("the spending cap")]
         if capped:

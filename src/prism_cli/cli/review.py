@@ -64,6 +64,8 @@ def review(
     fresh: o.Fresh = False,
     wait: o.Wait = False,
     changed_since: o.ChangedSince = None,
+    since: o.Since = None,
+    fail_on_new: o.FailOnNew = None,
     dry_run: o.DryRun = False,
     log_json: o.LogJson = None,
     metrics: o.Metrics = None,
@@ -85,6 +87,7 @@ def review(
     }
     given |= {"paths": list(paths or []), "models": list(models or []), "rules": not no_rules}
     given |= {"fail_on": fail_on.value, "formats": [f.value for f in fmt or []]}
+    given["fail_on_new"] = fail_on_new.value if fail_on_new else None
     given["fmt"] = fmt[0].value if fmt and len(fmt) == 1 else None
     given["annotate_level"] = annotate_level.value if annotate_level else None
     del given["no_rules"]
@@ -146,7 +149,9 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     if opts.changed_since:
         from prism_cli.inputs import changed_documents
 
-        selected = changed_documents(opts.changed_since, opts.paths, opts.deleted)
+        selected = changed_documents(
+            opts.changed_since, opts.paths, opts.deleted, None if opts.since else opts.previous
+        )
         many = "s" if len(selected) != 1 else ""
         gone = f", {len(opts.deleted)} deleted" if opts.deleted else ""
         console.info(f"{len(selected)} document{many} changed since {opts.changed_since}{gone}")
@@ -165,6 +170,7 @@ def run_review(app: Application, opts: ReviewOptions) -> int:
     reviews = prepared.reviews
     if not reviews:  # nothing to review: the report says so, in every format asked for
         return conclude(app, opts, fmt, use_case.no_outcome(), None, codes)
+    request = use_case.with_previous(request, reviews, opts.since, opts.previous)
     if opts.dry_run:
         return _dry_run(app, opts, fmt, prepared)
     if opts.queue:

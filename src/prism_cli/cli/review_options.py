@@ -106,7 +106,7 @@ Output = Annotated[
         metavar="PATH",
         panel=OUTPUT,
         env="OUTPUT",
-        help="Write to a file, or a directory for several documents.",
+        help="A file, or a directory for several documents.",
     ),
 ]
 FailLevel = Annotated[
@@ -223,6 +223,23 @@ Wait = Annotated[
         help="Wait for another process reviewing the same session.",
     ),
 ]
+Since = Annotated[
+    str | None,
+    opt(
+        metavar="OLD",
+        panel=REVIEW,
+        help="Previous version (.docx or session) to compare.",
+    ),
+]
+FailOnNew = Annotated[
+    FailOn | None,
+    opt(
+        metavar="LEVEL",
+        panel=OUTPUT,
+        env="FAIL_ON_NEW",
+        help="--fail-on, for new findings only.",
+    ),
+]
 ChangedSince = Annotated[
     str | None,
     opt(
@@ -247,7 +264,7 @@ LogJson = Annotated[
         metavar="FILE",
         panel=OUTPUT,
         env="LOG_JSON",
-        help="Append one JSON object per event (calls, retries, fallbacks...) to FILE.",
+        help="Append each event (calls, retries...) as JSON.",
     ),
 ]
 Metrics = Annotated[

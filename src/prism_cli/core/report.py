@@ -84,15 +84,22 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
                 "thinking": r.thinking if r else None,
             }
         )
-    return {
+    findings = _finding_dicts(review)
+    out = {
         "path": review.document.path,
         "sha256": review.document.sha256,
         "title": review.title,
         "session_id": review.session_id,
         "sections": sections,
-        "findings": _finding_dicts(review),
+        "findings": findings,
         "usage": usage_summary(review.usage_by_model(), prices),
     }
+    if review.since is not None:
+        # Each finding's state since the previous version (SARIF's baselineState words).
+        states = review.since.get("states", {})
+        out["findings"] = [{**f, "baseline_state": states.get(f["id"], "new")} for f in findings]
+        out["since"] = {k: v for k, v in review.since.items() if k != "states"}
+    return out
 
 
 def build_report(

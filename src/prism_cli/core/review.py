@@ -25,6 +25,9 @@ class DocumentReview:
     session_id: str = ""
     title: str | None = None
     """The document's title (its Title paragraph or its cover), not a section."""
+    since: dict[str, Any] | None = None
+    """The comparison with the document's previous version (``core.versions.Comparison``'s
+    record), when prism reviewed one."""
     dumped: dict[int, tuple[Finding, dict[str, Any]]] = field(
         default_factory=dict, repr=False, compare=False
     )

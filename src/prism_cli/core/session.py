@@ -130,6 +130,8 @@ class SessionMeta:
     usage: dict[str, Usage]
     fresh_run: bool = False
     """A ``--fresh`` run started and has not finished: running it again resumes it."""
+    previous: str | None = None
+    """The session of this document's previous version (see ``app/versions``)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
@@ -146,6 +148,7 @@ class SessionMeta:
             settings=dict(data.get("settings", {})),
             usage={m: Usage(**u) for m, u in data.get("usage", {}).items()},
             fresh_run=bool(data.get("fresh_run", False)),
+            previous=str(data["previous"]) if data.get("previous") else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -161,6 +164,8 @@ class SessionMeta:
         }
         if self.fresh_run:
             out["fresh_run"] = True
+        if self.previous:
+            out["previous"] = self.previous
         return out
 
 
@@ -313,22 +318,44 @@ class Decisions:
     accepted: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     custom: list[dict[str, Any]] = field(default_factory=list)
+    carried: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Decisions carried from a previous version: finding id -> where it was decided
+    (status, finding, session, version). Kept after a reopen, so it is not carried again."""
+    carried_own: list[str] = field(default_factory=list)
+    """``<session>/<id>`` of the previous versions' own findings already carried (or listed)."""
+    needs_look: list[dict[str, Any]] = field(default_factory=list)
+    """Own findings of a previous version whose place is gone: listed until dealt with."""
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Decisions:
+        carried = payload.get("carried", {})
         return cls(
             [str(i) for i in payload.get("accepted", [])],
             [str(i) for i in payload.get("rejected", [])],
             [c for c in payload.get("custom", []) if isinstance(c, dict)],
+            {
+                str(k): {str(a): str(b) for a, b in v.items()}
+                for k, v in (carried.items() if isinstance(carried, dict) else ())
+                if isinstance(v, dict)
+            },
+            [str(i) for i in payload.get("carried_own", [])],
+            [c for c in payload.get("needs_look", []) if isinstance(c, dict)],
         )
 
     def payload(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "custom": self.custom,
         }
+        if self.carried or self.carried_own or self.needs_look:
+            out |= {
+                "carried": self.carried,
+                "carried_own": self.carried_own,
+                "needs_look": self.needs_look,
+            }
+        return out
 
     def status(self) -> Callable[[str], str]:
         """The status these decisions give a finding id: accepted, rejected or open."""
@@ -405,6 +432,10 @@ class Sessions:
         """Seconds a lease on one of these sessions lasts without renewal."""
         self._clock = clock
         self._unique = unique
+
+    def now(self) -> str:
+        """The store's clock, as the records write it."""
+        return now_iso(self._clock())
 
     @staticmethod
     def _key(session_id: str, *parts: str) -> str:
@@ -585,6 +616,28 @@ class Sessions:
             self._output_key(framework, model),
             {"calls": held_calls + calls, "output_tokens": held_tokens + tokens},
         )
+
+    # versions of a document
+    def lineage(self, key: str) -> list[dict[str, str]]:
+        """The versions reviewed under a lineage key (a path's or a Word identity's digest),
+        oldest first: session, sha256, date."""
+        try:
+            payload = self._get(f"lineage/{key}")
+        except CorruptEntry:
+            return []
+        versions = payload.get("versions") if isinstance(payload, dict) else None
+        return [
+            {str(k): str(v) for k, v in entry.items()}
+            for entry in (versions if isinstance(versions, list) else [])
+            if isinstance(entry, dict) and entry.get("session")
+        ]
+
+    def add_version(self, key: str, label: str, entry: dict[str, str]) -> None:
+        """Add a version (once) to a lineage; ``label``: the path or identity it stands for."""
+        versions = self.lineage(key)
+        if any(v.get("session") == entry["session"] for v in versions):
+            return
+        self._put(f"lineage/{key}", {"of": label, "versions": [*versions, entry]})
 
     # report, decisions, chat
     def put_report(

@@ -66,3 +66,18 @@ def session_of_copy(path: Path) -> str | None:
         return None
     match = _SESSION.search(xml)
     return match.group(1).strip() if match else None
+
+
+_DOC_ID = re.compile(r"<w15:docId\b[^>]*\bw15:val=\"\{?([0-9A-Fa-f-]{8,64})\}?\"")
+
+
+def identity(path: Path) -> str | None:
+    """The Word identity of a .docx (``w15:docId`` in its settings): Word keeps it through
+    edits and saves, so a renamed or moved document is still known. None when it has none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            xml = archive.read("word/settings.xml").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
+    match = _DOC_ID.search(xml)
+    return match.group(1).upper() if match else None
