@@ -42,6 +42,9 @@ def feedback(
     title: Annotated[
         str, typer.Option(metavar="TEXT", help="add: a title (default: the text's first line).")
     ] = "",
+    quote: Annotated[
+        str, typer.Option(metavar="TEXT", help="add: the words it is about, as in the section.")
+    ] = "",
     store: StoreOption = None,
 ) -> None:
     """Record the reviewer's decisions: accept or reject findings, or add your own.
@@ -52,7 +55,7 @@ def feedback(
     """
     app = application(ctx, store=store)
     raise typer.Exit(
-        run_feedback(app, session, action, list(items or []), section, severity, kind, title)
+        run_feedback(app, session, action, list(items or []), section, severity, kind, title, quote)
     )
 
 
@@ -65,6 +68,7 @@ def run_feedback(
     severity: str,
     kind: str,
     title: str,
+    quote: str = "",
 ) -> int:
     from prism_cli.app.run import resolve_session
     from prism_cli.core.session import Decision
@@ -91,7 +95,14 @@ def run_feedback(
             raise UsageError("feedback add needs --section (an id like s3, or a section title)")
         try:
             finding = sessions.add_finding(
-                sid, section, " ".join(items), severity=severity, kind=kind, title=title
+                sid,
+                section,
+                " ".join(items),
+                severity=severity,
+                kind=kind,
+                title=title,
+                quote=quote,
+                quoted=_quoted(sessions, sid) if quote else None,
             )
         except UsageError as exc:
             raise UsageError(f"feedback add: {exc}") from exc
@@ -99,3 +110,16 @@ def run_feedback(
         console.write(finding["id"])
         return EXIT_OK
     raise UsageError(f"unknown feedback action {action!r}: use accept, reject, reopen or add")
+
+
+def _quoted(sessions: object, sid: str) -> dict[str, str]:
+    """Each section's text (by id), from the session's stored document: a quote is checked
+    against it, so it names words the document has."""
+    from prism_cli.app import documents
+    from prism_cli.app.run import RunSettings
+    from prism_cli.core.session import Sessions
+
+    assert isinstance(sessions, Sessions)
+    rules = RunSettings.from_record(sessions.require(sid).settings).sections
+    review = documents.stored(sessions, sid, rules)
+    return {s.id: s.text for s in review.sections}

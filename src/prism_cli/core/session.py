@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -730,8 +730,11 @@ class Sessions:
         severity: str = "medium",
         kind: str = "important",
         title: str = "",
+        quote: str = "",
+        quoted: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A reviewer's own finding on a section (id or title); returns it."""
+        """A reviewer's own finding on a section (id or title); returns it. ``quote``: the
+        words it is about, which must be in the section's text (``quoted``, by section id)."""
         if not text.strip():
             raise UsageError('give the finding\'s text, e.g. "No owner for action 3"')
         if severity not in SEVERITIES:
@@ -745,12 +748,22 @@ class Sessions:
             choices = ", ".join(f"{s.id} ({s.title})" for s in sections[:12])
             raise UsageError(f"no section {section!r} in session {session_id}; sections: {choices}")
         target = vars(match[0])
+        if quote and quoted is not None:
+            from prism_cli.core.findings import normalize
+
+            if normalize(quote) not in normalize(quoted.get(target["id"], "")):
+                raise UsageError(
+                    f"--quote is not in section {target['id']} ({target['title']}): "
+                    "give words as the section has them"
+                )
         decisions = self.decisions(session_id)
         taken = {c["id"] for c in decisions.custom}
         number = 1
         while f"{target['id']}-c{number}" in taken:
             number += 1
         finding = custom_finding(target, number, severity, text, kind, title)
+        if quote:
+            finding["quote"] = quote
         decisions.custom.append(finding)
         self.put_decisions(session_id, decisions)
         self.log(session_id, "decision_added", finding["title"], section=target["id"])

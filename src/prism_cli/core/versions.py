@@ -229,9 +229,8 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
     changes: dict[str, SectionChange] = {}  # by the first new id
     old_order = {s.id: i for i, s in enumerate(old)}
     new_order = {s.id: i for i, s in enumerate(new)}
-    paired_old = sorted(pairs, key=lambda p: old_order[p[0].id])
-    rank = {o.id: i for i, (o, _n) in enumerate(paired_old)}
     by_new = sorted(pairs, key=lambda p: new_order[p[1].id])
+    stayed = _in_order([old_order[o.id] for o, _n in by_new])
     for place, (o, n) in enumerate(by_new):
         renamed = normalize(o.title) != normalize(n.title)
         edited = _digest(o.body) != _digest(n.body)
@@ -242,7 +241,7 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
             o.heading,
             n.heading,
             renamed=renamed,
-            moved=rank[o.id] != place,
+            moved=place not in stayed,
             summary=change_summary(o.body, n.body) if edited else "",
         )
     # 5. Splits and merges among what is left, against every old and new section.
@@ -293,6 +292,30 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
             out.extend(placed.pop(oid, []))
     for rest in placed.values():
         out.extend(rest)
+    return out
+
+
+def _in_order(ranks: Sequence[int]) -> set[int]:
+    """The places of a longest increasing run of ``ranks`` (not necessarily adjacent): the
+    sections that kept their order; the others are the ones that moved."""
+    import bisect
+
+    tails: list[int] = []  # the rank ending the best run of each length
+    ends: list[int] = []  # the place of that rank
+    before: list[int] = [-1] * len(ranks)
+    for place, rank in enumerate(ranks):
+        at = bisect.bisect_left(tails, rank)
+        if at == len(tails):
+            tails.append(rank)
+            ends.append(place)
+        else:
+            tails[at], ends[at] = rank, place
+        before[place] = ends[at - 1] if at else -1
+    out: set[int] = set()
+    place = ends[-1] if ends else -1
+    while place >= 0:
+        out.add(place)
+        place = before[place]
     return out
 
 

@@ -1,0 +1,301 @@
+"""Document versions: a new version of a reviewed document is compared with the previous one
+(sections and findings), only its changed and added sections go to a model, and the
+reviewer's decisions come along."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import run_prism
+from docbuilder import make_docx, p
+from fake_bedrock import FakeBedrock
+from prism_cli.core.versions import (
+    SectionState,
+    SectionText,
+    change_summary,
+    match_findings,
+    match_sections,
+)
+
+
+def sentence_findings(_model: str, _body: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """A finding for each sentence that says TBD or "should": the same text, the same finding."""
+    out = []
+    for sentence in re.findall(r"[^.\n]*(?:TBD|should)[^.\n]*\.", text):
+        placeholder = "TBD" in sentence
+        out.append(
+            {
+                "severity": "high" if placeholder else "medium",
+                "type": "important",
+                "category": "clarity",
+                "title": "A placeholder is left" if placeholder else "A vague obligation",
+                "description": "Say it.",
+                "quote": sentence.strip(),
+                "confidence": 0.95,
+            }
+        )
+    return out
+
+
+FILLER = {
+    "scope": "This plan covers the billing service and the nightly export to the ledger. "
+    "Vendors should confirm their invoices by the fifth working day.",
+    "payment": "Invoices are paid within thirty days of receipt by bank transfer only. "
+    "The treasury team approves each run before the cut-off at noon on Friday.",
+    "late": "Late payments carry interest at two percent a month from the due date. "
+    "Disputed amounts are held until the dispute is settled in writing by both.",
+    "terms": "Either party may end this agreement with ninety days notice in writing. "
+    "The owner of the renewal is TBD.",
+    "contacts": "Finance desk on extension four two one, and the vendor manager on call.",
+    "security": "Access to the export bucket is granted by the platform team. "
+    "Keys should rotate every quarter.",
+}
+
+
+def version(path: Path, n: int) -> Path:
+    h = lambda text: p(text, style="Heading1")  # noqa: E731
+    if n == 1:
+        body = (
+            h("Summary") + p("The owner of the cut-over is TBD. Nothing else is open.")
+            + h("Scope") + p(FILLER["scope"])
+            + h("Payment") + p(FILLER["payment"]) + p(FILLER["late"])
+            + h("Terms") + p(FILLER["terms"])
+            + h("Contacts") + p(FILLER["contacts"])
+        )  # fmt: skip
+    elif n == 2:  # summary fixed, payment split, terms renamed, contacts gone, security new
+        body = (
+            h("Summary") + p("Dana Reyes owns the cut-over. Nothing else is open.")
+            + h("Scope") + p(FILLER["scope"])
+            + h("Payment") + p(FILLER["payment"])
+            + h("Late payment") + p(FILLER["late"])
+            + h("Conditions") + p(FILLER["terms"])
+            + h("Security") + p(FILLER["security"])
+        )  # fmt: skip
+    else:  # the security sentence reworded, scope moved to the end
+        body = (
+            h("Summary") + p("Dana Reyes owns the cut-over. Nothing else is open.")
+            + h("Payment") + p(FILLER["payment"])
+            + h("Late payment") + p(FILLER["late"])
+            + h("Conditions") + p(FILLER["terms"])
+            + h("Security") + p(FILLER["security"].replace("every quarter", "every month"))
+            + h("Scope") + p(FILLER["scope"])
+        )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_docx(path, body)
+
+
+def review(doc: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = run_prism("review", str(doc), "-f", "json", "--no-rules", "--fail-on", "never", *args)
+    assert result.code == 0, result.stderr
+    return result.code, json.loads(result.stdout)["documents"][0], result.stderr
+
+
+def by_title(document: dict[str, Any], title: str) -> list[dict[str, Any]]:
+    sections = {s["id"]: s["title"] for s in document["sections"]}
+    return [f for f in document["findings"] if sections.get(f["section_id"]) == title]
+
+
+def test_three_versions_states_decisions_and_calls(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "plan.docx"
+    _code, v1, _err = review(version(doc, 1))
+    assert "since" not in v1  # a first version has nothing to compare with
+    assert len(bedrock.calls()) == 5
+    (scope,) = by_title(v1, "Scope")
+    (terms,) = by_title(v1, "Terms")
+    # The reviewer: rejects the scope finding, accepts the terms one, adds two of their own.
+    assert run_prism("feedback", str(doc), "reject", scope["id"]).code == 0
+    assert run_prism("feedback", str(doc), "accept", terms["id"]).code == 0
+    added = run_prism(
+        "feedback", str(doc), "add", "Thirty days is long for a vendor this size.",
+        "--section", "Payment", "--quote", "within thirty days of receipt",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    gone = run_prism("feedback", str(doc), "add", "Add a phone number.", "--section", "Contacts")
+    assert gone.code == 0, gone.stderr
+
+    calls = len(bedrock.calls())
+    _code, v2, _err = review(version(doc, 2))
+    sent = [body for _m, body in bedrock.calls()[calls:]]
+    # Only changed and added sections went to the model: Summary, Payment, Late payment (split
+    # out of Payment) and Security. Scope is unchanged; Conditions is Terms renamed, its text
+    # the same: both are reused.
+    headings = sorted(re.findall(r'Review section \[s\d+\] "([^"]*)"', "\n".join(json.dumps(b, ensure_ascii=False) for b in sent).replace('\\"', '"')))
+    assert headings == ["Late payment", "Payment", "Security", "Summary"]
+    since = v2["since"]
+    assert since["previous"]["linked_by"] == "path"
+    states = {(c["old_heading"], c["new_heading"]): c for c in since["sections"]}
+    assert states[("Summary", "Summary")]["state"] == "changed"
+    assert states[("Payment", "Payment")]["new"] == ["s3", "s4"]  # split
+    assert states[("Payment", "Payment")]["kind"] == "split"
+    assert states[("Terms", "Conditions")]["renamed"] is True
+    assert states[("Contacts", "")]["state"] == "removed"
+    assert states[("", "Security")]["state"] == "added"
+    assert ("Scope", "Scope") not in states  # unchanged sections are not listed
+    assert since["counts"]["sections_unchanged"] == 1
+
+    found = {f["title"] + "|" + f["quote"][:20]: f for f in v2["findings"]}
+    by_state = {f["id"]: f["baseline_state"] for f in v2["findings"]}
+    (scope2,) = by_title(v2, "Scope")
+    assert (scope2["baseline_state"], scope2["status"]) == ("unchanged", "rejected")
+    (cond,) = [f for f in by_title(v2, "Conditions") if f["source"] == "model"]
+    assert (cond["baseline_state"], cond["status"]) == ("unchanged", "accepted")
+    assert since["carried"][cond["id"]]["finding"] == terms["id"]
+    (security,) = by_title(v2, "Security")
+    assert (security["baseline_state"], security["status"]) == ("new", "open")
+    # The summary's placeholder was fixed.
+    assert [f["title"] for f in since["fixed"]] == ["A placeholder is left"]
+    assert since["counts"]["fixed"] == 1
+    assert since["counts"]["new"] == 1
+    # The reviewer's own: the one whose quote is still in Payment comes along; the one on
+    # Contacts (gone) needs a look.
+    (own,) = [f for f in v2["findings"] if f["source"] == "reviewer"]
+    assert own["quote"] == "within thirty days of receipt"
+    assert by_state[own["id"]] == "unchanged"
+    assert [n["description"] for n in since["needs_look"]] == ["Add a phone number."]
+    assert since["headline"].startswith("Since the version of ")
+    assert found  # every finding has a state
+    assert set(by_state.values()) <= {"new", "unchanged", "updated"}
+
+    # Version 3: the security sentence reworded (the same finding, updated), scope moved.
+    calls = len(bedrock.calls())
+    _code, v3, _err = review(version(doc, 3))
+    assert len(bedrock.calls()) - calls == 1  # only Security changed; Scope moved, reused
+    (security3,) = by_title(v3, "Security")
+    assert security3["baseline_state"] == "updated"
+    moved = [c for c in v3["since"]["sections"] if c.get("moved")]
+    assert [c["new_heading"] for c in moved] == ["Scope"]
+    (scope3,) = by_title(v3, "Scope")
+    # The decision made on version 1 is still there, and says where it was made.
+    assert scope3["status"] == "rejected"
+    assert v3["since"]["carried"][scope3["id"]]["session"] == v1["session_id"]
+    # Rerunning version 3 changes nothing and costs nothing.
+    calls = len(bedrock.calls())
+    _code, again, _err = review(doc)
+    assert len(bedrock.calls()) == calls
+    assert again["since"]["counts"] == v3["since"]["counts"]
+
+
+def test_since_names_a_renamed_document(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = sentence_findings
+    old = version(tmp_path / "v1" / "plan.docx", 1)
+    review(old)
+    new = version(tmp_path / "elsewhere" / "plan-final.docx", 2)
+    _code, v2, _err = review(new)
+    assert "since" not in v2  # another path, no Word identity: a stranger
+    _code, linked, _err = review(new, "--since", str(old))
+    assert linked["since"]["previous"]["linked_by"] == "since"
+    assert linked["since"]["counts"]["fixed"] == 1
+    # Once linked, the session remembers its previous version.
+    _code, again, _err = review(new)
+    assert again["since"]["previous"]["linked_by"] == "session"
+
+
+def test_since_an_unreviewed_version_is_one_line(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    old = version(tmp_path / "old.docx", 1)
+    new = version(tmp_path / "new.docx", 2)
+    result = run_prism("review", str(new), "--since", str(old), "-f", "json")
+    assert result.code == 2
+    assert "review that version first" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert bedrock.calls() == []
+
+
+def test_word_identity_links_a_moved_document(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = sentence_findings
+    settings = (
+        '<w:settings xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'xmlns:w15="http://schemas.microsoft.com/office/word/2012/wordml">'
+        '<w15:docId w15:val="{1B2C3D4E-0000-4000-8000-00000000AB01}"/></w:settings>'
+    )
+    old = version(tmp_path / "a" / "plan.docx", 1)
+    new = version(tmp_path / "b" / "renamed.docx", 2)
+    for path, n in ((old, 1), (new, 2)):
+        version(path, n)
+        make_docx_with(path, n, settings)
+    review(old)
+    _code, v2, _err = review(new)
+    assert v2["since"]["previous"]["linked_by"] == "identity"
+
+
+def make_docx_with(path: Path, n: int, settings: str) -> None:
+    import zipfile
+
+    version(path, n)
+    data = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            data[name] = zf.read(name)
+    data["word/settings.xml"] = settings.encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, raw in data.items():
+            zf.writestr(name, raw)
+
+
+# -- the matching itself -----------------------------------------------------------------------
+def text(i: int, heading: str, body: str) -> SectionText:
+    return SectionText(f"s{i}", i, heading, heading.lstrip("0123456789. "), body)
+
+
+def words(seed: str, n: int = 30) -> str:
+    return " ".join(f"{seed}{k}" for k in range(n)) + "."
+
+
+def test_sections_renumbered_are_unchanged_and_merges_are_seen() -> None:
+    old = [text(1, "1 Intro", words("a")), text(2, "2 Scope", words("b")),
+           text(3, "3 Fees", words("c")), text(4, "4 Extra fees", words("d"))]  # fmt: skip
+    new = [text(1, "1 Preface", words("z")), text(2, "2 Intro", words("a")),
+           text(3, "3 Scope", words("b")), text(4, "4 Fees", words("c") + " " + words("d"))]  # fmt: skip
+    changes = match_sections(old, new)
+    kinds = [(c.state, c.old, c.new, c.kind) for c in changes]
+    assert (SectionState.ADDED, (), ("s1",), "") in kinds
+    assert (SectionState.UNCHANGED, ("s1",), ("s2",), "") in kinds  # numbered anew
+    assert (SectionState.UNCHANGED, ("s2",), ("s3",), "") in kinds
+    assert (SectionState.CHANGED, ("s3", "s4"), ("s4",), "merged") in kinds
+
+
+def test_a_rewritten_section_is_changed_not_removed_and_added() -> None:
+    body = words("k", 60)
+    old = [text(1, "Risks", body)]
+    new = [text(1, "Known risks", body.replace("k5 k6 k7", "something else entirely"))]
+    (change,) = match_sections(old, new)
+    assert change.state is SectionState.CHANGED
+    assert change.renamed
+    assert "“k5 k6 k7” → “something else entirely”" in change.summary
+
+
+def test_change_summary_counts_words() -> None:
+    assert change_summary("pay within 30 days", "pay within 45 days") == (
+        "+1 −1 words: “30” → “45”"
+    )
+    assert change_summary("same", "same") == ""
+
+
+@pytest.mark.parametrize(
+    ("old_title", "new_title", "old_quote", "new_quote", "state"),
+    [
+        ("A vague obligation", "A vague obligation", "Keys rotate.", "Keys rotate.", "unchanged"),
+        ("A vague obligation", "An obligation left vague", "Keys rotate.", "Keys rotate.",
+         "updated"),
+        ("A vague obligation", "Vague obligations", "Keys rotate.", "Keys rotate monthly.",
+         "updated"),
+        ("A vague obligation", "Missing owner", "Keys rotate.", "Nobody owns it.", "new"),
+    ],
+)  # fmt: skip
+def test_finding_states(
+    old_title: str, new_title: str, old_quote: str, new_quote: str, state: str
+) -> None:
+    sections = match_sections([text(1, "Keys", "Keys rotate.")], [text(1, "Keys", "Keys rot.")])
+    old = [{"id": "s1-a", "section_id": "s1", "title": old_title, "quote": old_quote,
+            "severity": "medium", "source": "model"}]  # fmt: skip
+    new = [{"id": "s1-b", "section_id": "s1", "title": new_title, "quote": new_quote,
+            "severity": "medium", "source": "model"}]  # fmt: skip
+    matches = match_findings(old, new, sections)
+    assert matches[0].state.value == state
+    if state == "new":
+        assert [m.state.value for m in matches] == ["new", "absent"]
