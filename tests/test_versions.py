@@ -125,7 +125,12 @@ def test_three_versions_states_decisions_and_calls(bedrock: FakeBedrock, tmp_pat
     # Only changed and added sections went to the model: Summary, Payment, Late payment (split
     # out of Payment) and Security. Scope is unchanged; Conditions is Terms renamed, its text
     # the same: both are reused.
-    headings = sorted(re.findall(r'Review section \[s\d+\] "([^"]*)"', "\n".join(json.dumps(b, ensure_ascii=False) for b in sent).replace('\\"', '"')))
+    headings = sorted(
+        re.findall(
+            r'Review section \[s\d+\] "([^"]*)"',
+            "\n".join(json.dumps(b, ensure_ascii=False) for b in sent).replace('\\"', '"'),
+        )
+    )
     assert headings == ["Late payment", "Payment", "Security", "Summary"]
     since = v2["since"]
     assert since["previous"]["linked_by"] == "path"
@@ -299,3 +304,119 @@ def test_finding_states(
     assert matches[0].state.value == state
     if state == "new":
         assert [m.state.value for m in matches] == ["new", "absent"]
+
+
+def test_a_pull_request_shows_what_it_changed_since_main(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    """CI: main's version was reviewed (its session in the shared store); the pull request's
+    run with --changed-since main compares with it, and --fail-on-new fails on new only."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=repo, check=True, capture_output=True,
+        )  # fmt: skip
+
+    bedrock.findings = sentence_findings
+    repo = tmp_path / "repo"
+    git_dir = repo / "docs"
+    git_dir.mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    version(git_dir / "plan.docx", 1)
+    git("add", ".")
+    git("commit", "-q", "-m", "v1")
+    store = f"file://{tmp_path / 'shared-store'}"
+    on_main = run_prism(
+        "review", "docs/plan.docx", "--no-rules", "-f", "json", "--store", store,
+        "--fail-on", "never", cwd=repo,
+    )  # fmt: skip
+    assert on_main.code == 0, on_main.stderr
+    git("checkout", "-q", "-b", "feature")
+    version(git_dir / "plan.docx", 2)
+    git("commit", "-q", "-am", "v2")
+    summary = tmp_path / "summary.md"
+    pr = run_prism(
+        "review", "--changed-since", "main", "--no-rules", "-f", "sarif", "--store", store,
+        "--fail-on-new", "high", cwd=repo, env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    # The new finding is medium: --fail-on-new high passes, though a high one persists.
+    assert pr.code == 0, pr.stderr
+    sarif = json.loads(pr.stdout)
+    states = sorted(r["baselineState"] for r in sarif["runs"][0]["results"])
+    assert states == ["new", "unchanged", "unchanged"]
+    page = summary.read_text()
+    assert "1 new, 2 persisting, 1 fixed" in page
+    assert "fixed: A placeholder is left" in page
+    strict = run_prism(
+        "review", "--changed-since", "main", "--no-rules", "-f", "json", "--store", store,
+        "--fail-on-new", "medium", cwd=repo,
+    )  # fmt: skip
+    assert strict.code == 1
+    assert "1 new finding at or above medium (--fail-on-new medium" in strict.stderr
+    linked = json.loads(strict.stdout)["documents"][0]["since"]["previous"]
+    assert linked["linked_by"] == "git"
+
+
+def test_diff_and_history(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "plan.docx"
+    review(version(doc, 1))
+    old = tmp_path / "old.docx"
+    old.write_bytes(doc.read_bytes())
+    review(version(doc, 2))
+    calls = len(bedrock.calls())
+    result = run_prism("diff", str(old), str(doc), "-f", "json")
+    assert result.code == 0, result.stderr
+    diff = json.loads(result.stdout)
+    assert diff["counts"]["added"] == 1
+    assert diff["counts"]["removed"] == 1
+    assert diff["counts"]["findings_new"] == 1
+    assert diff["counts"]["findings_absent"] == 1
+    text = run_prism("diff", str(old), str(doc), "-f", "markdown").stdout
+    assert "- removed “Contacts”" in text
+    assert "- split “Payment”: into “Late payment”" in text
+    assert "fixed: [high] A placeholder is left" in text
+    assert "Scope" not in text  # unchanged
+    # Not reviewed: the sections still compare, with a note; never a model call.
+    fresh = tmp_path / "draft.docx"
+    version(fresh, 3)
+    result = run_prism("diff", str(doc), str(fresh), "-f", "json")
+    assert result.code == 0, result.stderr
+    assert "findings" not in json.loads(result.stdout)
+    assert "has not been reviewed" in result.stderr
+    assert len(bedrock.calls()) == calls
+    history = run_prism("sessions", "history", str(doc), "-f", "json")
+    assert history.code == 0, history.stderr
+    versions = json.loads(history.stdout)
+    assert [v["fixed"] for v in versions] == [None, 1]
+    assert [v["new"] for v in versions] == [None, 1]
+    assert versions[1]["previous"] == versions[0]["session"]
+
+
+def test_the_reviewed_copy_of_a_new_version_says_what_was_fixed(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    import zipfile
+
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "plan.docx"
+    _code, v1, _err = review(version(doc, 1))
+    (scope,) = [f for f in v1["findings"] if f["section_id"] == "s2"]
+    (v1_placeholder,) = [f["id"] for f in v1["findings"] if f["section_id"] == "s1"]
+    assert run_prism("feedback", str(doc), "reject", scope["id"]).code == 0
+    version(doc, 2)
+    out = tmp_path / "copy.docx"
+    result = run_prism("review", str(doc), "--no-rules", "-f", "docx", "-o", str(out))
+    assert result.code == 1, result.stderr  # a high finding persists
+    comments = zipfile.ZipFile(out).read("word/comments.xml").decode()
+    texts = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", comments)
+    assert re.fullmatch(
+        r"prism: Since the version of \d{4}-\d\d-\d\d: 1 new, 2 persisting, 1 fixed\.", texts[0]
+    )
+    fixed = f"- A placeholder is left (high, was {v1_placeholder})"
+    assert texts[1:3] == ["Fixed since the previous version:", fixed]
+    # The rejected persisting finding has no comment; the new and the open persisting do.
+    assert "A vague obligation" in comments
+    assert sum(1 for t in texts if t.startswith("[")) == 2

@@ -255,3 +255,145 @@ def link(
         if kept < RELATED * max(1, len(old.sections)):
             return None  # one identity, two documents (copies of one template)
     return Link(sessions, review, old_meta, how, old, changes)
+
+
+# -- prism diff --------------------------------------------------------------------------------
+@dataclass
+class Side:
+    """One version given to ``prism diff``: its label, sections and session (if reviewed)."""
+
+    label: str
+    review: DocumentReview
+    session: str | None
+
+
+def side(
+    sessions: Sessions,
+    ref: str,
+    rules: SectionRules | None,
+    resolve_session: Callable[[Sessions, str], str],
+    rules_of: Callable[[dict[str, Any]], SectionRules],
+) -> Side:
+    """A file (read and split; its session, when one reviewed these bytes) or a session id
+    (its stored document, split as its run did)."""
+    from prism_cli.app import documents
+
+    path = Path(ref)
+    if path.is_file() or ref.lower().endswith((".docx", ".docm", ".dotx", ".dotm")):
+        review = documents.read(path, rules)
+        try:
+            sid: str | None = resolve_session(sessions, ref)
+        except (InputError, UsageError):
+            sid = None
+        return Side(ref, review, sid)
+    sid = resolve_session(sessions, ref)
+    meta = sessions.require(sid)
+    return Side(
+        f"{meta.document.name} (session {sid})",
+        documents.stored(sessions, sid, rules_of(meta.settings)),
+        sid,
+    )
+
+
+def diff(sessions: Sessions, old: Side, new: Side) -> dict[str, Any]:
+    """The two versions compared: sections always (no model call), findings when both
+    were reviewed (their sessions' reports, decisions applied)."""
+    from prism_cli.core.session import apply_decisions
+
+    changes = match_sections(texts(old.review.sections), texts(new.review.sections))
+    out: dict[str, Any] = {
+        "old": {"label": old.label, "session": old.session, "sha256": old.review.document.sha256},
+        "new": {"label": new.label, "session": new.session, "sha256": new.review.document.sha256},
+        "sections": [c.record() for c in changes],
+        "counts": {
+            state.value: sum(1 for c in changes if c.state is state) for state in SectionState
+        },
+    }
+    notes = []
+    reports = []
+    for each in (old, new):
+        report = sessions.report(each.session) if each.session else None
+        if report is None:
+            notes.append(f"{each.label} has not been reviewed: findings are not compared")
+        else:
+            found = report["documents"][0]["findings"]
+            reports.append(apply_decisions(found, sessions.decisions(str(each.session))))
+    if len(reports) == 2:
+        matches = match_findings(reports[0], reports[1], changes)
+        out["findings"] = [
+            {
+                "state": m.state.value,
+                "id": (m.new or m.old or {}).get("id"),
+                "was": m.old.get("id") if m.old and m.new else None,
+                "severity": (m.new or m.old or {}).get("severity"),
+                "title": (m.new or m.old or {}).get("title"),
+                "section_id": (m.new or m.old or {}).get("section_id"),
+                "status": (m.new or m.old or {}).get("status"),
+            }
+            for m in matches
+        ]
+        out["counts"] |= {
+            f"findings_{state}": sum(1 for m in matches if m.state.value == state)
+            for state in ("new", "unchanged", "updated", "absent")
+        }
+    out["notes"] = notes
+    return out
+
+
+# -- prism sessions history --------------------------------------------------------------------
+def history(
+    sessions: Sessions, ref: str, resolve_session: Callable[[Sessions, str], str]
+) -> list[dict[str, Any]]:
+    """The versions of a document prism reviewed, oldest first: each one's session, date,
+    sections (and how many changed since the one before), findings open, new and fixed.
+    ``ref``: the document (its path's versions, and its own session's previous ones) or a
+    session id."""
+    from prism_cli.core.session import apply_decisions
+
+    start: str | None = None
+    try:
+        start = resolve_session(sessions, ref)
+    except (InputError, UsageError):
+        if not Path(ref).exists():
+            raise
+    ids: list[str] = []
+    if Path(ref).exists():
+        ids += [v["session"] for v in sessions.lineage(path_key(ref))]
+    seen = set(ids)
+    chain: list[str] = []
+    current = start or (ids[-1] if ids else None)
+    while current is not None and current not in chain:  # its own line, followed back
+        chain.append(current)
+        meta = sessions.load(current)
+        current = meta.previous if meta is not None else None
+    ids += [sid for sid in reversed(chain) if sid not in seen]
+    if not ids:
+        raise UsageError(f"{ref}: prism has reviewed no version of it (prism review {ref})")
+    out = []
+    for sid in ids:
+        meta = sessions.load(sid)
+        if meta is None:
+            continue  # deleted since
+        report = sessions.report(sid)
+        doc = report["documents"][0] if report else {}
+        found = apply_decisions(doc.get("findings", []), sessions.decisions(sid))
+        since = doc.get("since") or {}
+        counts = since.get("counts", {})
+        changed = sum(int(counts.get(f"sections_{k}", 0)) for k in ("changed", "added", "removed"))
+        out.append(
+            {
+                "session": sid,
+                "date": meta.created,
+                "name": meta.document.name,
+                "sha256": meta.document.sha256,
+                "status": meta.status.value,
+                "previous": meta.previous,
+                "sections": len(meta.document.sections),
+                "sections_changed": changed if since else None,
+                "open": sum(1 for f in found if f.get("status") == "open"),
+                "new": int(counts.get("new", 0)) if since else None,
+                "fixed": int(counts.get("fixed", 0)) if since else None,
+            }
+        )
+    out.sort(key=lambda v: str(v["date"]))
+    return out

@@ -23,6 +23,7 @@ MODULES = {
     "models": "models",
     "feedback": "feedback",
     "baseline": "baseline",
+    "diff": "diff",
     "chat": "chat",
     "doctor": "doctor",
     "export": "export",

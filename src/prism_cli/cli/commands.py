@@ -16,6 +16,7 @@ COMMANDS = (
     ("models", "Show the model chain for a region; --check tests access."),
     ("feedback", "Accept or reject findings, or add your own."),
     ("baseline", "Keep the decisions on findings in the repository, for CI."),
+    ("diff", "Compare two versions of a document: sections and findings."),
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("doctor", "Check credentials, models, quotas, the store and S3."),
     ("export", "Write a session's results to a folder or to S3."),

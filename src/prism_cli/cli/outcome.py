@@ -368,6 +368,11 @@ def _write_reviewed_copies(
             target = output
         refuse_inputs(target, [r.document.path for r in reviews])
         chosen = [f for f in review.findings if in_reviewed_copy(f.status, only_accepted)]
-        count = annotate(source, target, chosen, review.session_id or None)
+        summary = None
+        if review.since is not None:
+            from prism_cli.reports.versions import since_comment
+
+            summary = since_comment(review.since)
+        count = annotate(source, target, chosen, review.session_id or None, summary)
         if not is_stdout(target):
             console.info(f"wrote {target} ({count} comments)")

@@ -254,6 +254,44 @@ def sessions_show(
     raise typer.Exit(run_show(application(ctx, store=store), session, fmt.value if fmt else None))
 
 
+@command.command("history", cls=PanelCommand)
+def sessions_history(
+    ctx: typer.Context,
+    document: Annotated[str, typer.Argument(metavar="FILE", help="A document (or a session id).")],
+    store: StoreOption = None,
+    fmt: ListFormat = None,
+) -> None:
+    """The versions of a document prism reviewed: dates, sections changed, findings open,
+    new and fixed."""
+    raise typer.Exit(
+        run_history(application(ctx, store=store), document, fmt.value if fmt else None)
+    )
+
+
+def run_history(app: Application, ref: str, fmt: str | None) -> int:
+    from prism_cli.app.run import resolve_session
+    from prism_cli.app.versions import history
+
+    versions = history(app.sessions, ref, resolve_session)
+    fmt = fmt or ("table" if app.console.stdout_is_tty else "json")
+    if fmt == "json":
+        app.console.write(json.dumps(versions, indent=2, ensure_ascii=False))
+        return EXIT_OK
+
+    def dash(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    lines = [f"{'version':<8} {'date':<20} {'session':<13} sections changed  open  new fixed"]
+    for n, v in enumerate(versions, 1):
+        lines.append(
+            f"{n:<8} {_when(v['date']):<20} {v['session']:<13} {v['sections']:>8} "
+            f"{dash(v['sections_changed']):>7} {v['open']:>5} {dash(v['new']):>4} "
+            f"{dash(v['fixed']):>5}"
+        )
+    app.console.write("\n".join(lines))
+    return EXIT_OK
+
+
 @command.command("delete", cls=PanelCommand)
 def sessions_delete(
     ctx: typer.Context,

@@ -251,9 +251,7 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
             continue
         first = next((c for c in changes.values() if host.id in c.old), None)
         if first is not None and len(first.old) == 1:
-            changes[first.new[0]] = _with(
-                first, new=(*first.new, n.id), note=f"split: “{n.heading}”"
-            )
+            changes[first.new[0]] = _with(first, new=(*first.new, n.id), note=f"into “{n.heading}”")
         elif first is None and host.id in old_left:
             del old_left[host.id]
             changes[n.id] = SectionChange(
@@ -268,9 +266,7 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
         host = _best_container(o, new)
         first = changes.get(host.id) if host is not None else None
         if first is not None and len(first.new) == 1:
-            changes[first.new[0]] = _with(
-                first, old=(*first.old, o.id), note=f"merged “{o.heading}”"
-            )
+            changes[first.new[0]] = _with(first, old=(*first.old, o.id), note=f"with “{o.heading}”")
             del old_left[o.id]
     for n in new_left.values():
         changes[n.id] = SectionChange(SectionState.ADDED, (), (n.id,), "", n.heading)

@@ -34,6 +34,9 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
             timestamp=stamp,
             hostname=host,
         )
+        if doc.get("since"):  # what changed since the previous version, on the suite
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", name="prism.since", value=doc["since"]["headline"])
         per_case = share / max(1, len(doc["sections"]))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for sec in doc["sections"]:
@@ -69,7 +72,7 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
                     type="findings",
                 )
                 failure.text = "\n".join(
-                    f"[{f['severity']}] {f['title']}: {f['description']}" for f in bad
+                    f"[{f['severity']}]{_state(f)} {f['title']}: {f['description']}" for f in bad
                 )
         for key, value in counts.items():
             suite.set(key, str(value))
@@ -98,3 +101,9 @@ def render(report: dict[str, Any], fail_on: str = "high") -> str:
         root.set(key, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _state(f: dict[str, Any]) -> str:
+    """`` [new]`` or `` [updated]`` since the document's previous version; "" otherwise."""
+    state = f.get("baseline_state")
+    return f" [{state}]" if state in ("new", "updated") else ""

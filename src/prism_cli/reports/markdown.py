@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from prism_cli.reports.heading import heading
+from prism_cli.reports.versions import (
+    change_lines,
+    fixed_lines,
+    headline,
+    look_lines,
+    section_counts,
+)
 
 ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
 
@@ -24,6 +31,13 @@ def render(report: dict[str, Any]) -> str:
         out += [f"- ⚠️ `{bad['path']}`: {bad['error']}" for bad in unreadable]
     for doc in report["documents"]:
         out += ["", f"## {doc['path']}", ""]
+        since = doc.get("since")
+        if since:
+            out += [f"**{headline(since)}** ({section_counts(since)})", ""]
+            out += [f"- {line}" for line in change_lines(since)]
+            out += [f"- ✅ fixed: {line}" for line in fixed_lines(since)]
+            out += [f"- ❔ needs a look: {line}" for line in look_lines(since)]
+            out += [""] if since.get("sections") or since.get("fixed") else []
         titles = {sec["id"]: heading(sec) for sec in doc["sections"]}
         failed = [sec for sec in doc["sections"] if sec["status"] == "failed"]
         for sec in failed:
@@ -32,6 +46,8 @@ def render(report: dict[str, Any]) -> str:
             out.append("No findings.")
         for f in doc["findings"]:
             status = "" if f["status"] == "open" else f" _({f['status']})_"
+            if f.get("baseline_state") in ("new", "updated"):
+                status += f" `{f['baseline_state']}`"
             out += [
                 f"### {ICONS[f['severity']]} {f['title']}{status}",
                 "",
@@ -88,6 +104,15 @@ def summary(report: dict[str, Any], limit: int = 30, outcome: str | None = None)
         out += ["", "**Not reviewed**", ""] + [f"- ⚠️ {p}" for p in problems]
     if s.get("deleted"):
         out += ["", "**Deleted** (not reviewed)", ""] + [f"- `{path}`" for path in s["deleted"]]
+    versions = [(doc["path"], doc["since"]) for doc in report["documents"] if doc.get("since")]
+    if versions:
+        out += ["", "**Since the previous versions**", ""]
+        out += [f"- `{path}`: {headline(since).split(': ', 1)[-1]}" for path, since in versions]
+        out += [
+            f"- ✅ `{path}` fixed: {line}"
+            for path, since in versions
+            for line in fixed_lines(since)
+        ][:limit]
     rows = [
         (doc["path"], f)
         for doc in report["documents"]
@@ -100,6 +125,8 @@ def summary(report: dict[str, Any], limit: int = 30, outcome: str | None = None)
         out += ["", "| | document | finding | id |", "|---|---|---|---|"]
         for path, f in rows[:limit]:
             title = _cut(f["title"]).replace("|", "\\|")
+            if f.get("baseline_state") == "new":
+                title = "🆕 " + title
             out.append(f"| {ICONS[f['severity']]} | `{path}` | {title} | `{f['id']}` |")
         if len(rows) > limit:
             out.append(f"\n…and {len(rows) - limit} more in the full report.")

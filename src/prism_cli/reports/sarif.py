@@ -106,6 +106,7 @@ def render(report: dict[str, Any], base: ci.Base | None = None) -> str:
                         }
                     ],
                     "partialFingerprints": {"prismFinding/v3": fingerprint},
+                    **({"baselineState": f["baseline_state"]} if f.get("baseline_state") else {}),
                     "properties": {
                         "id": f["id"],
                         "paragraph": (f.get("locator") or 0) + 1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prism_cli.reports.heading import heading
+from prism_cli.reports.versions import fixed_lines, headline, look_lines, section_counts
 
 STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 RANK = {"high": 0, "medium": 1, "low": 2}
@@ -50,6 +51,10 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
                 " (" + ", ".join(f"{n} {k}" for k, n in by_sev.items() if n) + ")", style="dim"
             )
         out.append(head)
+        since = doc.get("since")
+        if since:
+            out.append(Text("  " + headline(since), style="bold"))
+            out.append(Text("  " + section_counts(since), style="dim"))
         for section, findings in _sections(doc):
             out.append(Text(f"  {section['id']}  {heading(section)}", style="bold dim"))
             grid = Table.grid(padding=(0, 1), expand=False)
@@ -62,6 +67,9 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
                 title = Text(f["title"])
                 if status:
                     title.append(status, style="dim")
+                state = f.get("baseline_state")
+                if state in ("new", "updated"):
+                    title.append(f"  [{state}]", style="bold magenta" if state == "new" else "")
                 if verbose:
                     if f["description"]:
                         title.append("\n" + f["description"], style="dim")
@@ -76,6 +84,11 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
         for sec in doc["sections"]:
             if sec["status"] == "failed":
                 out.append(Text(f"  not reviewed: {sec['title']}: {sec['error']}", style="red"))
+        if since:
+            for line in fixed_lines(since):
+                out.append(Text("  ✓ fixed: " + line, style="green"))
+            for line in look_lines(since):
+                out.append(Text("  ? needs a look: " + line, style="yellow"))
         out.append(Text(""))
     s = report["summary"]
     sev = s["findings_by_severity"]

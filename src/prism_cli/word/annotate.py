@@ -54,10 +54,14 @@ def _author(f: Finding) -> tuple[str, str]:
 
 
 def reviewed_copy(
-    source: Path, findings: Sequence[Finding], session_id: str | None = None
+    source: Path,
+    findings: Sequence[Finding],
+    session_id: str | None = None,
+    summary: str | None = None,
 ) -> tuple[bytes, int]:
     """The document with one comment per finding, and the number of comments added; the
-    session it came from is recorded in it (:mod:`prism_cli.word.properties`)."""
+    session it came from is recorded in it (:mod:`prism_cli.word.properties`). ``summary``:
+    one more comment, on the first paragraph (what was fixed since the previous version)."""
     import io
 
     import docx
@@ -75,8 +79,16 @@ def reviewed_copy(
     paragraphs = list(body.iter(qn("w:p")))
     added = 0
     threads: list[tuple[str, str | None]] = []
-    new_comment = _Commenter(document) if findings else None
+    new_comment = _Commenter(document) if findings or summary else None
     texts: Texts = {}
+    if summary:
+        assert new_comment is not None
+        if not paragraphs:
+            paragraphs = [document.add_paragraph("")._p]
+        first = Paragraph(paragraphs[0], document._body)
+        top = new_comment(_runs_for(first), _XML_ILLEGAL.sub("", summary), AUTHOR, INITIALS)
+        threads.append((top, None))
+        added += 1
     for finding in findings:
         assert new_comment is not None
         locator = finding.locator if finding.locator is not None else 0
@@ -246,12 +258,16 @@ def _add_comments_extended(document: Any, threads: list[tuple[str, str | None]])
 
 
 def annotate(
-    source: Path, target: Path | str, findings: Sequence[Finding], session_id: str | None = None
+    source: Path,
+    target: Path | str,
+    findings: Sequence[Finding],
+    session_id: str | None = None,
+    summary: str | None = None,
 ) -> int:
     """Write the reviewed copy to ``target`` (``-``: standard output); returns the number of
     comments added. A file is replaced atomically: never a partial one."""
     from prism_cli.outputs import write_bytes
 
-    data, added = reviewed_copy(source, findings, session_id)
+    data, added = reviewed_copy(source, findings, session_id, summary)
     write_bytes(target, data)
     return added
