@@ -30,6 +30,7 @@ from prism_cli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.document import Section
+    from prism_cli.core.jsontypes import JSONObject
     from prism_cli.core.results import StoredResult
     from prism_cli.core.review import DocumentReview
     from prism_cli.core.sections import SectionRules
@@ -295,7 +296,7 @@ def side(
     )
 
 
-def diff(sessions: Sessions, old: Side, new: Side) -> dict[str, Any]:
+def diff(sessions: Sessions, old: Side, new: Side) -> JSONObject:
     """The two versions compared: sections always (no model call), findings when both
     were reviewed (their sessions' reports, decisions applied)."""
     from prism_cli.core.session import apply_decisions
@@ -343,7 +344,7 @@ def diff(sessions: Sessions, old: Side, new: Side) -> dict[str, Any]:
 # -- prism sessions history --------------------------------------------------------------------
 def history(
     sessions: Sessions, ref: str, resolve_session: Callable[[Sessions, str], str]
-) -> list[dict[str, Any]]:
+) -> list[JSONObject]:
     """The versions of a document prism reviewed, oldest first: each one's session, date,
     sections (and how many changed since the one before), findings open, new and fixed.
     ``ref``: the document (its path's versions, and its own session's previous ones) or a

@@ -3,7 +3,7 @@ no model call (:func:`prism_cli.app.versions.diff`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,10 @@ from prism_cli.cli.application import Application
 from prism_cli.cli.helpstyle import PanelCommand
 from prism_cli.cli.options import SHORT, StoreOption, application, command_app
 from prism_cli.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from prism_cli.core.jsontypes import JSONObject
+    from prism_cli.core.sections import SectionRules
 
 command = command_app()
 FORMATS = ("table", "json", "markdown")
@@ -50,7 +54,7 @@ def run_diff(app: Application, old: str, new: str, fmt: str | None) -> int:
     sessions = app.sessions
     rules = app.settings.section_rules
 
-    def rules_of(record: dict[str, Any]) -> Any:
+    def rules_of(record: JSONObject) -> SectionRules:
         return RunSettings.from_record(record).sections
 
     left = versions.side(sessions, old, rules, resolve_session, rules_of)
@@ -67,7 +71,7 @@ def run_diff(app: Application, old: str, new: str, fmt: str | None) -> int:
     return EXIT_OK
 
 
-def render(result: dict[str, Any], *, markdown: bool) -> str:
+def render(result: JSONObject, *, markdown: bool) -> str:
     from prism_cli.reports.versions import change_lines
 
     counts = result["counts"]
