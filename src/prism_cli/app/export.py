@@ -69,7 +69,11 @@ def build_files(
             files[fmt.export_name] = render(fmt.name, report, fail_on).encode("utf-8")
     if docx is not None:
         files["reviewed.docx"] = reviewed_docx(
-            docx, findings, only_accepted=only_accepted, session_id=document.get("session_id")
+            docx,
+            findings,
+            only_accepted=only_accepted,
+            session_id=document.get("session_id"),
+            since=document.get("since"),
         )
     return files
 
@@ -80,7 +84,10 @@ def reviewed_docx(
     *,
     only_accepted: bool = False,
     session_id: str | None = None,
+    since: dict[str, Any] | None = None,
 ) -> bytes:
+    """``since``: the document's comparison with its previous version, said in one comment
+    at the top."""
     from prism_cli.word.annotate import reviewed_copy
 
     chosen = [
@@ -89,7 +96,12 @@ def reviewed_docx(
     with tempfile.TemporaryDirectory(prefix="prism-export-") as tmp:
         source = Path(tmp) / "source.docx"
         source.write_bytes(docx)
-        return reviewed_copy(source, chosen, session_id)[0]
+        summary = None
+        if since:
+            from prism_cli.reports.versions import since_comment
+
+            summary = since_comment(since)
+        return reviewed_copy(source, chosen, session_id, summary)[0]
 
 
 def write(files: dict[str, bytes], target: str, folder: str, *, kms_key: str | None = None) -> str:

@@ -130,6 +130,11 @@ def validate(app: Application, opts: ReviewOptions, fmt: str) -> None:
         raise UsageError("give documents to review (PATH...), or --changed-since REF")
     if opts.dry_run and opts.offline:
         raise UsageError("--dry-run estimates a model review: --offline makes no call to estimate")
+    if opts.queue and opts.since:
+        raise UsageError(
+            "--since is for a local run: queued workers find a previous version by the "
+            "document's path or session"
+        )
     if opts.queue and opts.offline:
         raise UsageError("--offline makes no model call: it has nothing to queue")
 

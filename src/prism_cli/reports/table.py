@@ -11,10 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from prism_cli.reports.heading import heading
-from prism_cli.reports.versions import fixed_lines, headline, look_lines, section_counts
+from prism_cli.reports.versions import (
+    change_lines,
+    fixed_lines,
+    headline,
+    look_lines,
+    section_counts,
+)
 
 STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 RANK = {"high": 0, "medium": 1, "low": 2}
+CHANGES_SHOWN = 8
+"""Section changes since the previous version listed under a document's head (all with -v)."""
 
 
 def _sections(doc: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
@@ -55,6 +63,11 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
         if since:
             out.append(Text("  " + headline(since), style="bold"))
             out.append(Text("  " + section_counts(since), style="dim"))
+            changes = change_lines(since)
+            for line in changes[:CHANGES_SHOWN] if not verbose else changes:
+                out.append(Text("    " + line, style="dim"))
+            if len(changes) > CHANGES_SHOWN and not verbose:
+                out.append(Text(f"    …{len(changes) - CHANGES_SHOWN} more (-v)", style="dim"))
         for section, findings in _sections(doc):
             out.append(Text(f"  {section['id']}  {heading(section)}", style="bold dim"))
             grid = Table.grid(padding=(0, 1), expand=False)

@@ -20,6 +20,9 @@ def section_counts(since: dict[str, Any]) -> str:
         f"{counts.get(f'sections_{state}', 0)} {state}"
         for state in ("unchanged", "changed", "added", "removed")
     ]
+    moved = sum(1 for c in since.get("sections", []) if c.get("moved"))
+    if moved:
+        parts.append(f"{moved} moved")
     return "sections: " + ", ".join(parts)
 
 
