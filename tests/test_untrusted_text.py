@@ -89,6 +89,44 @@ def test_the_findings_table(title: str, path: str, quote: str, section: str) -> 
         assert_shown(each, out)
 
 
+@SETTINGS
+@given(old=TEXT, new=TEXT, fixed=TEXT, own=TEXT)
+def test_what_changed_since_the_previous_version(old: str, new: str, fixed: str, own: str) -> None:
+    """Headings of both versions, a fixed finding's title and a reviewer's own finding, all
+    from documents or people, in the table and in the Word copy's summary comment."""
+    from prism_cli.reports.versions import since_comment
+
+    since = {
+        "previous": {"date": "2026-12-01T10:00:00Z"},
+        "headline": "Since the version of 2026-12-01: 0 new, 0 persisting, 1 fixed",
+        "counts": {"new": 0, "unchanged": 0, "updated": 0, "fixed": 1, "sections_changed": 1},
+        "sections": [
+            {"state": "changed", "old": ["s1"], "new": ["s1"], "old_heading": old,
+             "new_heading": new, "renamed": True, "summary": f"“{old}” → “{new}”"}
+        ],
+        "fixed": [{"id": "s1-m1", "title": fixed, "severity": "high"}],
+        "needs_look": [{"id": "s1-c1", "title": own, "why": "its section is gone"}],
+    }  # fmt: skip
+    report: dict[str, Any] = {
+        "documents": [
+            {"path": "a.docx", "session_id": "abc123def456", "since": since,
+             "sections": [{"id": "s1", "title": new, "status": "reviewed"}], "findings": []}
+        ],
+        "summary": {"documents": 1, "sections": 1, "reviewed": 1, "failed": 0,
+                    "findings_by_severity": {"high": 0, "medium": 0, "low": 0},
+                    "usage": {"calls": 0, "cost_usd": 0.0}},
+    }  # fmt: skip
+    console, buffer = wide()
+    for renderable in table.render(report, verbose=True):
+        console.print(renderable)
+    out = buffer.getvalue()
+    comment = since_comment(since)
+    for each in (old, new, fixed, own):
+        assert_shown(each, out)
+    for each in (fixed, own):
+        assert_shown(each, comment)
+
+
 class _Service(SimpleNamespace):
     """A chat service as far as the renderers read it."""
 

@@ -420,3 +420,56 @@ def test_the_reviewed_copy_of_a_new_version_says_what_was_fixed(
     # The rejected persisting finding has no comment; the new and the open persisting do.
     assert "A vague obligation" in comments
     assert sum(1 for t in texts if t.startswith("[")) == 2
+
+
+BUDGET = "tika/tika-grpc/src/test/resources/test-files/018367.docx"
+
+
+def test_two_hand_edited_versions_of_a_real_document(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    """A DOJ budget submission from the corpus, edited by hand as an author would in Word:
+    version 1 leaves a placeholder in "Funding History"; version 2 fixes it, adds a vague
+    obligation to "Scientific Studies" and moves the GAO audit section after "Funding
+    History". The report says exactly that."""
+    from sections_score import CORPUS
+
+    source = CORPUS / BUDGET
+    if not source.is_file():
+        pytest.skip(f"the corpus is not at {CORPUS} (PRISM_CORPUS)")
+    import docx
+
+    def after(d: Any, title: str) -> Any:
+        heads = [i for i, q in enumerate(d.paragraphs) if q.text.strip() == title]
+        return next(q for q in d.paragraphs[heads[0] + 1 :] if q.text.strip())
+
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "budget.docx"
+    v1 = docx.Document(str(source))
+    after(v1, "Funding History").add_run(" The owner of the FY 2010 estimate is TBD.")
+    v1.save(str(doc))
+    _code, first, _err = review(doc)
+    v2 = docx.Document(str(doc))
+    for run in after(v2, "Funding History").runs:
+        run.text = run.text.replace(" The owner of the FY 2010 estimate is TBD.", "")
+    after(v2, "Scientific Studies").add_run(" New studies should be considered.")
+    titles = [q.text.strip() for q in v2.paragraphs]
+    start = titles.index("Government Accountability Office (GAO) Audit")
+    moved = v2.paragraphs[start : titles.index("Funding History")]
+    claims = v2.paragraphs[titles.index("Claim Statistics")]
+    for q in moved:
+        claims._p.addprevious(q._p)
+    v2.save(str(doc))
+    calls = len(bedrock.calls())
+    _code, second, _err = review(doc)
+    since = second["since"]
+    assert len(bedrock.calls()) - calls == 2  # the two edited sections, nothing else
+    assert since["counts"]["new"] == 1
+    assert since["counts"]["fixed"] == 1
+    assert since["counts"]["sections_changed"] == 2
+    assert since["counts"]["sections_added"] == since["counts"]["sections_removed"] == 0
+    (fixed,) = since["fixed"]
+    assert fixed["quote"] == "The owner of the FY 2010 estimate is TBD."
+    (new,) = [f for f in second["findings"] if f["baseline_state"] == "new"]
+    assert new["quote"] == "New studies should be considered."
+    assert any(c.get("moved") for c in since["sections"])  # the move is seen
+    persisting = [f for f in second["findings"] if f["baseline_state"] == "unchanged"]
+    assert len(persisting) == len(first["findings"]) - 1

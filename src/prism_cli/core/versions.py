@@ -13,9 +13,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from prism_cli.core.findings import normalize
@@ -60,9 +62,13 @@ class SectionText:
     body: str
     """Its text without the heading line."""
 
-    @property
+    @cached_property
     def words(self) -> list[str]:
         return _words(self.body)
+
+    @cached_property
+    def bag(self) -> Counter[str]:
+        return Counter(self.words)
 
 
 @dataclass(frozen=True)
@@ -114,58 +120,53 @@ def _digest(text: str) -> str:
     return hashlib.sha256(" ".join(_words(text)).encode("utf-8")).hexdigest()
 
 
+LONG = 1500
+"""Words past which two texts are compared as bags of words, not in order (a long section's
+word-by-word match costs seconds)."""
+
+
 def _similarity(a: Sequence[str], b: Sequence[str]) -> float:
     if not a and not b:
         return 1.0
+    if len(a) > LONG or len(b) > LONG:
+        return 2 * _shared(Counter(a), Counter(b)) / (len(a) + len(b))
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     if matcher.real_quick_ratio() < SIMILAR or matcher.quick_ratio() < SIMILAR:
         return matcher.quick_ratio()
     return matcher.ratio()
 
 
-def _contained(part: Sequence[str], whole: Sequence[str]) -> float:
-    """The share of ``part``'s words (as a multiset) that ``whole`` holds."""
-    if not part:
-        return 0.0
-    held: dict[str, int] = {}
-    for word in whole:
-        held[word] = held.get(word, 0) + 1
-    hits = 0
-    for word in part:
-        if held.get(word, 0) > 0:
-            held[word] -= 1
-            hits += 1
-    return hits / len(part)
-
-
 def change_summary(old: str, new: str, *, limit: int = 3, width: int = 40) -> str:
     """What changed between two texts, word by word: counts and the first few changes."""
     a, b = old.split(), new.split()
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    added = removed = 0
-    shown: list[str] = []
+    head = 0  # an edit is most often in one place: the common start and end are set aside
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    a, b = a[head : len(a) - tail], b[head : len(b) - tail]
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 2 * LONG)
+    ops = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    added = sum(j2 - j1 for _op, _i1, _i2, j1, j2 in ops)
+    removed = sum(i2 - i1 for _op, i1, i2, _j1, _j2 in ops)
 
     def cut(words: Sequence[str]) -> str:
         text = " ".join(words)
         return text if len(text) <= width else text[: width - 1] + "…"
 
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            continue
-        removed += i2 - i1
-        added += j2 - j1
-        if len(shown) < limit:
-            if op == "replace":
-                shown.append(f"“{cut(a[i1:i2])}” → “{cut(b[j1:j2])}”")
-            elif op == "delete":
-                shown.append(f"−“{cut(a[i1:i2])}”")
-            else:
-                shown.append(f"+“{cut(b[j1:j2])}”")
+    shown = []
+    for op, i1, i2, j1, j2 in ops[:limit]:
+        if op == "replace":
+            shown.append(f"“{cut(a[i1:i2])}” → “{cut(b[j1:j2])}”")
+        elif op == "delete":
+            shown.append(f"−“{cut(a[i1:i2])}”")
+        else:
+            shown.append(f"+“{cut(b[j1:j2])}”")
     if not added and not removed:
         return ""
-    counts = f"+{added} −{removed} words"
-    more = "; …" if len(shown) < sum(1 for op in matcher.get_opcodes() if op[0] != "equal") else ""
-    return f"{counts}: " + "; ".join(shown) + more if shown else counts
+    more = "; …" if len(ops) > limit else ""
+    return f"+{added} −{removed} words: " + "; ".join(shown) + more
 
 
 # -- sections ----------------------------------------------------------------------------------
@@ -211,12 +212,14 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
                 best = max(candidates, key=lambda o: _similarity(o.words, n.words))
                 if _similarity(best.words, n.words) >= SIMILAR / 2 or len(candidates) == 1:
                     pair(best, n)
-    # 4. Most of the same words: renamed and edited.
+    # 4. Most of the same words: renamed and edited (each against the few old sections that
+    # share most of its words: a document rewritten throughout stays quick).
+    nearest = _Nearest(list(old_left.values()))
     scored = sorted(
         (
             (_similarity(o.words, n.words), o.index, n.index, o.id, n.id)
-            for o in old_left.values()
             for n in new_left.values()
+            for o in nearest(n)
         ),
         reverse=True,
     )
@@ -315,12 +318,45 @@ def _in_order(ranks: Sequence[int]) -> set[int]:
     return out
 
 
+NEAREST = 4
+"""Old sections a new one is weighed against word by word (those sharing most words)."""
+
+
+def _shared(a: Counter[str], b: Counter[str]) -> int:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return sum(min(n, large[w]) for w, n in small.items() if w in large)
+
+
+class _Nearest:
+    """The few of some sections that share most of a text's rarer words (an index of the
+    words in at most a fifth of them, or in at most 3), so a document rewritten throughout
+    is not compared section by section with every other."""
+
+    def __init__(self, wholes: Sequence[SectionText]) -> None:
+        self.wholes = list(wholes)
+        seen: dict[str, list[int]] = {}
+        for i, whole in enumerate(self.wholes):
+            for word in whole.bag:
+                seen.setdefault(word, []).append(i)
+        common = max(3, len(self.wholes) // 5)
+        self.index = {w: ids for w, ids in seen.items() if len(ids) <= common}
+
+    def __call__(self, part: SectionText) -> list[SectionText]:
+        hits: Counter[int] = Counter()
+        for word in part.bag:
+            for i in self.index.get(word, ()):
+                hits[i] += 1
+        return [self.wholes[i] for i, _n in hits.most_common(NEAREST)]
+
+
 def _best_container(part: SectionText, wholes: Sequence[SectionText]) -> SectionText | None:
     words = part.words
     if len(words) < 3:
         return None
-    best = max(wholes, key=lambda w: _contained(words, w.words), default=None)
-    if best is None or _contained(words, best.words) < CONTAINED:
+    best = max(
+        _Nearest(wholes)(part) or wholes, key=lambda w: _shared(part.bag, w.bag), default=None
+    )
+    if best is None or _shared(part.bag, best.bag) / len(words) < CONTAINED:
         return None
     return best
 
