@@ -68,6 +68,9 @@ def session_details(sessions: Sessions, sid: str) -> dict[str, Any]:
     ]
     # Over all its runs, with the cost (the stored report holds the session's usage).
     info["usage"] = report["summary"]["usage"] if report else None
+    info["previous"] = meta.previous
+    since = report["documents"][0].get("since") if report else None
+    info["since"] = since["headline"] if since else None
     info["activity"] = sessions.activity(sid)
     return info
 

@@ -160,6 +160,8 @@ def run_show(app: Application, ref: str, fmt: str | None) -> int:
         f"decisions {st['accepted']} accepted, {st['rejected']} rejected, {st['added']} added, "
         f"{st['open']} open",
     ]
+    if info.get("since"):
+        lines.append(f"versions  {info['since']} (session {info['previous']})")
     if info["usage"]:
         used = info["usage"]
         lines.append(
@@ -281,13 +283,24 @@ def run_history(app: Application, ref: str, fmt: str | None) -> int:
     def dash(value: object) -> str:
         return "-" if value is None else str(value)
 
-    lines = [f"{'version':<8} {'date':<20} {'session':<13} sections changed  open  new fixed"]
-    for n, v in enumerate(versions, 1):
-        lines.append(
-            f"{n:<8} {_when(v['date']):<20} {v['session']:<13} {v['sections']:>8} "
-            f"{dash(v['sections_changed']):>7} {v['open']:>5} {dash(v['new']):>4} "
-            f"{dash(v['fixed']):>5}"
-        )
+    rows = [
+        (str(n), _when(v["date"]), v["session"], str(v["sections"]), dash(v["sections_changed"]),
+         str(v["open"]), dash(v["new"]), dash(v["fixed"]))
+        for n, v in enumerate(versions, 1)
+    ]  # fmt: skip
+    head = ("version", "date", "session", "sections", "changed", "open", "new", "fixed")
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    else:
+        widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
+        lines = [
+            "  ".join(
+                x.ljust(w) if i < 3 else x.rjust(w)
+                for i, (x, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in (head, *rows)
+        ]
     app.console.write("\n".join(lines))
     return EXIT_OK
 
