@@ -101,7 +101,7 @@ def reviewed_docx(
             from prism_cli.reports.versions import since_comment
 
             summary = since_comment(since)
-        return reviewed_copy(source, chosen, session_id, summary)[0]
+        return reviewed_copy(source, chosen, session_id, summary).data
 
 
 def write(files: dict[str, bytes], target: str, folder: str, *, kms_key: str | None = None) -> str:

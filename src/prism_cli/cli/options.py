@@ -155,6 +155,9 @@ class ReviewOptions:
     push: str | None = None
     sse_kms_key: str | None = None
     only_accepted: bool = False
+    suggest: bool = False
+    """-f docx: each finding's replacement as a tracked change."""
+    suggest_author: str = "prism"
     queue: str | None = None
     no_wait: bool = False
     formats: list[str] = field(default_factory=list)

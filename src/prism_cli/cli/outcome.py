@@ -284,7 +284,13 @@ def _emit(
         return render(fmt, report, opts.fail_on, base=base, annotate_level=opts.annotate_level)
 
     if fmt == "docx":
-        _write_reviewed_copies(console, opts.output, reviews, opts.only_accepted)
+        _write_reviewed_copies(
+            console,
+            opts.output,
+            reviews,
+            opts.only_accepted,
+            opts.suggest_author if opts.suggest else None,
+        )
         return
     if several:
         # One file per format in -o DIR; annotations and the table go to stdout, where CI
@@ -347,6 +353,7 @@ def _write_reviewed_copies(
     output: Path | None,
     reviews: list[DocumentReview],
     only_accepted: bool = False,
+    suggest: str | None = None,
 ) -> None:
     from prism_cli.core.findings import in_reviewed_copy
     from prism_cli.outputs import is_stdout
@@ -373,6 +380,14 @@ def _write_reviewed_copies(
             from prism_cli.reports.versions import since_comment
 
             summary = since_comment(review.since)
-        count = annotate(source, target, chosen, review.session_id or None, summary)
+        made = annotate(source, target, chosen, review.session_id or None, summary, suggest)
+        for fid, why in made.kept_as_comments:
+            console.note(f"note: {fid}'s suggestion is a comment only: {why}")
         if not is_stdout(target):
-            console.info(f"wrote {target} ({count} comments)")
+            also = f", {made.suggestions} suggested changes" if suggest is not None else ""
+            console.info(f"wrote {target} ({made.comments} comments{also})")
+        if suggest is not None and not made.suggestions and not made.kept_as_comments:
+            console.note(
+                "note: no finding came with a rewrite (sections reviewed before prism asked "
+                "for rewrites keep their findings: --fresh asks again)"
+            )

@@ -74,6 +74,8 @@ def review(
     push: o.Push = None,
     sse_kms_key: o.SseKmsKey = None,
     only_accepted: o.OnlyAccepted = False,
+    suggest: o.Suggest = False,
+    suggest_author: o.SuggestAuthor = "prism",
     quiet: o.Quiet = False,
     verbose: o.Verbose = False,
 ) -> None:
@@ -130,6 +132,10 @@ def validate(app: Application, opts: ReviewOptions, fmt: str) -> None:
         raise UsageError("give documents to review (PATH...), or --changed-since REF")
     if opts.dry_run and opts.offline:
         raise UsageError("--dry-run estimates a model review: --offline makes no call to estimate")
+    if opts.suggest and fmt != "docx" and "docx" not in opts.formats:
+        raise UsageError("--suggest writes tracked changes into the Word copy: use it with -f docx")
+    if not opts.suggest_author.strip():
+        raise UsageError("--suggest-author needs a name")
     if opts.queue and opts.since:
         raise UsageError(
             "--since is for a local run: queued workers find a previous version by the "

@@ -136,7 +136,7 @@ Thinking = Annotated[
         metavar="",
         panel=MODEL,
         env="THINKING",
-        help="Extended thinking: adaptive on 4.6+ models, a token budget on older ones.",
+        help="Extended thinking (adaptive, or a budget on 4.5-).",
     ),
 ]
 Effort = Annotated[
@@ -145,7 +145,7 @@ Effort = Annotated[
         metavar="LEVEL",
         panel=MODEL,
         env="EFFORT",
-        help="Thinking effort for adaptive models: low, medium, high, xhigh or max.",
+        help="Adaptive thinking effort: low, medium, high, xhigh, max.",
     ),
 ]
 ThinkingBudget = Annotated[
@@ -304,13 +304,31 @@ SseKmsKey = Annotated[
         metavar="KEY", panel=OUTPUT, env="SSE_KMS_KEY", help="KMS key for --push (default: AES256)."
     ),
 ]
+Suggest = Annotated[
+    bool,
+    opt(
+        "--suggest",
+        metavar="",
+        panel=OUTPUT,
+        help="-f docx: suggested rewrites as tracked changes.",
+    ),
+]
+SuggestAuthor = Annotated[
+    str,
+    opt(
+        metavar="NAME",
+        panel=OUTPUT,
+        env="SUGGEST_AUTHOR",
+        help="The tracked changes' author.",
+    ),
+]
 OnlyAccepted = Annotated[
     bool,
     opt(
         "--only-accepted",
         metavar="",
         panel=OUTPUT,
-        help="Reviewed docx: only the findings accepted with `prism feedback`.",
+        help="-f docx: only the findings you accepted.",
     ),
 ]
 Quiet = Annotated[

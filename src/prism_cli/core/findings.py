@@ -42,6 +42,7 @@ class FindingIn(BaseModel):
     questions: list[str] = Field(default_factory=list, max_length=2)
     framework_refs: list[str] = Field(default_factory=list)
     quote: str = Field(default="", max_length=2000)
+    replacement: str = Field(default="", max_length=4000)
     confidence: float = Field(ge=0.0, le=1.0)
 
     @field_validator("questions")
@@ -71,6 +72,9 @@ class Finding(BaseModel):
     questions: list[str] = Field(default_factory=list)
     framework_refs: list[str] = Field(default_factory=list)
     quote: str = ""
+    replacement: str = ""
+    """The quote rewritten, when the fix is local wording (a suggested rewrite: ``-f docx
+    --suggest`` writes it as a tracked change); "" otherwise."""
     confidence: float = 1.0
     source: Literal["model", "rules", "reviewer"] = "model"
     status: Literal["open", "accepted", "rejected"] = "open"
@@ -116,11 +120,20 @@ def findings_json_schema() -> dict[str, Any]:
                 "type": "string",
                 "description": "exact text copied from the section that the finding is about",
             },
+            "replacement": {
+                "type": "string",
+                "description": (
+                    "only when the fix is local wording: the text to put in place of the "
+                    "quote, as it should read in the document (same language, no "
+                    "commentary); an empty string when the fix is not a rewrite of the quote "
+                    "(something missing, a new section, a decision to take)"
+                ),
+            },
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         },
         "required": [
             "severity", "type", "category", "title", "description", "suggestion", "example",
-            "questions", "framework_refs", "quote", "confidence",
+            "questions", "framework_refs", "quote", "replacement", "confidence",
         ],
         "additionalProperties": False,
     }  # fmt: skip
@@ -199,6 +212,22 @@ def find_whole(text: str, quote: str) -> int:
             return at
         start = at + 1
     return -1
+
+
+REPLACEMENT_SLACK = 200
+"""Characters a replacement may add beyond three times its quote: a rewrite, not an essay."""
+
+
+def checked_replacement(quote: str, replacement: str, text: str) -> str:
+    """``replacement`` when it can stand in for ``quote`` in the section ``text``: the quote
+    is there, the replacement is one line, says something else and is of a sane length
+    (at most three times the quote and :data:`REPLACEMENT_SLACK`); "" otherwise."""
+    new = " ".join(replacement.split())
+    if not new or not quote.strip() or not quote_in_text(quote, text):
+        return ""
+    if normalize(new) == normalize(quote) or len(new) > 3 * len(quote) + REPLACEMENT_SLACK:
+        return ""
+    return new
 
 
 def quote_in_text(quote: str, text: str) -> bool:

@@ -21,6 +21,7 @@ from prism_cli.core.findings import (
     TOOL_NAME,
     Finding,
     FindingIn,
+    checked_replacement,
     finding_id,
     findings_json_schema,
     locate_quote,
@@ -295,10 +296,11 @@ class Reviewer:
             quote = item.quote if quote_in_text(item.quote, text) else ""
             out.append(
                 Finding(
-                    **item.model_dump(exclude={"quote"}),
+                    **item.model_dump(exclude={"quote", "replacement"}),
                     id=finding_id(section.id, item.title, quote, taken),
                     section_id=section.id,
                     quote=quote,
+                    replacement=checked_replacement(quote, item.replacement, text),
                     source="model",
                     model=model,
                     locator=locator_for(section, quote),

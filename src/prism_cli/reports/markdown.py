@@ -58,6 +58,8 @@ def render(report: dict[str, Any]) -> str:
             ]
             if f["quote"]:
                 out += ["", f"> {f['quote']}"]
+            if f.get("replacement"):
+                out += ["", f"**Rewrite:** “{f['quote']}” → “{f['replacement']}”"]
             if f["suggestion"]:
                 out += ["", f"**Suggestion:** {f['suggestion']}"]
             if f["example"]:

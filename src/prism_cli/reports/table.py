@@ -90,6 +90,8 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
                         title.append("\n→ " + f["suggestion"], style="green")
                     if f["quote"]:
                         title.append(f"\n“{f['quote']}”", style="italic dim")
+                    if f.get("replacement"):
+                        title.append(f"\n  → “{f['replacement']}”", style="green")
                 grid.add_row(
                     "", Text(f["severity"], style=STYLES.get(f["severity"], "")), f["id"], title
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ def comment_text(f: Finding) -> str:
     parts += [f"Question: {q}" for q in f.questions]
     if f.framework_refs:
         parts.append("Framework: " + ", ".join(f.framework_refs))
+    if f.replacement:
+        parts.append(f"Rewrite: “{f.replacement}”")
     parts.append(f"({f.source}, {f.id})")
     return _XML_ILLEGAL.sub("", "\n".join(p for p in parts if p))
 
@@ -53,15 +56,29 @@ def _author(f: Finding) -> tuple[str, str]:
     return (REVIEWER, REVIEWER_INITIALS) if f.source == "reviewer" else (AUTHOR, INITIALS)
 
 
+@dataclass
+class Copy:
+    """A reviewed copy: its bytes, the comments in it, the suggestions written as tracked
+    changes, and the findings whose suggestion stayed a comment (and why)."""
+
+    data: bytes
+    comments: int
+    suggestions: int = 0
+    kept_as_comments: list[tuple[str, str]] = field(default_factory=list)
+
+
 def reviewed_copy(
     source: Path,
     findings: Sequence[Finding],
     session_id: str | None = None,
     summary: str | None = None,
-) -> tuple[bytes, int]:
-    """The document with one comment per finding, and the number of comments added; the
-    session it came from is recorded in it (:mod:`prism_cli.word.properties`). ``summary``:
-    one more comment, on the first paragraph (what was fixed since the previous version)."""
+    suggest: str | None = None,
+) -> Copy:
+    """The document with one comment per finding; the session it came from is recorded in
+    it (:mod:`prism_cli.word.properties`). ``summary``: one more comment, on the first
+    paragraph (what was fixed since the previous version). ``suggest``: the author under
+    whom each finding's replacement is written as a tracked change (the comment spans it);
+    None: comments only."""
     import io
 
     import docx
@@ -81,6 +98,13 @@ def reviewed_copy(
     threads: list[tuple[str, str | None]] = []
     new_comment = _Commenter(document) if findings or summary else None
     texts: Texts = {}
+    reviser = None
+    kept: list[tuple[str, str]] = []
+    if suggest is not None:
+        from prism_cli.word.revise import Reviser
+
+        refuse_locked(source)
+        reviser = Reviser(body, author=suggest, reserve=len(findings) + 2)
     if summary:
         assert new_comment is not None
         if not paragraphs:
@@ -89,7 +113,23 @@ def reviewed_copy(
         top = new_comment(_runs_for(first), _XML_ILLEGAL.sub("", summary), AUTHOR, INITIALS)
         threads.append((top, None))
         added += 1
-    for finding in findings:
+    overlapping: set[int] = set()
+    if reviser is not None:
+        from prism_cli.word.revise import overlaps, place
+
+        # Which suggestions overlap an earlier one, judged on the text as it stands (once a
+        # suggestion is written its old words are deleted text, which quotes do not see).
+        if not paragraphs:
+            paragraphs = [document.add_paragraph("")._p]
+        spans = []
+        for i, finding in enumerate(findings):
+            if finding.replacement and finding.quote:
+                at = min(max(finding.locator or 0, 0), len(paragraphs) - 1)
+                found = quote_range(paragraphs[at : at + _SPAN], finding.quote, texts)
+                if found is not None:  # where it stands now: later quotes may split its runs
+                    spans.append((i, place(*found)))
+        overlapping = overlaps(spans)
+    for index, finding in enumerate(findings):
         assert new_comment is not None
         locator = finding.locator if finding.locator is not None else 0
         if not paragraphs:
@@ -102,7 +142,18 @@ def reviewed_copy(
             else None
         )
         # No quote, or not found: the paragraph it points to (the section heading).
-        runs = [Run(r, paragraph) for r in span] if span is not None else _runs_for(paragraph)
+        runs: Sequence[Any] = (
+            [Run(r, paragraph) for r in span] if span is not None else _runs_for(paragraph)
+        )
+        if reviser is not None and finding.replacement:
+            if index in overlapping:
+                kept.append((finding.id, "it overlaps another suggestion"))
+            else:
+                revised = reviser.suggest(*span, finding.replacement) if span else None
+                if revised is not None:
+                    runs = revised
+                else:
+                    kept.append((finding.id, _why_kept(span)))
         author, initials = _author(finding)
         comment = new_comment(runs, comment_text(finding), author, initials)
         added += 1
@@ -122,7 +173,47 @@ def reviewed_copy(
         set_session(document, session_id)
     buffer = io.BytesIO()
     document.save(buffer)
-    return buffer.getvalue(), added
+    written = reviser.written if reviser is not None else 0
+    return Copy(buffer.getvalue(), added, written, kept)
+
+
+def _why_kept(span: tuple[Any, Any] | None) -> str:
+    if span is None:
+        return "its quote is not in the document as written"
+    return "its quote spans paragraphs"
+
+
+def refuse_locked(source: Path) -> None:
+    """A document that is signed or protected against editing is not rewritten: a tracked
+    change would break the signature, or edit what its author locked."""
+    import re
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+            settings = (
+                archive.read("word/settings.xml").decode("utf-8", "replace")
+                if "word/settings.xml" in names
+                else ""
+            )
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(str(source), f"cannot write suggestions: {exc}") from exc
+    if any(name.startswith("_xmlsignatures/") for name in names):
+        raise InputError(
+            str(source),
+            "it is digitally signed: suggestions would break the signature (comments only: "
+            "leave out --suggest)",
+        )
+    protection = re.search(r"<w:documentProtection\b[^>]*>", settings)
+    if protection and re.search(r'w:enforcement="(1|true|on)"', protection.group(0)):
+        edit = re.search(r'w:edit="(\w+)"', protection.group(0))
+        kind = edit.group(1) if edit else "editing"
+        raise InputError(
+            str(source),
+            f"it is protected ({kind}): unprotect it in Word to take suggestions, or leave out "
+            "--suggest",
+        )
 
 
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
@@ -263,11 +354,12 @@ def annotate(
     findings: Sequence[Finding],
     session_id: str | None = None,
     summary: str | None = None,
-) -> int:
-    """Write the reviewed copy to ``target`` (``-``: standard output); returns the number of
-    comments added. A file is replaced atomically: never a partial one."""
+    suggest: str | None = None,
+) -> Copy:
+    """Write the reviewed copy to ``target`` (``-``: standard output); returns what it holds.
+    A file is replaced atomically: never a partial one."""
     from prism_cli.outputs import write_bytes
 
-    data, added = reviewed_copy(source, findings, session_id, summary)
-    write_bytes(target, data)
-    return added
+    made = reviewed_copy(source, findings, session_id, summary, suggest)
+    write_bytes(target, made.data)
+    return made
