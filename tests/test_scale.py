@@ -76,7 +76,8 @@ def test_a_quote_is_searched_in_its_own_paragraph_first(
         )
         for i in range(count)
     ]
-    data, added = reviewed_copy(doc, found)
+    made = reviewed_copy(doc, found)
+    data, added = made.data, made.comments
     assert added == count
     assert read.calls == count  # one paragraph each; the 60-paragraph span was 60 each
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -95,7 +96,8 @@ def test_comment_ids_are_counted_not_searched(
     monkeypatch.setattr(CT_Comments, "_next_available_comment_id", searched)
     doc = make_docx(tmp_path / "d.docx", p("One line of text.") + p("Another line."))
     found = many(1, 50)
-    data, added = reviewed_copy(doc, found)
+    made = reviewed_copy(doc, found)
+    data, added = made.data, made.comments
     import docx
 
     copy = docx.Document(io.BytesIO(data))
@@ -133,7 +135,7 @@ def test_full_case_folding_still_finds_a_quote(tmp_path: Path) -> None:
             locator=0,
         )
     ]
-    data, _ = reviewed_copy(doc, found)
+    data = reviewed_copy(doc, found).data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         xml = zf.read("word/document.xml").decode()
     start = xml.index("<w:commentRangeStart")

@@ -99,7 +99,8 @@ def test_each_comment_spans_exactly_its_quote(tmp_path: Path) -> None:
         finding("h", "the  BUDGET is", 1),  # case and spacing as the findings module matches
         finding("i", "board's", 1),  # a straight apostrophe for the text's curly one
     ]
-    data, added = reviewed_copy(source, findings)
+    made = reviewed_copy(source, findings)
+    data, added = made.data, made.comments
     assert added == len(findings)
     got = spans(data)
     assert got == {
@@ -130,9 +131,9 @@ def test_the_document_reopens_with_every_comment(tmp_path: Path) -> None:
         tmp_path / "d.docx",
         p("Scope", style="Heading1") + p(runs=r("Alpha ") + r("beta", bold=True) + r(" gamma")),
     )
-    data, _ = reviewed_copy(
+    data = reviewed_copy(
         source, [finding("a", "ha be", 1), finding("b", "gamma", 1, source="reviewer")]
-    )
+    ).data
     reopened = docx.Document(io.BytesIO(data))
     comments = list(reopened.comments)
     assert [c.author for c in comments] == ["prism", "Reviewer"]
@@ -144,7 +145,8 @@ def test_an_accepted_finding_carries_the_reviewer_s_reply(tmp_path: Path) -> Non
 
     source = make_docx(tmp_path / "d.docx", p("Scope", style="Heading1") + p("Budget is TBD."))
     accepted = finding("a", "TBD", 1).model_copy(update={"status": "accepted"})
-    data, added = reviewed_copy(source, [accepted, finding("b", "Budget", 1)])
+    made = reviewed_copy(source, [accepted, finding("b", "Budget", 1)])
+    data, added = made.data, made.comments
     assert added == 2
     reopened = docx.Document(io.BytesIO(data))
     comments = {c.comment_id: c for c in reopened.comments}
@@ -180,7 +182,9 @@ def test_libreoffice_opens_the_copy_with_every_comment(tmp_path: Path) -> None:
     )
     source = make_docx(tmp_path / "d.docx", body)
     accepted = finding("a", "are very high", 1).model_copy(update={"status": "accepted"})
-    data, _ = reviewed_copy(source, [accepted, finding("b", "policy page", 2), finding("c", "", 0)])
+    data = reviewed_copy(
+        source, [accepted, finding("b", "policy page", 2), finding("c", "", 0)]
+    ).data
     copy = tmp_path / "copy.docx"
     copy.write_bytes(data)
     subprocess.run(
@@ -198,7 +202,7 @@ def test_new_comments_never_take_over_a_broken_copy_s_old_ranges(tmp_path: Path)
     # A body with comment ranges whose comments are missing (what a broken tool wrote).
     orphan = '<w:commentRangeStart w:id="7"/>' + r("Old range") + '<w:commentRangeEnd w:id="7"/>'
     source = make_docx(tmp_path / "d.docx", p("Scope", style="Heading1") + p(runs=orphan))
-    data, _ = reviewed_copy(source, [finding("a", "range", 1)])
+    data = reviewed_copy(source, [finding("a", "range", 1)]).data
     got = spans(data)
     assert got["7"] == "Old range"  # untouched
     assert got["8"] == "range"  # ours, numbered after it
