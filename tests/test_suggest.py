@@ -319,3 +319,40 @@ def test_the_suggestions_survive_a_round_trip_through_libreoffice(tmp_path: Path
         "See the 2026 page",
         "Costs are 9.6% over plan.",
     ]
+
+
+def test_apply_writes_the_chosen_rewrites(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = rewrite_findings
+    doc = plan(tmp_path / "plan.docx")
+    report = json.loads(run_prism("review", str(doc), "--no-rules", "-f", "json").stdout)
+    first, second = report["documents"][0]["findings"]
+    # Nothing accepted yet: --accepted has nothing to apply, and says why in one line.
+    nothing = run_prism("apply", str(doc), "--accepted", cwd=tmp_path)
+    assert nothing.code == 2
+    assert "nothing to apply" in nothing.stderr
+    assert run_prism("feedback", str(doc), "accept", first["id"]).code == 0
+    done = run_prism("apply", str(doc), "--accepted", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    copy = tmp_path / "plan.suggested.docx"
+    assert "1 of 1 rewrites as tracked changes" in done.stderr
+    assert text_after_accept_all(copy.read_bytes())[1::2] == [
+        "Vendors must confirm invoices by the fifth day. Late fees are waived.",
+        "Keys should rotate every quarter.",
+    ]
+    # Rejected findings are never applied; --clean applies the rest outright.
+    assert run_prism("feedback", str(doc), "reject", second["id"]).code == 0
+    clean = tmp_path / "clean.docx"
+    done = run_prism("apply", str(doc), "--clean", "-o", str(clean), cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    data = zipfile.ZipFile(clean).read("word/document.xml")
+    assert b"<w:ins " not in data
+    assert b"<w:del " not in data
+    assert b"commentRangeStart" not in data
+    assert [q.text for q in docx.Document(str(clean)).paragraphs][1::2] == [
+        "Vendors must confirm invoices by the fifth day. Late fees are waived.",
+        "Keys should rotate every quarter.",
+    ]
+    # The source is never the target.
+    refused = run_prism("apply", str(doc), "-o", str(doc), cwd=tmp_path)
+    assert refused.code == 2
+    assert "never overwrites its input" in refused.stderr

@@ -24,6 +24,7 @@ MODULES = {
     "feedback": "feedback",
     "baseline": "baseline",
     "diff": "diff",
+    "apply": "apply",
     "chat": "chat",
     "doctor": "doctor",
     "export": "export",

@@ -17,6 +17,7 @@ COMMANDS = (
     ("feedback", "Accept or reject findings, or add your own."),
     ("baseline", "Keep the decisions on findings in the repository, for CI."),
     ("diff", "Compare two versions of a document: sections and findings."),
+    ("apply", "Write a copy with the findings' rewrites as tracked changes."),
     ("chat", "Talk about a document and its review (--ask without a terminal)."),
     ("doctor", "Check credentials, models, quotas, the store and S3."),
     ("export", "Write a session's results to a folder or to S3."),

@@ -73,12 +73,15 @@ def reviewed_copy(
     session_id: str | None = None,
     summary: str | None = None,
     suggest: str | None = None,
+    *,
+    clean: bool = False,
 ) -> Copy:
     """The document with one comment per finding; the session it came from is recorded in
     it (:mod:`prism_cli.word.properties`). ``summary``: one more comment, on the first
     paragraph (what was fixed since the previous version). ``suggest``: the author under
     whom each finding's replacement is written as a tracked change (the comment spans it);
-    None: comments only."""
+    None: comments only. ``clean``: the suggestions applied outright, and no comments (what
+    ``prism apply --clean`` hands an author)."""
     import io
 
     import docx
@@ -96,7 +99,7 @@ def reviewed_copy(
     paragraphs = list(body.iter(qn("w:p")))
     added = 0
     threads: list[tuple[str, str | None]] = []
-    new_comment = _Commenter(document) if findings or summary else None
+    new_comment = _Commenter(document) if (findings and not clean) or summary else None
     texts: Texts = {}
     reviser = None
     kept: list[tuple[str, str]] = []
@@ -130,7 +133,6 @@ def reviewed_copy(
                     spans.append((i, place(*found)))
         overlapping = overlaps(spans)
     for index, finding in enumerate(findings):
-        assert new_comment is not None
         locator = finding.locator if finding.locator is not None else 0
         if not paragraphs:
             paragraphs = [document.add_paragraph("")._p]
@@ -154,6 +156,9 @@ def reviewed_copy(
                     runs = revised
                 else:
                     kept.append((finding.id, _why_kept(span)))
+        if clean:
+            continue
+        assert new_comment is not None
         author, initials = _author(finding)
         comment = new_comment(runs, comment_text(finding), author, initials)
         added += 1
@@ -163,6 +168,8 @@ def reviewed_copy(
             threads.append((comment, reply))
         else:
             threads.append((comment, None))
+    if reviser is not None and clean:
+        reviser.accept()
     if new_comment is not None:
         new_comment.flush()
     if any(reply for _, reply in threads):

@@ -140,6 +140,24 @@ class Reviser:
         changes = [*deletions, *([insertion] if insertion is not None else [])]
         return Anchor(changes[0]), Anchor(changes[-1])
 
+    def accept(self) -> None:
+        """Apply this copy's suggestions outright (``prism apply --clean``): its insertions
+        become plain text, its deletions go; the document's own revisions stay."""
+        for element in self._held:
+            parent = element.getparent()
+            if parent is None:
+                continue
+            if element.tag == W_DEL:
+                parent.remove(element)
+                continue
+            at = parent.index(element)
+            for child in list(element):
+                parent.insert(at, child)
+                at += 1
+            parent.remove(element)
+        self._held.clear()
+        self._mine.clear()
+
     def _delete(self, runs: Sequence[Any]) -> list[Any]:
         groups: list[list[Any]] = []
         for run in runs:  # consecutive runs of one parent are one deletion
