@@ -356,3 +356,57 @@ def test_apply_writes_the_chosen_rewrites(bedrock: FakeBedrock, tmp_path: Path) 
     refused = run_prism("apply", str(doc), "-o", str(doc), cwd=tmp_path)
     assert refused.code == 2
     assert "never overwrites its input" in refused.stderr
+
+
+def test_chat_suggest_then_accept_carries_the_rewrite(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    """A finding without a rewrite: /suggest asks the model for one (streamed), /accept keeps
+    it, and the next `prism apply` and `-f docx --suggest` write it as a tracked change."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_chat import SONNET, answer
+
+    def no_rewrite(model: str, body: dict[str, Any], text: str) -> list[dict[str, Any]]:
+        return [{**f, "replacement": ""} for f in rewrite_findings(model, body, text)]
+
+    bedrock.findings = no_rewrite
+    doc = plan(tmp_path / "plan.docx")
+    report = json.loads(run_prism("review", str(doc), "--no-rules", "-f", "json").stdout)
+    target = report["documents"][0]["findings"][1]  # "Keys should rotate every quarter"
+    assert target["replacement"] == ""
+    bedrock.queue(SONNET, answer("“Keys must rotate every quarter”"))
+    stdin = f"/suggest {target['id']}\n/accept\n"
+    chatted = run_prism("chat", str(doc), "--region", "us-east-1", stdin=stdin, cwd=tmp_path)
+    assert chatted.code == 0, chatted.stderr
+    assert f"accepted {target['id']} with its rewrite “Keys must rotate every quarter”" in (
+        chatted.stdout
+    )
+    sent = bedrock.calls("converse_stream")[-1][1]
+    assert "<passage>\nKeys should rotate every quarter\n</passage>" in json.dumps(
+        sent, ensure_ascii=False
+    ).replace("\\n", "\n")
+    done = run_prism("apply", str(doc), "--accepted", "-o", "out.docx", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert text_after_accept_all((tmp_path / "out.docx").read_bytes())[3] == (
+        "Keys must rotate every quarter."
+    )
+    copy = tmp_path / "copy.docx"
+    result = run_prism("review", str(doc), "--no-rules", "-f", "docx", "--suggest", "-o", str(copy))
+    assert "1 suggested change)" in result.stderr
+
+
+def test_chat_refuses_a_rewrite_that_cannot_stand_in(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_chat import SONNET, answer
+
+    bedrock.findings = rewrite_findings
+    doc = plan(tmp_path / "plan.docx")
+    report = json.loads(run_prism("review", str(doc), "--no-rules", "-f", "json").stdout)
+    target = report["documents"][0]["findings"][1]
+    bedrock.queue(SONNET, answer("Keys should rotate every quarter"))  # unchanged
+    stdin = f"/suggest {target['id']}\n/accept\n"
+    chatted = run_prism("chat", str(doc), "--region", "us-east-1", stdin=stdin, cwd=tmp_path)
+    assert "this rewrite cannot be used" in chatted.stdout
+    assert "/accept ID...: give finding ids" in chatted.stderr

@@ -97,6 +97,13 @@ class ChatService:
     """The settings ``/review`` uses for a session that was never reviewed."""
     _reviewer: tuple[str, tuple[Reviewer, PriceLookup, list[str]]] | None = None
     _index: DocumentIndex | None = None
+    rewrite_for: str | None = None
+    """``/suggest``: the finding whose quote the next question asks a rewrite of."""
+    pending: tuple[str, str] | None = None
+    """The last rewrite asked for and fit to use (finding id, new wording): ``/accept``
+    records it."""
+    rejected_rewrite: str | None = None
+    """Why the last rewrite cannot stand in for its quote, when it cannot."""
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -235,18 +242,25 @@ class ChatService:
         :class:`Answered` (after it is stored). Errors before the first token propagate."""
         if self.engine is None:
             raise UsageError("chat needs a model: this chat was opened without one")
-        grounding = ground(
-            question,
-            self.index,
-            self.findings(),
-            self.history(),
-            focus=self.focus,
-            budget=self.budget,
-        )
-        system = grounding.system
+        rewriting = self._rewriting()
+        if rewriting is not None:
+            _finding, section, (system, user) = rewriting
+            messages: list[dict[str, Any]] = [{"role": "user", "content": [{"text": user}]}]
+            sections_used = [section.id]
+        else:
+            grounding = ground(
+                question,
+                self.index,
+                self.findings(),
+                self.history(),
+                focus=self.focus,
+                budget=self.budget,
+            )
+            system, messages = grounding.system, grounding.messages
+            sections_used = list(grounding.sections_used)
         ask = Ask(
             system=lambda _structured: system,
-            messages=grounding.messages,
+            messages=messages,
             max_tokens=self.max_tokens,
             schema=None,
             cacheable=True,  # the prefix: instructions, outline, the document when it fits
@@ -284,7 +298,7 @@ class ChatService:
             question,
             answer,
             model,
-            tuple(grounding.sections_used),
+            tuple(sections_used),
             {
                 "input_tokens": usage.input_tokens,
                 "output_tokens": usage.output_tokens,
@@ -294,7 +308,61 @@ class ChatService:
             status="partial" if error else "complete",
         )
         self.sessions.add_turn(self.session_id, self.thread, turn.as_dict())
+        if rewriting is not None and not error:
+            self._keep_rewrite(rewriting[0], rewriting[1], answer)
         yield Answered(turn, citations(answer, self.index), passed, error)
+
+    # -- rewrites --------------------------------------------------------------------------
+    def ask_rewrite(self, finding_id: str) -> str:
+        """Make the next question a request for a rewrite of ``finding_id``'s quote
+        (``/suggest``); returns the question to ask."""
+        finding = self._finding(finding_id)
+        if not finding.get("quote"):
+            raise UsageError(f"{finding_id} quotes nothing: a rewrite needs the words to replace")
+        self.rewrite_for, self.pending, self.rejected_rewrite = finding_id, None, None
+        return f"Suggest a rewrite for {finding_id}: “{finding['quote']}”"
+
+    def _finding(self, finding_id: str) -> dict[str, Any]:
+        found = {str(f.get("id")): f for f in self.findings()}
+        if finding_id not in found:
+            raise UsageError(f"no finding {finding_id} (see /findings)")
+        return found[finding_id]
+
+    def _rewriting(self) -> tuple[dict[str, Any], ChatSection, tuple[str, str]] | None:
+        if self.rewrite_for is None:
+            return None
+        from prism_cli.core.chat import rewrite_request
+
+        finding = self._finding(self.rewrite_for)
+        self.rewrite_for = None
+        section = next(
+            (s for s in self.sections if s.id == finding.get("section_id")), self.sections[0]
+        )
+        return finding, section, rewrite_request(finding, section)
+
+    def _keep_rewrite(self, finding: dict[str, Any], section: ChatSection, answer: str) -> None:
+        from prism_cli.core.chat import clean_rewrite
+        from prism_cli.core.findings import checked_replacement
+
+        wording = clean_rewrite(answer)
+        quote = str(finding.get("quote", ""))
+        usable = checked_replacement(quote, wording, section.text)
+        if usable:
+            self.pending = (str(finding["id"]), usable)
+        else:
+            self.rejected_rewrite = (
+                "it is the passage unchanged, or too long, or its quote is not in the section"
+            )
+
+    def accept_rewrite(self) -> tuple[str, str]:
+        """Record the pending rewrite on its finding and accept the finding (``/accept``
+        after ``/suggest``): the next ``-f docx --suggest`` or ``prism apply`` writes it."""
+        if self.pending is None:
+            raise UsageError("/accept ID...: give finding ids (or /suggest ID first)")
+        finding_id, wording = self.pending
+        self.sessions.set_rewrite(self.session_id, finding_id, wording)
+        self.pending = None
+        return finding_id, wording
 
     def ask_all(self, question: str, on_text: Callable[[str], None] = lambda _t: None) -> Answered:
         answered: Answered | None = None

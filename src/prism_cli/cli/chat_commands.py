@@ -21,7 +21,8 @@ COMMANDS = {
     "/sections": "the document's sections",
     "/section": "N or title: focus on a section (its text goes first)",
     "/findings": "[high|medium|low]: the review's findings",
-    "/accept": "ID...: accept findings (as prism feedback)",
+    "/accept": "ID...: accept findings (as prism feedback); alone: the rewrite /suggest gave",
+    "/suggest": "ID: a rewrite of the finding's quote (/accept keeps it)",
     "/reject": "ID...: reject findings",
     "/note": "TEXT: your own finding on the section in focus",
     "/review": "[again]: review the section in focus now (a stored review is reused)",
@@ -95,6 +96,23 @@ class ChatCommands:
                     f"  {f.get('severity')!s:6} {f.get('id')}  {f.get('title')} ",
                     (f"({f.get('status', 'open')})", "dim"),
                 )
+        elif name == "/accept" and not rest and service.pending is not None:
+            finding_id, wording = service.accept_rewrite()
+            self.line(f"accepted {finding_id} with its rewrite “{short(wording, 120)}”")
+            self.line(
+                ("  prism review -f docx --suggest, or prism apply, writes it as a tracked change",
+                 "dim")
+            )  # fmt: skip
+        elif name == "/suggest":
+            ids = rest.split()
+            if len(ids) != 1:
+                raise UsageError("/suggest ID: one finding id (see /findings)")
+            question = service.ask_rewrite(ids[0])
+            self.ask(question)
+            if service.pending is not None:
+                self.line(("/accept keeps this rewrite for the Word copy", "dim"))
+            elif service.rejected_rewrite:
+                self.line((f"this rewrite cannot be used: {service.rejected_rewrite}", "yellow"))
         elif name in ("/accept", "/reject"):
             from prism_cli.core.session import Decision
 

@@ -384,7 +384,8 @@ def _write_reviewed_copies(
         for fid, why in made.kept_as_comments:
             console.note(f"note: {fid}'s suggestion is a comment only: {why}")
         if not is_stdout(target):
-            also = f", {made.suggestions} suggested changes" if suggest is not None else ""
+            n = made.suggestions
+            also = f", {n} suggested change{'s' if n != 1 else ''}" if suggest is not None else ""
             console.info(f"wrote {target} ({made.comments} comments{also})")
         if suggest is not None and not made.suggestions and not made.kept_as_comments:
             console.note(

@@ -325,6 +325,8 @@ class Decisions:
     """``<session>/<id>`` of the previous versions' own findings already carried (or listed)."""
     needs_look: list[dict[str, Any]] = field(default_factory=list)
     """Own findings of a previous version whose place is gone: listed until dealt with."""
+    rewrites: dict[str, str] = field(default_factory=dict)
+    """Finding id -> the rewrite of its quote the reviewer accepted (chat's /suggest)."""
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Decisions:
@@ -340,6 +342,11 @@ class Decisions:
             },
             [str(i) for i in payload.get("carried_own", [])],
             [c for c in payload.get("needs_look", []) if isinstance(c, dict)],
+            {
+                str(k): str(v)
+                for k, v in (payload.get("rewrites") or {}).items()
+                if isinstance(v, str)
+            },
         )
 
     def payload(self) -> dict[str, Any]:
@@ -349,6 +356,8 @@ class Decisions:
             "rejected": self.rejected,
             "custom": self.custom,
         }
+        if self.rewrites:
+            out["rewrites"] = self.rewrites
         if self.carried or self.carried_own or self.needs_look:
             out |= {
                 "carried": self.carried,
@@ -366,9 +375,14 @@ class Decisions:
 
 
 def apply_decisions(findings: Iterable[dict[str, Any]], decisions: Decisions) -> list[Any]:
-    """Findings (report dicts) with ``status`` from the decisions, plus the reviewer's own."""
-    status = decisions.status()
-    out = [{**f, "status": status(f["id"])} for f in findings]
+    """Findings (report dicts) with ``status`` from the decisions (and the rewrites the
+    reviewer accepted), plus the reviewer's own."""
+    status, rewrites = decisions.status(), decisions.rewrites
+    out = [
+        {**f, "status": status(f["id"]), **({"replacement": rewrites[f["id"]]}
+                                             if f["id"] in rewrites else {})}
+        for f in findings
+    ]  # fmt: skip
     out.extend(decisions.custom)
     return out
 
@@ -376,11 +390,14 @@ def apply_decisions(findings: Iterable[dict[str, Any]], decisions: Decisions) ->
 def with_decisions(findings: Iterable[Finding], decisions: Decisions) -> list[Finding]:
     """:func:`apply_decisions` for findings as objects: one is copied only when its status
     changes (a rerun of 13,000 findings re-validated them all)."""
-    status = decisions.status()
+    status, rewrites = decisions.status(), decisions.rewrites
     out = []
     for finding in findings:
         now = status(finding.id)
-        out.append(finding if finding.status == now else finding.model_copy(update={"status": now}))
+        update: dict[str, str] = {} if finding.status == now else {"status": now}
+        if finding.id in rewrites and finding.replacement != rewrites[finding.id]:
+            update["replacement"] = rewrites[finding.id]
+        out.append(finding.model_copy(update=update) if update else finding)
     out.extend(Finding.model_validate(c) for c in decisions.custom)
     return out
 
@@ -720,6 +737,14 @@ class Sessions:
         self.put_decisions(session_id, decisions)
         past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[decision.value]
         self.log(session_id, f"decision_{past}", ", ".join(finding_ids))
+
+    def set_rewrite(self, session_id: str, finding_id: str, wording: str) -> None:
+        """Keep the reviewer's accepted rewrite of a finding's quote, and accept it."""
+        decisions = self.decisions(session_id)
+        decisions.rewrites[finding_id] = wording
+        self.put_decisions(session_id, decisions)
+        self.decide(session_id, Decision.ACCEPT, [finding_id])
+        self.log(session_id, "rewrite_accepted", finding_id)
 
     def add_finding(
         self,
