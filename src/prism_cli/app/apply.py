@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prism_cli.errors import InputError, UsageError
+from prism_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from prism_cli.core.session import Sessions
@@ -60,12 +60,9 @@ def apply(
             "`prism chat` with /suggest; sections reviewed before prism asked for rewrites "
             "have none: `prism review --fresh` asks again)"
         )
-    data = sessions.get_document(sid)
-    path = Path(meta.document.path)
-    if data is None and path.is_file():
-        data = path.read_bytes()
-    if data is None:
-        raise InputError(meta.document.path, "the session holds no copy of the document")
+    from prism_cli.app.documents import stored_bytes
+
+    data = stored_bytes(sessions, sid)
     with tempfile.TemporaryDirectory(prefix="prism-apply-") as tmp:
         source = Path(tmp) / (meta.document.name or "document.docx")
         source.write_bytes(data)

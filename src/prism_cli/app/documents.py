@@ -102,6 +102,19 @@ def stored(sessions: Sessions, sid: str, rules: SectionRules | None = None) -> D
     return review
 
 
+def stored_bytes(sessions: Sessions, sid: str) -> bytes:
+    """The session's document as it keeps it (else the file at its path, if the store has
+    no copy and the file is there)."""
+    meta = sessions.require(sid)
+    data = sessions.get_document(sid)
+    path = Path(meta.document.path)
+    if data is None and path.is_file():
+        data = path.read_bytes()
+    if data is None:
+        raise InputError(meta.document.path, "the session holds no copy of the document")
+    return data
+
+
 def stored_document(sessions: Sessions, sid: str) -> Document:
     """The session's document, read from its stored copy (else from its path, if the store
     has no copy and the file is there)."""
@@ -111,12 +124,7 @@ def stored_document(sessions: Sessions, sid: str) -> Document:
     from prism_cli.word.reader import read_document
 
     meta = sessions.require(sid)
-    data = sessions.get_document(sid)
-    path = Path(meta.document.path)
-    if data is None and path.is_file():
-        data = path.read_bytes()
-    if data is None:
-        raise InputError(meta.document.path, "the session holds no copy of the document")
+    data = stored_bytes(sessions, sid)
     with tempfile.TemporaryDirectory(prefix="prism-") as tmp:
         copy = Path(tmp) / (meta.document.name or "document.docx")
         copy.write_bytes(data)

@@ -57,14 +57,18 @@ def set_session(document: Any, session_id: str) -> None:
     package.relate_to(part, RT_CUSTOM)
 
 
-def session_of_copy(path: Path) -> str | None:
-    """The ``prism session`` property of a .docx, if it has one (read without python-docx)."""
+def _part_text(path: Path, name: str) -> str | None:
+    """A part of a .docx as text (read without python-docx); None when it cannot be read."""
     try:
         with zipfile.ZipFile(path) as archive:
-            xml = archive.read("docProps/custom.xml").decode("utf-8", "replace")
+            return archive.read(name).decode("utf-8", "replace")
     except (OSError, KeyError, zipfile.BadZipFile, ValueError):
         return None
-    match = _SESSION.search(xml)
+
+
+def session_of_copy(path: Path) -> str | None:
+    """The ``prism session`` property of a .docx, if it has one (read without python-docx)."""
+    match = _SESSION.search(_part_text(path, "docProps/custom.xml") or "")
     return match.group(1).strip() if match else None
 
 
@@ -74,10 +78,5 @@ _DOC_ID = re.compile(r"<w15:docId\b[^>]*\bw15:val=\"\{?([0-9A-Fa-f-]{8,64})\}?\"
 def identity(path: Path) -> str | None:
     """The Word identity of a .docx (``w15:docId`` in its settings): Word keeps it through
     edits and saves, so a renamed or moved document is still known. None when it has none."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            xml = archive.read("word/settings.xml").decode("utf-8", "replace")
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
-        return None
-    match = _DOC_ID.search(xml)
+    match = _DOC_ID.search(_part_text(path, "word/settings.xml") or "")
     return match.group(1).upper() if match else None

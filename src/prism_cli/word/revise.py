@@ -149,12 +149,8 @@ class Reviser:
                 continue
             if element.tag == W_DEL:
                 parent.remove(element)
-                continue
-            at = parent.index(element)
-            for child in list(element):
-                parent.insert(at, child)
-                at += 1
-            parent.remove(element)
+            else:
+                _unwrap(element)
         self._held.clear()
         self._mine.clear()
 
@@ -340,10 +336,15 @@ def accept_all(paragraphs: Sequence[Any]) -> None:
                 deletion.getparent().remove(deletion)
         for insertion in list(paragraph.iter(W_INS)):
             parent = insertion.getparent()
-            if parent is None or parent.tag == W_RPR:
-                continue
-            at = parent.index(insertion)
-            for child in list(insertion):
-                parent.insert(at, child)
-                at += 1
-            parent.remove(insertion)
+            if parent is not None and parent.tag != W_RPR:
+                _unwrap(insertion)
+
+
+def _unwrap(element: Any) -> None:
+    """Put ``element``'s children where it stands, and drop it (an insertion accepted)."""
+    parent = element.getparent()
+    at = parent.index(element)
+    for child in list(element):
+        parent.insert(at, child)
+        at += 1
+    parent.remove(element)
