@@ -48,6 +48,9 @@ def render(report: dict[str, Any]) -> str:
             status = "" if f["status"] == "open" else f" _({f['status']})_"
             if f.get("baseline_state") in ("new", "updated"):
                 status += f" `{f['baseline_state']}`"
+            origin = (since or {}).get("carried", {}).get(f["id"])
+            if origin and origin.get("status") == f["status"]:
+                status += f" _(decided on the version of {origin.get('version', '')})_"
             out += [
                 f"### {ICONS[f['severity']]} {f['title']}{status}",
                 "",

@@ -83,6 +83,9 @@ def render(report: dict[str, Any], *, verbose: bool = False) -> list[Any]:
                 state = f.get("baseline_state")
                 if state in ("new", "updated"):
                     title.append(f"  [{state}]", style="bold magenta" if state == "new" else "")
+                origin = (since or {}).get("carried", {}).get(f["id"])
+                if origin and origin.get("status") == f["status"]:
+                    title.append(f" (on the version of {origin.get('version', '')})", style="dim")
                 if verbose:
                     if f["description"]:
                         title.append("\n" + f["description"], style="dim")
