@@ -473,3 +473,11 @@ def test_two_hand_edited_versions_of_a_real_document(bedrock: FakeBedrock, tmp_p
     assert any(c.get("moved") for c in since["sections"])  # the move is seen
     persisting = [f for f in second["findings"] if f["baseline_state"] == "unchanged"]
     assert len(persisting) == len(first["findings"]) - 1
+
+
+def test_since_this_very_version_is_refused(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    doc = version(tmp_path / "plan.docx", 1)
+    review(doc)
+    again = run_prism("review", str(doc), "--since", str(doc), "-f", "json")
+    assert again.code == 2
+    assert "is this very version" in again.stderr

@@ -180,9 +180,12 @@ def execute(
     from prism_cli.app.run import Hooks, ReviewService, resolve_session
     from prism_cli.app.versions import SHA_REF, resolve
 
-    for _path, ref in request.previous:  # a previous version named is checked first
-        if not ref.startswith(SHA_REF):
-            resolve(sessions, ref, resolve_session)
+    own = {str(Path(r.document.path).resolve()): r.session_id for r in prepared.reviews}
+    for path, ref in request.previous:  # a previous version named is checked first
+        if not ref.startswith(SHA_REF) and resolve(sessions, ref, resolve_session) == own.get(
+            path
+        ):
+            raise UsageError(f"--since {ref} is this very version of the document")
     open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
     if request.offline:
         prices = no_prices
