@@ -182,9 +182,7 @@ def execute(
 
     own = {str(Path(r.document.path).resolve()): r.session_id for r in prepared.reviews}
     for path, ref in request.previous:  # a previous version named is checked first
-        if not ref.startswith(SHA_REF) and resolve(sessions, ref, resolve_session) == own.get(
-            path
-        ):
+        if not ref.startswith(SHA_REF) and resolve(sessions, ref, resolve_session) == own.get(path):
             raise UsageError(f"--since {ref} is this very version of the document")
     open_reviewer: Callable[[], tuple[Reviewer, list[str]]] | None = None
     if request.offline:
