@@ -481,3 +481,26 @@ def test_since_this_very_version_is_refused(bedrock: FakeBedrock, tmp_path: Path
     again = run_prism("review", str(doc), "--since", str(doc), "-f", "json")
     assert again.code == 2
     assert "is this very version" in again.stderr
+
+
+def test_versions_in_every_kind_of_store(
+    bedrock: FakeBedrock, tmp_path: Path, store_url: str
+) -> None:
+    """The lineage, the comparison and the carried decisions live in the store: a shared
+    Redis or S3 store works as the local disk does."""
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "plan.docx"
+    _code, v1, _err = review(version(doc, 1), "--store", store_url)
+    (scope,) = by_title(v1, "Scope")
+    decided = run_prism("feedback", str(doc), "reject", scope["id"], "--store", store_url)
+    assert decided.code == 0, decided.stderr
+    _code, v2, _err = review(version(doc, 2), "--store", store_url)
+    assert v2["since"]["previous"]["session"] == v1["session_id"]
+    assert v2["since"]["counts"]["fixed"] == 1
+    (scope2,) = by_title(v2, "Scope")
+    assert scope2["status"] == "rejected"
+    history = run_prism("sessions", "history", str(doc), "-f", "json", "--store", store_url)
+    assert [v["session"] for v in json.loads(history.stdout)] == [
+        v1["session_id"],
+        v2["session_id"],
+    ]
