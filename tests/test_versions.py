@@ -504,3 +504,33 @@ def test_versions_in_every_kind_of_store(
         v1["session_id"],
         v2["session_id"],
     ]
+
+
+def test_a_queued_review_of_a_new_version_compares_it(
+    bedrock: FakeBedrock, tmp_path: Path, redis_url: str
+) -> None:
+    """Workers finish the session; the batch's report says what changed since version 1."""
+    from test_queue import queue_url, worker
+
+    bedrock.findings = sentence_findings
+    queue = queue_url(redis_url)
+    doc = tmp_path / "plan.docx"
+    _code, v1, _err = review(version(doc, 1), "--store", redis_url)
+    version(doc, 2)
+    submitted = run_prism(
+        "review", str(doc), "--store", redis_url, "--queue", queue, "--no-wait",
+        "--region", "us-east-1", "--no-rules",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    proc = worker(queue, "--burst")
+    assert proc.wait(90) == 0, proc.stderr.read() if proc.stderr else ""
+    waited = run_prism(
+        "batch", "wait", submitted.stdout.strip(), "--queue", queue, "--store", redis_url,
+        "-f", "json", "--fail-on", "never",
+    )  # fmt: skip
+    assert waited.code == 0, waited.stderr
+    document = json.loads(waited.stdout)["documents"][0]
+    assert document["since"]["previous"]["session"] == v1["session_id"]
+    assert document["since"]["counts"]["fixed"] == 1
+    (security,) = by_title(document, "Security")
+    assert security["baseline_state"] == "new"

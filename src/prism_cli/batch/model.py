@@ -286,6 +286,7 @@ def collect(
     """Every document of a finished batch, as its session now holds it (the reports)."""
     from prism_cli.app.stored import stored_review
     from prism_cli.core.findings import Finding
+    from prism_cli.core.report import since_of
     from prism_cli.core.results import SectionStatus
 
     for doc in batch.documents:
@@ -303,5 +304,6 @@ def collect(
         report = sessions.report(sid) or {"documents": [{"findings": []}]}
         found = [Finding.model_validate(f) for f in report["documents"][0].get("findings", [])]
         review.findings = [Finding.model_validate(f) for f in sessions.apply(sid, found)]
+        review.since = since_of(report["documents"][0])  # what the worker compared
         reviews.append(review)
     return reviews

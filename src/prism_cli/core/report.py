@@ -134,3 +134,17 @@ def build_report(
             "fallbacks": list(fallbacks),
         },
     }
+
+
+def since_of(document: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored report document's comparison with its previous version, as a review holds
+    it (``DocumentReview.since``: the record, with each finding's state)."""
+    since = document.get("since")
+    if not isinstance(since, dict):
+        return None
+    states = {
+        str(f["id"]): str(f["baseline_state"])
+        for f in document.get("findings", [])
+        if f.get("baseline_state")
+    }
+    return {**since, "states": states}
