@@ -534,3 +534,20 @@ def test_a_queued_review_of_a_new_version_compares_it(
     assert document["since"]["counts"]["fixed"] == 1
     (security,) = by_title(document, "Security")
     assert security["baseline_state"] == "new"
+
+
+def test_the_exported_copy_of_a_new_version_says_what_was_fixed(
+    bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    import zipfile
+
+    bedrock.findings = sentence_findings
+    doc = tmp_path / "plan.docx"
+    review(version(doc, 1))
+    review(version(doc, 2))
+    exported = run_prism("export", str(doc), "--to", str(tmp_path / "out"))
+    assert exported.code == 0, exported.stderr
+    (copy,) = (tmp_path / "out").glob("*/reviewed.docx")
+    comments = zipfile.ZipFile(copy).read("word/comments.xml").decode()
+    assert "1 new, 2 persisting, 1 fixed." in comments
+    assert "Fixed since the previous version:" in comments
