@@ -23,7 +23,14 @@ from prism_cli.core.findings import Finding, merge_near_duplicates, sort_finding
 from prism_cli.core.framework import Framework, parse_framework
 from prism_cli.core.ports import StoreError, Usage
 from prism_cli.core.prompts import PROMPT_VERSION
-from prism_cli.core.report import DocumentReview, PriceLookup, build_report, usage_summary
+from prism_cli.core.report import (
+    DocumentReview,
+    PriceLookup,
+    build_report,
+    since_of,
+    usage_summary,
+    with_since,
+)
 from prism_cli.core.results import (
     REUSABLE,
     SectionResult,
@@ -489,6 +496,7 @@ class SessionRun:
                 thinking=entry.get("thinking"),
             )
         review.findings = findings
+        review.since = since_of(stored)  # the comparison it was made with
         for finding, data in zip(findings, stored["findings"], strict=True):
             if list(data) == FINDING_FIELDS:  # as this prism writes them: served as they are
                 review.dumped[id(finding)] = (finding, data)
@@ -613,7 +621,7 @@ class SessionRun:
         self.finished = True
         review, sessions, sid = self.review, self.sessions, self.sid
         if self.unchanged:
-            self._compare()
+            self._compare_again()
             sessions.log(sid, "unchanged", f"{len(review.sections)} sections: the report stands")
             review.findings = with_decisions(review.findings, sessions.decisions(sid))
             return
@@ -643,6 +651,36 @@ class SessionRun:
                 + ", ".join(kept[:10]),
             )
         review.findings = with_decisions(review.findings, decisions)
+
+    def _compare_again(self) -> None:
+        """An unchanged rerun: the stored report's comparison stands, unless the run names
+        another previous version; a report made before prism kept versions has its version
+        recorded (a read, and one write the first time)."""
+        from prism_cli.app.versions import named, remember
+
+        since = self.service.since.get(str(Path(self.review.document.path).resolve()))
+        try:
+            if since is None:
+                kept = self.review.since
+                if kept is None:
+                    remember(self.sessions, self.review)
+                elif kept.get("previous", {}).get("linked_by") in ("since", "git"):
+                    # Named by an earlier run; this one found it in the session.
+                    kept["previous"] = {**kept["previous"], "linked_by": "session"}
+                return
+            _how, previous = named(self.sessions, since, resolve_session)
+        except (StoreError, InputError) as exc:
+            self.service.hooks.warn(f"{self.name}: previous version not compared: {exc}")
+            return
+        held = (self.review.since or {}).get("previous", {}).get("session")
+        if previous is not None and previous == held:
+            return
+        self._compare()
+        if self.review.since is not None:  # kept with the report: later reruns read it
+            report, inputs = self.sessions.report(self.sid), self.sessions.report_inputs(self.sid)
+            if report is not None and inputs is not None:
+                with_since(report["documents"][0], self.review.since)
+                self.sessions.put_report(self.sid, report, inputs)
 
     def _compare(self) -> None:
         """The findings against the previous version's, its decisions carried (before they

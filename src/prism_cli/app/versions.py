@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prism_cli.core.versions import (
+    Carried,
     Comparison,
     SectionChange,
     SectionState,
@@ -91,20 +93,31 @@ class Link:
     """since, session, path or identity"""
     old: DocumentReview
     sections: list[SectionChange]
+    new_texts: dict[str, str]
+    """The new version's sections' text (heading and body), by id."""
+    remembered: str | None
+    """The previous version this document's session already names (None: none yet)."""
     comparison: Comparison | None = field(default=None)
 
     @property
     def sid(self) -> str:
         return self.previous.id
 
+    @cached_property
+    def _unchanged(self) -> dict[str, str]:
+        """New section id -> the old one, for the sections whose title and text are the same."""
+        return {
+            c.new[0]: c.old[0]
+            for c in self.sections
+            if c.state is SectionState.UNCHANGED and len(c.new) == len(c.old) == 1
+        }
+
     def unchanged_result(self, section_id: str) -> StoredResult | None:
         """The previous version's result for a section whose title and text are the same
         (moved or numbered anew, perhaps): reused, so it costs no model call."""
-        for change in self.sections:
-            if change.state is SectionState.UNCHANGED and change.new == (section_id,):
-                held = self.sessions.result(self.sid, change.old[0])
-                return held if held is not None and held.reusable else None
-        return None
+        old = self._unchanged.get(section_id)
+        held = self.sessions.result(self.sid, old) if old is not None else None
+        return held if held is not None and held.reusable else None
 
     def compare(self) -> Comparison:
         """The new version's findings against the previous one's (its decisions applied),
@@ -124,8 +137,7 @@ class Link:
         new = [f.model_dump(mode="json") for f in review.findings if f.source != "reviewer"]
         matches = match_findings(old_findings, new, self.sections)
         date = self.previous.created[:10]
-        new_texts = {t.id: f"{t.heading}\n{t.body}" for t in texts(review.sections)}
-        carried = carry(matches, own, self.sections, new_texts, session=self.sid, version=date)
+        carried = carry(matches, own, self.sections, self.new_texts, session=self.sid, version=date)
         previous = {
             "session": self.sid,
             "sha256": self.previous.document.sha256,
@@ -150,13 +162,15 @@ class Link:
         if decisions is not None:
             sessions.put_decisions(sid, decisions)
             sessions.log(sid, "decisions_carried", f"from session {self.sid} (previous version)")
-        meta = sessions.load(sid)
-        if meta is not None and meta.previous != self.sid:
-            meta.previous = self.sid
-            sessions.save(meta)
+        if self.remembered != self.sid:  # the session names its previous version from now on
+            meta = sessions.load(sid)
+            if meta is not None:
+                meta.previous = self.sid
+                sessions.save(meta)
+            self.remembered = self.sid
 
 
-def carried_to(decisions: Decisions, carried: Any, old_sid: str) -> Decisions | None:
+def carried_to(decisions: Decisions, carried: Carried, old_sid: str) -> Decisions | None:
     """``decisions`` (the new session's) with what ``carried`` brings that they do not hold
     yet; None when nothing is new. A decision taken on this version wins; one carried before
     and reopened since is not carried again."""
@@ -203,6 +217,34 @@ def carried_to(decisions: Decisions, carried: Any, old_sid: str) -> Decisions | 
     return decisions if changed else None
 
 
+def named(
+    sessions: Sessions, since: str | None, resolve_session: Callable[[Sessions, str], str]
+) -> tuple[str, str | None]:
+    """(how, session) of the previous version a run names: ``--since`` (a session or a
+    reviewed file), ``--changed-since`` (the base commit's copy, when it was reviewed)."""
+    if since and since.startswith(SHA_REF):
+        return "git", sessions.session_of_document(since[len(SHA_REF) :])
+    if since:
+        return "since", resolve(sessions, since, resolve_session)
+    return "since", None
+
+
+def remember(sessions: Sessions, review: DocumentReview) -> list[tuple[str, str]]:
+    """Record this version in its lineages (its path's; its Word identity's, when it has
+    one), once; returns their (key, label)."""
+    doc = review.document
+    keys = [(path_key(doc.path), str(Path(doc.path).resolve()))]
+    from prism_cli.word.properties import identity
+
+    word_id = identity(Path(doc.path)) if Path(doc.path).is_file() else None
+    if word_id:
+        keys.append((identity_key(word_id), f"Word document {word_id}"))
+    entry = {"session": review.session_id, "sha256": doc.sha256, "date": sessions.now()}
+    for key, label in keys:
+        sessions.add_version(key, label, entry)
+    return keys
+
+
 def link(
     sessions: Sessions,
     review: DocumentReview,
@@ -217,29 +259,16 @@ def link(
 
     doc = review.document
     meta = sessions.load(review.session_id)
-    how, previous = "since", None
-    if since and since.startswith(SHA_REF):  # the base commit's copy: reviewed there, or not
-        previous = sessions.session_of_document(since[len(SHA_REF) :])
-        how = "git"
-    elif since:
-        previous = resolve(sessions, since, resolve_session)
+    how, previous = named(sessions, since, resolve_session)
     if previous is None and meta is not None and meta.previous:
         how, previous = "session", meta.previous
-    keys = [(path_key(doc.path), str(Path(doc.path).resolve()))]
-    from prism_cli.word.properties import identity
-
-    word_id = identity(Path(doc.path)) if Path(doc.path).is_file() else None
-    if word_id:
-        keys.append((identity_key(word_id), f"Word document {word_id}"))
+    keys = remember(sessions, review)
     if previous is None:
         for (key, _label), kind in zip(keys, ("path", "identity"), strict=False):
             previous = _before(sessions.lineage(key), doc.sha256)
             if previous is not None:
                 how = kind
                 break
-    entry = {"session": review.session_id, "sha256": doc.sha256, "date": sessions.now()}
-    for key, label in keys:
-        sessions.add_version(key, label, entry)
     if previous is None or previous == review.session_id:
         return None
     old_meta = sessions.load(previous)
@@ -250,12 +279,15 @@ def link(
         old = documents.stored(sessions, previous, old_rules)
     except InputError:
         return None
-    changes = match_sections(texts(old.sections), texts(review.sections))
+    new = texts(review.sections)
+    changes = match_sections(texts(old.sections), new)
     if how == "identity":
         kept = sum(1 for c in changes if c.old and c.new)
         if kept < RELATED * max(1, len(old.sections)):
             return None  # one identity, two documents (copies of one template)
-    return Link(sessions, review, old_meta, how, old, changes)
+    new_texts = {t.id: f"{t.heading}\n{t.body}" for t in new}
+    remembered = meta.previous if meta is not None else None
+    return Link(sessions, review, old_meta, how, old, changes, new_texts, remembered)
 
 
 # -- prism diff --------------------------------------------------------------------------------

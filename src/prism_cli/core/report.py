@@ -95,11 +95,18 @@ def document_dict(review: DocumentReview, prices: PriceLookup) -> dict[str, Any]
         "usage": usage_summary(review.usage_by_model(), prices),
     }
     if review.since is not None:
-        # Each finding's state since the previous version (SARIF's baselineState words).
-        states = review.since.get("states", {})
-        out["findings"] = [{**f, "baseline_state": states.get(f["id"], "new")} for f in findings]
-        out["since"] = {k: v for k, v in review.since.items() if k != "states"}
+        with_since(out, review.since)
     return out
+
+
+def with_since(document: dict[str, Any], since: dict[str, Any]) -> None:
+    """Put a comparison with the previous version (a review's ``since``) into a report
+    document: the ``since`` record, and each finding's state (SARIF's baselineState words)."""
+    states = since.get("states", {})
+    document["findings"] = [
+        {**f, "baseline_state": states.get(f["id"], "new")} for f in document["findings"]
+    ]
+    document["since"] = {k: v for k, v in since.items() if k != "states"}
 
 
 def build_report(

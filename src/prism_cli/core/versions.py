@@ -70,6 +70,11 @@ class SectionText:
     def bag(self) -> Counter[str]:
         return Counter(self.words)
 
+    @cached_property
+    def digest(self) -> str:
+        """The body's words, as a digest: equal digests, the same text."""
+        return hashlib.sha256(" ".join(self.words).encode("utf-8")).hexdigest()
+
 
 @dataclass(frozen=True)
 class SectionChange:
@@ -116,10 +121,6 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(normalize(text))
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(" ".join(_words(text)).encode("utf-8")).hexdigest()
-
-
 LONG = 1500
 """Words past which two texts are compared as bags of words, not in order (a long section's
 word-by-word match costs seconds)."""
@@ -136,15 +137,22 @@ def _similarity(a: Sequence[str], b: Sequence[str]) -> float:
     return matcher.ratio()
 
 
-def change_summary(old: str, new: str, *, limit: int = 3, width: int = 40) -> str:
-    """What changed between two texts, word by word: counts and the first few changes."""
-    a, b = old.split(), new.split()
-    head = 0  # an edit is most often in one place: the common start and end are set aside
+def common_ends(a: Sequence[str], b: Sequence[str]) -> tuple[int, int]:
+    """How many words ``a`` and ``b`` share at their start, and then at their end."""
+    head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
         head += 1
     tail = 0
     while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
+    return head, tail
+
+
+def change_summary(old: str, new: str, *, limit: int = 3, width: int = 40) -> str:
+    """What changed between two texts, word by word: counts and the first few changes."""
+    a, b = old.split(), new.split()
+    # An edit is most often in one place: the common start and end are set aside.
+    head, tail = common_ends(a, b)
     a, b = a[head : len(a) - tail], b[head : len(b) - tail]
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 2 * LONG)
     ops = [op for op in matcher.get_opcodes() if op[0] != "equal"]
@@ -186,18 +194,18 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
     # 1. The same title and body: unchanged (moved or numbered anew, perhaps).
     by_text: dict[tuple[str, str], list[SectionText]] = {}
     for s in old:
-        by_text.setdefault((normalize(s.title), _digest(s.body)), []).append(s)
+        by_text.setdefault((normalize(s.title), s.digest), []).append(s)
     for n in new:
-        same = by_text.get((normalize(n.title), _digest(n.body)))
+        same = by_text.get((normalize(n.title), n.digest))
         if same:
             pair(same.pop(0), n)
     # 2. The same body under another heading: renamed.
     by_body: dict[str, list[SectionText]] = {}
     for s in old_left.values():
         if s.body.strip():
-            by_body.setdefault(_digest(s.body), []).append(s)
+            by_body.setdefault(s.digest, []).append(s)
     for n in list(new_left.values()):
-        same = by_body.get(_digest(n.body)) if n.body.strip() else None
+        same = by_body.get(n.digest) if n.body.strip() else None
         if same:
             pair(same.pop(0), n)
     # 3. The same title, its text edited.
@@ -236,7 +244,7 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
     stayed = _in_order([old_order[o.id] for o, _n in by_new])
     for place, (o, n) in enumerate(by_new):
         renamed = normalize(o.title) != normalize(n.title)
-        edited = _digest(o.body) != _digest(n.body)
+        edited = o.digest != n.digest
         changes[n.id] = SectionChange(
             SectionState.CHANGED if renamed or edited else SectionState.UNCHANGED,
             (o.id,),
@@ -248,8 +256,9 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
             summary=change_summary(o.body, n.body) if edited else "",
         )
     # 5. Splits and merges among what is left, against every old and new section.
+    in_old, in_new = _Nearest(old), _Nearest(new)
     for n in sorted(new_left.values(), key=lambda s: new_order[s.id]):
-        host = _best_container(n, old)
+        host = _best_container(n, in_old)
         if host is None:
             continue
         first = next((c for c in changes.values() if host.id in c.old), None)
@@ -266,7 +275,7 @@ def match_sections(old: Sequence[SectionText], new: Sequence[SectionText]) -> li
             continue
         del new_left[n.id]
     for o in sorted(old_left.values(), key=lambda s: old_order[s.id]):
-        host = _best_container(o, new)
+        host = _best_container(o, in_new)
         first = changes.get(host.id) if host is not None else None
         if first is not None and len(first.new) == 1:
             changes[first.new[0]] = _with(first, old=(*first.old, o.id), note=f"with “{o.heading}”")
@@ -349,13 +358,12 @@ class _Nearest:
         return [self.wholes[i] for i, _n in hits.most_common(NEAREST)]
 
 
-def _best_container(part: SectionText, wholes: Sequence[SectionText]) -> SectionText | None:
+def _best_container(part: SectionText, wholes: _Nearest) -> SectionText | None:
+    """The one of ``wholes`` that holds most of ``part``'s words, when it holds most of them."""
     words = part.words
     if len(words) < 3:
         return None
-    best = max(
-        _Nearest(wholes)(part) or wholes, key=lambda w: _shared(part.bag, w.bag), default=None
-    )
+    best = max(wholes(part) or wholes.wholes, key=lambda w: _shared(part.bag, w.bag), default=None)
     if best is None or _shared(part.bag, best.bag) / len(words) < CONTAINED:
         return None
     return best
@@ -399,7 +407,7 @@ def match_findings(
     sections: Sequence[SectionChange],
 ) -> list[FindingMatch]:
     """Each finding of the new version against the old one's (reviewers' own left out: see
-    :func:`carry_own`): the same content (rule or title, and quote) in the same section, or
+    :func:`carry`): the same content (rule or title, and quote) in the same section, or
     anywhere, is ``unchanged`` (``updated`` when its severity changed); the same quote, or a
     title reworded, in the matching section is ``updated``; the rest is ``new``. An old
     finding nothing matched is ``absent``: fixed, or gone with its section."""
@@ -408,6 +416,12 @@ def match_findings(
         for nid in change.new:
             old_of.setdefault(nid, set()).update(change.old)
     pool = [dict(f) for f in old if f.get("source") != "reviewer"]
+    keys = [_key(g) for g in pool]
+    by_key: dict[tuple[str, str], list[int]] = {}  # indexes, in order: the first one wins
+    by_section: dict[str, list[int]] = {}
+    for i, (g, key) in enumerate(zip(pool, keys, strict=True)):
+        by_key.setdefault(key, []).append(i)
+        by_section.setdefault(str(g.get("section_id")), []).append(i)
     taken: set[int] = set()
     out: list[FindingMatch] = []
     fresh = [dict(f) for f in new if f.get("source") != "reviewer"]
@@ -425,8 +439,8 @@ def match_findings(
         hit = next(
             (
                 i
-                for i, g in enumerate(pool)
-                if i not in taken and g.get("section_id") in home and _key(g) == _key(f)
+                for i in by_key.get(_key(f), ())
+                if i not in taken and pool[i].get("section_id") in home
             ),
             None,
         )
@@ -436,7 +450,7 @@ def match_findings(
             take(hit, f, FindingState.UNCHANGED)
     rest: list[dict[str, Any]] = []
     for f in left:  # 2. the same content anywhere (its section moved beyond matching)
-        hit = next((i for i, g in enumerate(pool) if i not in taken and _key(g) == _key(f)), None)
+        hit = next((i for i in by_key.get(_key(f), ()) if i not in taken), None)
         if hit is None:
             rest.append(f)
         else:
@@ -445,14 +459,11 @@ def match_findings(
         home = old_of.get(str(f.get("section_id")), set())
         what, quote = _key(f)
         best, score = None, 0.0
-        for i, g in enumerate(pool):
-            if (
-                i in taken
-                or g.get("section_id") not in home
-                or bool(g.get("rule")) != bool(f.get("rule"))
-            ):
+        for i in sorted(i for sid in home for i in by_section.get(sid, ())):
+            g = pool[i]
+            if i in taken or bool(g.get("rule")) != bool(f.get("rule")):
                 continue
-            g_what, g_quote = _key(g)
+            g_what, g_quote = keys[i]
             same_rule = bool(f.get("rule")) and g_what == what
             title = difflib.SequenceMatcher(None, g_what, what, autojunk=False).ratio()
             quoted = (
@@ -594,10 +605,11 @@ class Comparison:
     def record(self) -> dict[str, Any]:
         """What the JSON report says under a document's ``since``."""
         brief = ("id", "section_id", "severity", "title", "quote", "status")
+        counts = self.counts()
         return {
             "previous": dict(self.previous),
-            "headline": headline({"previous": self.previous, "counts": self.counts()}),
-            "counts": self.counts(),
+            "headline": headline({"previous": self.previous, "counts": counts}),
+            "counts": counts,
             "sections": [c.record() for c in self.sections if c.state is not SectionState.UNCHANGED
                          or c.moved],
             "fixed": [{k: f.get(k) for k in brief} for f in self.fixed()],

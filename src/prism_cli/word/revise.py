@@ -21,6 +21,7 @@ from typing import Any
 
 from docx.oxml.ns import qn
 
+from prism_cli.core.versions import common_ends
 from prism_cli.word.anchor import run_text, split_run, visible_runs
 
 W_R = qn("w:r")
@@ -212,12 +213,7 @@ def _edit(raw: str, replacement: str) -> tuple[int, int, str] | None:
     spans = [m.span() for m in re.finditer(r"\S+", raw)]
     old = [raw[a:b] for a, b in spans]
     new = replacement.split()
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = common_ends(old, new)
     middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
     if not middle_old and not middle_new:
         return None
