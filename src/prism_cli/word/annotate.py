@@ -97,6 +97,8 @@ def reviewed_copy(
         raise InputError(str(source), f"cannot write a reviewed copy: {exc}") from exc
     body = document.element.body
     paragraphs = list(body.iter(qn("w:p")))
+    if not paragraphs and (findings or summary):  # an empty body: something to anchor on
+        paragraphs = [document.add_paragraph("")._p]
     added = 0
     threads: list[tuple[str, str | None]] = []
     new_comment = _Commenter(document) if (findings and not clean) or summary else None
@@ -110,8 +112,6 @@ def reviewed_copy(
         reviser = Reviser(body, author=suggest, reserve=len(findings) + 2)
     if summary:
         assert new_comment is not None
-        if not paragraphs:
-            paragraphs = [document.add_paragraph("")._p]
         first = Paragraph(paragraphs[0], document._body)
         top = new_comment(_runs_for(first), _XML_ILLEGAL.sub("", summary), AUTHOR, INITIALS)
         threads.append((top, None))
@@ -122,8 +122,6 @@ def reviewed_copy(
 
         # Which suggestions overlap an earlier one, judged on the text as it stands (once a
         # suggestion is written its old words are deleted text, which quotes do not see).
-        if not paragraphs:
-            paragraphs = [document.add_paragraph("")._p]
         spans = []
         for i, finding in enumerate(findings):
             if finding.replacement and finding.quote:
@@ -134,8 +132,6 @@ def reviewed_copy(
         overlapping = overlaps(spans)
     for index, finding in enumerate(findings):
         locator = finding.locator if finding.locator is not None else 0
-        if not paragraphs:
-            paragraphs = [document.add_paragraph("")._p]
         at = min(max(locator, 0), len(paragraphs) - 1)
         paragraph = Paragraph(paragraphs[at], document._body)
         span = (

@@ -191,16 +191,17 @@ def place(first: Any, last: Any) -> Place | None:
 
 def overlaps(places: Sequence[tuple[int, Place | None]]) -> set[int]:
     """The keys of the places that overlap an earlier one."""
-    taken: list[Place] = []
+    taken: dict[Any, list[tuple[int, int]]] = {}  # by paragraph
     out: set[int] = set()
     for key, where in places:
         if where is None:
             continue
         paragraph, start, end = where
-        if any(p is paragraph and start < e and s < end for p, s, e in taken):
+        held = taken.setdefault(paragraph, [])
+        if any(start < e and s < end for s, e in held):
             out.add(key)
         else:
-            taken.append(where)
+            held.append((start, end))
     return out
 
 
