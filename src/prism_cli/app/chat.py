@@ -97,7 +97,7 @@ class ChatService:
     """The settings ``/review`` uses for a session that was never reviewed."""
     _reviewer: tuple[str, tuple[Reviewer, PriceLookup, list[str]]] | None = None
     _index: DocumentIndex | None = None
-    rewrite_for: str | None = None
+    rewrite_for: dict[str, Any] | None = None
     """``/suggest``: the finding whose quote the next question asks a rewrite of."""
     pending: tuple[str, str] | None = None
     """The last rewrite asked for and fit to use (finding id, new wording): ``/accept``
@@ -319,22 +319,21 @@ class ChatService:
         finding = self._finding(finding_id)
         if not finding.get("quote"):
             raise UsageError(f"{finding_id} quotes nothing: a rewrite needs the words to replace")
-        self.rewrite_for, self.pending, self.rejected_rewrite = finding_id, None, None
+        self.rewrite_for, self.pending, self.rejected_rewrite = finding, None, None
         return f"Suggest a rewrite for {finding_id}: “{finding['quote']}”"
 
     def _finding(self, finding_id: str) -> dict[str, Any]:
-        found = {str(f.get("id")): f for f in self.findings()}
-        if finding_id not in found:
+        found = next((f for f in self.findings() if str(f.get("id")) == finding_id), None)
+        if found is None:
             raise UsageError(f"no finding {finding_id} (see /findings)")
-        return found[finding_id]
+        return found
 
     def _rewriting(self) -> tuple[dict[str, Any], ChatSection, tuple[str, str]] | None:
         if self.rewrite_for is None:
             return None
         from prism_cli.core.chat import rewrite_request
 
-        finding = self._finding(self.rewrite_for)
-        self.rewrite_for = None
+        finding, self.rewrite_for = self.rewrite_for, None
         section = next(
             (s for s in self.sections if s.id == finding.get("section_id")), self.sections[0]
         )

@@ -712,8 +712,15 @@ class Sessions:
         report = self.report(session_id)
         return {f["id"] for d in (report or {}).get("documents", []) for f in d["findings"]}
 
-    def decide(self, session_id: str, decision: Decision, finding_ids: list[str]) -> None:
-        """Accept, reject or reopen findings (``prism feedback``, chat's /accept)."""
+    def decide(
+        self,
+        session_id: str,
+        decision: Decision,
+        finding_ids: list[str],
+        rewrites: Mapping[str, str] | None = None,
+    ) -> None:
+        """Accept, reject or reopen findings (``prism feedback``, chat's /accept); with
+        ``rewrites``, the rewrites of their quotes the reviewer keeps (chat's /suggest)."""
         decisions = self.decisions(session_id)
         custom = {c["id"] for c in decisions.custom}
         known = self.known_findings(session_id)
@@ -734,16 +741,14 @@ class Sessions:
                 decisions.accepted.append(fid)
             elif decision is Decision.REJECT:
                 decisions.rejected.append(fid)
+        decisions.rewrites.update(rewrites or {})
         self.put_decisions(session_id, decisions)
         past = {"accept": "accepted", "reject": "rejected", "reopen": "reopened"}[decision.value]
         self.log(session_id, f"decision_{past}", ", ".join(finding_ids))
 
     def set_rewrite(self, session_id: str, finding_id: str, wording: str) -> None:
         """Keep the reviewer's accepted rewrite of a finding's quote, and accept it."""
-        decisions = self.decisions(session_id)
-        decisions.rewrites[finding_id] = wording
-        self.put_decisions(session_id, decisions)
-        self.decide(session_id, Decision.ACCEPT, [finding_id])
+        self.decide(session_id, Decision.ACCEPT, [finding_id], {finding_id: wording})
         self.log(session_id, "rewrite_accepted", finding_id)
 
     def add_finding(
