@@ -319,6 +319,11 @@ class SessionRun:
     def name(self) -> str:
         return Path(self.review.document.path).name
 
+    @property
+    def since(self) -> str | None:
+        """The previous version this run names for the document (``--since``), if any."""
+        return self.service.since.get(str(Path(self.review.document.path).resolve()))
+
     def link(self) -> Link | None:
         """The document's previous version (``app/versions``), found once; None when prism
         reviewed none. A store that cannot tell is a warning, never a failed review."""
@@ -326,12 +331,11 @@ class SessionRun:
             self._linked = True
             from prism_cli.app.versions import link
 
-            since = self.service.since.get(str(Path(self.review.document.path).resolve()))
             try:
                 self._link = link(
                     self.sessions,
                     self.review,
-                    since,
+                    self.since,
                     resolve_session,
                     lambda record: RunSettings.from_record(record).sections,
                 )
@@ -658,7 +662,7 @@ class SessionRun:
         recorded (a read, and one write the first time)."""
         from prism_cli.app.versions import named, remember
 
-        since = self.service.since.get(str(Path(self.review.document.path).resolve()))
+        since = self.since
         try:
             if since is None:
                 kept = self.review.since
