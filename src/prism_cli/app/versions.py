@@ -69,9 +69,8 @@ def resolve(sessions: Sessions, ref: str, resolve_session: Callable[[Sessions, s
     try:
         return resolve_session(sessions, ref)
     except InputError as exc:
-        raise UsageError(
-            f"--since {ref}: {exc.reason} (review that version first: prism review {ref})"
-        ) from None
+        hint = f" (review that version first: prism review {ref})" if Path(ref).is_file() else ""
+        raise UsageError(f"--since {ref}: {exc.reason}{hint}") from None
 
 
 def _before(versions: Sequence[Mapping[str, str]], sha256: str) -> str | None:
