@@ -184,6 +184,11 @@ def test_three_versions_states_decisions_and_calls(bedrock: FakeBedrock, tmp_pat
     _code, again, _err = review(doc)
     assert len(bedrock.calls()) == calls
     assert again["since"]["counts"] == v3["since"]["counts"]
+    # The reviewer's own finding carried to version 2 still reads as persisting.
+    states = {f["id"]: f["baseline_state"] for f in again["findings"]}
+    assert [states[f["id"]] for f in again["findings"] if f["source"] == "reviewer"] == [
+        "unchanged"
+    ]
 
 
 def test_since_names_a_renamed_document(bedrock: FakeBedrock, tmp_path: Path) -> None:

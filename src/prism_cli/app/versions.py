@@ -148,10 +148,10 @@ class Link:
         decisions = sessions.decisions(review.session_id)
         self._keep(carried_to(decisions, carried, self.sid))
         states = self.comparison.states()
-        for mine in decisions.custom:
-            if mine.get("carried_from"):
-                states[str(mine["id"])] = "unchanged"
-        review.since = {**self.comparison.record(), "states": states}
+        own = [str(mine["id"]) for mine in decisions.custom if mine.get("carried_from")]
+        states |= dict.fromkeys(own, "unchanged")
+        # The reviewer's own findings are not in the stored report: their ids are kept here.
+        review.since = {**self.comparison.record(), "own_carried": own, "states": states}
         if decisions.needs_look:
             review.since["needs_look"] = list(decisions.needs_look)
         return self.comparison

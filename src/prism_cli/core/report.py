@@ -154,4 +154,5 @@ def since_of(document: dict[str, Any]) -> dict[str, Any] | None:
         for f in document.get("findings", [])
         if f.get("baseline_state")
     }
+    states |= dict.fromkeys(map(str, since.get("own_carried", [])), "unchanged")
     return {**since, "states": states}
