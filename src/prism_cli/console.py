@@ -71,6 +71,14 @@ class Console:
             self._stdout.write("\n")
         self._stdout.flush()
 
+    def write_wrapped(self, lines: list[str]) -> None:
+        """Lines of plain text, wrapped at words to the terminal's width (each continuation
+        indented under the text it continues); whole lines into a pipe."""
+        import shutil
+
+        width = shutil.get_terminal_size((100, 24)).columns if self.stdout_is_tty else None
+        self.write(wrapped(lines, width))
+
     def render(self, renderable: Any) -> None:
         self.rich_out().print(renderable)
 
@@ -108,3 +116,35 @@ class Console:
     def debug(self, message: str) -> None:
         if self.verbose and not self.quiet:
             self._line(f"debug: {message}")
+
+
+def wrapped(lines: list[str], width: int | None) -> str:
+    """Lines wrapped at words to ``width`` (a terminal's), each continuation indented under
+    the text it continues; unwrapped when ``width`` is None (a pipe reads whole lines)."""
+    if width is None:
+        return "\n".join(lines)
+    import textwrap
+
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        # Continue under the last column: after the widest run of two spaces (id, severity...).
+        gap = line.rfind("  ", 0, max(indent + 1, min(len(line), width // 2 + 8)))
+        hang = gap + 2 if gap >= indent and gap + 2 < width // 2 + 8 else indent + 2
+        out.extend(
+            textwrap.wrap(
+                line,
+                width=width,
+                initial_indent="",
+                subsequent_indent=" " * hang,
+                break_long_words=True,
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [line]
+        )
+    return "\n".join(out)

@@ -64,8 +64,10 @@ def run_diff(app: Application, old: str, new: str, fmt: str | None) -> int:
         import json
 
         app.console.write(json.dumps(result, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        app.console.write(render(result, markdown=True))
     else:
-        app.console.write(render(result, markdown=fmt == "markdown"))
+        app.console.write_wrapped(render(result, markdown=False).split("\n"))
     for note in result["notes"]:
         app.console.note(f"note: {note}")
     return EXIT_OK

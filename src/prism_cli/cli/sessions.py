@@ -104,38 +104,6 @@ def _when(stamp: str) -> str:
     return stamp
 
 
-def _wrapped(lines: list[str], width: int | None) -> str:
-    """Lines wrapped at words to ``width`` (a terminal's), each continuation indented under
-    the text it continues; unwrapped when ``width`` is None (a pipe reads whole lines)."""
-    if width is None:
-        return "\n".join(lines)
-    import textwrap
-
-    out = []
-    for line in lines:
-        if len(line) <= width:
-            out.append(line)
-            continue
-        body = line.lstrip(" ")
-        indent = len(line) - len(body)
-        # Continue under the last column: after the widest run of two spaces (id, severity...).
-        gap = line.rfind("  ", 0, max(indent + 1, min(len(line), width // 2 + 8)))
-        hang = gap + 2 if gap >= indent and gap + 2 < width // 2 + 8 else indent + 2
-        out.extend(
-            textwrap.wrap(
-                line,
-                width=width,
-                initial_indent="",
-                subsequent_indent=" " * hang,
-                break_long_words=True,
-                break_on_hyphens=False,
-                drop_whitespace=True,
-            )
-            or [line]
-        )
-    return "\n".join(out)
-
-
 def run_show(app: Application, ref: str, fmt: str | None) -> int:
     console, sessions = app.console, app.sessions
     from prism_cli.app.run import resolve_session
@@ -181,10 +149,7 @@ def run_show(app: Application, ref: str, fmt: str | None) -> int:
         lines.append(
             f"  {entry['at']}  {entry['event']:<13} {where}  {entry.get('detail', '')}".rstrip()
         )
-    import shutil
-
-    columns = shutil.get_terminal_size((100, 24)).columns if console.stdout_is_tty else None
-    console.write(_wrapped(lines, columns))
+    console.write_wrapped(lines)
     return EXIT_OK
 
 
@@ -292,6 +257,23 @@ def run_history(app: Application, ref: str, fmt: str | None) -> int:
     if fmt == "markdown":
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
+    elif app.console.stdout_is_tty:  # a terminal: a table that fits its width
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+        narrow = {"version": "#", "date": "reviewed"}
+        for i, name in enumerate(head):  # nothing cut: a session id is copied from here
+            table.add_column(
+                narrow.get(name, name),
+                justify="left" if i < 3 else "right",
+                overflow="fold",
+                no_wrap=name != "date",
+                min_width=10 if name == "date" else None,
+            )
+        for row in rows:
+            table.add_row(*row)
+        app.console.render(table)
+        return EXIT_OK
     else:
         widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
         lines = [
