@@ -410,3 +410,23 @@ def test_chat_refuses_a_rewrite_that_cannot_stand_in(bedrock: FakeBedrock, tmp_p
     chatted = run_prism("chat", str(doc), "--region", "us-east-1", stdin=stdin, cwd=tmp_path)
     assert "this rewrite cannot be used" in chatted.stdout
     assert "/accept ID...: give finding ids" in chatted.stderr
+
+
+def test_apply_into_a_folder_and_through_a_symlink(bedrock: FakeBedrock, tmp_path: Path) -> None:
+    bedrock.findings = rewrite_findings
+    doc = plan(tmp_path / "plan.docx")
+    assert run_prism("review", str(doc), "--no-rules", "-f", "json").code == 0
+    (tmp_path / "out").mkdir()
+    into = run_prism("apply", str(doc), "-o", "out", cwd=tmp_path)
+    assert into.code == 0, into.stderr
+    assert (tmp_path / "out" / "plan.suggested.docx").is_file()
+    here = run_prism("apply", str(doc), "--clean", "-o", ".", cwd=tmp_path)
+    assert here.code == 0, here.stderr
+    assert (tmp_path / "plan.edited.docx").is_file()
+    target = tmp_path / "target.docx"
+    target.write_bytes(b"")
+    (tmp_path / "link.docx").symlink_to(target)
+    through = run_prism("apply", str(doc), "-o", "link.docx", cwd=tmp_path)
+    assert through.code == 0, through.stderr
+    assert (tmp_path / "link.docx").is_symlink()
+    assert zipfile.is_zipfile(target)

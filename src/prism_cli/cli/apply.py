@@ -32,7 +32,10 @@ def apply(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", metavar="FILE", help="Where (default: NAME.suggested.docx)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="A file or a folder (default: NAME.suggested.docx here).",
         ),
     ] = None,
     author: Annotated[
@@ -69,7 +72,10 @@ def run_apply(
     console = app.console
     done = use_case.apply(app.sessions, ref, accepted_only=accepted, clean=clean, author=author)
     name = Path(done.name or "document.docx")
-    target: Path = output or Path.cwd() / f"{name.stem}.{'edited' if clean else 'suggested'}.docx"
+    default = f"{name.stem}.{'edited' if clean else 'suggested'}.docx"
+    target: Path = output or Path.cwd() / default
+    if output is not None and not is_stdout(output) and output.is_dir():
+        target = output / default  # a folder: the copy goes in it, as review's does
     if is_stdout(target) and console.stdout_is_tty:
         raise UsageError("-o - writes a binary Word file to standard output: redirect it")
     if Path(ref).is_file():
